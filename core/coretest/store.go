@@ -1,0 +1,506 @@
+package coretest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idemkit/idempotency/core"
+)
+
+// NewStore returns a fresh, empty store for one subtest.
+type NewStore func(t *testing.T) core.Store
+
+// Timing is the lease used by the expiry tests; stores with coarse clocks
+// can pass a longer one through TestStoreWith. Sleeps are 2.5× the lease.
+const defaultLease = 150 * time.Millisecond
+
+// TestStore runs the store conformance suite against stores made by
+// newStore. Every subtest gets its own store and its own keys.
+func TestStore(t *testing.T, newStore NewStore) {
+	TestStoreWith(t, newStore, defaultLease)
+}
+
+// TestStoreWith is TestStore with the lease the expiry subtests use.
+func TestStoreWith(t *testing.T, newStore NewStore, lease time.Duration) {
+	s := suite{newStore: newStore, lease: lease}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, st core.Store)
+	}{
+		{"BeginClaimsAbsentKey", s.beginClaims},
+		{"DuplicateSeesInFlight", s.duplicateInFlight},
+		{"DifferentFingerprintMismatches", s.mismatch},
+		{"CompleteThenReplay", s.completeReplay},
+		{"ReleaseLetsRetryRunFresh", s.release},
+		{"ExpiredLeaseIsTakenOver", s.takeover},
+		{"StaleOwnerIsFenced", s.fencing},
+		{"RenewKeepsClaim", s.renew},
+		{"TTLExpiry", s.ttlExpiry},
+		{"DeleteForgetsAndFences", s.deleteKey},
+		{"GetMissing", s.getMissing},
+		{"TokensNeverRepeat", s.tokensUnique},
+		{"KeysAreIsolated", s.isolation},
+		{"AwkwardKeys", s.awkwardKeys},
+		{"ManyGoroutinesOneKey", s.concurrentBegin},
+		{"ManyGoroutinesTakeOver", s.concurrentTakeover},
+		{"ManyGoroutinesFullCycle", s.concurrentCycle},
+		{"Cooldowns", s.cooldowns},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, s.newStore(t))
+		})
+	}
+}
+
+type suite struct {
+	newStore NewStore
+	lease    time.Duration
+}
+
+var keySeq atomic.Uint64
+
+// key returns a key unique to this process run, so suites may share a
+// backing server.
+func key(t *testing.T) string {
+	return fmt.Sprintf("coretest:%s:%d:%d", t.Name(), time.Now().UnixNano(), keySeq.Add(1))
+}
+
+func fp(s string) core.Fingerprint {
+	var f core.Fingerprint
+	copy(f[:], s)
+	return f
+}
+
+const ttl = time.Minute
+
+func mustBegin(t *testing.T, st core.Store, k string, f core.Fingerprint, lease time.Duration) core.BeginResult {
+	t.Helper()
+	res, err := st.Begin(context.Background(), k, f, lease, ttl)
+	if err != nil {
+		t.Fatalf("Begin(%q): %v", k, err)
+	}
+	return res
+}
+
+func wantOutcome(t *testing.T, res core.BeginResult, want core.Outcome) {
+	t.Helper()
+	if res.Outcome != want {
+		t.Fatalf("outcome = %v, want %v", res.Outcome, want)
+	}
+}
+
+func (s suite) beginClaims(t *testing.T, st core.Store) {
+	k := key(t)
+	res := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, res, core.Claimed)
+	if res.Token == 0 {
+		t.Fatal("claim has token 0")
+	}
+	if res.TookOver {
+		t.Fatal("fresh claim reported as takeover")
+	}
+	rec, err := st.Get(context.Background(), k)
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if rec.State != core.StateInFlight || rec.Token != res.Token || rec.Fingerprint != fp("a") {
+		t.Fatalf("record = %+v, want in flight with token %d", rec, res.Token)
+	}
+	if !rec.LeaseUntil.After(time.Now()) {
+		t.Fatalf("lease ends in the past: %v", rec.LeaseUntil)
+	}
+}
+
+func (s suite) duplicateInFlight(t *testing.T, st core.Store) {
+	k := key(t)
+	first := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, first, core.Claimed)
+	dup := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, dup, core.InFlight)
+	if dup.Token != 0 {
+		t.Fatalf("duplicate got a token: %d", dup.Token)
+	}
+	if dup.Record.LeaseUntil.IsZero() {
+		t.Fatal("in-flight answer carries no lease end (needed for Retry-After)")
+	}
+}
+
+func (s suite) mismatch(t *testing.T, st core.Store) {
+	k := key(t)
+	claim := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Mismatch)
+	if err := st.Complete(context.Background(), k, claim.Token, []byte("x"), ttl); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Mismatch)
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.Replay)
+}
+
+func (s suite) completeReplay(t *testing.T, st core.Store) {
+	k := key(t)
+	claim := mustBegin(t, st, k, fp("a"), time.Minute)
+	payload := []byte("\x00binary\xffpayload")
+	if err := st.Complete(context.Background(), k, claim.Token, payload, ttl); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	res := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, res, core.Replay)
+	if !bytes.Equal(res.Record.Payload, payload) {
+		t.Fatalf("payload = %q, want %q", res.Record.Payload, payload)
+	}
+	if res.Record.State != core.StateCompleted {
+		t.Fatalf("state = %v", res.Record.State)
+	}
+	if until := time.Until(res.Record.ExpiresAt); until < ttl-5*time.Second || until > ttl+5*time.Second {
+		t.Fatalf("record expires in %v, want about %v", until, ttl)
+	}
+	// Completing twice is a protocol error: the claim is gone.
+	if err := st.Complete(context.Background(), k, claim.Token, []byte("again"), ttl); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("second Complete = %v, want ErrLeaseLost", err)
+	}
+	if err := st.Release(context.Background(), k, claim.Token); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("Release after Complete = %v, want ErrLeaseLost", err)
+	}
+	res = mustBegin(t, st, k, fp("a"), time.Minute)
+	if !bytes.Equal(res.Record.Payload, payload) {
+		t.Fatalf("payload changed to %q", res.Record.Payload)
+	}
+}
+
+func (s suite) release(t *testing.T, st core.Store) {
+	k := key(t)
+	claim := mustBegin(t, st, k, fp("a"), time.Minute)
+	if err := st.Release(context.Background(), k, claim.Token); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if _, err := st.Get(context.Background(), k); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("Get after Release = %v, want ErrNotFound", err)
+	}
+	// A released key is free for any fingerprint.
+	again := mustBegin(t, st, k, fp("b"), time.Minute)
+	wantOutcome(t, again, core.Claimed)
+	if again.Token == claim.Token {
+		t.Fatal("token reused after release")
+	}
+}
+
+func (s suite) takeover(t *testing.T, st core.Store) {
+	k := key(t)
+	old := mustBegin(t, st, k, fp("a"), s.lease)
+	time.Sleep(s.lease * 5 / 2)
+	// A different payload still mismatches an abandoned claim.
+	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Mismatch)
+	res := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, res, core.Claimed)
+	if !res.TookOver {
+		t.Fatal("takeover not reported")
+	}
+	if res.Token == old.Token {
+		t.Fatal("takeover kept the old token")
+	}
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.InFlight)
+}
+
+func (s suite) fencing(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	old := mustBegin(t, st, k, fp("a"), s.lease)
+	time.Sleep(s.lease * 5 / 2)
+	cur := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, cur, core.Claimed)
+
+	if err := st.Renew(ctx, k, old.Token, time.Minute); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("stale Renew = %v, want ErrLeaseLost", err)
+	}
+	if err := st.Complete(ctx, k, old.Token, []byte("stale"), ttl); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("stale Complete = %v, want ErrLeaseLost", err)
+	}
+	if err := st.Release(ctx, k, old.Token); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("stale Release = %v, want ErrLeaseLost", err)
+	}
+	// The stale owner changed nothing: the current owner completes.
+	if err := st.Complete(ctx, k, cur.Token, []byte("fresh"), ttl); err != nil {
+		t.Fatalf("current Complete: %v", err)
+	}
+	if err := st.Complete(ctx, k, old.Token, []byte("stale"), ttl); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("stale Complete after completion = %v, want ErrLeaseLost", err)
+	}
+	res := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, res, core.Replay)
+	if string(res.Record.Payload) != "fresh" {
+		t.Fatalf("payload = %q, want the current owner's", res.Record.Payload)
+	}
+}
+
+func (s suite) renew(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	claim := mustBegin(t, st, k, fp("a"), s.lease)
+	deadline := time.Now().Add(s.lease * 3)
+	for time.Now().Before(deadline) {
+		time.Sleep(s.lease / 3)
+		if err := st.Renew(ctx, k, claim.Token, s.lease); err != nil {
+			t.Fatalf("Renew: %v", err)
+		}
+	}
+	// Three leases have passed; renewal kept it ours.
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), s.lease), core.InFlight)
+	if err := st.Complete(ctx, k, claim.Token, []byte("ok"), ttl); err != nil {
+		t.Fatalf("Complete after renewals: %v", err)
+	}
+}
+
+func (s suite) ttlExpiry(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	claim := mustBegin(t, st, k, fp("a"), s.lease)
+	if err := st.Complete(ctx, k, claim.Token, []byte("short"), s.lease); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.Replay)
+	time.Sleep(s.lease * 5 / 2)
+	if _, err := st.Get(ctx, k); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("Get after TTL = %v, want ErrNotFound", err)
+	}
+	// Expired: the key is free again, for any fingerprint.
+	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Claimed)
+}
+
+func (s suite) deleteKey(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	claim := mustBegin(t, st, k, fp("a"), time.Minute)
+	if err := st.Complete(ctx, k, claim.Token, []byte("x"), ttl); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(ctx, k); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := st.Get(ctx, k); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
+	}
+	inflight := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, inflight, core.Claimed)
+	if err := st.Delete(ctx, k); err != nil {
+		t.Fatalf("Delete in flight: %v", err)
+	}
+	if err := st.Complete(ctx, k, inflight.Token, []byte("late"), ttl); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("Complete after Delete = %v, want ErrLeaseLost", err)
+	}
+	if _, err := st.Get(ctx, k); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("a fenced Complete resurrected the record: %v", err)
+	}
+	if err := st.Delete(ctx, k); err != nil {
+		t.Fatalf("Delete of a missing key = %v, want nil", err)
+	}
+}
+
+func (s suite) getMissing(t *testing.T, st core.Store) {
+	if _, err := st.Get(context.Background(), key(t)); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("Get = %v, want ErrNotFound", err)
+	}
+	if err := st.Renew(context.Background(), key(t), 1, time.Minute); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("Renew of a missing key = %v, want ErrLeaseLost", err)
+	}
+}
+
+func (s suite) tokensUnique(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	seen := map[uint64]bool{}
+	for i := 0; i < 20; i++ {
+		res := mustBegin(t, st, k, fp("a"), time.Minute)
+		wantOutcome(t, res, core.Claimed)
+		if seen[res.Token] {
+			t.Fatalf("token %d issued twice for one key", res.Token)
+		}
+		seen[res.Token] = true
+		if i%2 == 0 {
+			if err := st.Release(ctx, k, res.Token); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := st.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (s suite) isolation(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	a, b := key(t)+":a", key(t)+":b"
+	ca := mustBegin(t, st, a, fp("a"), time.Minute)
+	wantOutcome(t, mustBegin(t, st, b, fp("b"), time.Minute), core.Claimed)
+	if err := st.Complete(ctx, a, ca.Token, []byte("A"), ttl); err != nil {
+		t.Fatal(err)
+	}
+	wantOutcome(t, mustBegin(t, st, b, fp("b"), time.Minute), core.InFlight)
+	if err := st.Complete(ctx, b, ca.Token, []byte("wrong"), ttl); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("token of key a completed key b: %v", err)
+	}
+}
+
+func (s suite) awkwardKeys(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	base := key(t)
+	for _, k := range []string{base + "{tag}", base + "}{", base + " spaced key", base + ":ünï©ødé", base + "\x00nul"} {
+		claim := mustBegin(t, st, k, fp("a"), time.Minute)
+		wantOutcome(t, claim, core.Claimed)
+		if err := st.Complete(ctx, k, claim.Token, []byte(k), ttl); err != nil {
+			t.Fatalf("Complete(%q): %v", k, err)
+		}
+		res := mustBegin(t, st, k, fp("a"), time.Minute)
+		wantOutcome(t, res, core.Replay)
+		if string(res.Record.Payload) != k {
+			t.Fatalf("key %q replayed %q", k, res.Record.Payload)
+		}
+	}
+}
+
+// concurrentBegin: many goroutines race for one key; exactly one wins.
+func (s suite) concurrentBegin(t *testing.T, st core.Store) {
+	const n = 200
+	k := key(t)
+	var claimed, inflight atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res, err := st.Begin(context.Background(), k, fp("a"), time.Minute, ttl)
+			if err != nil {
+				errs <- err
+				return
+			}
+			switch res.Outcome {
+			case core.Claimed:
+				claimed.Add(1)
+			case core.InFlight:
+				inflight.Add(1)
+			default:
+				errs <- fmt.Errorf("unexpected outcome %v", res.Outcome)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if claimed.Load() != 1 || inflight.Load() != n-1 {
+		t.Fatalf("claimed=%d in-flight=%d, want 1 and %d", claimed.Load(), inflight.Load(), n-1)
+	}
+}
+
+// concurrentTakeover: many goroutines find one expired claim; one takes it.
+func (s suite) concurrentTakeover(t *testing.T, st core.Store) {
+	const n = 100
+	k := key(t)
+	mustBegin(t, st, k, fp("a"), s.lease)
+	time.Sleep(s.lease * 5 / 2)
+	var claimed atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res, err := st.Begin(context.Background(), k, fp("a"), time.Minute, ttl)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if res.Outcome == core.Claimed {
+				claimed.Add(1)
+			} else if res.Outcome != core.InFlight {
+				t.Errorf("outcome %v", res.Outcome)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if claimed.Load() != 1 {
+		t.Fatalf("%d goroutines took over one expired claim, want 1", claimed.Load())
+	}
+}
+
+// concurrentCycle: goroutines loop Begin until they replay; whoever claims
+// completes. Exactly one claim may happen per key.
+func (s suite) concurrentCycle(t *testing.T, st core.Store) {
+	const n, keys = 50, 5
+	base := key(t)
+	var claims [keys]atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			k := fmt.Sprintf("%s:%d", base, i%keys)
+			for {
+				res, err := st.Begin(context.Background(), k, fp("a"), time.Minute, ttl)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				switch res.Outcome {
+				case core.Claimed:
+					claims[i%keys].Add(1)
+					if err := st.Complete(context.Background(), k, res.Token, []byte(k), ttl); err != nil {
+						t.Error(err)
+					}
+				case core.Replay:
+					if string(res.Record.Payload) != k {
+						t.Errorf("replayed %q for %q", res.Record.Payload, k)
+					}
+					return
+				case core.InFlight:
+					time.Sleep(time.Millisecond)
+				default:
+					t.Errorf("outcome %v", res.Outcome)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i := range claims {
+		if c := claims[i].Load(); c != 1 {
+			t.Fatalf("key %d claimed %d times, want 1", i, c)
+		}
+	}
+}
+
+func (s suite) cooldowns(t *testing.T, st core.Store) {
+	cd, ok := st.(core.Cooldowns)
+	if !ok {
+		t.Skip("store does not share alert cooldowns")
+	}
+	ctx := context.Background()
+	name := key(t)
+	got, err := cd.AcquireCooldown(ctx, name, s.lease)
+	if err != nil || !got {
+		t.Fatalf("first Acquire = %v, %v; want true", got, err)
+	}
+	got, err = cd.AcquireCooldown(ctx, name, s.lease)
+	if err != nil || got {
+		t.Fatalf("second Acquire = %v, %v; want false", got, err)
+	}
+	if got, _ := cd.AcquireCooldown(ctx, name+":other", s.lease); !got {
+		t.Fatal("cooldowns of different names interfere")
+	}
+	time.Sleep(s.lease * 5 / 2)
+	if got, err := cd.AcquireCooldown(ctx, name, s.lease); err != nil || !got {
+		t.Fatalf("Acquire after cooldown = %v, %v; want true", got, err)
+	}
+}

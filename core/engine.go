@@ -1,0 +1,437 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Engine runs the idempotency protocol. It is framework-agnostic: adapters
+// hand it an Exchange per request (Serve), and queue or webhook consumers
+// call Do. An Engine is safe for concurrent use.
+type Engine struct {
+	cfg          config
+	scopeName    string
+	measure      bool // false with the null driver: skip building measurements
+	warnedGlobal atomic.Bool
+	dups         dupCounter
+	alerts       alerter
+}
+
+// New builds an Engine. It returns an error wrapping ErrInvalidOption when
+// an option is invalid or no store is configured.
+func New(opts ...Option) (*Engine, error) {
+	e := &Engine{cfg: defaultConfig()}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&e.cfg); err != nil {
+			return nil, err
+		}
+	}
+	c := &e.cfg
+	if c.store == nil {
+		return nil, invalid("no store: pass core.WithStore (the framework adapters default to the in-memory store)")
+	}
+	if c.extractor == nil {
+		c.extractor = HeaderKey(DefaultHeaderName)
+	}
+	if c.validator == nil {
+		c.validator = UUID()
+	}
+	if c.hasher == nil {
+		c.hasher = NewCanonicalHasher(WithIgnore(c.ignoredFields...))
+	} else if len(c.ignoredFields) > 0 {
+		if _, ok := c.hasher.(*CanonicalHasher); !ok {
+			return nil, invalid("ignored fields need the canonical hasher; configure ignores in your own hasher")
+		}
+	}
+	if c.serializer == nil {
+		c.serializer = BinarySerializer{}
+	}
+	if c.responder == nil {
+		c.responder = ProblemResponder{}
+	}
+	if c.telemetry == nil {
+		c.telemetry = nullTelemetry{}
+	} else {
+		_, isNull := c.telemetry.(nullTelemetry)
+		e.measure = !isNull
+	}
+	if c.renewEvery == 0 {
+		c.renewEvery = c.lease / 3
+	}
+	if c.ttl < c.lease {
+		return nil, invalid("ttl (%v) must not be shorter than the lease (%v)", c.ttl, c.lease)
+	}
+	e.scopeName = string(c.scope)
+	if c.scopeResolver != nil {
+		e.scopeName = "custom"
+	}
+	e.alerts.init(c)
+	return e, nil
+}
+
+// Must returns e, or panics with err. It suits program start-up:
+// idemgin.New uses it so that r.Use(idemgin.New(...)) reads naturally.
+func Must(e *Engine, err error) *Engine {
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// Store returns the Engine's store.
+func (e *Engine) Store() Store { return e.cfg.store }
+
+// request is what the Engine knows about one request once it is keyed.
+type request struct {
+	ex        Exchange
+	ctx       context.Context
+	method    string
+	route     string
+	key       string
+	scope     string
+	storeKey  string
+	lockWait  time.Duration
+	startedAt time.Time
+}
+
+// Serve handles one request through the whole protocol and returns the
+// handler's error, if any, for the adapter to hand back to its framework.
+// Panics in the handler release the claim and keep propagating.
+func (e *Engine) Serve(ex Exchange) error {
+	c := &e.cfg
+	if !ex.Enter() {
+		return ex.Pass() // an outer idempotency middleware already handles it
+	}
+	method := ex.Method()
+	if !c.hasMethod(method) || (c.skip != nil && c.skip(ex)) {
+		return ex.Pass()
+	}
+	r := request{ex: ex, ctx: ex.Context(), method: method, route: ex.Route()}
+	if r.route == "" {
+		r.route = ex.Path()
+	}
+
+	key, found, err := c.extractor.ExtractKey(ex)
+	if err == nil && !found {
+		if c.optional {
+			e.record(&r, OutcomeBypass, 0, 0, 0, false)
+			return ex.Pass()
+		}
+		e.emit(&r, &Event{Type: EventMissingKey, Status: 400})
+		return e.refuse(&r, OutcomeMissing, newProblem(ProblemMissingKey, 400,
+			"this endpoint requires an "+e.keyName()+" header"))
+	}
+	if err == nil {
+		if len(key) > c.maxKeyLength {
+			err = fmt.Errorf("key is longer than %d characters", c.maxKeyLength)
+		} else {
+			err = c.validator.ValidateKey(key)
+		}
+	}
+	if err != nil {
+		r.key = key
+		e.emit(&r, &Event{Type: EventInvalidKeyFormat, Status: 400, Detail: err.Error()})
+		return e.refuse(&r, OutcomeInvalid, newProblem(ProblemInvalidKey, 400, strings.TrimPrefix(err.Error(), "idempotency: ")))
+	}
+	r.key = key
+
+	if r.scope, err = e.resolveScope(&r); err != nil {
+		p := newProblem(ProblemStoreUnavailable, 500, "could not resolve the idempotency scope")
+		p.Title = "Idempotency scope unavailable"
+		return e.refuse(&r, OutcomeStoreError, p)
+	}
+
+	var fp Fingerprint
+	if c.checkPayload {
+		body, err := ex.Body(c.maxBodyBytes)
+		if errors.Is(err, ErrBodyTooLarge) {
+			return e.refuse(&r, OutcomeInvalid, newProblem(ProblemBodyTooLarge, 413,
+				fmt.Sprintf("request bodies on this endpoint are limited to %d bytes", c.maxBodyBytes)))
+		}
+		if err != nil {
+			return e.refuse(&r, OutcomeInvalid, newProblem(ProblemUnreadableBody, 400, "the request body could not be read"))
+		}
+		in := FingerprintInput{Method: method, Path: ex.Path(), RawQuery: ex.RawQuery(), Body: body}
+		if cts := ex.Header("Content-Type"); len(cts) > 0 {
+			in.ContentType = cts[0]
+		}
+		if fp, err = c.hasher.Fingerprint(&in); err != nil {
+			return e.refuse(&r, OutcomeInvalid, newProblem(ProblemUnreadableBody, 400, "the request body could not be fingerprinted"))
+		}
+	}
+
+	r.storeKey = scopedKey(r.scope, key)
+	res, err := e.beginWait(&r, fp)
+	if err != nil {
+		return e.storeFailed(&r, err)
+	}
+	switch res.Outcome {
+	case Claimed:
+		return e.runOriginal(&r, res.Token)
+	case Replay:
+		return e.replay(&r, &res.Record)
+	case Mismatch:
+		e.emit(&r, &Event{Type: EventPayloadMismatch, Status: 422})
+		return e.refuse(&r, OutcomeMismatch, newProblem(ProblemPayloadMismatch, 422,
+			"this idempotency key was already used with a different request; use a new key for a new request"))
+	default: // InFlight after the lock wait
+		p := newProblem(ProblemInFlight, 409, "a request with this idempotency key is still being processed; retry later")
+		p.RetryAfter = retryAfter(res.Record.LeaseUntil)
+		e.emit(&r, &Event{Type: EventConcurrentConflict, Status: 409, Elapsed: r.lockWait})
+		return e.refuse(&r, OutcomeConflict, p)
+	}
+}
+
+func (e *Engine) keyName() string {
+	if h, ok := e.cfg.extractor.(HeaderKey); ok {
+		return string(h)
+	}
+	return "idempotency key"
+}
+
+func retryAfter(leaseUntil time.Time) int {
+	secs := int(time.Until(leaseUntil).Seconds() + 0.999)
+	if secs < 1 {
+		return 1
+	}
+	if secs > 60 {
+		return 60
+	}
+	return secs
+}
+
+func (e *Engine) refuse(r *request, o RequestOutcome, p *Problem) error {
+	e.cfg.responder.RespondError(r.ex, p)
+	e.record(r, o, p.Status, 0, 0, false)
+	return nil
+}
+
+func (e *Engine) resolveScope(r *request) (string, error) {
+	c := &e.cfg
+	if c.scopeResolver != nil {
+		return c.scopeResolver.ResolveScope(r.ex)
+	}
+	var user string
+	if c.userResolver != nil && c.scope != ScopeRoute && c.scope != ScopeIP {
+		user = c.userResolver(r.ex)
+	}
+	switch c.scope {
+	case ScopeGlobal:
+		if c.userResolver != nil && c.userResolver(r.ex) != "" && e.warnedGlobal.CompareAndSwap(false, true) {
+			e.emit(r, &Event{Type: EventGlobalScopeUser,
+				Detail: "the global scope shares keys between users; consider scope user or user_route"})
+		}
+		return ScopeString(ScopeGlobal, "", "", "", ""), nil
+	case ScopeIP:
+		return ScopeString(ScopeIP, "", "", "", r.ex.ClientIP()), nil
+	default:
+		return ScopeString(c.scope, user, r.method, r.route, ""), nil
+	}
+}
+
+// beginWait claims the key or, while another request holds it with the
+// same fingerprint, polls for up to the lock wait. Polling through Begin
+// means a waiter also takes over a claim whose owner died or released it.
+func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
+	c := &e.cfg
+	res, err := c.store.Begin(r.ctx, r.storeKey, fp, c.lease, c.ttl)
+	if err != nil || res.Outcome != InFlight || c.lockWait <= 0 {
+		return res, err
+	}
+	start := time.Now()
+	deadline := start.Add(c.lockWait)
+	delay := 2 * time.Millisecond
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		d := delay/2 + rand.N(delay/2+1) // jitter spreads a herd of waiters
+		if d > left {
+			d = left
+		}
+		timer.Reset(d)
+		select {
+		case <-r.ctx.Done():
+			r.lockWait = time.Since(start)
+			return res, nil // the client left; it gets the conflict it will not read
+		case <-timer.C:
+		}
+		res, err = c.store.Begin(r.ctx, r.storeKey, fp, c.lease, c.ttl)
+		if err != nil || res.Outcome != InFlight {
+			break
+		}
+		if delay < 50*time.Millisecond {
+			delay = delay * 3 / 2
+		}
+	}
+	r.lockWait = time.Since(start)
+	return res, err
+}
+
+func (e *Engine) storeFailed(r *request, err error) error {
+	e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: storeFailDetail(e.cfg.failOpen)})
+	if e.cfg.failOpen {
+		e.record(r, OutcomeBypass, 0, 0, 0, false)
+		return r.ex.Pass()
+	}
+	p := newProblem(ProblemStoreUnavailable, 503, "idempotency could not be guaranteed right now; retry the request with the same key")
+	p.RetryAfter = 1
+	return e.refuse(r, OutcomeStoreError, p)
+}
+
+func storeFailDetail(open bool) string {
+	if open {
+		return "store unavailable: request let through without idempotency (fail open)"
+	}
+	return "store unavailable: request refused with 503 (fail closed)"
+}
+
+func (e *Engine) replay(r *request, rec *Record) error {
+	resp, err := e.cfg.serializer.Decode(rec.Payload)
+	if err != nil {
+		e.emit(r, &Event{Type: EventLockInconsistency, Err: err, Detail: "stored response could not be decoded"})
+		return e.refuse(r, OutcomeStoreError, newProblem(ProblemCorruptRecord, 500, "the stored response for this key could not be read"))
+	}
+	h := resp.Header
+	if h == nil {
+		h = make(map[string][]string, 2)
+	}
+	h["Idempotency-Status"] = statusRepeated
+	if e.cfg.replayedHeader {
+		h["Idempotent-Replayed"] = valueTrue
+	}
+	r.ex.Reply(resp.Status, h, resp.Body)
+	if hits := e.dups.hit(r.storeKey); hits >= e.cfg.duplicateHits && isPow2(hits/e.cfg.duplicateHits) && hits%e.cfg.duplicateHits == 0 {
+		e.emit(r, &Event{Type: EventResponseDuplicate, Status: resp.Status, Hits: hits})
+	}
+	e.record(r, OutcomeRepeated, resp.Status, 0, len(resp.Body), false)
+	return nil
+}
+
+func isPow2(n int) bool { return n > 0 && n&(n-1) == 0 }
+
+var (
+	statusOriginal = []string{"Original"}
+	statusRepeated = []string{"Repeated"}
+	valueTrue      = []string{"true"}
+)
+
+// runOriginal runs the handler under the claim, then stores or releases.
+func (e *Engine) runOriginal(r *request, token uint64) (err error) {
+	c := &e.cfg
+	r.ex.SetHeader("Idempotency-Status", statusOriginal[0])
+	rn := e.startRenewal(r, token)
+	start := time.Now()
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		// The handler panicked: free the key so a retry runs fresh, and
+		// let the panic continue to the framework's recovery.
+		rn.stop()
+		e.release(r, token)
+		e.emit(r, &Event{Type: EventExceptionThrown, Status: 500, Elapsed: time.Since(start), Detail: "handler panicked"})
+		e.record(r, OutcomeOriginal, 500, time.Since(start), 0, false)
+	}()
+	capd, herr := r.ex.Next(c.maxResponseBytes)
+	finished = true
+	rn.stop()
+	elapsed := time.Since(start)
+
+	if herr != nil {
+		e.release(r, token)
+		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: elapsed, Err: herr, Detail: "handler returned an error"})
+		e.record(r, OutcomeOriginal, 0, elapsed, 0, false)
+		return herr
+	}
+	status := capd.Status
+	if status == 0 {
+		status = 200
+	}
+	stored := false
+	switch {
+	case capd.Streamed:
+		e.release(r, token)
+	case capd.Oversize:
+		e.release(r, token)
+		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: c.maxResponseBytes,
+			Detail: "response larger than the max response size: delivered, not stored"})
+	case status >= 500 || !c.cacheable(status):
+		e.release(r, token)
+	case rn.lost.Load():
+		// The lease was lost while the handler ran (already reported):
+		// another request may own the key now; do not touch it.
+	default:
+		stored = e.complete(r, token, status, &capd)
+	}
+	e.record(r, OutcomeOriginal, status, elapsed, len(capd.Body), stored)
+	return nil
+}
+
+// complete stores the response under the claim. A store failure is retried
+// a few times: a response that ran but was not stored would run again on
+// a retry once the lease expires.
+func (e *Engine) complete(r *request, token uint64, status int, capd *Captured) bool {
+	c := &e.cfg
+	resp := Response{Status: status, Header: replayHeaders(capd.Header, c.replayAllow), Body: capd.Body}
+	payload, err := c.serializer.Encode(make([]byte, 0, len(capd.Body)+256), &resp)
+	if err != nil {
+		e.release(r, token)
+		e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: "response could not be encoded; claim released"})
+		return false
+	}
+	if c.sizeWarning > 0 && len(capd.Body) > c.sizeWarning {
+		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: len(capd.Body), Detail: "large response stored"})
+	}
+	ctx := context.WithoutCancel(r.ctx)
+	for attempt := 0; ; attempt++ {
+		err = c.store.Complete(ctx, r.storeKey, token, payload, c.ttl)
+		if err == nil {
+			return true
+		}
+		if errors.Is(err, ErrLeaseLost) {
+			e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
+				Detail: "fencing rejected the completion: the lease was lost while the handler ran"})
+			return false
+		}
+		if attempt == 2 {
+			e.emit(r, &Event{Type: EventStoreUnavailable, Status: status, Err: err,
+				Detail: "response delivered but not stored; a retry after the lease expires runs again"})
+			return false
+		}
+		time.Sleep(time.Duration(10<<attempt) * time.Millisecond)
+	}
+}
+
+func (e *Engine) release(r *request, token uint64) {
+	err := e.cfg.store.Release(context.WithoutCancel(r.ctx), r.storeKey, token)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrLeaseLost):
+		e.emit(r, &Event{Type: EventLockInconsistency, Err: err, Detail: "claim was lost before release"})
+	default:
+		e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: "claim not released: it frees itself when its lease expires"})
+	}
+}
+
+func (e *Engine) record(r *request, o RequestOutcome, status int, handler time.Duration, size int, stored bool) {
+	if !e.measure {
+		return
+	}
+	e.cfg.telemetry.Measure(r.ctx, &Measurement{
+		Outcome: o, Method: r.method, Route: r.route, Status: status,
+		LockWait: r.lockWait, HandlerTime: handler, ResponseSize: size, Stored: stored,
+	})
+}

@@ -1,0 +1,30 @@
+package core
+
+import "errors"
+
+// Sentinel errors. Stores wrap their own failures in ErrStoreUnavailable so
+// that the Engine can tell an outage (fail closed or open) from a protocol
+// answer such as ErrLeaseLost.
+var (
+	// ErrNotFound is returned by Store.Get for an unknown key.
+	ErrNotFound = errors.New("idempotency: record not found")
+	// ErrLeaseLost is returned when a claim is no longer held with the
+	// caller's fencing token: its lease expired and another request took
+	// it over, or it was flushed.
+	ErrLeaseLost = errors.New("idempotency: lease lost (fencing token rejected)")
+	// ErrStoreUnavailable wraps a store failure (network, timeout, outage).
+	ErrStoreUnavailable = errors.New("idempotency: store unavailable")
+	// ErrBodyTooLarge is returned by Exchange.Body when the request body
+	// exceeds the configured limit.
+	ErrBodyTooLarge = errors.New("idempotency: request body too large")
+	// ErrInvalidOption is wrapped by every construction error.
+	ErrInvalidOption = errors.New("idempotency: invalid option")
+	// ErrCorruptRecord is returned when a stored payload cannot be decoded.
+	ErrCorruptRecord = errors.New("idempotency: corrupt record")
+	// ErrInFlight is returned by Engine.Do when the key is still being
+	// processed elsewhere after the lock wait.
+	ErrInFlight = errors.New("idempotency: request with this key is in flight")
+	// ErrMismatch is returned by Engine.Do when the key was used with a
+	// different fingerprint.
+	ErrMismatch = errors.New("idempotency: key reused with a different payload")
+)

@@ -1,0 +1,280 @@
+package core
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Fingerprint identifies a request's intent. Two requests with one key and
+// different fingerprints are a client error (422). Hashes shorter than 32
+// bytes fill the front and leave the rest zero.
+type Fingerprint [32]byte
+
+// String returns the fingerprint in hexadecimal.
+func (f Fingerprint) String() string { return hex.EncodeToString(f[:]) }
+
+// FingerprintInput is what a PayloadHasher sees of a request.
+type FingerprintInput struct {
+	Method      string
+	Path        string
+	RawQuery    string
+	ContentType string
+	Body        []byte
+}
+
+// PayloadHasher computes the fingerprint of a request.
+type PayloadHasher interface {
+	Fingerprint(in *FingerprintInput) (Fingerprint, error)
+}
+
+// PayloadHasherFunc adapts a function to PayloadHasher.
+type PayloadHasherFunc func(in *FingerprintInput) (Fingerprint, error)
+
+// Fingerprint calls f(in).
+func (f PayloadHasherFunc) Fingerprint(in *FingerprintInput) (Fingerprint, error) { return f(in) }
+
+// HashOption configures a CanonicalHasher.
+type HashOption func(*CanonicalHasher)
+
+// WithHashFunc sets the hash algorithm, e.g. the xxh3-128 module's
+// constructor. Sums longer than 32 bytes are truncated. Default SHA-256.
+func WithHashFunc(newHash func() hash.Hash) HashOption {
+	return func(h *CanonicalHasher) { h.newHash = newHash }
+}
+
+// WithIgnore leaves JSON members out of the fingerprint by dotted path;
+// "*" matches any key or array element: "items.*.timestamp".
+func WithIgnore(paths ...string) HashOption {
+	return func(h *CanonicalHasher) { h.ignore = compileIgnore(paths) }
+}
+
+// WithoutFiles leaves multipart file parts out of the fingerprint (their
+// field names still count).
+func WithoutFiles() HashOption {
+	return func(h *CanonicalHasher) { h.skipFiles = true }
+}
+
+// CanonicalHasher is the default PayloadHasher. It hashes the method, the
+// concrete path, the query with its parameters sorted, and the body in a
+// canonical form chosen by content type: canonical JSON (see canonjson.go)
+// for JSON, sorted fields for forms, sorted fields plus file name, size,
+// type and content hash for multipart, raw bytes otherwise. A body that
+// does not parse as its declared type is hashed raw, never rejected.
+type CanonicalHasher struct {
+	newHash   func() hash.Hash
+	ignore    *ignoreNode
+	skipFiles bool
+	states    sync.Pool // *hashState
+}
+
+type hashState struct {
+	h   hash.Hash
+	c   canon
+	sum []byte
+}
+
+// NewCanonicalHasher returns the default hasher with opts applied.
+func NewCanonicalHasher(opts ...HashOption) *CanonicalHasher {
+	h := &CanonicalHasher{newHash: sha256.New}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Body kinds, hashed into the fingerprint so that a JSON body and a raw
+// body with the same bytes never collide.
+const (
+	kindRaw       = 'r'
+	kindJSON      = 'j'
+	kindForm      = 'f'
+	kindMultipart = 'm'
+)
+
+// Fingerprint implements PayloadHasher.
+func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error) {
+	st, _ := h.states.Get().(*hashState)
+	if st == nil {
+		st = &hashState{h: h.newHash()}
+		st.c.ignore = h.ignore
+	}
+	defer h.states.Put(st)
+	st.h.Reset()
+	w := st.h
+	io.WriteString(w, "idemkit/1\n")
+	io.WriteString(w, in.Method)
+	w.Write([]byte{'\n'})
+	io.WriteString(w, in.Path)
+	w.Write([]byte{'\n'})
+	writeCanonicalQuery(w, in.RawQuery)
+	w.Write([]byte{'\n'})
+	h.writeBody(w, st, in.ContentType, in.Body)
+	st.sum = st.h.Sum(st.sum[:0])
+	var fp Fingerprint
+	copy(fp[:], st.sum)
+	return fp, nil
+}
+
+func (h *CanonicalHasher) writeBody(w hash.Hash, st *hashState, contentType string, body []byte) {
+	if len(body) == 0 {
+		w.Write([]byte{kindRaw})
+		return
+	}
+	switch mediaKind(contentType) {
+	case kindJSON:
+		st.c.out = st.c.out[:0]
+		st.c.members = st.c.members[:0]
+		if err := st.c.run(body); err == nil {
+			w.Write([]byte{kindJSON})
+			w.Write(st.c.out)
+			st.c.shrink()
+			return
+		}
+		st.c.shrink()
+	case kindForm:
+		if vals, err := url.ParseQuery(string(body)); err == nil {
+			w.Write([]byte{kindForm})
+			io.WriteString(w, vals.Encode())
+			return
+		}
+	case kindMultipart:
+		if h.writeMultipart(w, contentType, body) {
+			return
+		}
+	}
+	w.Write([]byte{kindRaw})
+	w.Write(body)
+}
+
+// shrink drops scratch buffers that a huge body grew, so the pool does
+// not pin them.
+func (c *canon) shrink() {
+	const keep = 256 << 10
+	if cap(c.out) > keep {
+		c.out = nil
+	}
+	if cap(c.tmp) > keep {
+		c.tmp = nil
+	}
+	if cap(c.members) > 4096 {
+		c.members = nil
+	}
+	c.src = nil
+}
+
+// mediaKind classifies a Content-Type without allocating for the common
+// cases.
+func mediaKind(ct string) byte {
+	mt := ct
+	if i := strings.IndexByte(mt, ';'); i >= 0 {
+		mt = mt[:i]
+	}
+	mt = strings.TrimSpace(mt)
+	switch {
+	case strings.EqualFold(mt, "application/json"):
+		return kindJSON
+	case strings.EqualFold(mt, "application/x-www-form-urlencoded"):
+		return kindForm
+	case strings.EqualFold(mt, "multipart/form-data"):
+		return kindMultipart
+	case len(mt) > 5 && strings.EqualFold(mt[len(mt)-5:], "+json"):
+		return kindJSON // application/problem+json, application/vnd.api+json, ...
+	}
+	return kindRaw
+}
+
+func writeCanonicalQuery(w io.Writer, raw string) {
+	if raw == "" {
+		return
+	}
+	if !strings.ContainsAny(raw, "&;") {
+		// One parameter: already in canonical order, but normalise encoding.
+		if v, err := url.ParseQuery(raw); err == nil {
+			io.WriteString(w, v.Encode())
+			return
+		}
+		io.WriteString(w, raw)
+		return
+	}
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		io.WriteString(w, raw)
+		return
+	}
+	io.WriteString(w, v.Encode()) // Encode sorts by key
+}
+
+type multipartPart struct {
+	name, filename, ctype string
+	size                  int
+	digest                [32]byte
+	isFile                bool
+}
+
+// writeMultipart hashes multipart fields sorted by name, and files by field
+// name, file name, size, content type and SHA-256 of their content. It
+// reports false when the body is not valid multipart.
+func (h *CanonicalHasher) writeMultipart(w io.Writer, contentType string, body []byte) bool {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["boundary"] == "" {
+		return false
+	}
+	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	var parts []multipartPart
+	for {
+		p, err := r.NextRawPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return false
+		}
+		mp := multipartPart{name: p.FormName(), filename: p.FileName(), ctype: p.Header.Get("Content-Type")}
+		mp.isFile = mp.filename != ""
+		d := sha256.New()
+		n, err := io.Copy(d, p)
+		if err != nil {
+			return false
+		}
+		mp.size = int(n)
+		d.Sum(mp.digest[:0])
+		if mp.isFile && h.skipFiles {
+			mp.size, mp.digest, mp.ctype, mp.filename = 0, [32]byte{}, "", ""
+		}
+		parts = append(parts, mp)
+	}
+	sort.SliceStable(parts, func(i, j int) bool {
+		if parts[i].name != parts[j].name {
+			return parts[i].name < parts[j].name
+		}
+		return parts[i].filename < parts[j].filename
+	})
+	w.Write([]byte{kindMultipart})
+	var num [20]byte
+	for _, p := range parts {
+		io.WriteString(w, p.name)
+		w.Write([]byte{0})
+		if p.isFile {
+			w.Write([]byte{'F'})
+			io.WriteString(w, p.filename)
+			w.Write([]byte{0})
+			io.WriteString(w, p.ctype)
+			w.Write([]byte{0})
+			w.Write(appendInt(num[:0], p.size))
+		} else {
+			w.Write([]byte{'V'})
+		}
+		w.Write([]byte{0})
+		w.Write(p.digest[:])
+	}
+	return true
+}

@@ -1,0 +1,97 @@
+package core
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/bytedance/sonic"
+)
+
+// Problem is an RFC 9457 problem detail.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// RetryAfter, when positive, is sent as the Retry-After header in
+	// seconds (409 in flight, 503 store unavailable).
+	RetryAfter int `json:"-"`
+	// Kind is the machine-readable reason, as in the type URI's last part.
+	Kind ProblemKind `json:"-"`
+}
+
+// ProblemKind names why a request was refused.
+type ProblemKind string
+
+// The problems the Engine answers with.
+const (
+	ProblemMissingKey       ProblemKind = "missing-key"
+	ProblemInvalidKey       ProblemKind = "invalid-key"
+	ProblemBodyTooLarge     ProblemKind = "body-too-large"
+	ProblemUnreadableBody   ProblemKind = "unreadable-body"
+	ProblemPayloadMismatch  ProblemKind = "payload-mismatch"
+	ProblemInFlight         ProblemKind = "request-in-flight"
+	ProblemStoreUnavailable ProblemKind = "store-unavailable"
+	ProblemCorruptRecord    ProblemKind = "corrupt-record"
+)
+
+// ProblemTypeBase prefixes every problem type URI.
+const ProblemTypeBase = "urn:idemkit:problem:"
+
+var problemTitles = map[ProblemKind]string{
+	ProblemMissingKey:       "Idempotency key missing",
+	ProblemInvalidKey:       "Invalid idempotency key",
+	ProblemBodyTooLarge:     "Request body too large",
+	ProblemUnreadableBody:   "Request body unreadable",
+	ProblemPayloadMismatch:  "Idempotency key reused with a different request",
+	ProblemInFlight:         "Request with this idempotency key is in progress",
+	ProblemStoreUnavailable: "Idempotency store unavailable",
+	ProblemCorruptRecord:    "Stored response unreadable",
+}
+
+func newProblem(kind ProblemKind, status int, detail string) *Problem {
+	return &Problem{
+		Type:   ProblemTypeBase + string(kind),
+		Title:  problemTitles[kind],
+		Status: status,
+		Detail: detail,
+		Kind:   kind,
+	}
+}
+
+// ErrorResponder writes the Engine's error responses. The default writes
+// RFC 9457 application/problem+json with Cache-Control: no-store.
+type ErrorResponder interface {
+	RespondError(ex Exchange, p *Problem)
+}
+
+// ErrorResponderFunc adapts a function to ErrorResponder.
+type ErrorResponderFunc func(ex Exchange, p *Problem)
+
+// RespondError calls f(ex, p).
+func (f ErrorResponderFunc) RespondError(ex Exchange, p *Problem) { f(ex, p) }
+
+// ProblemResponder is the default ErrorResponder.
+type ProblemResponder struct{}
+
+// RespondError implements ErrorResponder.
+func (ProblemResponder) RespondError(ex Exchange, p *Problem) {
+	status, h, body := ProblemResponse(p)
+	ex.Reply(status, h, body)
+}
+
+// ProblemResponse renders p as status, headers and a problem+json body.
+func ProblemResponse(p *Problem) (int, http.Header, []byte) {
+	body, err := sonic.Marshal(p)
+	if err != nil { // cannot happen for this struct; keep a valid body anyway
+		body = []byte(`{"type":"about:blank","title":"Error","status":` + strconv.Itoa(p.Status) + `}`)
+	}
+	h := http.Header{
+		"Content-Type":  {"application/problem+json"},
+		"Cache-Control": {"no-store"},
+	}
+	if p.RetryAfter > 0 {
+		h["Retry-After"] = []string{strconv.Itoa(p.RetryAfter)}
+	}
+	return p.Status, h, body
+}

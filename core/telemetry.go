@@ -1,0 +1,113 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// EventType names an event of the catalogue.
+type EventType string
+
+// The event catalogue.
+const (
+	// EventResponseDuplicate: one key was replayed more often than the
+	// duplicate threshold (a client retrying in a loop).
+	EventResponseDuplicate EventType = "RESPONSE_DUPLICATE"
+	// EventPayloadMismatch: a key was reused with a different request.
+	EventPayloadMismatch EventType = "PAYLOAD_MISMATCH"
+	// EventConcurrentConflict: a duplicate arrived while the original was
+	// in flight and it was still in flight after the lock wait (409).
+	EventConcurrentConflict EventType = "CONCURRENT_CONFLICT"
+	// EventLockInconsistency: a claim's lease was lost while its handler
+	// ran, so its result was not stored (fencing rejected it).
+	EventLockInconsistency EventType = "LOCK_INCONSISTENCY"
+	// EventSizeWarning: a response was larger than the size warning, or too
+	// large to be stored.
+	EventSizeWarning EventType = "SIZE_WARNING"
+	// EventExceptionThrown: the handler panicked or returned an error; the
+	// claim was released.
+	EventExceptionThrown EventType = "EXCEPTION_THROWN"
+	// EventMissingKey: a required key was missing (400).
+	EventMissingKey EventType = "MISSING_KEY"
+	// EventInvalidKeyFormat: a key failed validation (400).
+	EventInvalidKeyFormat EventType = "INVALID_KEY_FORMAT"
+	// EventStoreUnavailable: the store failed; the request failed closed
+	// (503) or open.
+	EventStoreUnavailable EventType = "STORE_UNAVAILABLE"
+	// EventGlobalScopeUser: the global scope saw an authenticated user,
+	// whose keys can then collide with other users'. Fired once per Engine.
+	EventGlobalScopeUser EventType = "GLOBAL_SCOPE_WITH_USER"
+)
+
+// Event is one occurrence of the catalogue. It never carries a request or
+// response body.
+type Event struct {
+	Type EventType
+	Time time.Time
+	// Scope is the scope kind ("user_route") or custom scope name; the
+	// scope value itself may hold a user id and is not included.
+	Scope string
+	// Key is the idempotency key, redacted to "h:" and a hash prefix
+	// unless key redaction is off.
+	Key    string
+	Method string
+	Route  string
+	Status int
+	// Hits counts replays of the key (RESPONSE_DUPLICATE).
+	Hits int
+	// Size is the response size in bytes (SIZE_WARNING).
+	Size int
+	// Elapsed is the handler or wait time, where it applies.
+	Elapsed time.Duration
+	// Detail is a short human-readable explanation.
+	Detail string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// RequestOutcome is how a request was answered.
+type RequestOutcome string
+
+// Outcomes recorded by telemetry.
+const (
+	OutcomeOriginal   RequestOutcome = "original"
+	OutcomeRepeated   RequestOutcome = "repeated"
+	OutcomeMismatch   RequestOutcome = "mismatch"
+	OutcomeConflict   RequestOutcome = "conflict"
+	OutcomeMissing    RequestOutcome = "missing"
+	OutcomeInvalid    RequestOutcome = "invalid"
+	OutcomeBypass     RequestOutcome = "bypass"
+	OutcomeStoreError RequestOutcome = "store_error"
+)
+
+// Measurement describes one request that reached the Engine.
+type Measurement struct {
+	Outcome RequestOutcome
+	Method  string
+	Route   string
+	Status  int
+	// LockWait is how long the request waited for an in-flight original.
+	LockWait time.Duration
+	// HandlerTime is how long the handler ran (originals only).
+	HandlerTime time.Duration
+	// ResponseSize is the stored or replayed body size in bytes.
+	ResponseSize int
+	// Stored is true when the original's response was stored.
+	Stored bool
+}
+
+// TelemetryDriver receives events and measurements. Implementations must
+// be safe for concurrent use and must not block: they run on the request
+// path.
+type TelemetryDriver interface {
+	Event(ctx context.Context, ev *Event)
+	Measure(ctx context.Context, m *Measurement)
+}
+
+// AlertHandler receives events after the cooldown let them through.
+type AlertHandler func(ctx context.Context, ev Event)
+
+type nullTelemetry struct{}
+
+func (nullTelemetry) Event(context.Context, *Event)         {}
+func (nullTelemetry) Measure(context.Context, *Measurement) {}

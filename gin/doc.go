@@ -1,0 +1,21 @@
+// Package idemgin plugs idemkit's idempotency engine into Gin.
+//
+//	r := gin.New()
+//	r.Use(idemgin.New()) // in-memory store, UUID keys, scope user_route
+//
+// Per route, with functional options or an option tag:
+//
+//	r.POST("/charges", idemgin.New(core.WithTTL(15*time.Minute)), h)
+//	r.POST("/votes", idemgin.New(core.Tag("optional,ttl=60s,scope=ip")), h)
+//
+// The adapter only maps *gin.Context to core.Exchange: reading the
+// request, capturing the response through Gin's writer, replaying. Every
+// decision is the engine's (package core). Streaming responses (Flush,
+// Hijack, c.Stream, SSE) pass through and are not stored. A panic in the
+// handler releases the key and keeps propagating, so gin.Recovery still
+// answers.
+//
+// When idemkit middlewares are stacked on one request (r.Use and a route
+// middleware), the outermost handles it and the inner ones pass through,
+// so a request is never claimed twice.
+package idemgin

@@ -1,0 +1,133 @@
+package idemgin
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/idemkit/idempotency/core"
+)
+
+var _ core.Exchange = (*exchange)(nil)
+
+// enteredKey marks a gin context already handled by an idemkit middleware.
+const enteredKey = "github.com/idemkit/idempotency/gin.entered"
+
+// exchange maps one *gin.Context to core.Exchange. It is pooled.
+type exchange struct {
+	c *gin.Context
+	w captureWriter
+}
+
+func (x *exchange) reset() {
+	x.c = nil
+	buf := x.w.buf[:0]
+	if cap(buf) > 64<<10 {
+		buf = nil // do not pin large buffers in the pool
+	}
+	x.w = captureWriter{buf: buf}
+}
+
+func (x *exchange) Context() context.Context         { return x.c.Request.Context() }
+func (x *exchange) Method() string                   { return x.c.Request.Method }
+func (x *exchange) Path() string                     { return x.c.Request.URL.Path }
+func (x *exchange) Route() string                    { return x.c.FullPath() }
+func (x *exchange) RawQuery() string                 { return x.c.Request.URL.RawQuery }
+func (x *exchange) Header(name string) []string      { return x.c.Request.Header.Values(name) }
+func (x *exchange) ClientIP() string                 { return x.c.ClientIP() }
+func (x *exchange) Body(limit int64) ([]byte, error) { return core.ReadBody(x.c.Request, limit) }
+
+func (x *exchange) Value(key string) any {
+	v, _ := x.c.Get(key)
+	return v
+}
+
+func (x *exchange) Enter() bool {
+	if _, ok := x.c.Get(enteredKey); ok {
+		return false
+	}
+	x.c.Set(enteredKey, true)
+	return true
+}
+
+func (x *exchange) SetHeader(name, value string) { x.c.Writer.Header().Set(name, value) }
+
+func (x *exchange) Reply(status int, header http.Header, body []byte) {
+	h := x.c.Writer.Header()
+	for k, v := range header {
+		h[k] = v
+	}
+	x.c.Writer.WriteHeader(status)
+	_, _ = x.c.Writer.Write(body)
+	x.c.Abort()
+}
+
+func (x *exchange) Next(limit int) (core.Captured, error) {
+	orig := x.c.Writer
+	x.w.ResponseWriter, x.w.limit = orig, limit
+	x.c.Writer = &x.w
+	defer func() { x.c.Writer = orig }()
+	x.c.Next()
+	return core.Captured{
+		Status:   orig.Status(),
+		Header:   orig.Header(),
+		Body:     x.w.buf,
+		Oversize: x.w.oversize,
+		Streamed: x.w.streamed,
+	}, nil
+}
+
+func (x *exchange) Pass() error {
+	x.c.Next()
+	return nil
+}
+
+// captureWriter passes everything through to Gin's writer and keeps a copy
+// of the body, up to limit bytes. Flushing or hijacking marks the
+// response as streamed: it is delivered as it goes and never stored.
+type captureWriter struct {
+	gin.ResponseWriter
+	buf      []byte
+	limit    int
+	oversize bool
+	streamed bool
+}
+
+func (w *captureWriter) keep(n int) bool {
+	if w.oversize || w.streamed {
+		return false
+	}
+	if len(w.buf)+n > w.limit {
+		w.oversize = true
+		w.buf = w.buf[:0]
+		return false
+	}
+	return true
+}
+
+func (w *captureWriter) Write(b []byte) (int, error) {
+	if w.keep(len(b)) {
+		w.buf = append(w.buf, b...)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *captureWriter) WriteString(s string) (int, error) {
+	if w.keep(len(s)) {
+		w.buf = append(w.buf, s...)
+	}
+	return w.ResponseWriter.WriteString(s)
+}
+
+func (w *captureWriter) Flush() {
+	w.streamed = true
+	w.ResponseWriter.Flush()
+}
+
+func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.streamed = true
+	return w.ResponseWriter.Hijack()
+}
