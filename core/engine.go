@@ -17,6 +17,7 @@ type Engine struct {
 	cfg          config
 	scopeName    string
 	measure      bool // false with the null driver: skip building measurements
+	claimTTL     time.Duration
 	warnedGlobal atomic.Bool
 	dups         dupCounter
 	alerts       alerter
@@ -66,9 +67,9 @@ func New(opts ...Option) (*Engine, error) {
 	if c.renewEvery == 0 {
 		c.renewEvery = c.lease / 3
 	}
-	if c.ttl < c.lease {
-		return nil, invalid("ttl (%v) must not be shorter than the lease (%v)", c.ttl, c.lease)
-	}
+	// An in-flight record must outlive its lease, whatever the TTL of
+	// completed records.
+	e.claimTTL = max(c.ttl, 2*c.lease)
 	e.scopeName = string(c.scope)
 	if c.scopeResolver != nil {
 		e.scopeName = "custom"
@@ -91,15 +92,14 @@ func (e *Engine) Store() Store { return e.cfg.store }
 
 // request is what the Engine knows about one request once it is keyed.
 type request struct {
-	ex        Exchange
-	ctx       context.Context
-	method    string
-	route     string
-	key       string
-	scope     string
-	storeKey  string
-	lockWait  time.Duration
-	startedAt time.Time
+	ex       Exchange
+	ctx      context.Context
+	method   string
+	route    string
+	key      string
+	scope    string
+	storeKey string
+	lockWait time.Duration
 }
 
 // Serve handles one request through the whole protocol and returns the
@@ -242,7 +242,7 @@ func (e *Engine) resolveScope(r *request) (string, error) {
 // means a waiter also takes over a claim whose owner died or released it.
 func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 	c := &e.cfg
-	res, err := c.store.Begin(r.ctx, r.storeKey, fp, c.lease, c.ttl)
+	res, err := c.store.Begin(r.ctx, r.storeKey, fp, c.lease, e.claimTTL)
 	if err != nil || res.Outcome != InFlight || c.lockWait <= 0 {
 		return res, err
 	}
@@ -267,7 +267,7 @@ func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 			return res, nil // the client left; it gets the conflict it will not read
 		case <-timer.C:
 		}
-		res, err = c.store.Begin(r.ctx, r.storeKey, fp, c.lease, c.ttl)
+		res, err = c.store.Begin(r.ctx, r.storeKey, fp, c.lease, e.claimTTL)
 		if err != nil || res.Outcome != InFlight {
 			break
 		}

@@ -24,7 +24,9 @@ type renewal struct {
 
 func (e *Engine) startRenewal(r *request, token uint64) *renewal {
 	rn := &renewal{e: e, r: r, token: token}
+	rn.mu.Lock() // fire reads rn.timer under mu
 	rn.timer = time.AfterFunc(e.cfg.renewEvery, rn.fire)
+	rn.mu.Unlock()
 	return rn
 }
 

@@ -83,7 +83,8 @@ func TestClockDrivesExpiry(t *testing.T) {
 }
 
 func TestDefaultIsShared(t *testing.T) {
-	if memory.Default() != memory.Default() {
+	a, b := memory.Default(), memory.Default()
+	if a != b {
 		t.Fatal("Default returned two stores")
 	}
 }

@@ -1,0 +1,39 @@
+# idemkit: one root module plus one module per framework, store and driver.
+# `make test` is what CI runs (.ci/run): formatting, vet and race tests of
+# every module through go.work, then each module on its own go.mod.
+
+GO      ?= go
+MODULES := $(shell $(GO) work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
+RACE    ?= -race
+
+.PHONY: test fmt-check vet test-work test-modules fuzz-seeds bench demo staticcheck
+
+test: fmt-check vet test-work test-modules
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet work
+
+# Every package of every module in go.work, with the race detector. The
+# fuzz targets' seed corpora run here as ordinary tests.
+test-work:
+	$(GO) test $(RACE) -count=1 work
+
+# Each module alone, so that its own go.mod is honest (no go.work help).
+test-modules:
+	@set -e; for m in $(MODULES); do \
+		echo "== GOWORK=off $$m"; \
+		(cd $$m && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test $(RACE) -count=1 ./...); \
+	done
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest work
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem work
+
+demo:
+	$(GO) run ./examples/demo

@@ -1,0 +1,106 @@
+package coretest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// App is the framework-neutral application behind the adapter suite. Each
+// harness routes requests to Exec through its framework's own idioms and
+// writes the Output back the same way, so the suite sees what a real user
+// of that framework would.
+type App struct {
+	mu    sync.Mutex
+	count map[string]int
+}
+
+// NewApp returns an App with zeroed counters.
+func NewApp() *App { return &App{count: map[string]int{}} }
+
+// Input is what a harness hands to Exec.
+type Input struct {
+	Method string
+	// Route names the route: "items" or "other".
+	Route string
+	// ID is the :id path parameter.
+	ID string
+	// Query returns a query parameter.
+	Query func(name string) string
+	// Body is the request body as the handler read it (after the
+	// middleware fingerprinted it).
+	Body []byte
+	// User is the value the user middleware stored, if any.
+	User string
+}
+
+// Output is what the handler answers; harnesses write it with their
+// framework's API.
+type Output struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// Stream asks the harness to write Body in two flushed chunks (gin
+	// c.Stream / echo Flush / fiber SetBodyStreamWriter).
+	Stream bool
+	// Panic asks the harness to panic with "coretest panic".
+	Panic bool
+	// Err asks the harness to return an error from the handler (echo,
+	// fiber); harnesses of frameworks without handler errors ignore it.
+	Err bool
+}
+
+// Exec runs the application logic and counts the execution. Query
+// parameters: status=N answers N; delay=D sleeps D first; panic=1 panics;
+// error=1 returns a handler error; stream=1 streams; size=N pads the body
+// to N bytes.
+func (a *App) Exec(in Input) Output {
+	a.mu.Lock()
+	a.count[in.Route]++
+	n := a.count[in.Route]
+	a.mu.Unlock()
+	if d, err := time.ParseDuration(in.Query("delay")); err == nil {
+		time.Sleep(d)
+	}
+	out := Output{Status: http.StatusCreated, Header: http.Header{}}
+	if s, err := strconv.Atoi(in.Query("status")); err == nil {
+		out.Status = s
+	}
+	sum := sha256.Sum256(in.Body)
+	body := `{"n":` + strconv.Itoa(n) + `,"route":"` + in.Route + `","id":"` + in.ID +
+		`","user":"` + in.User + `","body_sha256":"` + hex.EncodeToString(sum[:]) + `"}`
+	if size, err := strconv.Atoi(in.Query("size")); err == nil && size > len(body) {
+		pad := make([]byte, size-len(body))
+		for i := range pad {
+			pad[i] = ' '
+		}
+		body += string(pad)
+	}
+	out.Body = []byte(body)
+	out.Header.Set("Content-Type", "application/json")
+	out.Header.Set("X-Execution", strconv.Itoa(n))
+	out.Header.Set("Location", "/"+in.Route+"/"+in.ID)
+	out.Header.Add("X-Multi", "one")
+	out.Header.Add("X-Multi", "two")
+	out.Header.Set("Set-Cookie", "session=s"+strconv.Itoa(n)+"; Path=/")
+	out.Stream = in.Query("stream") == "1"
+	out.Panic = in.Query("panic") == "1"
+	out.Err = in.Query("error") == "1"
+	return out
+}
+
+// Count returns how often route ran.
+func (a *App) Count(route string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.count[route]
+}
+
+// BodyHash is the body_sha256 the App reports for body.
+func BodyHash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,84 @@
+package idemgin_test
+
+import (
+	"io"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/core/coretest"
+	idemgin "github.com/idemkit/idempotency/gin"
+)
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+func TestConformance(t *testing.T) {
+	coretest.TestAdapter(t, coretest.Harness{Start: startGin})
+}
+
+func startGin(t *testing.T, app *coretest.App, setup coretest.Setup) string {
+	r := gin.New()
+	r.Use(gin.Recovery())
+	r.Use(func(c *gin.Context) {
+		if u := c.GetHeader("X-User-ID"); u != "" {
+			c.Set("user", u)
+		}
+	})
+	if setup.Outer != nil {
+		r.Use(mustMiddleware(t, setup.Outer))
+	}
+	mw := mustMiddleware(t, setup.Options)
+	for _, route := range []string{"items", "other"} {
+		route := route
+		h := func(c *gin.Context) {
+			body, err := io.ReadAll(c.Request.Body)
+			if err != nil {
+				c.AbortWithStatus(400)
+				return
+			}
+			out := app.Exec(coretest.Input{
+				Method: c.Request.Method, Route: route, ID: c.Param("id"),
+				Query: c.Query, Body: body, User: c.GetString("user"),
+			})
+			for k, v := range out.Header {
+				for _, s := range v {
+					c.Writer.Header().Add(k, s)
+				}
+			}
+			if out.Panic {
+				panic("coretest panic")
+			}
+			if out.Stream {
+				c.Status(out.Status)
+				half := len(out.Body) / 2
+				chunks := [][]byte{out.Body[:half], out.Body[half:]}
+				i := 0
+				c.Stream(func(w io.Writer) bool {
+					_, _ = w.Write(chunks[i])
+					i++
+					return i < len(chunks)
+				})
+				return
+			}
+			c.Data(out.Status, out.Header.Get("Content-Type"), out.Body)
+		}
+		r.Handle("GET", "/"+route+"/:id", mw, h)
+		for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+			r.Handle(m, "/"+route+"/:id", mw, h)
+		}
+	}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func mustMiddleware(t *testing.T, opts []core.Option) gin.HandlerFunc {
+	t.Helper()
+	h, err := idemgin.NewE(opts...)
+	if err != nil {
+		t.Fatalf("idemgin.NewE: %v", err)
+	}
+	return h
+}
