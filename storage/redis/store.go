@@ -1,0 +1,225 @@
+package idemredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/idemkit/idempotency/core"
+)
+
+var (
+	_ core.Store     = (*Store)(nil)
+	_ core.Cooldowns = (*Store)(nil)
+)
+
+// formatVersion is stored in every record (field v). A record written by
+// a version this code does not know is never replayed or overwritten: the
+// request fails closed until the record expires.
+const formatVersion = "1"
+
+// Store is the Redis store. It is safe for concurrent use.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// New returns a Store on rdb (standalone, Sentinel or Cluster client).
+func New(rdb redis.UniversalClient, opts ...Option) *Store {
+	c := config{prefix: DefaultPrefix}
+	for _, o := range opts {
+		o(&c)
+	}
+	return &Store{rdb: rdb, prefix: c.prefix}
+}
+
+// tagEscaper keeps the scoped key from closing (or opening) the hash tag
+// early: Redis Cluster hashes only what is between the first '{' and the
+// next '}'.
+var tagEscaper = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
+
+// RecordKey returns the Redis key of a scoped key (see core.StoreKey):
+// prefix + "{" + escaped key + "}". Everything about one key lives in
+// that one slot.
+func (s *Store) RecordKey(storeKey string) string {
+	return s.prefix + "{" + tagEscaper.Replace(storeKey) + "}"
+}
+
+func unavailable(err error) error {
+	return fmt.Errorf("%w: redis: %w", core.ErrStoreUnavailable, err)
+}
+
+// Begin implements core.Store in one round trip.
+func (s *Store) Begin(ctx context.Context, key string, fp core.Fingerprint, lease, ttl time.Duration) (core.BeginResult, error) {
+	v, err := beginScript.Run(ctx, s.rdb, []string{s.RecordKey(key)},
+		fp[:], lease.Milliseconds(), ttl.Milliseconds(), formatVersion).Slice()
+	if err != nil {
+		return core.BeginResult{}, unavailable(err)
+	}
+	return parseBegin(v)
+}
+
+func parseBegin(v []any) (core.BeginResult, error) {
+	if len(v) < 3 {
+		return core.BeginResult{}, unavailable(fmt.Errorf("unexpected begin reply %v", v))
+	}
+	outcome, _ := v[0].(int64)
+	switch outcome {
+	case 1:
+		tok, err := strconv.ParseUint(asString(v[1]), 10, 64)
+		if err != nil {
+			return core.BeginResult{}, unavailable(fmt.Errorf("bad token %v", v[1]))
+		}
+		took, _ := v[2].(int64)
+		return core.BeginResult{Outcome: core.Claimed, Token: tok, TookOver: took == 1}, nil
+	case 2, 3, 4:
+		if len(v) < 7 {
+			return core.BeginResult{}, unavailable(fmt.Errorf("unexpected begin reply %v", v))
+		}
+		rec := core.Record{State: core.StateInFlight}
+		if asString(v[3]) == "2" {
+			rec.State = core.StateCompleted
+		}
+		copy(rec.Fingerprint[:], asString(v[4]))
+		if ms, _ := strconv.ParseInt(asString(v[5]), 10, 64); ms > 0 {
+			rec.LeaseUntil = time.UnixMilli(ms)
+		}
+		if pttl, _ := v[6].(int64); pttl > 0 {
+			rec.ExpiresAt = time.Now().Add(time.Duration(pttl) * time.Millisecond)
+		}
+		res := core.BeginResult{Record: rec}
+		switch outcome {
+		case 2:
+			res.Outcome = core.Replay
+			if len(v) < 8 {
+				return core.BeginResult{}, unavailable(errors.New("completed record without payload"))
+			}
+			res.Record.Payload = []byte(asString(v[7]))
+		case 3:
+			res.Outcome = core.Mismatch
+		default:
+			res.Outcome = core.InFlight
+		}
+		return res, nil
+	case -1:
+		return core.BeginResult{}, fmt.Errorf("%w: %w: record format version %q", core.ErrStoreUnavailable, core.ErrCorruptRecord, asString(v[3]))
+	}
+	return core.BeginResult{}, unavailable(fmt.Errorf("unexpected begin outcome %v", v[0]))
+}
+
+func asString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	return ""
+}
+
+func (s *Store) fenced(ctx context.Context, script *redis.Script, key string, args ...any) error {
+	n, err := script.Run(ctx, s.rdb, []string{s.RecordKey(key)}, args...).Int64()
+	if err != nil {
+		return unavailable(err)
+	}
+	if n != 1 {
+		return core.ErrLeaseLost
+	}
+	return nil
+}
+
+// Renew implements core.Store.
+func (s *Store) Renew(ctx context.Context, key string, token uint64, lease time.Duration) error {
+	return s.fenced(ctx, renewScript, key, strconv.FormatUint(token, 10), lease.Milliseconds(), (2 * lease).Milliseconds())
+}
+
+// Complete implements core.Store in one round trip.
+func (s *Store) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+	return s.fenced(ctx, completeScript, key, strconv.FormatUint(token, 10), payload, ttl.Milliseconds())
+}
+
+// Release implements core.Store.
+func (s *Store) Release(ctx context.Context, key string, token uint64) error {
+	return s.fenced(ctx, releaseScript, key, strconv.FormatUint(token, 10))
+}
+
+// Get implements core.Store (one pipelined round trip).
+func (s *Store) Get(ctx context.Context, key string) (core.Record, error) {
+	rk := s.RecordKey(key)
+	var all *redis.MapStringStringCmd
+	var pttl *redis.DurationCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		all = p.HGetAll(ctx, rk)
+		pttl = p.PTTL(ctx, rk)
+		return nil
+	})
+	if err != nil {
+		return core.Record{}, unavailable(err)
+	}
+	m := all.Val()
+	if len(m) == 0 || m["s"] == "" {
+		return core.Record{}, core.ErrNotFound
+	}
+	if m["v"] != formatVersion {
+		return core.Record{}, fmt.Errorf("%w: record format version %q", core.ErrCorruptRecord, m["v"])
+	}
+	rec := core.Record{State: core.StateInFlight}
+	if m["s"] == "2" {
+		rec.State = core.StateCompleted
+		rec.Payload = []byte(m["p"])
+	}
+	copy(rec.Fingerprint[:], m["f"])
+	rec.Token, _ = strconv.ParseUint(m["t"], 10, 64)
+	if ms, _ := strconv.ParseInt(m["l"], 10, 64); ms > 0 {
+		rec.LeaseUntil = time.UnixMilli(ms)
+	}
+	if d := pttl.Val(); d > 0 {
+		rec.ExpiresAt = time.Now().Add(d)
+	}
+	return rec, nil
+}
+
+// Delete implements core.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.rdb.Del(ctx, s.RecordKey(key)).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// AcquireCooldown implements core.Cooldowns with SET NX PX, so that every
+// instance on this Redis shares one alert cooldown per name.
+func (s *Store) AcquireCooldown(ctx context.Context, name string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.prefix+"cooldown:"+name, "1", ttl).Result()
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return ok, nil
+}
+
+// Ping checks that Redis answers, e.g. for a readiness probe.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// LoadScripts loads the store's Lua scripts into Redis (on every master of
+// a cluster), so that the first requests do not pay for the EVALSHA miss.
+// Calling it is optional: a missing script is loaded on first use.
+func (s *Store) LoadScripts(ctx context.Context) error {
+	for _, sc := range []*redis.Script{beginScript, renewScript, completeScript, releaseScript} {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
+}
