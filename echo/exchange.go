@@ -1,0 +1,111 @@
+package idemecho
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/idemkit/idempotency/core"
+)
+
+var _ core.Exchange = (*exchange)(nil)
+
+const enteredKey = "github.com/idemkit/idempotency/echo.entered"
+
+// exchange maps one echo.Context to core.Exchange. It is pooled.
+type exchange struct {
+	c    echo.Context
+	next echo.HandlerFunc
+	w    captureWriter
+}
+
+func (x *exchange) reset() {
+	buf := x.w.buf[:0]
+	if cap(buf) > 64<<10 {
+		buf = nil
+	}
+	*x = exchange{w: captureWriter{buf: buf}}
+}
+
+func (x *exchange) Context() context.Context         { return x.c.Request().Context() }
+func (x *exchange) Method() string                   { return x.c.Request().Method }
+func (x *exchange) Path() string                     { return x.c.Request().URL.Path }
+func (x *exchange) Route() string                    { return x.c.Path() }
+func (x *exchange) RawQuery() string                 { return x.c.Request().URL.RawQuery }
+func (x *exchange) Header(name string) []string      { return x.c.Request().Header.Values(name) }
+func (x *exchange) ClientIP() string                 { return x.c.RealIP() }
+func (x *exchange) Value(key string) any             { return x.c.Get(key) }
+func (x *exchange) Body(limit int64) ([]byte, error) { return core.ReadBody(x.c.Request(), limit) }
+
+func (x *exchange) Enter() bool {
+	if x.c.Get(enteredKey) != nil {
+		return false
+	}
+	x.c.Set(enteredKey, true)
+	return true
+}
+
+func (x *exchange) SetHeader(name, value string) { x.c.Response().Header().Set(name, value) }
+
+func (x *exchange) Reply(status int, header http.Header, body []byte) {
+	res := x.c.Response()
+	h := res.Header()
+	for k, v := range header {
+		h[k] = v
+	}
+	res.WriteHeader(status)
+	_, _ = res.Write(body)
+}
+
+func (x *exchange) Next(limit int) (core.Captured, error) {
+	res := x.c.Response()
+	orig := res.Writer
+	x.w.ResponseWriter, x.w.limit = orig, limit
+	res.Writer = &x.w
+	defer func() { res.Writer = orig }()
+	err := x.next(x.c)
+	return core.Captured{
+		Status:   res.Status,
+		Header:   res.Header(),
+		Body:     x.w.buf,
+		Oversize: x.w.oversize,
+		Streamed: x.w.streamed,
+	}, err
+}
+
+func (x *exchange) Pass() error { return x.next(x.c) }
+
+// captureWriter sits under echo.Response: it passes everything through and
+// keeps a copy of the body, up to limit bytes. Flush and Hijack mark the
+// response as streamed.
+type captureWriter struct {
+	http.ResponseWriter
+	buf      []byte
+	limit    int
+	oversize bool
+	streamed bool
+}
+
+func (w *captureWriter) Write(b []byte) (int, error) {
+	if !w.oversize && !w.streamed {
+		if len(w.buf)+len(b) > w.limit {
+			w.oversize, w.buf = true, w.buf[:0]
+		} else {
+			w.buf = append(w.buf, b...)
+		}
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *captureWriter) Flush() {
+	w.streamed = true
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.streamed = true
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}

@@ -1,0 +1,85 @@
+package idemecho_test
+
+import (
+	"errors"
+	"io"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/core/coretest"
+	idemecho "github.com/idemkit/idempotency/echo"
+)
+
+func TestConformance(t *testing.T) {
+	coretest.TestAdapter(t, coretest.Harness{Start: startEcho, HandlerErrors: true})
+}
+
+func startEcho(t *testing.T, app *coretest.App, setup coretest.Setup) string {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(middleware.Recover())
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if u := c.Request().Header.Get("X-User-ID"); u != "" {
+				c.Set("user", u)
+			}
+			return next(c)
+		}
+	})
+	if setup.Outer != nil {
+		e.Use(mustMiddleware(t, setup.Outer))
+	}
+	mw := mustMiddleware(t, setup.Options)
+	for _, route := range []string{"items", "other"} {
+		route := route
+		h := func(c echo.Context) error {
+			body, err := io.ReadAll(c.Request().Body)
+			if err != nil {
+				return err
+			}
+			user, _ := c.Get("user").(string)
+			out := app.Exec(coretest.Input{
+				Method: c.Request().Method, Route: route, ID: c.Param("id"),
+				Query: c.QueryParam, Body: body, User: user,
+			})
+			for k, v := range out.Header {
+				for _, s := range v {
+					c.Response().Header().Add(k, s)
+				}
+			}
+			switch {
+			case out.Panic:
+				panic("coretest panic")
+			case out.Err:
+				return errors.New("coretest handler error")
+			case out.Stream:
+				c.Response().WriteHeader(out.Status)
+				half := len(out.Body) / 2
+				_, _ = c.Response().Write(out.Body[:half])
+				c.Response().Flush()
+				_, _ = c.Response().Write(out.Body[half:])
+				return nil
+			}
+			return c.Blob(out.Status, out.Header.Get("Content-Type"), out.Body)
+		}
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			e.Add(m, "/"+route+"/:id", h, mw)
+		}
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func mustMiddleware(t *testing.T, opts []core.Option) echo.MiddlewareFunc {
+	t.Helper()
+	m, err := idemecho.NewE(opts...)
+	if err != nil {
+		t.Fatalf("idemecho.NewE: %v", err)
+	}
+	return m
+}

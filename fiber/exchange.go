@@ -1,0 +1,108 @@
+package idemfiber
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/idemkit/idempotency/core"
+)
+
+var _ core.Exchange = (*exchange)(nil)
+
+const enteredKey = "github.com/idemkit/idempotency/fiber.entered"
+
+// exchange maps one *fiber.Ctx to core.Exchange. It is pooled.
+type exchange struct {
+	c *fiber.Ctx
+}
+
+func (x *exchange) Context() context.Context { return x.c.UserContext() }
+func (x *exchange) Method() string           { return x.c.Method() }
+
+// Path copies: fasthttp reuses its buffers after the request, and the
+// engine may keep the path in events.
+func (x *exchange) Path() string     { return string(x.c.Request().URI().Path()) }
+func (x *exchange) RawQuery() string { return string(x.c.Request().URI().QueryString()) }
+func (x *exchange) ClientIP() string { return x.c.IP() }
+
+func (x *exchange) Route() string {
+	if r := x.c.Route(); r != nil && r.Method != "USE" {
+		return r.Path
+	}
+	return "" // under app.Use the route is not known yet: the engine uses the path
+}
+
+func (x *exchange) Header(name string) []string {
+	vals := x.c.Request().Header.PeekAll(name)
+	if len(vals) == 0 {
+		return nil
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func (x *exchange) Value(key string) any { return x.c.Locals(key) }
+
+// Body returns fasthttp's already-read body; it stays readable for the
+// handler, so nothing needs restoring.
+func (x *exchange) Body(limit int64) ([]byte, error) {
+	b := x.c.Body()
+	if int64(len(b)) > limit {
+		return nil, core.ErrBodyTooLarge
+	}
+	return b, nil
+}
+
+func (x *exchange) Enter() bool {
+	if x.c.Locals(enteredKey) != nil {
+		return false
+	}
+	x.c.Locals(enteredKey, true)
+	return true
+}
+
+func (x *exchange) SetHeader(name, value string) { x.c.Set(name, value) }
+
+func (x *exchange) Reply(status int, header http.Header, body []byte) {
+	res := x.c.Response()
+	for k, vals := range header {
+		for i, v := range vals {
+			if i == 0 {
+				res.Header.Set(k, v)
+			} else {
+				res.Header.Add(k, v)
+			}
+		}
+	}
+	res.SetStatusCode(status)
+	res.SetBodyRaw(body)
+}
+
+func (x *exchange) Next(limit int) (core.Captured, error) {
+	err := x.c.Next()
+	res := x.c.Response()
+	capd := core.Captured{Status: res.StatusCode()}
+	if res.IsBodyStream() {
+		capd.Streamed = true
+		return capd, err
+	}
+	h := make(http.Header)
+	res.Header.VisitAll(func(k, v []byte) {
+		name := http.CanonicalHeaderKey(string(k))
+		h[name] = append(h[name], string(v))
+	})
+	capd.Header = h
+	if body := res.Body(); len(body) > limit {
+		capd.Oversize = true
+	} else {
+		capd.Body = body
+	}
+	return capd, err
+}
+
+func (x *exchange) Pass() error { return x.c.Next() }

@@ -1,0 +1,86 @@
+package idemfiber_test
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/core/coretest"
+	idemfiber "github.com/idemkit/idempotency/fiber"
+)
+
+func TestConformance(t *testing.T) {
+	coretest.TestAdapter(t, coretest.Harness{Start: startFiber, HandlerErrors: true})
+}
+
+func startFiber(t *testing.T, app *coretest.App, setup coretest.Setup) string {
+	f := fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 64 << 20})
+	f.Use(recover.New())
+	f.Use(func(c *fiber.Ctx) error {
+		if u := c.Get("X-User-ID"); u != "" {
+			c.Locals("user", u)
+		}
+		return c.Next()
+	})
+	if setup.Outer != nil {
+		f.Use(mustMiddleware(t, setup.Outer))
+	}
+	mw := mustMiddleware(t, setup.Options)
+	for _, route := range []string{"items", "other"} {
+		route := route
+		h := func(c *fiber.Ctx) error {
+			user, _ := c.Locals("user").(string)
+			out := app.Exec(coretest.Input{
+				Method: c.Method(), Route: route, ID: c.Params("id"),
+				Query: func(n string) string { return c.Query(n) }, Body: append([]byte(nil), c.Body()...), User: user,
+			})
+			for k, v := range out.Header {
+				for _, s := range v {
+					c.Response().Header.Add(k, s)
+				}
+			}
+			switch {
+			case out.Panic:
+				panic("coretest panic")
+			case out.Err:
+				return errors.New("coretest handler error")
+			case out.Stream:
+				c.Status(out.Status)
+				body := out.Body
+				c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+					half := len(body) / 2
+					_, _ = w.Write(body[:half])
+					_ = w.Flush()
+					_, _ = w.Write(body[half:])
+				})
+				return nil
+			}
+			c.Set("Content-Type", out.Header.Get("Content-Type"))
+			return c.Status(out.Status).Send(out.Body)
+		}
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			f.Add(m, "/"+route+"/:id", mw, h)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = f.Listener(ln) }()
+	t.Cleanup(func() { _ = f.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+func mustMiddleware(t *testing.T, opts []core.Option) fiber.Handler {
+	t.Helper()
+	h, err := idemfiber.NewE(opts...)
+	if err != nil {
+		t.Fatalf("idemfiber.NewE: %v", err)
+	}
+	return h
+}

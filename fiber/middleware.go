@@ -1,0 +1,72 @@
+package idemfiber
+
+import (
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/storage/memory"
+)
+
+// New returns the middleware with opts applied over the defaults (the
+// store defaults to the process-wide memory.Default()). It panics on an
+// invalid option, at start-up; NewE returns the error instead.
+func New(opts ...core.Option) fiber.Handler {
+	h, err := NewE(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
+
+// NewE is New returning the construction error instead of panicking.
+func NewE(opts ...core.Option) (fiber.Handler, error) {
+	e, err := core.New(append([]core.Option{core.WithStore(memory.Default())}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return Middleware(e), nil
+}
+
+// Middleware returns the middleware for an Engine you built yourself.
+func Middleware(e *core.Engine) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		x := exchanges.Get().(*exchange)
+		x.c = c
+		err := e.Serve(x)
+		x.c = nil
+		exchanges.Put(x)
+		return err
+	}
+}
+
+var exchanges = sync.Pool{New: func() any { return new(exchange) }}
+
+// WithNext lets requests for which next returns true pass through
+// untouched, in Fiber's Next convention.
+func WithNext(next func(c *fiber.Ctx) bool) core.Option {
+	return core.WithSkip(func(ex core.Exchange) bool {
+		c := Context(ex)
+		return c != nil && next(c)
+	})
+}
+
+// UserFrom returns an option that reads the user for the user scopes from
+// the fiber context, e.g. from c.Locals.
+func UserFrom(f func(c *fiber.Ctx) string) core.Option {
+	return core.WithUserResolver(func(ex core.Exchange) string {
+		if c := Context(ex); c != nil {
+			return f(c)
+		}
+		return ""
+	})
+}
+
+// Context returns the *fiber.Ctx behind an Exchange; nil for others.
+func Context(ex core.Exchange) *fiber.Ctx {
+	if x, ok := ex.(*exchange); ok {
+		return x.c
+	}
+	return nil
+}
