@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/binary"
 	"errors"
 	"unicode/utf8"
 )
@@ -29,6 +30,7 @@ type member struct {
 }
 
 type canon struct {
+	acts    []activeSet
 	src     []byte
 	pos     int
 	out     []byte
@@ -41,11 +43,18 @@ type canon struct {
 func (c *canon) run(src []byte) error {
 	c.src, c.pos = src, 0
 	c.skipWS()
-	var act activeSet
+	// Ignore matching state lives in c.acts, one slot per depth, so that
+	// nothing escapes to the heap; without ignores it is nil throughout.
+	var act *activeSet
 	if c.ignore != nil {
-		act.add(c.ignore)
+		if len(c.acts) < maxJSONDepth+2 {
+			c.acts = make([]activeSet, maxJSONDepth+2)
+		}
+		c.acts[0] = activeSet{}
+		c.acts[0].add(c.ignore)
+		act = &c.acts[0]
 	}
-	if err := c.value(0, &act); err != nil {
+	if err := c.value(0, act); err != nil {
 		return err
 	}
 	c.skipWS()
@@ -56,6 +65,9 @@ func (c *canon) run(src []byte) error {
 }
 
 func (c *canon) skipWS() {
+	if c.pos < len(c.src) && c.src[c.pos] > ' ' {
+		return // the common case: no whitespace at all
+	}
 	for c.pos < len(c.src) {
 		switch c.src[c.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -107,9 +119,10 @@ func (c *canon) literal(lit string) error {
 func (c *canon) array(depth int, act *activeSet) error {
 	c.pos++ // [
 	c.out = append(c.out, '[')
-	var next activeSet
-	if act.any() {
-		act.step("", true, &next)
+	var next *activeSet
+	if act != nil {
+		next = &c.acts[depth]
+		*next, _ = act.step("", true)
 	}
 	c.skipWS()
 	if c.pos < len(c.src) && c.src[c.pos] == ']' {
@@ -119,7 +132,7 @@ func (c *canon) array(depth int, act *activeSet) error {
 	}
 	for {
 		c.skipWS()
-		if err := c.value(depth, &next); err != nil {
+		if err := c.value(depth, next); err != nil {
 			return err
 		}
 		c.skipWS()
@@ -143,18 +156,26 @@ func (c *canon) array(depth int, act *activeSet) error {
 func (c *canon) object(depth int, act *activeSet) error {
 	c.pos++ // {
 	start := len(c.out)
+	c.out = append(c.out, '{')
 	base := len(c.members)
-	defer func() { c.members = c.members[:base] }()
 	c.skipWS()
 	if c.pos < len(c.src) && c.src[c.pos] == '}' {
 		c.pos++
-		c.out = append(c.out, '{', '}')
+		c.out = append(c.out, '}')
 		return nil
 	}
+	// Members are written in input order as "key":value, separated by
+	// commas; most objects then need no second pass. Objects whose keys
+	// are out of order (or repeat) are rewritten once, sorted.
+	sorted := true
 	for {
 		c.skipWS()
 		if c.pos >= len(c.src) || c.src[c.pos] != '"' {
 			return errNotJSON
+		}
+		memberStart := len(c.out)
+		if len(c.members) > base {
+			c.out = append(c.out, ',')
 		}
 		keyStart := len(c.out)
 		if err := c.str(); err != nil {
@@ -166,19 +187,25 @@ func (c *canon) object(depth int, act *activeSet) error {
 			return errNotJSON
 		}
 		c.pos++
+		c.out = append(c.out, ':')
 		c.skipWS()
-		var next activeSet
+		var next *activeSet
 		skip := false
-		if act.any() {
-			skip = act.step(string(c.out[keyStart+1:keyEnd-1]), false, &next)
+		if act != nil {
+			next = &c.acts[depth]
+			*next, skip = act.step(string(c.out[keyStart+1:keyEnd-1]), false)
 		}
-		if err := c.value(depth, &next); err != nil {
+		if err := c.value(depth, next); err != nil {
 			return err
 		}
 		if skip {
-			c.out = c.out[:keyStart]
+			c.out = c.out[:memberStart]
 		} else {
-			c.members = append(c.members, member{keyStart, keyEnd, len(c.out)})
+			m := member{keyStart, keyEnd, len(c.out)}
+			if n := len(c.members); n > base && !keyLess(c.out, c.members[n-1], m) {
+				sorted = false // out of order, or a repeated key
+			}
+			c.members = append(c.members, m)
 		}
 		c.skipWS()
 		if c.pos >= len(c.src) {
@@ -194,16 +221,20 @@ func (c *canon) object(depth int, act *activeSet) error {
 		c.pos++
 		break
 	}
-	c.emitObject(start, c.members[base:])
+	if !sorted {
+		c.emitObject(start, c.members[base:])
+	}
+	c.members = c.members[:base]
+	c.out = append(c.out, '}')
 	return nil
 }
 
-// emitObject rewrites the members written at out[start:] as one object,
-// sorted by key, last duplicate winning.
+// emitObject rewrites the members written after out[start] ('{') sorted by
+// key, the last of equal keys winning, without the closing brace.
 func (c *canon) emitObject(start int, ms []member) {
 	sortMembers(c.out, ms)
 	c.tmp = append(c.tmp[:0], c.out[start:]...)
-	c.out = append(c.out[:start], '{')
+	c.out = c.out[:start+1]
 	first := true
 	for i, m := range ms {
 		if i+1 < len(ms) && keyEqual(c.tmp, ms[i], ms[i+1], start) {
@@ -213,11 +244,8 @@ func (c *canon) emitObject(start int, ms []member) {
 			c.out = append(c.out, ',')
 		}
 		first = false
-		c.out = append(c.out, c.tmp[m.keyStart-start:m.keyEnd-start]...)
-		c.out = append(c.out, ':')
-		c.out = append(c.out, c.tmp[m.keyEnd-start:m.end-start]...)
+		c.out = append(c.out, c.tmp[m.keyStart-start:m.end-start]...)
 	}
-	c.out = append(c.out, '}')
 }
 
 func keyEqual(tmp []byte, a, b member, start int) bool {
@@ -267,8 +295,12 @@ func (c *canon) str() error {
 	c.out = append(c.out, '"')
 	src := c.src
 	for {
-		// Copy the longest run that needs no attention in one append.
+		// Copy the longest run that needs no attention in one append,
+		// testing eight bytes at a time.
 		i := c.pos
+		for i+8 <= len(src) && !needsAttention(binary.LittleEndian.Uint64(src[i:])) {
+			i += 8
+		}
 		for i < len(src) {
 			ch := src[i]
 			if ch == '"' || ch == '\\' || ch < 0x20 {
@@ -511,4 +543,18 @@ func appendInt(b []byte, n int) []byte {
 		}
 	}
 	return append(b, buf[i:]...)
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// needsAttention reports whether any byte of w is '"', '\\' or below 0x20
+// (the classic SWAR zero-byte and less-than tests). Bytes >= 0x80 never
+// match: the tests exclude them with ^w.
+func needsAttention(w uint64) bool {
+	quote := w ^ (lsb * '"')
+	slash := w ^ (lsb * '\\')
+	return ((quote-lsb)&^quote|(slash-lsb)&^slash|(w-lsb*0x20)&^w)&msb != 0
 }

@@ -79,6 +79,7 @@ type CanonicalHasher struct {
 type hashState struct {
 	h   hash.Hash
 	c   canon
+	hdr []byte
 	sum []byte
 }
 
@@ -109,49 +110,56 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	}
 	defer h.states.Put(st)
 	st.h.Reset()
-	w := st.h
-	io.WriteString(w, "idemkit/1\n")
-	io.WriteString(w, in.Method)
-	w.Write([]byte{'\n'})
-	io.WriteString(w, in.Path)
-	w.Write([]byte{'\n'})
-	writeCanonicalQuery(w, in.RawQuery)
-	w.Write([]byte{'\n'})
-	h.writeBody(w, st, in.ContentType, in.Body)
+	// The framing goes through one buffer and one Write: writing small
+	// pieces to a hash.Hash interface allocates for each.
+	b := append(st.hdr[:0], "idemkit/1\n"...)
+	b = append(b, in.Method...)
+	b = append(b, '\n')
+	b = append(b, in.Path...)
+	b = append(b, '\n')
+	b = appendCanonicalQuery(b, in.RawQuery)
+	b = append(b, '\n')
+	st.hdr = b
+	h.writeBody(st, in.ContentType, in.Body)
 	st.sum = st.h.Sum(st.sum[:0])
 	var fp Fingerprint
 	copy(fp[:], st.sum)
 	return fp, nil
 }
 
-func (h *CanonicalHasher) writeBody(w hash.Hash, st *hashState, contentType string, body []byte) {
-	if len(body) == 0 {
-		w.Write([]byte{kindRaw})
-		return
-	}
-	switch mediaKind(contentType) {
-	case kindJSON:
-		st.c.out = st.c.out[:0]
-		st.c.members = st.c.members[:0]
-		if err := st.c.run(body); err == nil {
-			w.Write([]byte{kindJSON})
-			w.Write(st.c.out)
+// writeBody hashes the framing in st.hdr followed by a body kind byte and
+// the body in canonical form.
+func (h *CanonicalHasher) writeBody(st *hashState, contentType string, body []byte) {
+	w := st.h
+	if len(body) > 0 {
+		switch mediaKind(contentType) {
+		case kindJSON:
+			st.c.out = st.c.out[:0]
+			st.c.members = st.c.members[:0]
+			err := st.c.run(body)
+			if err == nil {
+				w.Write(append(st.hdr, kindJSON))
+				w.Write(st.c.out)
+			}
 			st.c.shrink()
-			return
-		}
-		st.c.shrink()
-	case kindForm:
-		if vals, err := url.ParseQuery(string(body)); err == nil {
-			w.Write([]byte{kindForm})
-			io.WriteString(w, vals.Encode())
-			return
-		}
-	case kindMultipart:
-		if h.writeMultipart(w, contentType, body) {
-			return
+			if err == nil {
+				return
+			}
+		case kindForm:
+			if vals, err := url.ParseQuery(string(body)); err == nil {
+				w.Write(append(st.hdr, kindForm))
+				io.WriteString(w, vals.Encode())
+				return
+			}
+		case kindMultipart:
+			if mp, ok := h.canonicalMultipart([]byte{kindMultipart}, contentType, body); ok {
+				w.Write(st.hdr)
+				w.Write(mp)
+				return
+			}
 		}
 	}
-	w.Write([]byte{kindRaw})
+	w.Write(append(st.hdr, kindRaw))
 	w.Write(body)
 }
 
@@ -192,25 +200,18 @@ func mediaKind(ct string) byte {
 	return kindRaw
 }
 
-func writeCanonicalQuery(w io.Writer, raw string) {
+// appendCanonicalQuery appends the query with its parameters sorted by
+// name (values keep their order) and their encoding normalised; a query
+// that does not parse is appended raw.
+func appendCanonicalQuery(b []byte, raw string) []byte {
 	if raw == "" {
-		return
-	}
-	if !strings.ContainsAny(raw, "&;") {
-		// One parameter: already in canonical order, but normalise encoding.
-		if v, err := url.ParseQuery(raw); err == nil {
-			io.WriteString(w, v.Encode())
-			return
-		}
-		io.WriteString(w, raw)
-		return
+		return b
 	}
 	v, err := url.ParseQuery(raw)
 	if err != nil {
-		io.WriteString(w, raw)
-		return
+		return append(b, raw...)
 	}
-	io.WriteString(w, v.Encode()) // Encode sorts by key
+	return append(b, v.Encode()...) // Encode sorts by key
 }
 
 type multipartPart struct {
@@ -220,13 +221,14 @@ type multipartPart struct {
 	isFile                bool
 }
 
-// writeMultipart hashes multipart fields sorted by name, and files by field
-// name, file name, size, content type and SHA-256 of their content. It
-// reports false when the body is not valid multipart.
-func (h *CanonicalHasher) writeMultipart(w io.Writer, contentType string, body []byte) bool {
+// canonicalMultipart appends the canonical form of a multipart body to
+// dst: fields sorted by name, and files by field name, file name, size,
+// content type and SHA-256 of their content. It reports false when the
+// body is not valid multipart.
+func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, body []byte) ([]byte, bool) {
 	_, params, err := mime.ParseMediaType(contentType)
 	if err != nil || params["boundary"] == "" {
-		return false
+		return nil, false
 	}
 	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	var parts []multipartPart
@@ -236,14 +238,14 @@ func (h *CanonicalHasher) writeMultipart(w io.Writer, contentType string, body [
 			break
 		}
 		if err != nil {
-			return false
+			return nil, false
 		}
 		mp := multipartPart{name: p.FormName(), filename: p.FileName(), ctype: p.Header.Get("Content-Type")}
 		mp.isFile = mp.filename != ""
 		d := sha256.New()
 		n, err := io.Copy(d, p)
 		if err != nil {
-			return false
+			return nil, false
 		}
 		mp.size = int(n)
 		d.Sum(mp.digest[:0])
@@ -258,23 +260,21 @@ func (h *CanonicalHasher) writeMultipart(w io.Writer, contentType string, body [
 		}
 		return parts[i].filename < parts[j].filename
 	})
-	w.Write([]byte{kindMultipart})
-	var num [20]byte
 	for _, p := range parts {
-		io.WriteString(w, p.name)
-		w.Write([]byte{0})
+		dst = append(dst, p.name...)
+		dst = append(dst, 0)
 		if p.isFile {
-			w.Write([]byte{'F'})
-			io.WriteString(w, p.filename)
-			w.Write([]byte{0})
-			io.WriteString(w, p.ctype)
-			w.Write([]byte{0})
-			w.Write(appendInt(num[:0], p.size))
+			dst = append(dst, 'F')
+			dst = append(dst, p.filename...)
+			dst = append(dst, 0)
+			dst = append(dst, p.ctype...)
+			dst = append(dst, 0)
+			dst = appendInt(dst, p.size)
 		} else {
-			w.Write([]byte{'V'})
+			dst = append(dst, 'V')
 		}
-		w.Write([]byte{0})
-		w.Write(p.digest[:])
+		dst = append(dst, 0)
+		dst = append(dst, p.digest[:]...)
 	}
-	return true
+	return dst, true
 }

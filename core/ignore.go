@@ -48,8 +48,6 @@ type activeSet struct {
 	nodes [4]*ignoreNode
 }
 
-func (a *activeSet) any() bool { return a.n > 0 }
-
 func (a *activeSet) add(n *ignoreNode) {
 	if n != nil && a.n < len(a.nodes) {
 		a.nodes[a.n] = n
@@ -59,7 +57,7 @@ func (a *activeSet) add(n *ignoreNode) {
 
 // step moves to a member named key (or, for arrays, any element) and
 // reports whether that member is ignored.
-func (a *activeSet) step(key string, element bool, next *activeSet) (skip bool) {
+func (a activeSet) step(key string, element bool) (next activeSet, skip bool) {
 	for _, n := range a.nodes[:a.n] {
 		if !element {
 			if c := n.children[key]; c != nil {
@@ -72,5 +70,5 @@ func (a *activeSet) step(key string, element bool, next *activeSet) (skip bool) 
 			next.add(n.star)
 		}
 	}
-	return skip
+	return next, skip
 }

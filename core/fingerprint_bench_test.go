@@ -1,0 +1,95 @@
+package core_test
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/idemkit/idempotency/core"
+)
+
+// benchBody builds a realistic JSON order of about size bytes: nested
+// objects, arrays, numbers, escapes and non-ASCII text.
+func benchBody(size int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"currency":"EUR","customer":{"name":"Zoë \"Z\" Müller","email":"zoe@example.com","tags":["vip","eu"]},"items":[`)
+	for i := 0; b.Len() < size-120; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"sku":"SKU-%05d","qty":%d,"price":%d.%02d,"note":"line\n%d ünïcode"}`, i, i%7+1, 100+i, i%100, i)
+	}
+	b.WriteString(`],"amount":123456,"metadata":{"client_request_id":"abc","ts":1700000000}}`)
+	return []byte(b.String())
+}
+
+var sink core.Fingerprint
+
+func benchSizes() []struct {
+	name string
+	body []byte
+} {
+	return []struct {
+		name string
+		body []byte
+	}{{"200B", benchBody(200)}, {"100KB", benchBody(100 << 10)}}
+}
+
+// BenchmarkFingerprint compares the canonical fingerprint with hashing the
+// raw bytes (the floor) and with a decode-sort-encode baseline through
+// encoding/json (what a naive implementation does).
+func BenchmarkFingerprint(b *testing.B) {
+	for _, sz := range benchSizes() {
+		in := &core.FingerprintInput{Method: "POST", Path: "/payments", ContentType: "application/json", Body: sz.body}
+		b.Run("canonical/"+sz.name, func(b *testing.B) {
+			h := core.NewCanonicalHasher()
+			b.SetBytes(int64(len(sz.body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sink, _ = h.Fingerprint(in)
+			}
+		})
+		b.Run("raw-sha256/"+sz.name, func(b *testing.B) {
+			b.SetBytes(int64(len(sz.body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sink = sha256.Sum256(sz.body)
+			}
+		})
+		b.Run("decode-sort-encode/"+sz.name, func(b *testing.B) {
+			b.SetBytes(int64(len(sz.body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				var v any
+				if err := json.Unmarshal(sz.body, &v); err != nil {
+					b.Fatal(err)
+				}
+				out, _ := json.Marshal(sortKeys(v)) // Marshal sorts map keys
+				sink = sha256.Sum256(out)
+			}
+		})
+	}
+}
+
+func sortKeys(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			x[k] = sortKeys(x[k])
+		}
+		return x
+	case []any:
+		for i := range x {
+			x[i] = sortKeys(x[i])
+		}
+	}
+	return v
+}
