@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/ginapp"
+	"github.com/idemkit/idempotency/examples/internal/shop"
+)
+
+// framework is one example app as the demo runs it. Adding Echo or Fiber
+// is one entry in frameworks plus its start func; the scenarios, checks
+// and table are shared.
+type framework struct {
+	name string
+	// start serves the framework's example app, built on store and s, on
+	// ln until the returned stop func is called. It owns ln from then on.
+	// A func rather than an http.Handler because Fiber does not serve
+	// through net/http.
+	start func(ln net.Listener, store core.Store, s *shop.Shop) (stop func(context.Context) error, err error)
+}
+
+// frameworks lists the apps the demo plays the scenarios against, in
+// table order.
+var frameworks = []framework{
+	{name: "gin", start: startGin},
+}
+
+func startGin(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
+	gin.SetMode(gin.ReleaseMode) // keep Gin's debug banner out of the table
+	h, err := ginapp.New(store, s)
+	if err != nil {
+		return nil, err
+	}
+	return serveHTTP(ln, h), nil
+}
+
+// serveHTTP serves h on ln in the background, for the frameworks whose
+// router is an http.Handler (Gin, Echo), and returns its graceful stop.
+func serveHTTP(ln net.Listener, h http.Handler) func(context.Context) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }() // returns ErrServerClosed after Shutdown
+	return srv.Shutdown
+}

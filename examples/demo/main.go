@@ -1,0 +1,181 @@
+// Command demo runs every example app in this process, each on the
+// in-memory store and a free loopback port, plays the idempotency
+// scenarios against each with a real HTTP client, and prints what
+// happened as a table:
+//
+//	go run ./examples/demo      # from the repository root
+//	go run ./examples/demo -v   # also print response bodies
+//
+// It exits non-zero when any framework deviates from the expected
+// outcome, so it doubles as an end-to-end smoke test of the adapters.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/idemkit/idempotency/examples/internal/shop"
+	"github.com/idemkit/idempotency/storage/memory"
+)
+
+func main() {
+	verbose := flag.Bool("v", false, "print response bodies")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ok, err := run(ctx, os.Stdout, frameworks, *verbose)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+// row is one line of the table: one step against one framework.
+type row struct {
+	result
+	exec    int64
+	execErr error
+}
+
+func (r *row) ok(want int64) bool {
+	return len(r.problems) == 0 && r.execErr == nil && r.exec == want
+}
+
+// run plays the scenarios against every framework, writes the table and a
+// verdict per framework to w, and reports whether everything went as
+// expected. An error means the demo itself could not run.
+func run(ctx context.Context, w io.Writer, fws []framework, verbose bool) (bool, error) {
+	steps := scenarios()
+	rows := make([][]row, len(fws))
+	sent := make([]int64, len(fws))
+	for i, fw := range fws {
+		var err error
+		if rows[i], sent[i], err = play(ctx, fw, steps); err != nil {
+			return false, fmt.Errorf("%s: %w", fw.name, err)
+		}
+	}
+
+	names := make([]string, len(fws))
+	for i, fw := range fws {
+		names[i] = fw.name
+	}
+	fmt.Fprintf(w, "idemkit demo: %d scenarios against %s, in-memory store, user %q\n\n",
+		len(steps), strings.Join(names, ", "), demoUser)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := "#\tSCENARIO\tFRAMEWORK\tHTTP\tIDEMPOTENCY-STATUS\tEXECUTIONS\tCHECK\tWHY"
+	if verbose {
+		header += "\tBODY"
+	}
+	fmt.Fprintln(tw, header)
+	for s, st := range steps {
+		for f, fw := range fws {
+			r := &rows[f][s]
+			exec := strconv.FormatInt(r.exec, 10)
+			switch {
+			case r.execErr != nil:
+				exec = "?"
+			case r.exec != st.wantExec:
+				exec += fmt.Sprintf(" (want %d)", st.wantExec)
+			}
+			check := "ok"
+			if !r.ok(st.wantExec) {
+				check = "FAIL"
+			}
+			line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s", s+1, st.name, fw.name, r.status, r.idem, exec, check, r.why)
+			if verbose {
+				line += "\t" + oneLine(r.body)
+			}
+			fmt.Fprintln(tw, line)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return false, err
+	}
+
+	allOK := true
+	fmt.Fprintln(w)
+	for f, fw := range fws {
+		last := len(steps) - 1
+		want, got := steps[last].wantExec, rows[f][last].exec
+		var failed []string
+		for s, st := range steps {
+			r := &rows[f][s]
+			if r.ok(st.wantExec) {
+				continue
+			}
+			for _, p := range r.problems {
+				failed = append(failed, fmt.Sprintf("  step %d (%s): %s", s+1, st.name, p))
+			}
+			if r.execErr != nil {
+				failed = append(failed, fmt.Sprintf("  step %d (%s): reading /stats: %v", s+1, st.name, r.execErr))
+			} else if r.exec != st.wantExec {
+				failed = append(failed, fmt.Sprintf("  step %d (%s): %d executions, want %d", s+1, st.name, r.exec, st.wantExec))
+			}
+		}
+		if len(failed) == 0 {
+			fmt.Fprintf(w, "%s: OK, the payment handler ran %d times for %d requests (expected %d); every step as expected\n",
+				fw.name, got, sent[f], want)
+			continue
+		}
+		allOK = false
+		fmt.Fprintf(w, "%s: FAILED, the payment handler ran %d times (expected %d); deviations:\n%s\n",
+			fw.name, got, want, strings.Join(failed, "\n"))
+	}
+	return allOK, nil
+}
+
+// play starts fw on a fresh store and shop and runs every step against
+// it. It returns a row per step and the number of POST requests sent.
+func play(ctx context.Context, fw framework, steps []step) ([]row, int64, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, 0, err
+	}
+	store := &outageStore{Store: memory.New()}
+	stop, err := fw.start(ln, store, shop.New())
+	if err != nil {
+		ln.Close()
+		return nil, 0, err
+	}
+	client := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: duplicates},
+	}
+	defer func() {
+		client.CloseIdleConnections()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stop(sctx)
+	}()
+
+	t := &target{base: "http://" + ln.Addr().String(), client: client, store: store}
+	rows := make([]row, len(steps))
+	for i, st := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, errors.New("interrupted")
+		}
+		rows[i].result = st.play(ctx, t)
+		rows[i].exec, rows[i].execErr = t.payments(ctx)
+	}
+	return rows, t.sent.Load(), nil
+}
+
+// oneLine keeps a body from breaking the table's layout.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s)
+}

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/bytedance/sonic"
+
+	"github.com/idemkit/idempotency/examples/internal/shop"
+)
+
+// The demo's client. Every scenario speaks as one user so that the
+// default scope, user_route, puts all its keys in one key space.
+const (
+	demoUser    = "alice"
+	paymentBody = `{"amount":1000,"currency":"EUR"}`
+	// Same object: keys reordered, whitespace added. The canonical JSON
+	// fingerprint must see no difference.
+	reorderedBody = "{\n  \"currency\" : \"EUR\",\n\t\"amount\":   1000\n}"
+	otherAmount   = `{"amount":2500,"currency":"EUR"}`
+	duplicates    = 20
+)
+
+// target is one running framework app and what the scenarios remember
+// about it between steps.
+type target struct {
+	base   string
+	client *http.Client
+	store  *outageStore
+
+	key   string // the key of the first payment, reused by the next steps
+	first reply  // the first payment's response, which replays must equal
+	sent  atomic.Int64
+}
+
+// reply is a response, read whole.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// post sends POST base+path with the demo user, key (none when empty) and
+// a JSON body.
+func (t *target) post(ctx context.Context, path, key, body string) (reply, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+path, strings.NewReader(body))
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(shop.UserHeader, demoUser)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	t.sent.Add(1)
+	return t.send(req)
+}
+
+func (t *target) send(req *http.Request) (reply, error) {
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// payments reads the payments counter through GET /stats, as a user of
+// the example server would.
+func (t *target) payments(ctx context.Context) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/stats", nil)
+	if err != nil {
+		return 0, err
+	}
+	r, err := t.send(req)
+	if err != nil {
+		return 0, err
+	}
+	if r.status != http.StatusOK {
+		return 0, fmt.Errorf("GET /stats: status %d", r.status)
+	}
+	var snap shop.Snapshot
+	if err := sonic.ConfigStd.Unmarshal(r.body, &snap); err != nil {
+		return 0, fmt.Errorf("GET /stats: %w", err)
+	}
+	return snap.Executions.Payments, nil
+}
+
+// step is one scenario.
+type step struct {
+	name string
+	// wantExec is the payments execution count expected after the step:
+	// the number idempotency exists to keep down.
+	wantExec int64
+	play     func(ctx context.Context, t *target) result
+}
+
+// result is what a step saw, ready for the table.
+type result struct {
+	status   string // HTTP status, or a summary for concurrent requests
+	idem     string // Idempotency-Status, or a summary
+	why      string
+	body     string
+	problems []string // deviations from the expected outcome
+}
+
+func (r *result) expect(ok bool, format string, args ...any) {
+	if !ok {
+		r.problems = append(r.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// single turns one response into a result and checks its status and
+// Idempotency-Status ("" expects the header to be absent).
+func single(rp reply, err error, wantStatus int, wantIdem, why string) result {
+	if err != nil {
+		return result{status: "error", idem: "-", why: why, problems: []string{"request failed: " + err.Error()}}
+	}
+	res := result{status: strconv.Itoa(rp.status), idem: orDash(rp.header.Get("Idempotency-Status")), why: why, body: string(rp.body)}
+	res.expect(rp.status == wantStatus, "status %d, want %d", rp.status, wantStatus)
+	got := rp.header.Get("Idempotency-Status")
+	res.expect(got == wantIdem, "Idempotency-Status %q, want %q", got, wantIdem)
+	return res
+}
+
+// problemJSON checks that an error is an RFC 9457 problem, as the spec
+// promises for every refusal of the middleware.
+func problemJSON(res *result, rp reply) {
+	ct := rp.header.Get("Content-Type")
+	res.expect(strings.HasPrefix(ct, "application/problem+json"), "Content-Type %q, want application/problem+json", ct)
+}
+
+// replayed checks that a replay reproduces the first response: same
+// body and Location, and no Set-Cookie, which is never replayed.
+func replayed(res *result, t *target, rp reply) {
+	res.expect(string(rp.body) == string(t.first.body), "replayed body %s differs from the original %s", rp.body, t.first.body)
+	loc, want := rp.header.Get("Location"), t.first.header.Get("Location")
+	res.expect(loc == want, "replayed Location %q, want %q", loc, want)
+	res.expect(rp.header.Get("Set-Cookie") == "", "Set-Cookie was replayed: %q", rp.header.Get("Set-Cookie"))
+}
+
+// scenarios returns the steps, in order. They build on each other (the
+// same key is reused), so they run sequentially against one app.
+func scenarios() []step {
+	return []step{
+		{name: "first payment", wantExec: 1, play: func(ctx context.Context, t *target) result {
+			t.key = newKey()
+			rp, err := t.post(ctx, "/payments", t.key, paymentBody)
+			res := single(rp, err, http.StatusCreated, "Original", "handler ran; response stored under the key")
+			if err == nil {
+				t.first = rp
+				res.expect(rp.header.Get("Location") != "", "no Location header")
+				res.expect(rp.header.Get("Set-Cookie") != "", "no Set-Cookie header")
+			}
+			return res
+		}},
+		{name: "retry, same key and body", wantExec: 1, play: func(ctx context.Context, t *target) result {
+			rp, err := t.post(ctx, "/payments", t.key, paymentBody)
+			res := single(rp, err, http.StatusCreated, "Repeated", "stored response replayed (same body and Location, no Set-Cookie)")
+			if err == nil {
+				replayed(&res, t, rp)
+			}
+			return res
+		}},
+		{name: "retry, JSON keys reordered", wantExec: 1, play: func(ctx context.Context, t *target) result {
+			rp, err := t.post(ctx, "/payments", t.key, reorderedBody)
+			res := single(rp, err, http.StatusCreated, "Repeated", "canonical JSON fingerprint: key order and spaces do not count")
+			if err == nil {
+				replayed(&res, t, rp)
+			}
+			return res
+		}},
+		{name: "same key, other amount", wantExec: 1, play: func(ctx context.Context, t *target) result {
+			rp, err := t.post(ctx, "/payments", t.key, otherAmount)
+			res := single(rp, err, http.StatusUnprocessableEntity, "", "key reused for a different payload: refused, nothing ran")
+			if err == nil {
+				problemJSON(&res, rp)
+			}
+			return res
+		}},
+		{name: fmt.Sprintf("%d concurrent duplicates", duplicates), wantExec: 2, play: concurrentDuplicates},
+		{name: "missing key", wantExec: 2, play: func(ctx context.Context, t *target) result {
+			rp, err := t.post(ctx, "/payments", "", paymentBody)
+			res := single(rp, err, http.StatusBadRequest, "", "/payments requires an Idempotency-Key")
+			if err == nil {
+				problemJSON(&res, rp)
+			}
+			return res
+		}},
+		{name: "store down", wantExec: 2, play: func(ctx context.Context, t *target) result {
+			t.store.down.Store(true)
+			defer t.store.down.Store(false)
+			rp, err := t.post(ctx, "/payments", newKey(), paymentBody)
+			res := single(rp, err, http.StatusServiceUnavailable, "", "fail closed: no run without idempotency; Retry-After set")
+			if err == nil {
+				problemJSON(&res, rp)
+				res.expect(rp.header.Get("Retry-After") != "", "no Retry-After header")
+			}
+			return res
+		}},
+	}
+}
+
+// concurrentDuplicates fires the same slow request (300ms handler) with a
+// new key from many goroutines at once: one claims the key and runs, the
+// others wait for it (lock wait) and get its stored response.
+func concurrentDuplicates(ctx context.Context, t *target) result {
+	key := newKey()
+	replies := make([]reply, duplicates)
+	errs := make([]error, duplicates)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range duplicates {
+		wg.Go(func() {
+			<-start // release them together to maximise the overlap
+			replies[i], errs[i] = t.post(ctx, "/payments?delay=300ms", key, paymentBody)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	res := result{why: "one request claimed the key and ran; the others waited and got its response"}
+	statuses := map[string]int{}
+	idems := map[string]int{}
+	bodies := map[string]bool{}
+	for i, rp := range replies {
+		if errs[i] != nil {
+			statuses["error"]++
+			res.problems = append(res.problems, "request failed: "+errs[i].Error())
+			continue
+		}
+		statuses[strconv.Itoa(rp.status)]++
+		idems[orDash(rp.header.Get("Idempotency-Status"))]++
+		bodies[string(rp.body)] = true
+		res.body = string(rp.body)
+	}
+	res.status = summarize(statuses, "x")
+	res.idem = fmt.Sprintf("%d Original, %d Repeated", idems["Original"], idems["Repeated"])
+	if other := duplicates - idems["Original"] - idems["Repeated"]; other > 0 {
+		res.idem += fmt.Sprintf(", %d other (%s)", other, summarize(idems, "x"))
+	}
+	res.expect(statuses["201"] == duplicates, "statuses %s, want 201 x%d", res.status, duplicates)
+	res.expect(idems["Original"] == 1 && idems["Repeated"] == duplicates-1,
+		"Idempotency-Status %s, want 1 Original, %d Repeated", res.idem, duplicates-1)
+	res.expect(len(bodies) <= 1, "%d different response bodies, want one", len(bodies))
+	return res
+}
+
+// summarize renders counts as "201 x20" or "201 x19, 409 x1".
+func summarize(counts map[string]int, sep string) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %s%d", k, sep, counts[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// newKey returns a random (version 4) UUID, the key format the payment
+// routes accept.
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,90 @@
+// Package ginapp builds the example API (package shop) on Gin with the
+// idemgin middleware. It is shared by the Gin server (examples/gin) and
+// the demo (examples/demo), so both run exactly the same router.
+package ginapp
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/shop"
+	idemgin "github.com/idemkit/idempotency/gin"
+)
+
+// New returns the Gin router of the example API on store, counting
+// executions in s. extra options (e.g. core.WithTelemetry) apply to every
+// route's middleware before the route's own settings. An invalid option is
+// returned as an error rather than a panic, so a server can report it and
+// exit cleanly.
+//
+// Middleware order matters: gin.Recovery is outermost, so a handler panic
+// first unwinds through the idempotency middleware, which releases the
+// key (a retry runs fresh), and is then turned into a 500.
+func New(store core.Store, s *shop.Shop, extra ...core.Option) (*gin.Engine, error) {
+	if store == nil {
+		return nil, errors.New("ginapp: nil store")
+	}
+	if s == nil {
+		return nil, errors.New("ginapp: nil shop")
+	}
+	r := gin.New()
+	r.Use(gin.Recovery(), User())
+	for _, rt := range shop.Routes() {
+		h := Handler(s, rt.Endpoint)
+		if !rt.Idempotent() {
+			r.Handle(rt.Method, rt.Path, h)
+			continue
+		}
+		// One middleware (one Engine) per route: the routes differ in
+		// header, validator, TTL and optionality, yet share the store.
+		mw, err := idemgin.NewE(shop.Options(store, rt.Endpoint, extra...)...)
+		if err != nil {
+			return nil, fmt.Errorf("ginapp: %s %s: %w", rt.Method, rt.Path, err)
+		}
+		r.Handle(rt.Method, rt.Path, mw, h)
+	}
+	return r, nil
+}
+
+// User is the demo's authentication middleware: it stores the X-User-ID
+// header in the gin context under shop.UserKey, where
+// core.WithUserKey(shop.UserKey) finds it to scope keys per user.
+func User() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if u := c.GetHeader(shop.UserHeader); u != "" {
+			c.Set(shop.UserKey, u)
+		}
+		c.Next()
+	}
+}
+
+// Handler maps a gin request to shop.Handle and writes its response.
+func Handler(s *shop.Shop, e shop.Endpoint) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var resp *shop.Response
+		body, err := shop.ReadBody(c.Request.Body)
+		switch {
+		case errors.Is(err, shop.ErrBodyTooLarge):
+			resp = shop.Error(http.StatusRequestEntityTooLarge, "request body too large")
+		case err != nil:
+			resp = shop.Error(http.StatusBadRequest, "request body could not be read")
+		default:
+			resp = s.Handle(c.Request.Context(), e, &shop.Request{
+				Query:  c.Request.URL.Query(),
+				Header: c.Request.Header,
+				Body:   body,
+				User:   c.GetString(shop.UserKey),
+			})
+		}
+		h := c.Writer.Header()
+		for k, v := range resp.Header {
+			h[k] = v
+		}
+		c.Status(resp.Status)
+		_, _ = c.Writer.Write(resp.Body)
+	}
+}

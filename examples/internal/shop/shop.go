@@ -1,0 +1,301 @@
+package shop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/bytedance/sonic"
+)
+
+// Endpoint names one of the example API's operations.
+type Endpoint int
+
+// The endpoints. The counted ones come first so that they index the
+// execution counters; Stats only reports them.
+const (
+	Payments Endpoint = iota
+	Refunds
+	Votes
+	Webhooks
+	Stats
+
+	counted = Stats // number of endpoints with an execution counter
+)
+
+var endpointNames = [...]string{"payments", "refunds", "votes", "webhooks", "stats"}
+
+// String returns the endpoint's name as /stats reports it.
+func (e Endpoint) String() string {
+	if e < 0 || int(e) >= len(endpointNames) {
+		return "endpoint(" + strconv.Itoa(int(e)) + ")"
+	}
+	return endpointNames[e]
+}
+
+// Limits of the simulated behaviour. They keep a public demo server from
+// being told to sleep for an hour or to buffer a huge body.
+const (
+	MaxBodyBytes = 64 << 10
+	MaxDelay     = 10 * time.Second
+)
+
+// Request is what a handler needs from an HTTP request. Adapters fill it
+// from their framework's context.
+type Request struct {
+	// Query is the decoded query string (delay, fail, panic).
+	Query url.Values
+	// Header is the request header, with canonical keys as net/http
+	// builds them (adapters of other HTTP stacks must canonicalize);
+	// webhooks read WebhookHeader from it.
+	Header http.Header
+	// Body is the request body as read by ReadBody.
+	Body []byte
+	// User is the value the user middleware stored under UserKey, "" for
+	// an anonymous request. It is echoed in payments and refunds so the
+	// demo can show that user scopes keep users apart.
+	User string
+}
+
+// Response is what a handler answers. Adapters copy Header, then write
+// Status and Body.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Shop holds the execution counters. Its methods are safe for concurrent
+// use: the concurrent-duplicates scenario hits one Shop from 20
+// goroutines and must read exactly 1 execution afterwards.
+type Shop struct {
+	// executions counts every time a handler body starts, whatever it
+	// answers: that is the number idempotency must keep at one per key.
+	executions [counted]atomic.Int64
+	// created numbers the resources created (pay_N, ref_N, vote_N), so ids
+	// stay dense even when failed executions are counted.
+	created [counted]atomic.Int64
+}
+
+// New returns a Shop with zeroed counters.
+func New() *Shop { return new(Shop) }
+
+// Executions returns how many times the handler of e has run.
+func (s *Shop) Executions(e Endpoint) int64 {
+	if e < 0 || e >= counted {
+		return 0
+	}
+	return s.executions[e].Load()
+}
+
+// Snapshot is the body of GET /stats.
+type Snapshot struct {
+	Executions Counts `json:"executions"`
+}
+
+// Counts holds one execution counter per endpoint.
+type Counts struct {
+	Payments int64 `json:"payments"`
+	Refunds  int64 `json:"refunds"`
+	Votes    int64 `json:"votes"`
+	Webhooks int64 `json:"webhooks"`
+}
+
+// Snapshot returns the current counters.
+func (s *Shop) Snapshot() Snapshot {
+	return Snapshot{Executions: Counts{
+		Payments: s.executions[Payments].Load(),
+		Refunds:  s.executions[Refunds].Load(),
+		Votes:    s.executions[Votes].Load(),
+		Webhooks: s.executions[Webhooks].Load(),
+	}}
+}
+
+// ErrBodyTooLarge is returned by ReadBody for bodies over MaxBodyBytes.
+var ErrBodyTooLarge = errors.New("shop: request body too large")
+
+// ReadBody reads a request body, at most MaxBodyBytes of it. Adapters of
+// frameworks that expose the body as an io.Reader use it; a too large body
+// should be answered with Error(http.StatusRequestEntityTooLarge, ...).
+func ReadBody(r io.Reader) ([]byte, error) {
+	if r == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxBodyBytes {
+		return nil, ErrBodyTooLarge
+	}
+	return b, nil
+}
+
+// Handle runs endpoint e on req. It panics when the query asks for it
+// (panic=1): the framework's recovery middleware must answer, and the
+// idempotency middleware must release the key on the way.
+func (s *Shop) Handle(ctx context.Context, e Endpoint, req *Request) *Response {
+	if e == Stats {
+		return s.stats()
+	}
+	if e < 0 || e > Stats {
+		return Error(http.StatusNotFound, "unknown endpoint")
+	}
+	// Counted first: a run that fails or panics is still a run, which is
+	// exactly what a duplicate must not cause.
+	s.executions[e].Add(1)
+	if len(req.Body) > MaxBodyBytes {
+		return Error(http.StatusRequestEntityTooLarge, fmt.Sprintf("request bodies are limited to %d bytes", MaxBodyBytes))
+	}
+	if resp := simulate(ctx, req.Query); resp != nil {
+		return resp
+	}
+	switch e {
+	case Payments:
+		return s.createMoney(req, Payments, "pay_", "/payments/")
+	case Refunds:
+		return s.createMoney(req, Refunds, "ref_", "/refunds/")
+	case Votes:
+		id := "vote_" + strconv.FormatInt(s.created[Votes].Add(1), 10)
+		return JSON(http.StatusCreated, voteOut{ID: id})
+	default: // Webhooks
+		return JSON(http.StatusOK, webhookOut{Received: req.Header.Get(WebhookHeader)})
+	}
+}
+
+// simulate applies the query's test switches in order: delay, fail, panic.
+// It returns nil when the request should go on normally.
+func simulate(ctx context.Context, q url.Values) *Response {
+	if v := q.Get("delay"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > MaxDelay {
+			return Error(http.StatusBadRequest, fmt.Sprintf("delay must be a duration between 0 and %v, e.g. 300ms", MaxDelay))
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			// 5xx is never stored, so the key is released for a retry.
+			return Error(http.StatusServiceUnavailable, "request cancelled during the delay")
+		case <-t.C:
+		}
+	}
+	if v := q.Get("fail"); v != "" {
+		code, err := strconv.Atoi(v)
+		if err != nil || code < 500 || code > 599 {
+			return Error(http.StatusBadRequest, "fail must be a 5xx status, e.g. fail=500")
+		}
+		return Error(code, "simulated failure (fail="+v+")")
+	}
+	if v := q.Get("panic"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return Error(http.StatusBadRequest, "panic must be a boolean, e.g. panic=1")
+		}
+		if on {
+			panic("shop: simulated panic (panic=" + v + ")")
+		}
+	}
+	return nil
+}
+
+// moneyIn is the body of payments and refunds. Amount is a pointer so a
+// missing amount is told apart from a zero one in the error message.
+type moneyIn struct {
+	Amount   *int64 `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+type moneyOut struct {
+	ID       string `json:"id"`
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+	User     string `json:"user"`
+}
+
+type voteOut struct {
+	ID string `json:"id"`
+}
+
+type webhookOut struct {
+	Received string `json:"received"`
+}
+
+type errorOut struct {
+	Error string `json:"error"`
+}
+
+func (s *Shop) createMoney(req *Request, e Endpoint, prefix, location string) *Response {
+	var in moneyIn
+	// sonic's syntax errors span several lines with a caret diagram, so
+	// the client gets a fixed message instead of the decoder's.
+	if err := sonic.ConfigStd.Unmarshal(req.Body, &in); err != nil {
+		return Error(http.StatusBadRequest, `body must be a JSON object {"amount":int,"currency":string}`)
+	}
+	switch {
+	case in.Amount == nil:
+		return Error(http.StatusBadRequest, "amount is required")
+	case *in.Amount <= 0:
+		return Error(http.StatusBadRequest, "amount must be a positive integer (minor units)")
+	case !isCurrency(in.Currency):
+		return Error(http.StatusBadRequest, "currency must be a 3-letter upper-case code, e.g. EUR")
+	}
+	user := req.User
+	if user == "" {
+		user = "guest"
+	}
+	id := prefix + strconv.FormatInt(s.created[e].Add(1), 10)
+	resp := JSON(http.StatusCreated, moneyOut{ID: id, Amount: *in.Amount, Currency: in.Currency, User: user})
+	resp.Header.Set("Location", location+id)
+	// A per-response cookie: the idempotency middleware never replays
+	// Set-Cookie, so a replay visibly lacks it while keeping Location.
+	resp.Header.Set("Set-Cookie", (&http.Cookie{
+		Name: "receipt", Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	}).String())
+	return resp
+}
+
+func isCurrency(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if c[i] < 'A' || c[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Shop) stats() *Response {
+	return JSON(http.StatusOK, s.Snapshot())
+}
+
+// JSON returns a response with v encoded by sonic (in its encoding/json
+// compatible configuration, which also escapes HTML and validates UTF-8
+// in user-supplied strings such as X-User-ID).
+func JSON(status int, v any) *Response {
+	b, err := sonic.ConfigStd.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"response could not be encoded"}`)
+	}
+	return &Response{
+		Status: status,
+		Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}},
+		Body:   b,
+	}
+}
+
+// Error returns a JSON error response {"error": msg}. 4xx answers are
+// stored and replayed by the idempotency middleware like any other
+// cacheable status; 5xx are not, so a retry runs again.
+func Error(status int, msg string) *Response {
+	return JSON(status, errorOut{Error: msg})
+}
