@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"hash"
 	"net/http"
 	"strings"
 	"time"
@@ -45,6 +46,7 @@ type config struct {
 
 	checkPayload  bool
 	hasher        PayloadHasher
+	newHash       func() hash.Hash
 	maxBodyBytes  int64
 	ignoredFields []string
 
@@ -340,6 +342,23 @@ func WithPayloadHasher(h PayloadHasher) Option {
 		}
 		c.hasher = h
 		c.checkPayload = true
+		return nil
+	})
+}
+
+// WithHashAlgorithm sets the hash of the default canonical fingerprint,
+// e.g. idemxxh3.New for XXH3-128 (module xxh3). Default crypto/sha256.New.
+// SHA-256 resists crafted collisions; XXH3 is faster and suits payloads
+// whose senders are trusted not to search for collisions.
+func WithHashAlgorithm(newHash func() hash.Hash) Option {
+	return optionFunc(func(c *config) error {
+		if newHash == nil {
+			return invalid("nil hash constructor")
+		}
+		if n := newHash().Size(); n < 16 {
+			return invalid("hash sums of %d bytes are too short for fingerprints (need at least 16)", n)
+		}
+		c.newHash = newHash
 		return nil
 	})
 }

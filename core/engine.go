@@ -46,11 +46,13 @@ func New(opts ...Option) (*Engine, error) {
 		c.validator = UUID()
 	}
 	if c.hasher == nil {
-		c.hasher = NewCanonicalHasher(WithIgnore(c.ignoredFields...))
-	} else if len(c.ignoredFields) > 0 {
-		if _, ok := c.hasher.(*CanonicalHasher); !ok {
-			return nil, invalid("ignored fields need the canonical hasher; configure ignores in your own hasher")
+		hopts := []HashOption{WithIgnore(c.ignoredFields...)}
+		if c.newHash != nil {
+			hopts = append(hopts, WithHashFunc(c.newHash))
 		}
+		c.hasher = NewCanonicalHasher(hopts...)
+	} else if len(c.ignoredFields) > 0 || c.newHash != nil {
+		return nil, invalid("ignored fields and hash algorithm configure the default hasher; set them on your own PayloadHasher instead")
 	}
 	if c.serializer == nil {
 		c.serializer = BinarySerializer{}

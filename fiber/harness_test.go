@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
@@ -72,7 +73,7 @@ func startFiber(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 		t.Fatal(err)
 	}
 	go func() { _ = f.Listener(ln) }()
-	t.Cleanup(func() { _ = f.Shutdown() })
+	t.Cleanup(func() { _ = f.ShutdownWithTimeout(5 * time.Second) })
 	return "http://" + ln.Addr().String()
 }
 

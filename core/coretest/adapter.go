@@ -83,6 +83,9 @@ func (e *env) startStore(st core.Store, opts ...core.Option) *env {
 	e.store = st
 	all := append([]core.Option{core.WithStore(st), core.WithUserKey("user")}, opts...)
 	e.base = e.h.Start(e.t, e.app, Setup{Options: all})
+	// Cleanups run last-in first-out: idle keep-alive connections close
+	// before the server shuts down, so no server waits on them.
+	e.t.Cleanup(client.CloseIdleConnections)
 	return e
 }
 
@@ -94,6 +97,7 @@ func (e *env) startNested(outer, inner []core.Option) *env {
 		Outer:   append([]core.Option{core.WithStore(st), core.WithUserKey("user")}, outer...),
 		Options: append([]core.Option{core.WithStore(st), core.WithUserKey("user")}, inner...),
 	})
+	e.t.Cleanup(client.CloseIdleConnections)
 	return e
 }
 
