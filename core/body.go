@@ -10,7 +10,10 @@ import (
 // ErrBodyTooLarge (without reading) when Content-Length says the body is
 // too long, or as soon as a body of unknown length passes limit. Adapters
 // built on net/http (gin, echo) implement Exchange.Body with it.
-func ReadBody(r *http.Request, limit int64) ([]byte, error) {
+//
+// into, when not nil, is reused as the replacement body (adapters keep one
+// in their pooled per-request state); nil allocates one.
+func ReadBody(r *http.Request, limit int64, into *RestoredBody) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
@@ -30,26 +33,35 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	} else {
 		data, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if err == nil && int64(len(data)) > limit {
-			r.Body = &replayBody{data: data, rest: r.Body}
+			r.Body = restore(into, data, r.Body)
 			return nil, ErrBodyTooLarge
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	r.Body = &replayBody{data: data, rest: r.Body}
+	r.Body = restore(into, data, r.Body)
 	return data, nil
 }
 
-// replayBody serves the bytes already read, then whatever was left of the
-// original body (nothing, for a body within its limit).
-type replayBody struct {
+func restore(into *RestoredBody, data []byte, rest io.ReadCloser) *RestoredBody {
+	if into == nil {
+		into = new(RestoredBody)
+	}
+	*into = RestoredBody{data: data, rest: rest}
+	return into
+}
+
+// RestoredBody is the request body ReadBody puts back: the bytes already
+// read, then whatever was left of the original body (nothing, for a body
+// within its limit).
+type RestoredBody struct {
 	data []byte
 	off  int
 	rest io.ReadCloser
 }
 
-func (b *replayBody) Read(p []byte) (int, error) {
+func (b *RestoredBody) Read(p []byte) (int, error) {
 	if b.off < len(b.data) {
 		n := copy(p, b.data[b.off:])
 		b.off += n
@@ -58,4 +70,4 @@ func (b *replayBody) Read(p []byte) (int, error) {
 	return b.rest.Read(p)
 }
 
-func (b *replayBody) Close() error { return b.rest.Close() }
+func (b *RestoredBody) Close() error { return b.rest.Close() }

@@ -25,10 +25,10 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 	if err := c.validator.ValidateKey(key); err != nil {
 		return nil, false, fmt.Errorf("%w: %v", ErrMalformedKey, err)
 	}
-	r := request{ctx: ctx, method: "DO", route: scope, key: key, scope: scope, storeKey: scopedKey(scope, key)}
-	res, err := e.beginWait(&r, fp)
+	r := &request{ctx: ctx, method: "DO", route: scope, key: key, scope: scope, storeKey: scopedKey(scope, key)}
+	res, err := e.beginWait(r, fp)
 	if err != nil {
-		e.emit(&r, &Event{Type: EventStoreUnavailable, Err: err, Detail: storeFailDetail(c.failOpen)})
+		e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: storeFailDetail(c.failOpen)})
 		if c.failOpen {
 			out, ferr := fn(ctx)
 			return out, false, ferr
@@ -43,36 +43,36 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 		}
 		return resp.Body, true, nil
 	case Mismatch:
-		e.emit(&r, &Event{Type: EventPayloadMismatch})
+		e.emit(r, &Event{Type: EventPayloadMismatch})
 		return nil, false, ErrMismatch
 	case InFlight:
-		e.emit(&r, &Event{Type: EventConcurrentConflict, Elapsed: r.lockWait})
+		e.emit(r, &Event{Type: EventConcurrentConflict, Elapsed: r.lockWait})
 		return nil, false, ErrInFlight
 	}
 
-	rn := e.startRenewal(&r, res.Token)
+	e.startRenewal(r, res.Token)
 	start := time.Now()
 	finished := false
 	defer func() {
 		if !finished {
-			rn.stop()
-			e.release(&r, res.Token)
-			e.emit(&r, &Event{Type: EventExceptionThrown, Elapsed: time.Since(start), Detail: "function panicked"})
+			e.stopRenewal(r)
+			e.release(r, res.Token)
+			e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: time.Since(start), Detail: "function panicked"})
 		}
 	}()
 	out, ferr := fn(ctx)
 	finished = true
-	rn.stop()
+	lost := e.stopRenewal(r)
 	if ferr != nil {
-		e.release(&r, res.Token)
-		e.emit(&r, &Event{Type: EventExceptionThrown, Elapsed: time.Since(start), Err: ferr, Detail: "function returned an error"})
+		e.release(r, res.Token)
+		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: time.Since(start), Err: ferr, Detail: "function returned an error"})
 		return nil, false, ferr
 	}
-	if rn.lost.Load() {
+	if lost {
 		return out, false, nil
 	}
 	capd := Captured{Status: http.StatusOK, Body: out}
-	if !e.complete(&r, res.Token, http.StatusOK, &capd) {
+	if !e.complete(r, res.Token, http.StatusOK, &capd) {
 		return out, false, nil
 	}
 	return out, false, nil

@@ -21,6 +21,7 @@ type Engine struct {
 	warnedGlobal atomic.Bool
 	dups         dupCounter
 	alerts       alerter
+	renew        renewer
 }
 
 // New builds an Engine. It returns an error wrapping ErrInvalidOption when
@@ -102,6 +103,11 @@ type request struct {
 	scope    string
 	storeKey string
 	lockWait time.Duration
+	// fp and claim live here because a request is allocated anyway:
+	// as separate values they would each escape to the heap.
+	fp    FingerprintInput
+	claim claim
+	resp  Response
 }
 
 // Serve handles one request through the whole protocol and returns the
@@ -116,7 +122,7 @@ func (e *Engine) Serve(ex Exchange) error {
 	if !c.hasMethod(method) || (c.skip != nil && c.skip(ex)) {
 		return ex.Pass()
 	}
-	r := request{ex: ex, ctx: ex.Context(), method: method, route: ex.Route()}
+	r := &request{ex: ex, ctx: ex.Context(), method: method, route: ex.Route()}
 	if r.route == "" {
 		r.route = ex.Path()
 	}
@@ -124,11 +130,11 @@ func (e *Engine) Serve(ex Exchange) error {
 	key, found, err := c.extractor.ExtractKey(ex)
 	if err == nil && !found {
 		if c.optional {
-			e.record(&r, OutcomeBypass, 0, 0, 0, false)
+			e.record(r, OutcomeBypass, 0, 0, 0, false)
 			return ex.Pass()
 		}
-		e.emit(&r, &Event{Type: EventMissingKey, Status: 400})
-		return e.refuse(&r, OutcomeMissing, newProblem(ProblemMissingKey, 400,
+		e.emit(r, &Event{Type: EventMissingKey, Status: 400})
+		return e.refuse(r, OutcomeMissing, newProblem(ProblemMissingKey, 400,
 			"this endpoint requires an "+e.keyName()+" header"))
 	}
 	if err == nil {
@@ -140,55 +146,56 @@ func (e *Engine) Serve(ex Exchange) error {
 	}
 	if err != nil {
 		r.key = key
-		e.emit(&r, &Event{Type: EventInvalidKeyFormat, Status: 400, Detail: err.Error()})
-		return e.refuse(&r, OutcomeInvalid, newProblem(ProblemInvalidKey, 400, strings.TrimPrefix(err.Error(), "idempotency: ")))
+		e.emit(r, &Event{Type: EventInvalidKeyFormat, Status: 400, Detail: err.Error()})
+		return e.refuse(r, OutcomeInvalid, newProblem(ProblemInvalidKey, 400, strings.TrimPrefix(err.Error(), "idempotency: ")))
 	}
 	r.key = key
 
-	if r.scope, err = e.resolveScope(&r); err != nil {
+	if err = e.resolveScope(r); err != nil {
 		p := newProblem(ProblemStoreUnavailable, 500, "could not resolve the idempotency scope")
 		p.Title = "Idempotency scope unavailable"
-		return e.refuse(&r, OutcomeStoreError, p)
+		return e.refuse(r, OutcomeStoreError, p)
 	}
 
 	var fp Fingerprint
 	if c.checkPayload {
 		body, err := ex.Body(c.maxBodyBytes)
 		if errors.Is(err, ErrBodyTooLarge) {
-			return e.refuse(&r, OutcomeInvalid, newProblem(ProblemBodyTooLarge, 413,
+			return e.refuse(r, OutcomeInvalid, newProblem(ProblemBodyTooLarge, 413,
 				fmt.Sprintf("request bodies on this endpoint are limited to %d bytes", c.maxBodyBytes)))
 		}
 		if err != nil {
-			return e.refuse(&r, OutcomeInvalid, newProblem(ProblemUnreadableBody, 400, "the request body could not be read"))
+			return e.refuse(r, OutcomeInvalid, newProblem(ProblemUnreadableBody, 400, "the request body could not be read"))
 		}
-		in := FingerprintInput{Method: method, Path: ex.Path(), RawQuery: ex.RawQuery(), Body: body}
+		r.fp = FingerprintInput{Method: method, Path: ex.Path(), RawQuery: ex.RawQuery(), Body: body}
 		if cts := ex.Header("Content-Type"); len(cts) > 0 {
-			in.ContentType = cts[0]
+			r.fp.ContentType = cts[0]
 		}
-		if fp, err = c.hasher.Fingerprint(&in); err != nil {
-			return e.refuse(&r, OutcomeInvalid, newProblem(ProblemUnreadableBody, 400, "the request body could not be fingerprinted"))
+		fp, err = c.hasher.Fingerprint(&r.fp)
+		r.fp.Body = nil // not kept past hashing
+		if err != nil {
+			return e.refuse(r, OutcomeInvalid, newProblem(ProblemUnreadableBody, 400, "the request body could not be fingerprinted"))
 		}
 	}
 
-	r.storeKey = scopedKey(r.scope, key)
-	res, err := e.beginWait(&r, fp)
+	res, err := e.beginWait(r, fp)
 	if err != nil {
-		return e.storeFailed(&r, err)
+		return e.storeFailed(r, err)
 	}
 	switch res.Outcome {
 	case Claimed:
-		return e.runOriginal(&r, res.Token)
+		return e.runOriginal(r, res.Token)
 	case Replay:
-		return e.replay(&r, &res.Record)
+		return e.replay(r, &res.Record)
 	case Mismatch:
-		e.emit(&r, &Event{Type: EventPayloadMismatch, Status: 422})
-		return e.refuse(&r, OutcomeMismatch, newProblem(ProblemPayloadMismatch, 422,
+		e.emit(r, &Event{Type: EventPayloadMismatch, Status: 422})
+		return e.refuse(r, OutcomeMismatch, newProblem(ProblemPayloadMismatch, 422,
 			"this idempotency key was already used with a different request; use a new key for a new request"))
 	default: // InFlight after the lock wait
 		p := newProblem(ProblemInFlight, 409, "a request with this idempotency key is still being processed; retry later")
 		p.RetryAfter = retryAfter(res.Record.LeaseUntil)
-		e.emit(&r, &Event{Type: EventConcurrentConflict, Status: 409, Elapsed: r.lockWait})
-		return e.refuse(&r, OutcomeConflict, p)
+		e.emit(r, &Event{Type: EventConcurrentConflict, Status: 409, Elapsed: r.lockWait})
+		return e.refuse(r, OutcomeConflict, p)
 	}
 }
 
@@ -216,27 +223,34 @@ func (e *Engine) refuse(r *request, o RequestOutcome, p *Problem) error {
 	return nil
 }
 
-func (e *Engine) resolveScope(r *request) (string, error) {
+// resolveScope sets r.scope and r.storeKey. Built-in scopes build both in
+// one string: the scope is a slice of the store key.
+func (e *Engine) resolveScope(r *request) error {
 	c := &e.cfg
 	if c.scopeResolver != nil {
-		return c.scopeResolver.ResolveScope(r.ex)
+		scope, err := c.scopeResolver.ResolveScope(r.ex)
+		if err != nil {
+			return err
+		}
+		r.scope, r.storeKey = scope, scopedKey(scope, r.key)
+		return nil
 	}
-	var user string
-	if c.userResolver != nil && c.scope != ScopeRoute && c.scope != ScopeIP {
-		user = c.userResolver(r.ex)
-	}
+	var user, ip string
 	switch c.scope {
+	case ScopeUser, ScopeUserRoute:
+		if c.userResolver != nil {
+			user = c.userResolver(r.ex)
+		}
 	case ScopeGlobal:
-		if c.userResolver != nil && c.userResolver(r.ex) != "" && e.warnedGlobal.CompareAndSwap(false, true) {
+		if c.userResolver != nil && !e.warnedGlobal.Load() && c.userResolver(r.ex) != "" && e.warnedGlobal.CompareAndSwap(false, true) {
 			e.emit(r, &Event{Type: EventGlobalScopeUser,
 				Detail: "the global scope shares keys between users; consider scope user or user_route"})
 		}
-		return ScopeString(ScopeGlobal, "", "", "", ""), nil
 	case ScopeIP:
-		return ScopeString(ScopeIP, "", "", "", r.ex.ClientIP()), nil
-	default:
-		return ScopeString(c.scope, user, r.method, r.route, ""), nil
+		ip = r.ex.ClientIP()
 	}
+	r.storeKey, r.scope = builtinStoreKey(c.scope, user, r.method, r.route, ip, r.key)
+	return nil
 }
 
 // beginWait claims the key or, while another request holds it with the
@@ -332,8 +346,8 @@ var (
 // runOriginal runs the handler under the claim, then stores or releases.
 func (e *Engine) runOriginal(r *request, token uint64) (err error) {
 	c := &e.cfg
-	r.ex.SetHeader("Idempotency-Status", statusOriginal[0])
-	rn := e.startRenewal(r, token)
+	r.ex.SetHeader("Idempotency-Status", statusOriginal)
+	e.startRenewal(r, token)
 	start := time.Now()
 	finished := false
 	defer func() {
@@ -342,14 +356,14 @@ func (e *Engine) runOriginal(r *request, token uint64) (err error) {
 		}
 		// The handler panicked: free the key so a retry runs fresh, and
 		// let the panic continue to the framework's recovery.
-		rn.stop()
+		e.stopRenewal(r)
 		e.release(r, token)
 		e.emit(r, &Event{Type: EventExceptionThrown, Status: 500, Elapsed: time.Since(start), Detail: "handler panicked"})
 		e.record(r, OutcomeOriginal, 500, time.Since(start), 0, false)
 	}()
 	capd, herr := r.ex.Next(c.maxResponseBytes)
 	finished = true
-	rn.stop()
+	lost := e.stopRenewal(r)
 	elapsed := time.Since(start)
 
 	if herr != nil {
@@ -372,7 +386,7 @@ func (e *Engine) runOriginal(r *request, token uint64) (err error) {
 			Detail: "response larger than the max response size: delivered, not stored"})
 	case status >= 500 || !c.cacheable(status):
 		e.release(r, token)
-	case rn.lost.Load():
+	case lost:
 		// The lease was lost while the handler ran (already reported):
 		// another request may own the key now; do not touch it.
 	default:
@@ -387,8 +401,16 @@ func (e *Engine) runOriginal(r *request, token uint64) (err error) {
 // a retry once the lease expires.
 func (e *Engine) complete(r *request, token uint64, status int, capd *Captured) bool {
 	c := &e.cfg
-	resp := Response{Status: status, Header: replayHeaders(capd.Header, c.replayAllow), Body: capd.Body}
-	payload, err := c.serializer.Encode(make([]byte, 0, len(capd.Body)+256), &resp)
+	buf := make([]byte, 0, len(capd.Body)+256)
+	var payload []byte
+	var err error
+	if _, ok := c.serializer.(BinarySerializer); ok && len(c.replayAllow) == 0 {
+		payload = encodeBinary(buf, status, capd.Header, notReplayed, capd.Body)
+	} else {
+		r.resp = Response{Status: status, Header: replayHeaders(capd.Header, c.replayAllow), Body: capd.Body}
+		payload, err = c.serializer.Encode(buf, &r.resp)
+		r.resp = Response{}
+	}
 	if err != nil {
 		e.release(r, token)
 		e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: "response could not be encoded; claim released"})
@@ -397,7 +419,7 @@ func (e *Engine) complete(r *request, token uint64, status int, capd *Captured) 
 	if c.sizeWarning > 0 && len(capd.Body) > c.sizeWarning {
 		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: len(capd.Body), Detail: "large response stored"})
 	}
-	ctx := context.WithoutCancel(r.ctx)
+	ctx := detached(r.ctx)
 	for attempt := 0; ; attempt++ {
 		err = c.store.Complete(ctx, r.storeKey, token, payload, c.ttl)
 		if err == nil {
@@ -413,12 +435,24 @@ func (e *Engine) complete(r *request, token uint64, status int, capd *Captured) 
 				Detail: "response delivered but not stored; a retry after the lease expires runs again"})
 			return false
 		}
+		ctx = context.WithoutCancel(r.ctx) // in case the client left meanwhile
 		time.Sleep(time.Duration(10<<attempt) * time.Millisecond)
 	}
 }
 
+// detached returns a context for finishing a request's store work: the
+// request's own while it is live (no allocation), or one that ignores its
+// cancellation once the client has gone, since a claim must still be
+// completed or released.
+func detached(ctx context.Context) context.Context {
+	if ctx.Err() == nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
 func (e *Engine) release(r *request, token uint64) {
-	err := e.cfg.store.Release(context.WithoutCancel(r.ctx), r.storeKey, token)
+	err := e.cfg.store.Release(detached(r.ctx), r.storeKey, token)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrLeaseLost):

@@ -36,8 +36,9 @@ type Exchange interface {
 	// returns false when another one already entered, so that stacked
 	// instances never claim one request twice.
 	Enter() bool
-	// SetHeader sets a response header before the handler runs.
-	SetHeader(name, value string)
+	// SetHeader sets a response header before the handler runs. name is
+	// canonical; values is shared and must not be modified.
+	SetHeader(name string, values []string)
 	// Reply writes a complete response (a replay or a problem).
 	Reply(status int, header http.Header, body []byte)
 	// Next runs the rest of the chain and captures what it wrote, keeping

@@ -102,3 +102,50 @@ func scopedKey(scope, key string) string {
 	b.WriteString(key)
 	return b.String()
 }
+
+// builtinStoreKey returns scopedKey(ScopeString(...), key) and the scope
+// inside it, with one allocation.
+func builtinStoreKey(s Scope, user, method, route, ip, key string) (storeKey, scope string) {
+	var buf [256]byte
+	b := buf[:0]
+	switch s {
+	case ScopeGlobal:
+		b = append(b, "global"...)
+	case ScopeUser:
+		b = append(b, "user:"...)
+		b = appendScopePart(b, userOrGuest(user))
+	case ScopeRoute:
+		b = append(b, "route:"...)
+		b = append(b, method...)
+		b = append(b, ' ')
+		b = append(b, route...)
+	case ScopeIP:
+		b = append(b, "ip:"...)
+		b = appendScopePart(b, ip)
+	default:
+		b = append(b, "user_route:"...)
+		b = appendScopePart(b, userOrGuest(user))
+		b = append(b, '|')
+		b = append(b, method...)
+		b = append(b, ' ')
+		b = append(b, route...)
+	}
+	var num [20]byte
+	prefix := appendInt(num[:0], len(b))
+	var sb strings.Builder // String() hands over its buffer: one allocation
+	sb.Grow(len(prefix) + 1 + len(b) + 1 + len(key))
+	sb.Write(prefix)
+	sb.WriteByte(':')
+	sb.Write(b)
+	sb.WriteByte(':')
+	sb.WriteString(key)
+	storeKey = sb.String()
+	return storeKey, storeKey[len(prefix)+1 : len(prefix)+1+len(b)]
+}
+
+func appendScopePart(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, "%|\n") {
+		return append(b, s...)
+	}
+	return append(b, escapeScopePart(s)...)
+}

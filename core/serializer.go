@@ -25,18 +25,33 @@ const binaryFormatVersion = 1
 
 // Encode implements ResponseSerializer.
 func (BinarySerializer) Encode(dst []byte, r *Response) ([]byte, error) {
+	return encodeBinary(dst, r.Status, r.Header, nil, r.Body), nil
+}
+
+// encodeBinary encodes a response, leaving out the headers in skip, so the
+// Engine stores a filtered response without copying its header map.
+func encodeBinary(dst []byte, status int, h map[string][]string, skip map[string]bool, body []byte) []byte {
+	n := len(h)
+	for name := range h {
+		if skip[name] {
+			n--
+		}
+	}
 	dst = append(dst, binaryFormatVersion)
-	dst = binary.AppendUvarint(dst, uint64(r.Status))
-	dst = binary.AppendUvarint(dst, uint64(len(r.Header)))
-	for name, vals := range r.Header {
+	dst = binary.AppendUvarint(dst, uint64(status))
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for name, vals := range h {
+		if skip[name] {
+			continue
+		}
 		dst = appendBytes(dst, name)
 		dst = binary.AppendUvarint(dst, uint64(len(vals)))
 		for _, v := range vals {
 			dst = appendBytes(dst, v)
 		}
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(r.Body)))
-	return append(dst, r.Body...), nil
+	dst = binary.AppendUvarint(dst, uint64(len(body)))
+	return append(dst, body...)
 }
 
 func appendBytes(dst []byte, s string) []byte {

@@ -20,6 +20,7 @@ type exchange struct {
 	c    echo.Context
 	next echo.HandlerFunc
 	w    captureWriter
+	body core.RestoredBody
 }
 
 func (x *exchange) reset() {
@@ -30,15 +31,17 @@ func (x *exchange) reset() {
 	*x = exchange{w: captureWriter{buf: buf}}
 }
 
-func (x *exchange) Context() context.Context         { return x.c.Request().Context() }
-func (x *exchange) Method() string                   { return x.c.Request().Method }
-func (x *exchange) Path() string                     { return x.c.Request().URL.Path }
-func (x *exchange) Route() string                    { return x.c.Path() }
-func (x *exchange) RawQuery() string                 { return x.c.Request().URL.RawQuery }
-func (x *exchange) Header(name string) []string      { return x.c.Request().Header.Values(name) }
-func (x *exchange) ClientIP() string                 { return x.c.RealIP() }
-func (x *exchange) Value(key string) any             { return x.c.Get(key) }
-func (x *exchange) Body(limit int64) ([]byte, error) { return core.ReadBody(x.c.Request(), limit) }
+func (x *exchange) Context() context.Context    { return x.c.Request().Context() }
+func (x *exchange) Method() string              { return x.c.Request().Method }
+func (x *exchange) Path() string                { return x.c.Request().URL.Path }
+func (x *exchange) Route() string               { return x.c.Path() }
+func (x *exchange) RawQuery() string            { return x.c.Request().URL.RawQuery }
+func (x *exchange) Header(name string) []string { return x.c.Request().Header.Values(name) }
+func (x *exchange) ClientIP() string            { return x.c.RealIP() }
+func (x *exchange) Value(key string) any        { return x.c.Get(key) }
+func (x *exchange) Body(limit int64) ([]byte, error) {
+	return core.ReadBody(x.c.Request(), limit, &x.body)
+}
 
 func (x *exchange) Enter() bool {
 	if x.c.Get(enteredKey) != nil {
@@ -48,7 +51,7 @@ func (x *exchange) Enter() bool {
 	return true
 }
 
-func (x *exchange) SetHeader(name, value string) { x.c.Response().Header().Set(name, value) }
+func (x *exchange) SetHeader(name string, values []string) { x.c.Response().Header()[name] = values }
 
 func (x *exchange) Reply(status int, header http.Header, body []byte) {
 	res := x.c.Response()

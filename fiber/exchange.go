@@ -66,7 +66,15 @@ func (x *exchange) Enter() bool {
 	return true
 }
 
-func (x *exchange) SetHeader(name, value string) { x.c.Set(name, value) }
+func (x *exchange) SetHeader(name string, values []string) {
+	for i, v := range values {
+		if i == 0 {
+			x.c.Set(name, v)
+		} else {
+			x.c.Append(name, v)
+		}
+	}
+}
 
 func (x *exchange) Reply(status int, header http.Header, body []byte) {
 	res := x.c.Response()

@@ -18,12 +18,14 @@ const enteredKey = "github.com/idemkit/idempotency/gin.entered"
 
 // exchange maps one *gin.Context to core.Exchange. It is pooled.
 type exchange struct {
-	c *gin.Context
-	w captureWriter
+	c    *gin.Context
+	w    captureWriter
+	body core.RestoredBody
 }
 
 func (x *exchange) reset() {
 	x.c = nil
+	x.body = core.RestoredBody{}
 	buf := x.w.buf[:0]
 	if cap(buf) > 64<<10 {
 		buf = nil // do not pin large buffers in the pool
@@ -31,14 +33,16 @@ func (x *exchange) reset() {
 	x.w = captureWriter{buf: buf}
 }
 
-func (x *exchange) Context() context.Context         { return x.c.Request.Context() }
-func (x *exchange) Method() string                   { return x.c.Request.Method }
-func (x *exchange) Path() string                     { return x.c.Request.URL.Path }
-func (x *exchange) Route() string                    { return x.c.FullPath() }
-func (x *exchange) RawQuery() string                 { return x.c.Request.URL.RawQuery }
-func (x *exchange) Header(name string) []string      { return x.c.Request.Header.Values(name) }
-func (x *exchange) ClientIP() string                 { return x.c.ClientIP() }
-func (x *exchange) Body(limit int64) ([]byte, error) { return core.ReadBody(x.c.Request, limit) }
+func (x *exchange) Context() context.Context    { return x.c.Request.Context() }
+func (x *exchange) Method() string              { return x.c.Request.Method }
+func (x *exchange) Path() string                { return x.c.Request.URL.Path }
+func (x *exchange) Route() string               { return x.c.FullPath() }
+func (x *exchange) RawQuery() string            { return x.c.Request.URL.RawQuery }
+func (x *exchange) Header(name string) []string { return x.c.Request.Header.Values(name) }
+func (x *exchange) ClientIP() string            { return x.c.ClientIP() }
+func (x *exchange) Body(limit int64) ([]byte, error) {
+	return core.ReadBody(x.c.Request, limit, &x.body)
+}
 
 func (x *exchange) Value(key string) any {
 	v, _ := x.c.Get(key)
@@ -53,7 +57,7 @@ func (x *exchange) Enter() bool {
 	return true
 }
 
-func (x *exchange) SetHeader(name, value string) { x.c.Writer.Header().Set(name, value) }
+func (x *exchange) SetHeader(name string, values []string) { x.c.Writer.Header()[name] = values }
 
 func (x *exchange) Reply(status int, header http.Header, body []byte) {
 	h := x.c.Writer.Header()

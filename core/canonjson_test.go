@@ -1,0 +1,451 @@
+package core
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// canonicalize runs the canonicaliser on src with the given ignored paths.
+func canonicalize(src string, ignore ...string) (string, error) {
+	c := canon{ignore: compileIgnore(ignore)}
+	err := c.run([]byte(src))
+	return string(c.out), err
+}
+
+func mustCanon(t *testing.T, src string, ignore ...string) string {
+	t.Helper()
+	out, err := canonicalize(src, ignore...)
+	if err != nil {
+		t.Fatalf("canonicalize(%q) error %v", src, err)
+	}
+	return out
+}
+
+func TestCanonicalJSONExact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{}`, `{}`},
+		{`[]`, `[]`},
+		{` { } `, `{}`},
+		{"\t[ \n ]\r\n", `[]`},
+		{`true`, `true`},
+		{`false`, `false`},
+		{`null`, `null`},
+		{`"x"`, `"x"`},
+		{`{"b":1,"a":2}`, `{"a":2,"b":1}`},
+		{`{"a":2,"b":1}`, `{"a":2,"b":1}`},
+		{` { "b" : 1 , "a" : [ 1 , 2 , { "d" : null , "c" : true } ] } `, `{"a":[1,2,{"c":true,"d":null}],"b":1}`},
+		{`[3,1,2]`, `[3,1,2]`}, // arrays keep their order
+		{`{"a":1,"a":2}`, `{"a":2}`},
+		{`{"a":1,"b":0,"a":2}`, `{"a":2,"b":0}`},
+		{`{"b":0,"a":1,"a":{"x":1},"a":[3]}`, `{"a":[3],"b":0}`},
+		{`{"a":{"z":1,"y":2},"a":{"q":1}}`, `{"a":{"q":1}}`},
+		{`{"A":1,"a":2,"_":3,"1":4,"":5}`, `{"":5,"1":4,"A":1,"_":3,"a":2}`},
+		// strings
+		{`"\u0041"`, `"A"`},
+		{`"\u00e9"`, "\"\u00e9\""},
+		{`"\u00E9"`, "\"\u00e9\""},
+		{`"\/"`, `"/"`},
+		{`"\""`, `"\""`},
+		{`"\u0022"`, `"\""`},
+		{`"\\"`, `"\\"`},
+		{`"\u005c"`, `"\\"`},
+		{`"\u005C"`, `"\\"`},
+		{`"\b\f\n\r\t"`, `"\b\f\n\r\t"`},
+		{`"\u0008\u000c\u000a\u000d\u0009"`, `"\b\f\n\r\t"`},
+		{`"\u0000\u001f\u001F"`, `"\u0000\u001f\u001f"`},
+		{`"\u007f"`, "\"\x7f\""},
+		{`"\ud83d\ude00"`, "\"\U0001F600\""},
+		{`"\uD83D\uDE00"`, "\"\U0001F600\""},
+		{"\"\U0001F600\"", "\"\U0001F600\""},
+		{`"\ud800"`, `"\ud800"`},           // lone high surrogate
+		{`"\uDC00"`, `"\udc00"`},           // lone low surrogate
+		{`"\ud800x"`, `"\ud800x"`},         // high surrogate then text
+		{`"\ud800\u0041"`, `"\ud800A"`},    // high surrogate then non-surrogate escape
+		{`"\ud800\ud800"`, `"\ud800\ud800"`}, // two high surrogates
+		{`"\ude00\ud83d"`, `"\ude00\ud83d"`}, // reversed pair
+		{`"\ud83d\ude00\ud83d"`, "\"\U0001F600\\ud83d\""},
+		{`"a\"b\\c"`, `"a\"b\\c"`},
+		{`"long string without any escapes at all, more than eight bytes"`, `"long string without any escapes at all, more than eight bytes"`},
+		{`"12345678\n"`, `"12345678\n"`},
+		{`"1234567\u0041"`, `"1234567A"`},
+		{"\"\u00fc\u00f1\u00ef\u00e7\u00f8d\u00e9 \u65e5\u672c\"", "\"\u00fc\u00f1\u00ef\u00e7\u00f8d\u00e9 \u65e5\u672c\""},
+		{`{"\u0062":1,"a":2}`, `{"a":2,"b":1}`}, // keys are unescaped before sorting
+		{`{"b":1,"\u0062":2}`, `{"b":2}`},       // and before the duplicate check
+		// numbers
+		{`0`, `0`},
+		{`-0`, `0`},
+		{`0.0`, `0`},
+		{`-0.0e5`, `0`},
+		{`0e-7`, `0`},
+		{`1`, `1`},
+		{`-1`, `-1`},
+		{`1.0`, `1`},
+		{`1.000`, `1`},
+		{`10e-1`, `1`},
+		{`0.1e1`, `1`},
+		{`1e0`, `1`},
+		{`1E+0`, `1`},
+		{`100`, `1e2`},
+		{`1e2`, `1e2`},
+		{`1E2`, `1e2`},
+		{`1e+2`, `1e2`},
+		{`0.01e4`, `1e2`},
+		{`-100`, `-1e2`},
+		{`123`, `123`},
+		{`120`, `12e1`},
+		{`1.5`, `15e-1`},
+		{`-1.5`, `-15e-1`},
+		{`10.5`, `105e-1`},
+		{`0.05`, `5e-2`},
+		{`0.50`, `5e-1`},
+		{`5e-2`, `5e-2`},
+		{`100.0`, `1e2`},
+		{`1.05e1`, `105e-1`},
+		{`1e-0003`, `1e-3`},
+		{`123456789012345678901234567890`, `12345678901234567890123456789e1`},
+		{`0.1000000000000000000000000000001`, `1000000000000000000000000000001e-31`},
+		{`9007199254740993`, `9007199254740993`}, // no float rounding
+		{`[1,1.0,-0,0.0]`, `[1,1,0,0]`},
+	}
+	for _, tt := range tests {
+		got, err := canonicalize(tt.in)
+		if err != nil {
+			t.Errorf("canonicalize(%q) error %v", tt.in, err)
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("canonicalize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		// The output is itself valid JSON and canonical.
+		if !json.Valid([]byte(got)) {
+			t.Errorf("canonicalize(%q) = %q: not valid JSON", tt.in, got)
+		}
+		if again := mustCanon(t, got); again != got {
+			t.Errorf("canonicalize not idempotent: %q -> %q -> %q", tt.in, got, again)
+		}
+	}
+}
+
+func TestCanonicalNumbersEqualValues(t *testing.T) {
+	groups := [][]string{
+		{"1", "1.0", "10e-1", "0.1e1", "1e0", "1.00000", "100e-2", "0.001e3", "1E0", "1e+0", "0.0001E+4"},
+		{"0", "-0", "0.0", "-0.0", "0e10", "0E-10", "-0e0", "0.000"},
+		{"100", "1e2", "10e1", "100.0", "1000e-1", "0.1e3", "1E+2"},
+		{"-2.5", "-25e-1", "-0.25e1", "-250e-2", "-2.50"},
+		{"123.456", "123456e-3", "1.23456e2", "0.123456e3"},
+	}
+	for _, g := range groups {
+		want := mustCanon(t, g[0])
+		for _, n := range g[1:] {
+			if got := mustCanon(t, n); got != want {
+				t.Errorf("%s -> %s, but %s -> %s", g[0], want, n, got)
+			}
+		}
+	}
+	different := []string{"1", "-1", "2", "10", "0.1", "1.1", "11", "1e-1", "1e1", "101", "1.01", "0", "1e10", "1e-10", "12", "21", "120", "102"}
+	seen := map[string]string{}
+	for _, n := range different {
+		c := mustCanon(t, n)
+		if prev, ok := seen[c]; ok {
+			t.Errorf("%s and %s both canonicalise to %s", prev, n, c)
+		}
+		seen[c] = n
+	}
+}
+
+// TestCanonicalNumbersMatchFloat checks against float64 parsing for
+// numbers that float64 represents exactly: equal floats must give equal
+// canonical forms and different floats different forms.
+func TestCanonicalNumbersMatchFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	byCanon := map[string]float64{}
+	byFloat := map[float64]string{}
+	for i := 0; i < 5000; i++ {
+		mant := r.IntN(2000) - 1000
+		shift := r.IntN(4)
+		var s string
+		switch r.IntN(3) {
+		case 0:
+			s = fmt.Sprint(mant)
+		case 1:
+			s = fmt.Sprintf("%de%d", mant, shift)
+		default:
+			s = fmt.Sprintf("%d%s", mant, strings.Repeat("0", shift))
+			if r.IntN(2) == 0 {
+				s += "." + strings.Repeat("0", r.IntN(3)+1)
+			}
+		}
+		var f float64
+		if err := json.Unmarshal([]byte(s), &f); err != nil {
+			t.Fatalf("reference rejected %q: %v", s, err)
+		}
+		c := mustCanon(t, s)
+		if prev, ok := byCanon[c]; ok && prev != f {
+			t.Fatalf("%q canonicalises to %s like %v, but its value is %v", s, c, prev, f)
+		}
+		if prev, ok := byFloat[f]; ok && prev != c {
+			t.Fatalf("%q has value %v but canonical %s, another had %s", s, f, c, prev)
+		}
+		byCanon[c], byFloat[f] = f, c
+	}
+}
+
+func TestCanonicalHugeExponents(t *testing.T) {
+	for _, in := range []string{
+		"1e99999999999",
+		"1e-99999999999",
+		"[1e12345678901234567890]",
+		`{"a":1E+100000000000}`,
+	} {
+		if _, err := canonicalize(in); !errors.Is(err, errNotJSON) {
+			t.Errorf("canonicalize(%q) error %v, want errNotJSON", in, err)
+		}
+	}
+	// Large but sane exponents are fine, and equal values stay equal.
+	if a, b := mustCanon(t, "1e400"), mustCanon(t, "10e399"); a != b || a != "1e400" {
+		t.Errorf("1e400 -> %s, 10e399 -> %s", a, b)
+	}
+	if a := mustCanon(t, "1e0000000000000000000002"); a != "1e2" {
+		t.Errorf("leading zeros in exponent: %s", a)
+	}
+}
+
+// TestCanonicalHugeExponentsByValue checks that acceptance depends on the
+// value, not on how it is written: equal numbers are either both rejected
+// or canonicalise to the same bytes, and canonical output canonicalises
+// to itself.
+func TestCanonicalHugeExponentsByValue(t *testing.T) {
+	groups := [][]string{
+		{"1e1000000010", "100000000000e999999999", "10e1000000009", "0.1e1000000011"},
+		{"1e-1000000010", "0.00000000001e-999999999", "100e-1000000012"},
+		{"1e999999999", "10e999999998", "0.1e1000000000"},
+	}
+	for _, g := range groups {
+		first, ferr := canonicalize(g[0])
+		for _, in := range g[1:] {
+			out, err := canonicalize(in)
+			if (err == nil) != (ferr == nil) || out != first {
+				t.Errorf("%s -> %q, %v but %s -> %q, %v", g[0], first, ferr, in, out, err)
+			}
+			if err == nil {
+				if again, err := canonicalize(out); err != nil || again != out {
+					t.Errorf("%s -> %s -> %q, %v", in, out, again, err)
+				}
+			}
+		}
+	}
+}
+
+func TestCanonicalRejectsInvalid(t *testing.T) {
+	invalid := []string{
+		``, ` `, `{`, `}`, `[`, `]`, `{]`, `[}`, `{"a"}`, `{"a":}`, `{"a" 1}`, `{a:1}`, `{'a':1}`,
+		`{"a":1,}`, `{,"a":1}`, `{"a":1 "b":2}`, `[1,]`, `[,1]`, `[1 2]`, `[1,,2]`,
+		`"abc`, `"abc\"`, `"\x"`, `"\u12"`, `"\u12G4"`, `"\U0041"`, `"\`, `"\u"`, `"\'"`,
+		`tru`, `True`, `nul`, `nulll`, `falsey`, `NaN`, `Infinity`, `-Infinity`, `undefined`,
+		`01`, `-01`, `00`, `1.`, `.1`, `-.1`, `1.e1`, `1e`, `1e+`, `1e-`, `+1`, `-`, `--1`, `0x10`, `1_000`,
+		`{} {}`, `[] x`, `1 2`, `"a" "b"`, `{}}`, `[]]`, `truefalse`, `nullx`, `1a`,
+		"\"a\x00b\"", "\"a\nb\"", "\"tab\there\"", "\"\x1f\"", "\"12345678\x01\"",
+		"\x00", "\ufeff{}", "{}\x00",
+		`{"a":1}garbage`, `{"a":1},`, `[1]]`,
+		"\v{}", "{}\f",
+	}
+	for _, in := range invalid {
+		if _, err := canonicalize(in); !errors.Is(err, errNotJSON) {
+			t.Errorf("canonicalize(%q) error %v, want errNotJSON", in, err)
+		}
+		if json.Valid([]byte(in)) && !strings.Contains(in, `\`) {
+			t.Errorf("test bug: %q is valid JSON", in)
+		}
+	}
+}
+
+func TestCanonicalDepth(t *testing.T) {
+	for _, open := range []string{"[", `{"a":`} {
+		closer := "]"
+		if open != "[" {
+			closer = "}"
+		}
+		nest := func(n int) string {
+			return strings.Repeat(open, n) + "1" + strings.Repeat(closer, n)
+		}
+		if _, err := canonicalize(nest(maxJSONDepth)); err != nil {
+			t.Errorf("depth %d (%s) rejected: %v", maxJSONDepth, open, err)
+		}
+		if _, err := canonicalize(nest(maxJSONDepth + 1)); !errors.Is(err, errNotJSON) {
+			t.Errorf("depth %d (%s) error %v, want errNotJSON", maxJSONDepth+1, open, err)
+		}
+		if _, err := canonicalize(nest(100000)); !errors.Is(err, errNotJSON) {
+			t.Errorf("depth 100000 (%s) error %v, want errNotJSON", open, err)
+		}
+		// With ignores the depth bookkeeping uses c.acts; it must not overflow.
+		if _, err := canonicalize(nest(maxJSONDepth), "a.a.a", "*"); err != nil {
+			t.Errorf("depth %d (%s) with ignores rejected: %v", maxJSONDepth, open, err)
+		}
+		if _, err := canonicalize(nest(maxJSONDepth+1), "a.*.a", "*.x"); !errors.Is(err, errNotJSON) {
+			t.Errorf("depth %d (%s) with ignores error %v, want errNotJSON", maxJSONDepth+1, open, err)
+		}
+	}
+}
+
+func TestCanonicalIgnore(t *testing.T) {
+	tests := []struct {
+		in     string
+		ignore []string
+		want   string
+	}{
+		{`{"a":1,"b":2}`, []string{"a"}, `{"b":2}`},
+		{`{"a":1,"b":2}`, []string{"b"}, `{"a":1}`},
+		{`{"a":1,"b":2}`, []string{"a", "b"}, `{}`},
+		{`{"a":1,"b":2}`, []string{"c"}, `{"a":1,"b":2}`},
+		{`{"b":2,"a":1,"c":3}`, []string{"a"}, `{"b":2,"c":3}`},
+		{`{"a":1,"a":2,"b":3}`, []string{"a"}, `{"b":3}`},
+		{`{"metadata":{"client_request_id":"x","source":"web"},"amount":5}`, []string{"metadata.client_request_id"},
+			`{"amount":5,"metadata":{"source":"web"}}`},
+		{`{"client_request_id":"top","metadata":{"client_request_id":"x"}}`, []string{"metadata.client_request_id"},
+			`{"client_request_id":"top","metadata":{}}`},
+		{`{"metadata":"scalar"}`, []string{"metadata.client_request_id"}, `{"metadata":"scalar"}`},
+		{`{"items":[{"sku":"a","timestamp":1},{"timestamp":2,"sku":"b"}]}`, []string{"items.*.timestamp"},
+			`{"items":[{"sku":"a"},{"sku":"b"}]}`},
+		{`{"items":{"x":{"timestamp":1,"k":1},"y":{"timestamp":2}}}`, []string{"items.*.timestamp"},
+			`{"items":{"x":{"k":1},"y":{}}}`},
+		{`{"items":[[{"timestamp":1}]]}`, []string{"items.*.timestamp"}, `{"items":[[{"timestamp":1}]]}`},
+		{`{"items":[[{"timestamp":1}]]}`, []string{"items.*.*.timestamp"}, `{"items":[[{}]]}`},
+		{`{"timestamp":1,"items":[]}`, []string{"items.*.timestamp"}, `{"items":[],"timestamp":1}`},
+		{`{"a":1,"b":{"c":2}}`, []string{"*"}, `{}`},
+		{`[{"a":1},2]`, []string{"*"}, `[{"a":1},2]`}, // array elements are never left out
+		{`[{"a":1,"b":2}]`, []string{"*.a"}, `[{"b":2}]`},
+		{`{"x":{"a":1,"b":2},"y":{"a":3}}`, []string{"*.a"}, `{"x":{"b":2},"y":{}}`},
+		{`{"a":{"b":{"c":1,"d":2}}}`, []string{"a.b.c"}, `{"a":{"b":{"d":2}}}`},
+		{`{"a":{"b":{"c":1,"d":2}}}`, []string{"a.b"}, `{"a":{}}`},
+		{`{"a":{"b":{"c":1,"d":2}}}`, []string{"a.*.c", "a.b.d"}, `{"a":{"b":{}}}`},
+		{`{"a":{"b":1}}`, []string{"a.b.c"}, `{"a":{"b":1}}`},
+		{`{"a\u0062":1,"c":2}`, []string{"ab"}, `{"c":2}`}, // paths match unescaped keys
+		{`"str"`, []string{"*"}, `"str"`},
+	}
+	for _, tt := range tests {
+		got, err := canonicalize(tt.in, tt.ignore...)
+		if err != nil || got != tt.want {
+			t.Errorf("canonicalize(%q, ignore %q) = %q, %v; want %q", tt.in, tt.ignore, got, err, tt.want)
+		}
+	}
+	// Ignored values must still be valid JSON.
+	if _, err := canonicalize(`{"a":[1,],"b":2}`, "a"); !errors.Is(err, errNotJSON) {
+		t.Errorf("invalid ignored value accepted: %v", err)
+	}
+}
+
+func TestCompileIgnore(t *testing.T) {
+	if compileIgnore(nil) != nil || compileIgnore([]string{}) != nil {
+		t.Fatal("no paths should compile to nil")
+	}
+	root := compileIgnore([]string{"a.b", "a.*.c", "*"})
+	a := root.children["a"]
+	if a == nil || a.terminal || a.children["b"] == nil || !a.children["b"].terminal {
+		t.Fatalf("a.b not compiled: %+v", a)
+	}
+	if a.star == nil || a.star.children["c"] == nil || !a.star.children["c"].terminal || a.star.terminal {
+		t.Fatalf("a.*.c not compiled: %+v", a.star)
+	}
+	if root.star == nil || !root.star.terminal || root.terminal {
+		t.Fatalf("* not compiled: %+v", root.star)
+	}
+}
+
+// TestCanonicalLargeObjects exercises the merge sort (objects above 16
+// members) against a reference sort, with duplicates.
+func TestCanonicalLargeObjects(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{15, 16, 17, 33, 100, 1000} {
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("k%d", r.IntN(n)) // duplicates likely
+		}
+		var b strings.Builder
+		last := map[string]int{}
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q:%d", k, i+1)
+			last[k] = i + 1
+		}
+		b.WriteByte('}')
+		uniq := make([]string, 0, len(last))
+		for k := range last {
+			uniq = append(uniq, k)
+		}
+		sort.Strings(uniq)
+		var want strings.Builder
+		want.WriteByte('{')
+		for i, k := range uniq {
+			if i > 0 {
+				want.WriteByte(',')
+			}
+			fmt.Fprintf(&want, "%q:%d", k, last[k])
+		}
+		want.WriteByte('}')
+		if got := mustCanon(t, b.String()); got != want.String() {
+			t.Errorf("n=%d:\n got %s\nwant %s", n, got, want.String())
+		}
+	}
+}
+
+func TestCanonicalReusedState(t *testing.T) {
+	// A canon that failed half-way must not leak state into the next run.
+	var c canon
+	if err := c.run([]byte(`{"b":{"d":1,"c":2},"a":[1,`)); err == nil {
+		t.Fatal("truncated input accepted")
+	}
+	c.out, c.members = c.out[:0], c.members[:0]
+	if err := c.run([]byte(`{"y":1,"x":2}`)); err != nil || string(c.out) != `{"x":2,"y":1}` {
+		t.Fatalf("after failure: %q, %v", c.out, err)
+	}
+}
+
+func TestNeedsAttention(t *testing.T) {
+	// Exhaustive over single special bytes in each lane of an otherwise
+	// harmless word, and over every byte value in lane 0.
+	base := []byte("abcdefgh")
+	for lane := 0; lane < 8; lane++ {
+		for v := 0; v < 256; v++ {
+			w := append([]byte(nil), base...)
+			w[lane] = byte(v)
+			var x uint64
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(w[i])
+			}
+			want := v == '"' || v == '\\' || v < 0x20
+			if got := needsAttention(x); got != want {
+				t.Fatalf("lane %d byte %#x: needsAttention = %v, want %v", lane, v, got, want)
+			}
+		}
+	}
+	// Neighbouring high bytes must neither hide nor fake a match.
+	for v := 0; v < 256; v++ {
+		for _, other := range []byte{0x80, 0xff, 0x21, 0x23, 0x5b, 0x5d, 0x7f} {
+			w := [8]byte{other, byte(v), other, other, other, other, other, byte(v)}
+			var x uint64
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(w[i])
+			}
+			want := v == '"' || v == '\\' || v < 0x20
+			if got := needsAttention(x); got != want {
+				t.Fatalf("word %x: needsAttention = %v, want %v", w, got, want)
+			}
+		}
+	}
+}
+
+func TestAppendInt(t *testing.T) {
+	for _, n := range []int{0, 1, -1, 9, 10, -10, 123456789, -1000000010} {
+		if got, want := string(appendInt([]byte("x"), n)), "x"+fmt.Sprint(n); got != want {
+			t.Errorf("appendInt(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
