@@ -25,8 +25,29 @@ var errNotJSON = errors.New("not canonicalisable JSON")
 
 const maxJSONDepth = 256
 
+// maxCanonExp bounds the exponent of a normalised number; numbers beyond
+// it are not canonicalised. The bound applies to the value, not to how it
+// is written, so that equal numbers are treated alike.
+const maxCanonExp = 1e9
+
 type member struct {
 	keyStart, keyEnd, end int // byte ranges in canon.out
+	// prefix is the first eight bytes of the canonical key (closing quote
+	// included), big-endian, zero-padded: it decides most comparisons.
+	prefix uint64
+}
+
+// keyPrefix returns the first eight bytes of key as a big-endian word,
+// zero-padded on the right.
+func keyPrefix(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.BigEndian.Uint64(key)
+	}
+	var w uint64
+	for i, b := range key {
+		w |= uint64(b) << (56 - 8*i)
+	}
+	return w
 }
 
 type canon struct {
@@ -201,7 +222,7 @@ func (c *canon) object(depth int, act *activeSet) error {
 		if skip {
 			c.out = c.out[:memberStart]
 		} else {
-			m := member{keyStart, keyEnd, len(c.out)}
+			m := member{keyStart, keyEnd, len(c.out), keyPrefix(c.out[keyStart:keyEnd])}
 			if n := len(c.members); n > base && !keyLess(c.out, c.members[n-1], m) {
 				sorted = false // out of order, or a repeated key
 			}
@@ -249,10 +270,24 @@ func (c *canon) emitObject(start int, ms []member) {
 }
 
 func keyEqual(tmp []byte, a, b member, start int) bool {
+	if a.prefix != b.prefix {
+		return false
+	}
 	return string(tmp[a.keyStart-start:a.keyEnd-start]) == string(tmp[b.keyStart-start:b.keyEnd-start])
 }
 
+// keyLess orders members by their canonical key bytes, closing quote
+// included. Those encodings are prefix-free (a key ends at its first
+// unescaped quote), so the order is total, and two keys that agree on
+// their zero-padded first eight bytes and are no longer than eight bytes
+// are equal.
 func keyLess(buf []byte, a, b member) bool {
+	if a.prefix != b.prefix {
+		return a.prefix < b.prefix
+	}
+	if a.keyEnd-a.keyStart <= 8 && b.keyEnd-b.keyStart <= 8 {
+		return false
+	}
 	return string(buf[a.keyStart:a.keyEnd]) < string(buf[b.keyStart:b.keyEnd])
 }
 
@@ -452,7 +487,7 @@ func (c *canon) number() error {
 			return errNotJSON
 		}
 	}
-	exp := 0
+	var exp int64 // wide enough for any body length on 32-bit platforms too
 	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
 		i++
 		expNeg := false
@@ -462,10 +497,11 @@ func (c *canon) number() error {
 		}
 		expStart := i
 		for i < len(src) && '0' <= src[i] && src[i] <= '9' {
-			if exp > 1e8 {
-				return errNotJSON // absurd exponent: hash the raw bytes
+			// Saturate rather than reject here: whether a number is
+			// absurd depends on its value, checked once it is normalised.
+			if exp <= maxCanonExp {
+				exp = exp*10 + int64(src[i]-'0')
 			}
-			exp = exp*10 + int(src[i]-'0')
 			i++
 		}
 		if i == expStart {
@@ -485,7 +521,7 @@ func (c *canon) number() error {
 	// Significant digits: integer part then fraction, leading and trailing
 	// zeros dropped; each fraction digit lowers the exponent by one.
 	intPart, fracPart := src[intStart:intEnd], src[fracStart:fracEnd]
-	exp -= len(fracPart)
+	exp -= int64(len(fracPart))
 	for len(fracPart) > 0 && fracPart[len(fracPart)-1] == '0' {
 		fracPart = fracPart[:len(fracPart)-1]
 		exp++
@@ -508,6 +544,9 @@ func (c *canon) number() error {
 		c.out = append(c.out, '0')
 		return nil
 	}
+	if exp > maxCanonExp || exp < -maxCanonExp {
+		return errNotJSON // absurd exponent: hash the raw bytes
+	}
 	if neg {
 		c.out = append(c.out, '-')
 	}
@@ -515,7 +554,7 @@ func (c *canon) number() error {
 	c.out = append(c.out, fracPart...)
 	if exp != 0 {
 		c.out = append(c.out, 'e')
-		c.out = appendInt(c.out, exp)
+		c.out = appendInt(c.out, int(exp))
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bytedance/sonic"
+
 	"github.com/idemkit/idempotency/core"
 )
 
@@ -26,6 +28,22 @@ func benchBody(size int) []byte {
 	return []byte(b.String())
 }
 
+// textBody builds a JSON document of about size bytes dominated by text:
+// a few dozen records with long descriptions, as in a CMS or ticketing API.
+func textBody(size int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"type":"ticket_batch","tickets":[`)
+	para := strings.Repeat("The customer reports that the invoice total differs from the quote; attached are both PDFs. ", 12)
+	for i := 0; b.Len() < size-200; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"title":"Ticket %d about billing","body":"%s","priority":%d,"tags":["billing","q4"]}`, i, para, i%4)
+	}
+	b.WriteString(`],"source":"email"}`)
+	return []byte(b.String())
+}
+
 var sink core.Fingerprint
 
 func benchSizes() []struct {
@@ -35,7 +53,7 @@ func benchSizes() []struct {
 	return []struct {
 		name string
 		body []byte
-	}{{"200B", benchBody(200)}, {"100KB", benchBody(100 << 10)}}
+	}{{"200B", benchBody(200)}, {"100KB", benchBody(100 << 10)}, {"100KB-text", textBody(100 << 10)}}
 }
 
 // BenchmarkFingerprint compares the canonical fingerprint with hashing the
@@ -57,6 +75,18 @@ func BenchmarkFingerprint(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				sink = sha256.Sum256(sz.body)
+			}
+		})
+		b.Run("sonic-decode-sort-encode/"+sz.name, func(b *testing.B) {
+			b.SetBytes(int64(len(sz.body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				var v any
+				if err := sonic.ConfigStd.Unmarshal(sz.body, &v); err != nil {
+					b.Fatal(err)
+				}
+				out, _ := sonic.ConfigStd.Marshal(v) // ConfigStd sorts map keys
+				sink = sha256.Sum256(out)
 			}
 		})
 		b.Run("decode-sort-encode/"+sz.name, func(b *testing.B) {
