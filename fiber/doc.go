@@ -11,6 +11,11 @@
 // handler; a panic releases the key and keeps propagating to the recover
 // middleware. WithNext follows Fiber's Next convention.
 //
+// Fiber reads whole bodies itself and rejects those above its own
+// Config.BodyLimit (default 4 MiB) before any middleware runs; raise it to
+// at least the engine's MaxBodyBytes (default 10 MiB) when clients may
+// send more.
+//
 // Under app.Use, Fiber has not matched the final route yet, so the route
 // scopes (route, user_route) fall back to the concrete path there; attach
 // the middleware to routes or groups to scope by route pattern.
