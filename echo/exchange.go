@@ -24,11 +24,9 @@ type exchange struct {
 }
 
 func (x *exchange) reset() {
-	buf := x.w.buf[:0]
-	if cap(buf) > 64<<10 {
-		buf = nil
-	}
-	*x = exchange{w: captureWriter{buf: buf}}
+	x.c, x.next = nil, nil
+	x.body = core.RestoredBody{}
+	x.w.ResponseWriter = nil
 }
 
 func (x *exchange) Context() context.Context    { return x.c.Request().Context() }
@@ -66,49 +64,34 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 func (x *exchange) Next(limit int) (core.Captured, error) {
 	res := x.c.Response()
 	orig := res.Writer
-	x.w.ResponseWriter, x.w.limit = orig, limit
+	x.w.ResponseWriter = orig
+	x.w.Start(limit)
 	res.Writer = &x.w
 	defer func() { res.Writer = orig }()
 	err := x.next(x.c)
-	return core.Captured{
-		Status:   res.Status,
-		Header:   res.Header(),
-		Body:     x.w.buf,
-		Oversize: x.w.oversize,
-		Streamed: x.w.streamed,
-	}, err
+	return x.w.Captured(res.Status, res.Header()), err
 }
 
 func (x *exchange) Pass() error { return x.next(x.c) }
 
 // captureWriter sits under echo.Response: it passes everything through and
-// keeps a copy of the body, up to limit bytes. Flush and Hijack mark the
-// response as streamed.
+// keeps a copy of the body. Flush and Hijack mark the response as streamed.
 type captureWriter struct {
 	http.ResponseWriter
-	buf      []byte
-	limit    int
-	oversize bool
-	streamed bool
+	core.BodyCapture
 }
 
 func (w *captureWriter) Write(b []byte) (int, error) {
-	if !w.oversize && !w.streamed {
-		if len(w.buf)+len(b) > w.limit {
-			w.oversize, w.buf = true, w.buf[:0]
-		} else {
-			w.buf = append(w.buf, b...)
-		}
-	}
+	w.Keep(b)
 	return w.ResponseWriter.Write(b)
 }
 
 func (w *captureWriter) Flush() {
-	w.streamed = true
+	w.Streamed()
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.streamed = true
+	w.Streamed()
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }

@@ -26,11 +26,7 @@ type exchange struct {
 func (x *exchange) reset() {
 	x.c = nil
 	x.body = core.RestoredBody{}
-	buf := x.w.buf[:0]
-	if cap(buf) > 64<<10 {
-		buf = nil // do not pin large buffers in the pool
-	}
-	x.w = captureWriter{buf: buf}
+	x.w.ResponseWriter = nil
 }
 
 func (x *exchange) Context() context.Context    { return x.c.Request.Context() }
@@ -71,17 +67,12 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 
 func (x *exchange) Next(limit int) (core.Captured, error) {
 	orig := x.c.Writer
-	x.w.ResponseWriter, x.w.limit = orig, limit
+	x.w.ResponseWriter = orig
+	x.w.Start(limit)
 	x.c.Writer = &x.w
 	defer func() { x.c.Writer = orig }()
 	x.c.Next()
-	return core.Captured{
-		Status:   orig.Status(),
-		Header:   orig.Header(),
-		Body:     x.w.buf,
-		Oversize: x.w.oversize,
-		Streamed: x.w.streamed,
-	}, nil
+	return x.w.Captured(orig.Status(), orig.Header()), nil
 }
 
 func (x *exchange) Pass() error {
@@ -90,48 +81,28 @@ func (x *exchange) Pass() error {
 }
 
 // captureWriter passes everything through to Gin's writer and keeps a copy
-// of the body, up to limit bytes. Flushing or hijacking marks the
-// response as streamed: it is delivered as it goes and never stored.
+// of the body. Flushing or hijacking marks the response as streamed.
 type captureWriter struct {
 	gin.ResponseWriter
-	buf      []byte
-	limit    int
-	oversize bool
-	streamed bool
-}
-
-func (w *captureWriter) keep(n int) bool {
-	if w.oversize || w.streamed {
-		return false
-	}
-	if len(w.buf)+n > w.limit {
-		w.oversize = true
-		w.buf = w.buf[:0]
-		return false
-	}
-	return true
+	core.BodyCapture
 }
 
 func (w *captureWriter) Write(b []byte) (int, error) {
-	if w.keep(len(b)) {
-		w.buf = append(w.buf, b...)
-	}
+	w.Keep(b)
 	return w.ResponseWriter.Write(b)
 }
 
 func (w *captureWriter) WriteString(s string) (int, error) {
-	if w.keep(len(s)) {
-		w.buf = append(w.buf, s...)
-	}
+	w.KeepString(s)
 	return w.ResponseWriter.WriteString(s)
 }
 
 func (w *captureWriter) Flush() {
-	w.streamed = true
+	w.Streamed()
 	w.ResponseWriter.Flush()
 }
 
 func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.streamed = true
+	w.Streamed()
 	return w.ResponseWriter.Hijack()
 }
