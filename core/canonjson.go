@@ -13,6 +13,9 @@ import (
 //     member wins (as in encoding/json and JavaScript);
 //   - strings are unescaped and re-encoded one way: raw UTF-8 except '"',
 //     '\' and control characters, so "\u0041" and "A" are equal;
+//   - strings with invalid UTF-8 or unpaired surrogate escapes are
+//     rejected: decoders turn them into U+FFFD, so keys that differ here
+//     may be one key to the handler, and their order would matter;
 //   - numbers are compared by exact decimal value: 1, 1.0, 10e-1 and 0.1e1
 //     are equal, -0 equals 0; no float rounding is involved;
 //   - members whose dotted path is ignored are left out.
@@ -343,6 +346,10 @@ func (c *canon) str() error {
 			}
 			i++
 		}
+		// Runs end only at ASCII bytes, so no valid rune straddles two.
+		if !utf8.Valid(src[c.pos:i]) {
+			return errNotJSON
+		}
 		c.out = append(c.out, src[c.pos:i]...)
 		c.pos = i
 		if i >= len(src) {
@@ -391,6 +398,9 @@ func (c *canon) escape() error {
 				c.pos = save
 			}
 		}
+		if 0xD800 <= r && r < 0xE000 {
+			return errNotJSON // unpaired surrogate
+		}
 		c.writeRune(r)
 	default:
 		return errNotJSON
@@ -424,8 +434,8 @@ func (c *canon) hex4() (rune, bool) {
 const hexDigits = "0123456789abcdef"
 
 // writeRune writes r as the canonical string content: escapes for the
-// characters JSON requires, lower-case \u escapes for lone surrogates
-// (they have no UTF-8 form), raw UTF-8 for everything else.
+// characters JSON requires, raw UTF-8 for everything else. (Lone
+// surrogates never get here: escape rejects them.)
 func (c *canon) writeRune(r rune) {
 	switch {
 	case r == '"' || r == '\\':

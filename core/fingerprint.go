@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"hash"
 	"io"
@@ -112,13 +113,14 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	st.h.Reset()
 	// The framing goes through one buffer and one Write: writing small
 	// pieces to a hash.Hash interface allocates for each.
-	b := append(st.hdr[:0], "idemkit/1\n"...)
-	b = append(b, in.Method...)
-	b = append(b, '\n')
-	b = append(b, in.Path...)
-	b = append(b, '\n')
-	b = appendCanonicalQuery(b, in.RawQuery)
-	b = append(b, '\n')
+	// Each field is length-prefixed, so no path or query content (a
+	// decoded newline, say) can shift one field into the next.
+	b := append(st.hdr[:0], "idemkit/2\n"...)
+	b = appendField(b, in.Method)
+	b = appendField(b, in.Path)
+	q := len(b)
+	b = appendCanonicalQuery(append(b, 0, 0, 0, 0), in.RawQuery)
+	binary.BigEndian.PutUint32(b[q:], uint32(len(b)-q-4))
 	st.hdr = b
 	h.writeBody(st, in.ContentType, in.Body)
 	st.sum = st.h.Sum(st.sum[:0])
@@ -198,6 +200,11 @@ func mediaKind(ct string) byte {
 		return kindJSON // application/problem+json, application/vnd.api+json, ...
 	}
 	return kindRaw
+}
+
+func appendField(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
 }
 
 // appendCanonicalQuery appends the query with its parameters sorted by

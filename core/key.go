@@ -91,6 +91,9 @@ func parseSFString(v string) (string, error) {
 				}
 				return "", fmt.Errorf("%w: text after quoted key", ErrMalformedKey)
 			}
+			if i == 1 {
+				return "", fmt.Errorf("%w: empty", ErrMalformedKey) // `""`, like an empty bare value
+			}
 			if b == nil {
 				return v[1:i], nil
 			}
