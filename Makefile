@@ -32,8 +32,16 @@ test-modules:
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest work
 
+# The SPEC §7 benchmarks, six runs each, summarised by benchstat
+# (go install golang.org/x/perf/cmd/benchstat@latest). BENCHMARKS.md
+# records their output.
+BENCHSTAT ?= $(shell command -v benchstat || echo $(HOME)/go/bin/benchstat)
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem work
+	@mkdir -p bench
+	$(GO) test -run='^$$' -bench=Fingerprint -benchmem -count=6 ./core/ > bench/fingerprint.txt
+	cd gin && $(GO) test -run='^$$' -bench=BenchmarkGin -benchmem -count=6 . > ../bench/gin.txt
+	cd fiber && $(GO) test -run='^$$' -bench=BenchmarkFiber -benchmem -count=6 . > ../bench/fiber.txt
+	@for f in fingerprint gin fiber; do echo "== $$f"; $(BENCHSTAT) bench/$$f.txt; done
 
 demo:
 	$(GO) run ./examples/demo
