@@ -18,10 +18,11 @@ var (
 	_ core.Cooldowns = (*Store)(nil)
 )
 
-// formatVersion is stored in every record (field v). A record written by
-// a version this code does not know is never replayed or overwritten: the
-// request fails closed until the record expires.
-const formatVersion = "1"
+// FormatVersion is stored in every record (field v). A record written
+// with a version this code does not know is never replayed or
+// overwritten: the request fails closed until the record expires. Tools
+// that read records directly (cmd/idemctl) compare against it.
+const FormatVersion = "1"
 
 // Store is the Redis store. It is safe for concurrent use.
 type Store struct {
@@ -57,7 +58,7 @@ func unavailable(err error) error {
 // Begin implements core.Store in one round trip.
 func (s *Store) Begin(ctx context.Context, key string, fp core.Fingerprint, lease, ttl time.Duration) (core.BeginResult, error) {
 	v, err := beginScript.Run(ctx, s.rdb, []string{s.RecordKey(key)},
-		fp[:], lease.Milliseconds(), ttl.Milliseconds(), formatVersion).Slice()
+		fp[:], lease.Milliseconds(), ttl.Milliseconds(), FormatVersion).Slice()
 	if err != nil {
 		return core.BeginResult{}, unavailable(err)
 	}
@@ -167,7 +168,7 @@ func (s *Store) Get(ctx context.Context, key string) (core.Record, error) {
 	if len(m) == 0 || m["s"] == "" {
 		return core.Record{}, core.ErrNotFound
 	}
-	if m["v"] != formatVersion {
+	if m["v"] != FormatVersion {
 		return core.Record{}, fmt.Errorf("%w: record format version %q", core.ErrCorruptRecord, m["v"])
 	}
 	rec := core.Record{State: core.StateInFlight}

@@ -1,0 +1,134 @@
+package idemclient
+
+import (
+	"net/http"
+	"time"
+)
+
+// Default values of the options.
+const (
+	// DefaultHeaderName is the request header that carries the key.
+	DefaultHeaderName = "Idempotency-Key"
+	// DefaultMaxAttempts is the number of attempts of one logical request,
+	// the first one included.
+	DefaultMaxAttempts = 4
+	// DefaultBackoffBase is the ceiling of the first backoff delay.
+	DefaultBackoffBase = 100 * time.Millisecond
+	// DefaultBackoffMax caps every delay, Retry-After included.
+	DefaultBackoffMax = 5 * time.Second
+	// DefaultMaxBodyBytes is the largest request body buffered for retries.
+	DefaultMaxBodyBytes = 10 << 20
+)
+
+// config is the resolved configuration of a Transport.
+type config struct {
+	maxAttempts  int
+	backoffBase  time.Duration
+	backoffMax   time.Duration
+	headerName   string
+	maxBodyBytes int64
+	keyFunc      func(*http.Request) string
+	retryOn      func(*http.Response, error) bool
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		maxAttempts:  DefaultMaxAttempts,
+		backoffBase:  DefaultBackoffBase,
+		backoffMax:   DefaultBackoffMax,
+		headerName:   DefaultHeaderName,
+		maxBodyBytes: DefaultMaxBodyBytes,
+		keyFunc:      func(*http.Request) string { return NewKey() },
+		retryOn:      DefaultRetryOn,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	return c
+}
+
+// Option configures a Transport.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (o optionFunc) apply(c *config) { o(c) }
+
+// WithMaxAttempts sets how many times one logical request is sent, the
+// first attempt included. Values below 1 mean 1 (no retries).
+// Default DefaultMaxAttempts (4).
+func WithMaxAttempts(n int) Option {
+	return optionFunc(func(c *config) {
+		c.maxAttempts = max(n, 1)
+	})
+}
+
+// WithBackoff sets the exponential backoff with full jitter: the delay
+// before retry n (n = 1, 2, …) is uniformly random in
+// [0, min(max, base·2^(n-1))]. max also caps a server's Retry-After. A
+// non-positive base keeps the default; a max below base is raised to base.
+// Default DefaultBackoffBase (100ms) and DefaultBackoffMax (5s).
+func WithBackoff(base, max time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if base > 0 {
+			c.backoffBase = base
+		}
+		c.backoffMax = max
+		if c.backoffMax < c.backoffBase {
+			c.backoffMax = c.backoffBase
+		}
+	})
+}
+
+// WithHeaderName sets the header that carries the key, e.g. the one the
+// server was configured with (core.WithHeaderName). An empty name keeps
+// the default. Default DefaultHeaderName ("Idempotency-Key").
+func WithHeaderName(name string) Option {
+	return optionFunc(func(c *config) {
+		if name != "" {
+			c.headerName = http.CanonicalHeaderKey(name)
+		}
+	})
+}
+
+// WithMaxBodyBytes sets the largest request body the Transport buffers so
+// that every attempt sends the same bytes. A larger body is sent once,
+// without retries, unless the request has a GetBody func (http.NewRequest
+// sets one for *bytes.Buffer, *bytes.Reader and *strings.Reader bodies),
+// which is then used instead of a buffer. 0 buffers nothing.
+// Default DefaultMaxBodyBytes (10 MiB).
+func WithMaxBodyBytes(n int64) Option {
+	return optionFunc(func(c *config) {
+		c.maxBodyBytes = max(n, 0)
+	})
+}
+
+// WithKeyFunc sets how keys are generated for requests that need one
+// (POST, PUT, PATCH and DELETE without the key header). f is called once
+// per logical request, never per attempt. An empty result sends the
+// request without a key, which then is retried only when its method is
+// idempotent (PUT, DELETE). Default NewKey, a random UUID v4.
+func WithKeyFunc(f func(req *http.Request) string) Option {
+	return optionFunc(func(c *config) {
+		if f != nil {
+			c.keyFunc = f
+		}
+	})
+}
+
+// WithRetryOn sets which outcomes of an attempt are retried: f gets the
+// response (nil on error) and the error of the attempt. The safety rules
+// hold whatever f says: a 422 is never retried, nor a request that has no
+// key and a non-idempotent method, nor one whose body cannot be sent
+// again, nor one whose context is done. Default DefaultRetryOn.
+func WithRetryOn(f func(resp *http.Response, err error) bool) Option {
+	return optionFunc(func(c *config) {
+		if f != nil {
+			c.retryOn = f
+		}
+	})
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/idemkit/idempotency/core"
+)
+
+// bodyPreview is how much of a stored body inspect shows without -full.
+const bodyPreview = 2 << 10
+
+// inspection is what inspect reports (and its -json form).
+type inspection struct {
+	Found    bool   `json:"found"`
+	Scope    string `json:"scope"`
+	Key      string `json:"key"`
+	RedisKey string `json:"redis_key"`
+
+	Version      string `json:"version,omitempty"`
+	KnownVersion bool   `json:"known_version"`
+	// State is in_flight, completed, or unknown (unknown format version).
+	State       string     `json:"state,omitempty"`
+	Fingerprint string     `json:"fingerprint,omitempty"`
+	Token       uint64     `json:"token,omitempty"`
+	LeaseEnd    *time.Time `json:"lease_end,omitempty"`
+	// LeaseLeftMS is the time left on an in-flight lease, by the Redis
+	// server's clock; negative once it expired (the owner is presumed dead
+	// and the next request with the key takes over).
+	LeaseLeftMS *int64 `json:"lease_left_ms,omitempty"`
+	// TTLMS is the time until Redis forgets the record; -1 without expiry.
+	TTLMS        int64     `json:"ttl_ms"`
+	PayloadBytes int       `json:"payload_bytes"`
+	Response     *response `json:"response,omitempty"`
+	DecodeError  string    `json:"decode_error,omitempty"`
+}
+
+// response is a decoded stored response.
+type response struct {
+	Status    int                 `json:"status"`
+	Headers   map[string][]string `json:"headers"`
+	BodyBytes int                 `json:"body_bytes"`
+	// Body is the body as text, or BodyBase64 when it is not UTF-8 text.
+	Body       string `json:"body,omitempty"`
+	BodyBase64 string `json:"body_base64,omitempty"`
+	Truncated  bool   `json:"body_truncated"`
+
+	raw []byte // shown body, for the text output
+}
+
+func runInspect(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) int {
+	var scope, key string
+	var asJSON, full bool
+	ok, code := subcommand("inspect", "-scope S -key K [-full] [-json]", g, args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&scope, "scope", "", "`scope` of the key, as core.ScopeString builds it, e.g. 'user_route:alice|POST /payments' (required)")
+		fs.StringVar(&key, "key", "", "the idempotency `key` (required)")
+		fs.BoolVar(&asJSON, "json", false, "print JSON")
+		fs.BoolVar(&full, "full", false, fmt.Sprintf("show the whole stored body (default: the first %d bytes)", bodyPreview))
+	})
+	if !ok {
+		return code
+	}
+	if scope == "" || key == "" {
+		fmt.Fprintln(stderr, "idemctl inspect: -scope and -key are required")
+		return exitUsage
+	}
+	ctx, cancel := g.withTimeout(ctx)
+	defer cancel()
+	c, err := g.connect()
+	if err != nil {
+		return fail(stderr, "inspect", err)
+	}
+	defer c.Close()
+
+	in, err := inspect(ctx, c, scope, key, full)
+	if err != nil {
+		return fail(stderr, "inspect", g.redisErr(err))
+	}
+	if asJSON {
+		if err := writeJSON(stdout, in); err != nil {
+			return fail(stderr, "inspect", err)
+		}
+	} else {
+		printInspection(stdout, in)
+	}
+	if !in.Found {
+		return exitNotFound
+	}
+	return exitOK
+}
+
+// inspect reads the record of key in scope straight from its hash, so
+// that it can show records the store itself would refuse (an unknown
+// format version).
+func inspect(ctx context.Context, c *conn, scope, key string, full bool) (*inspection, error) {
+	in := &inspection{Scope: scope, Key: key, RedisKey: c.recordKey(scope, key)}
+	var all *redis.MapStringStringCmd
+	var pttl *redis.DurationCmd
+	if _, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		all = p.HGetAll(ctx, in.RedisKey)
+		pttl = p.PTTL(ctx, in.RedisKey)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	m := all.Val()
+	if len(m) == 0 {
+		return in, nil
+	}
+	in.Found = true
+	in.TTLMS = -1
+	if d := pttl.Val(); d > 0 {
+		in.TTLMS = d.Milliseconds()
+	}
+	in.Version = m["v"]
+	in.KnownVersion = in.Version == knownFormatVersion
+	switch {
+	case !in.KnownVersion:
+		in.State = "unknown"
+	case m["s"] == "1":
+		in.State = core.StateInFlight.String()
+	case m["s"] == "2":
+		in.State = core.StateCompleted.String()
+	default:
+		in.State = "unknown"
+	}
+	if f, ok := m["f"]; ok {
+		in.Fingerprint = hex.EncodeToString([]byte(f))
+	}
+	in.Token, _ = strconv.ParseUint(m["t"], 10, 64)
+	if ms, err := strconv.ParseInt(m["l"], 10, 64); err == nil && ms > 0 {
+		end := time.UnixMilli(ms)
+		left := end.Sub(serverTime(ctx, c.rdb)).Milliseconds()
+		in.LeaseEnd, in.LeaseLeftMS = &end, &left
+	}
+	payload, hasPayload := m["p"]
+	in.PayloadBytes = len(payload)
+	if hasPayload && in.KnownVersion {
+		resp, err := core.BinarySerializer{}.Decode([]byte(payload))
+		if err != nil {
+			in.DecodeError = err.Error() + " (was the engine configured with another serializer?)"
+		} else {
+			in.Response = newResponse(&resp, full)
+		}
+	}
+	return in, nil
+}
+
+func newResponse(r *core.Response, full bool) *response {
+	out := &response{Status: r.Status, Headers: map[string][]string(r.Header), BodyBytes: len(r.Body)}
+	if out.Headers == nil {
+		out.Headers = map[string][]string{}
+	}
+	body := r.Body
+	if !full && len(body) > bodyPreview {
+		body, out.Truncated = body[:bodyPreview], true
+		// Do not cut a UTF-8 character in half.
+		for i := 0; i < utf8.UTFMax && len(body) > 0 && !utf8.Valid(body); i++ {
+			body = body[:len(body)-1]
+		}
+	}
+	out.raw = body
+	if isText(body) {
+		out.Body = string(body)
+	} else {
+		out.BodyBase64 = base64.StdEncoding.EncodeToString(body)
+	}
+	return out
+}
+
+// isText reports whether b prints safely on a terminal: UTF-8 without
+// control characters other than tab and line breaks.
+func isText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
+}
+
+func printInspection(w io.Writer, in *inspection) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	defer tw.Flush()
+	if !in.Found {
+		fmt.Fprintln(w, "no record")
+		fmt.Fprintf(tw, "redis key\t%s\n", in.RedisKey)
+		fmt.Fprintf(tw, "scope\t%s\n", in.Scope)
+		fmt.Fprintf(tw, "key\t%s\n", in.Key)
+		return
+	}
+	fmt.Fprintf(tw, "redis key\t%s\n", in.RedisKey)
+	fmt.Fprintf(tw, "scope\t%s\n", in.Scope)
+	fmt.Fprintf(tw, "key\t%s\n", in.Key)
+	fmt.Fprintf(tw, "state\t%s\n", in.State)
+	if in.KnownVersion {
+		fmt.Fprintf(tw, "format\tv%s\n", in.Version)
+	} else {
+		fmt.Fprintf(tw, "format\tv%q: unknown to this idemctl (written by another idemkit version?); the store neither replays nor overwrites it until it expires\n", in.Version)
+	}
+	fmt.Fprintf(tw, "fingerprint\t%s\n", orDash(in.Fingerprint))
+	fmt.Fprintf(tw, "token\t%d\n", in.Token)
+	switch {
+	case in.LeaseEnd == nil:
+		fmt.Fprintf(tw, "lease end\t-\n")
+	case *in.LeaseLeftMS >= 0:
+		fmt.Fprintf(tw, "lease end\t%s (in %s)\n", in.LeaseEnd.UTC().Format(time.RFC3339Nano), ms(*in.LeaseLeftMS))
+	default:
+		fmt.Fprintf(tw, "lease end\t%s (expired %s ago: the owner is presumed dead; the next request takes over)\n", in.LeaseEnd.UTC().Format(time.RFC3339Nano), ms(-*in.LeaseLeftMS))
+	}
+	if in.TTLMS < 0 {
+		fmt.Fprintf(tw, "ttl\tnone (the key never expires: not written by idemkit?)\n")
+	} else {
+		fmt.Fprintf(tw, "ttl\t%s\n", ms(in.TTLMS))
+	}
+	fmt.Fprintf(tw, "payload\t%d bytes\n", in.PayloadBytes)
+	if in.DecodeError != "" {
+		fmt.Fprintf(tw, "decode error\t%s\n", in.DecodeError)
+	}
+	r := in.Response
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(tw, "status\t%d %s\n", r.Status, http.StatusText(r.Status))
+	names := make([]string, 0, len(r.Headers))
+	for n := range r.Headers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		fmt.Fprintf(tw, "headers\t-\n")
+	}
+	for i, n := range names {
+		label := ""
+		if i == 0 {
+			label = "headers"
+		}
+		for _, v := range r.Headers[n] {
+			fmt.Fprintf(tw, "%s\t%s: %s\n", label, n, v)
+			label = ""
+		}
+	}
+	fmt.Fprintf(tw, "body\t%d bytes", r.BodyBytes)
+	if r.Truncated {
+		fmt.Fprintf(tw, " (first %d shown; -full shows all)", len(r.raw))
+	}
+	if !isText(r.raw) {
+		fmt.Fprintf(tw, " (binary)")
+	}
+	fmt.Fprintf(tw, "\n")
+	tw.Flush()
+	if len(r.raw) == 0 {
+		return
+	}
+	if isText(r.raw) {
+		s := string(r.raw)
+		fmt.Fprint(w, "\n"+s)
+		if !strings.HasSuffix(s, "\n") {
+			fmt.Fprintln(w)
+		}
+		if r.Truncated {
+			fmt.Fprintln(w, "…")
+		}
+		return
+	}
+	fmt.Fprint(w, "\n"+hex.Dump(r.raw))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ms formats milliseconds as a duration, rounded for people.
+func ms(n int64) string {
+	d := time.Duration(n) * time.Millisecond
+	if d >= time.Minute {
+		d = d.Round(time.Second)
+	}
+	return d.String()
+}

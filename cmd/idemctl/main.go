@@ -1,0 +1,25 @@
+// Command idemctl inspects and manages idemkit's idempotency records in
+// Redis.
+//
+//	idemctl [-redis URL] [-prefix P] [-timeout D] <command> [flags]
+//
+//	idemctl inspect -scope 'user_route:alice|POST /payments' -key 4b9f0c2e-…
+//	idemctl flush   -scope 'user_route:alice|POST /payments' -key 4b9f0c2e-…
+//	idemctl stats   [-json]
+//
+// -redis defaults to $REDIS_URL, then redis://localhost:6379/0; a cluster
+// is given as redis+cluster://host:port,host:port. -prefix is the
+// store's idemredis.WithPrefix (default "idem:"). Scopes are the strings
+// core.ScopeString builds.
+//
+// Exit status: 0 success, 1 failure, 2 usage error, 3 inspect found no
+// record.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}

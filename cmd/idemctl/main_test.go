@@ -1,0 +1,566 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bytedance/sonic"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/idemkit/idempotency/core"
+	idemredis "github.com/idemkit/idempotency/storage/redis"
+	"github.com/idemkit/idempotency/storage/redis/redistest"
+)
+
+// env is a Redis with an idemkit Engine on it.
+type env struct {
+	t     *testing.T
+	url   string
+	rdb   redis.UniversalClient
+	store *idemredis.Store
+	eng   *core.Engine
+	runs  atomic.Int64
+}
+
+func newEnv(t *testing.T, prefix string) *env {
+	t.Helper()
+	addr := redistest.Server(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	return newEnvOn(t, "redis://"+addr+"/0", rdb, prefix)
+}
+
+func newEnvOn(t *testing.T, url string, rdb redis.UniversalClient, prefix string) *env {
+	t.Helper()
+	store := idemredis.New(rdb, idemredis.WithPrefix(prefix))
+	eng, err := core.New(core.WithStore(store), core.WithKeyValidator(core.Token()), core.WithLockWait(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, url: url, rdb: rdb, store: store, eng: eng}
+}
+
+var payments = core.ScopeString(core.ScopeUserRoute, "alice", http.MethodPost, "/payments", "")
+
+func fingerprint(s string) core.Fingerprint { return core.Fingerprint(sha256.Sum256([]byte(s))) }
+
+// complete runs the Engine for key in scope, storing result.
+func (e *env) complete(scope, key, result string) {
+	e.t.Helper()
+	_, replayed, err := e.eng.Do(context.Background(), scope, key, fingerprint(key), func(context.Context) ([]byte, error) {
+		e.runs.Add(1)
+		return []byte(result), nil
+	})
+	if err != nil || replayed {
+		e.t.Fatalf("Do(%q, %q): replayed %v, err %v", scope, key, replayed, err)
+	}
+}
+
+// inFlight starts the Engine on key and keeps its function running until
+// the returned func is called (which waits for Do to finish).
+func (e *env) inFlight(scope, key string) (finish func()) {
+	e.t.Helper()
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := e.eng.Do(context.Background(), scope, key, fingerprint(key), func(context.Context) ([]byte, error) {
+			<-release
+			return []byte("late"), nil
+		})
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rec, err := e.store.Get(context.Background(), core.StoreKey(scope, key))
+		if err == nil && rec.State == core.StateInFlight {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("record never went in flight: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return func() {
+		close(release)
+		if err := <-done; err != nil {
+			e.t.Errorf("in-flight Do: %v", err)
+		}
+	}
+}
+
+// storeResponse claims key through the store and completes it with an
+// encoded response, as the HTTP middleware does.
+func (e *env) storeResponse(scope, key string, r *core.Response) {
+	e.t.Helper()
+	ctx := context.Background()
+	sk := core.StoreKey(scope, key)
+	res, err := e.store.Begin(ctx, sk, fingerprint(key), time.Second, time.Hour)
+	if err != nil || res.Outcome != core.Claimed {
+		e.t.Fatalf("Begin: %v %v", res.Outcome, err)
+	}
+	payload, err := core.BinarySerializer{}.Encode(nil, r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.store.Complete(ctx, sk, res.Token, payload, time.Hour); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// ctl runs idemctl with args after the -redis and -prefix flags (or
+// without them when noConn) and returns its exit status and output.
+func (e *env) ctl(prefix string, args ...string) (int, string, string) {
+	e.t.Helper()
+	return ctl(append([]string{"-redis", e.url, "-prefix", prefix}, args...)...)
+}
+
+func ctl(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func decode[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := sonic.UnmarshalString(s, &v); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, s)
+	}
+	return v
+}
+
+// spaces collapses runs of spaces, so that checks do not depend on the
+// width of tabwriter's columns.
+var spaces = regexp.MustCompile(` {2,}`)
+
+func wantContains(t *testing.T, out string, subs ...string) {
+	t.Helper()
+	for _, s := range subs {
+		if !strings.Contains(spaces.ReplaceAllString(out, " "), spaces.ReplaceAllString(s, " ")) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+}
+
+func TestInspectCompleted(t *testing.T) {
+	e := newEnv(t, "idem:")
+	key := "8d2f6c1e-6a53-4a4f-9d2b-4f1f3c2a7b10"
+	e.complete(payments, key, `{"id":"pay_1"}`)
+
+	code, out, errOut := e.ctl("idem:", "inspect", "-scope", payments, "-key", key)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	wantContains(t, out,
+		"redis key    "+e.store.RecordKey(core.StoreKey(payments, key)),
+		"scope        user_route:alice|POST /payments",
+		"state        completed",
+		"format       v1",
+		"fingerprint  "+fingerprint(key).String(),
+		"lease end    -",
+		"status       200 OK",
+		"body         14 bytes",
+		"\n{\"id\":\"pay_1\"}\n",
+	)
+
+	// Global flags may follow the command too.
+	code, out, errOut = ctl("inspect", "-redis", e.url, "-scope", payments, "-key", key, "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	in := decode[inspection](t, out)
+	if !in.Found || in.State != "completed" || in.Version != "1" || !in.KnownVersion ||
+		in.Fingerprint != fingerprint(key).String() || in.LeaseEnd != nil {
+		t.Fatalf("inspection %+v", in)
+	}
+	if in.TTLMS <= 0 || in.TTLMS > core.DefaultTTL.Milliseconds() {
+		t.Fatalf("ttl %dms, want within the 24h TTL", in.TTLMS)
+	}
+	if in.Token == 0 {
+		t.Fatal("no token")
+	}
+	if in.Response == nil || in.Response.Status != 200 || in.Response.Body != `{"id":"pay_1"}` || in.Response.Truncated {
+		t.Fatalf("response %+v", in.Response)
+	}
+}
+
+func TestInspectHeadersAndTruncation(t *testing.T) {
+	e := newEnv(t, "idem:")
+	body := strings.Repeat("0123456789", 500) // 5000 bytes
+	e.storeResponse(payments, "k1", &core.Response{
+		Status: http.StatusCreated,
+		Header: http.Header{"Content-Type": {"application/json"}, "Location": {"/payments/pay_7"}},
+		Body:   []byte(body),
+	})
+
+	code, out, errOut := e.ctl("idem:", "inspect", "-scope", payments, "-key", "k1")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	wantContains(t, out,
+		"status       201 Created",
+		"headers      Content-Type: application/json",
+		"             Location: /payments/pay_7",
+		"body         5000 bytes (first 2048 shown; -full shows all)",
+		"\n"+body[:2048]+"\n…\n",
+	)
+	if strings.Contains(out, body[:2049]) {
+		t.Fatal("body not truncated")
+	}
+
+	_, out, _ = e.ctl("idem:", "inspect", "-scope", payments, "-key", "k1", "-full")
+	wantContains(t, out, "\n"+body+"\n")
+
+	_, out, _ = e.ctl("idem:", "inspect", "-scope", payments, "-key", "k1", "-json")
+	in := decode[inspection](t, out)
+	if r := in.Response; r == nil || r.Status != 201 || len(r.Body) != 2048 || !r.Truncated || r.BodyBytes != 5000 ||
+		r.Headers["Location"][0] != "/payments/pay_7" {
+		t.Fatalf("response %+v", in.Response)
+	}
+	_, out, _ = e.ctl("idem:", "inspect", "-scope", payments, "-key", "k1", "-json", "-full")
+	if r := decode[inspection](t, out).Response; r.Body != body || r.Truncated {
+		t.Fatalf("-full: %d bytes, truncated %v", len(r.Body), r.Truncated)
+	}
+}
+
+func TestInspectBinaryBody(t *testing.T) {
+	e := newEnv(t, "idem:")
+	e.storeResponse(payments, "bin", &core.Response{Status: 200, Body: []byte{0, 1, 2, 0xff, 'x'}})
+	_, out, _ := e.ctl("idem:", "inspect", "-scope", payments, "-key", "bin")
+	wantContains(t, out, "body         5 bytes (binary)", "00 01 02 ff 78")
+	_, out, _ = e.ctl("idem:", "inspect", "-scope", payments, "-key", "bin", "-json")
+	if r := decode[inspection](t, out).Response; r.BodyBase64 != "AAEC/3g=" || r.Body != "" {
+		t.Fatalf("response %+v", r)
+	}
+}
+
+func TestInspectInFlight(t *testing.T) {
+	e := newEnv(t, "idem:")
+	finish := e.inFlight(payments, "busy")
+	defer finish()
+
+	code, out, errOut := e.ctl("idem:", "inspect", "-scope", payments, "-key", "busy", "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	in := decode[inspection](t, out)
+	if in.State != "in_flight" || in.Response != nil || in.LeaseEnd == nil || in.LeaseLeftMS == nil {
+		t.Fatalf("inspection %+v", in)
+	}
+	if left := *in.LeaseLeftMS; left <= 0 || left > core.DefaultLease.Milliseconds() {
+		t.Fatalf("lease left %dms, want within the 30s lease", left)
+	}
+	_, out, _ = e.ctl("idem:", "inspect", "-scope", payments, "-key", "busy")
+	wantContains(t, out, "state        in_flight", "lease end    ", " (in ")
+}
+
+func TestInspectNotFound(t *testing.T) {
+	e := newEnv(t, "idem:")
+	code, out, _ := e.ctl("idem:", "inspect", "-scope", payments, "-key", "nope")
+	if code != exitNotFound {
+		t.Fatalf("exit %d, want %d", code, exitNotFound)
+	}
+	wantContains(t, out, "no record", e.store.RecordKey(core.StoreKey(payments, "nope")))
+	code, out, _ = e.ctl("idem:", "inspect", "-scope", payments, "-key", "nope", "-json")
+	if code != exitNotFound || decode[inspection](t, out).Found {
+		t.Fatalf("exit %d, %s", code, out)
+	}
+}
+
+func TestInspectUnknownVersion(t *testing.T) {
+	e := newEnv(t, "idem:")
+	rk := e.store.RecordKey(core.StoreKey(payments, "future"))
+	if err := e.rdb.HSet(context.Background(), rk, "v", "9", "s", "2", "p", "whatever").Err(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := e.ctl("idem:", "inspect", "-scope", payments, "-key", "future")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	wantContains(t, out, "state        unknown", `format       v"9": unknown`, "ttl          none")
+}
+
+func TestFlush(t *testing.T) {
+	e := newEnv(t, "idem:")
+	e.complete(payments, "k", "first")
+	_, replayed, _ := e.eng.Do(context.Background(), payments, "k", fingerprint("k"), nil)
+	if !replayed {
+		t.Fatal("the engine did not replay before the flush")
+	}
+
+	code, out, errOut := e.ctl("idem:", "flush", "-scope", payments, "-key", "k")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	wantContains(t, out, "deleted completed record "+e.store.RecordKey(core.StoreKey(payments, "k")))
+	if n, _ := e.rdb.Exists(context.Background(), e.store.RecordKey(core.StoreKey(payments, "k"))).Result(); n != 0 {
+		t.Fatal("record still there")
+	}
+
+	code, out, _ = e.ctl("idem:", "flush", "-scope", payments, "-key", "k")
+	if code != exitOK {
+		t.Fatalf("second flush: exit %d", code)
+	}
+	wantContains(t, out, "no record ", "nothing to delete")
+
+	// The next request with the key runs afresh.
+	e.complete(payments, "k", "second")
+	if e.runs.Load() != 2 {
+		t.Fatalf("function ran %d times, want 2", e.runs.Load())
+	}
+
+	_, out, _ = e.ctl("idem:", "flush", "-scope", payments, "-key", "k", "-json")
+	if r := decode[flushResult](t, out); !r.Existed || r.State != "completed" || r.Scope != payments || r.Key != "k" {
+		t.Fatalf("flush %+v", r)
+	}
+	_, out, _ = e.ctl("idem:", "flush", "-scope", payments, "-key", "k", "-json")
+	if r := decode[flushResult](t, out); r.Existed || r.State != "" {
+		t.Fatalf("flush %+v", r)
+	}
+}
+
+func TestFlushInFlight(t *testing.T) {
+	e := newEnv(t, "idem:")
+	finish := e.inFlight(payments, "busy")
+	_, out, _ := e.ctl("idem:", "flush", "-scope", payments, "-key", "busy", "-json")
+	if r := decode[flushResult](t, out); !r.Existed || r.State != "in_flight" {
+		t.Fatalf("flush %+v", r)
+	}
+	finish() // the owner's completion is fenced off: nothing is stored
+	code, _, _ := e.ctl("idem:", "inspect", "-scope", payments, "-key", "busy")
+	if code != exitNotFound {
+		t.Fatalf("inspect after the fenced completion: exit %d, want %d", code, exitNotFound)
+	}
+}
+
+func TestStats(t *testing.T) {
+	e := newEnv(t, "idem:")
+	ctx := context.Background()
+	refunds := core.ScopeString(core.ScopeUserRoute, "bob", http.MethodPost, "/refunds", "")
+	e.complete(payments, "a", `{"id":"pay_1"}`)
+	e.complete(payments, "b", `{"id":"pay_2"}`)
+	e.complete(refunds, "a", strings.Repeat("r", 3000))
+	finish := e.inFlight(payments, "busy")
+	defer finish()
+	// A claim whose lease has run out: its owner is presumed dead.
+	if _, err := e.store.Begin(ctx, core.StoreKey(payments, "dead"), fingerprint("dead"), 10*time.Millisecond, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	// A record of a future format, an alert cooldown, and keys that are
+	// not the store's.
+	if err := e.rdb.HSet(ctx, e.store.RecordKey(core.StoreKey(payments, "future")), "v", "2", "s", "2", "p", "xx").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.store.AcquireCooldown(ctx, "PAYLOAD_MISMATCH|user_route", time.Hour); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	other := idemredis.New(e.rdb, idemredis.WithPrefix("other:"))
+	if _, err := other.Begin(ctx, core.StoreKey(payments, "x"), fingerprint("x"), time.Second, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	e.rdb.Set(ctx, "idem:{not-a-hash}", "1", time.Hour)
+	time.Sleep(20 * time.Millisecond) // let the dead claim's lease end
+
+	var payload int64
+	for _, k := range []string{core.StoreKey(payments, "a"), core.StoreKey(payments, "b"), core.StoreKey(refunds, "a")} {
+		rec, err := e.store.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload += int64(len(rec.Payload))
+	}
+
+	code, out, errOut := e.ctl("idem:", "stats", "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	got := decode[statistics](t, out)
+	want := statistics{Prefix: "idem:", Nodes: 1, Records: 6, InFlight: 2, LeaseExpired: 1, Completed: 3,
+		UnknownVersion: 1, PayloadBytes: payload, CooldownKeys: 1, Other: 1}
+	if got != want {
+		t.Fatalf("stats\n got %+v\nwant %+v", got, want)
+	}
+
+	code, out, _ = e.ctl("idem:", "stats")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	wantContains(t, out,
+		"records         6\n",
+		"  in flight     2   (1 with an expired lease)\n",
+		"  completed     3\n",
+		"  unknown format  1\n",
+		fmt.Sprintf("payload bytes   %d", payload),
+		"cooldown keys   1\n",
+	)
+
+	// The other prefix sees only its own record.
+	_, out, _ = e.ctl("other:", "stats", "-json")
+	if got := decode[statistics](t, out); got.Records != 1 || got.InFlight != 1 || got.CooldownKeys != 0 {
+		t.Fatalf("other: stats %+v", got)
+	}
+}
+
+func TestStatsPrefixIsNotAPattern(t *testing.T) {
+	e := newEnv(t, "app*:")
+	e.complete(payments, "a", "x")
+	other := newEnvOn(t, e.url, e.rdb, "app1:")
+	other.complete(payments, "a", "y")
+	other.complete(payments, "b", "y")
+
+	_, out, _ := e.ctl("app*:", "stats", "-json")
+	if got := decode[statistics](t, out); got.Records != 1 {
+		t.Fatalf("prefix app*: counted %d records, want 1 (the prefix is literal)", got.Records)
+	}
+}
+
+func TestStatsEmptyAndRedisURLFromEnv(t *testing.T) {
+	e := newEnv(t, "idem:")
+	t.Setenv("REDIS_URL", e.url)
+	code, out, errOut := ctl("stats", "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got := decode[statistics](t, out); got != (statistics{Prefix: "idem:", Nodes: 1}) {
+		t.Fatalf("stats %+v", got)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	addrs := redistest.Cluster(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { rdb.Close() })
+	url := "redis+cluster://" + strings.Join(addrs, ",")
+	e := newEnvOn(t, url, rdb, "idem:")
+	const n = 60
+	for i := range n {
+		e.complete(payments, "key-"+strconv.Itoa(i), "ok")
+	}
+	finish := e.inFlight(payments, "busy")
+	defer finish()
+
+	code, out, errOut := e.ctl("idem:", "stats", "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	got := decode[statistics](t, out)
+	if got.Nodes != 3 || got.Records != n+1 || got.Completed != n || got.InFlight != 1 {
+		t.Fatalf("stats %+v", got)
+	}
+
+	code, out, _ = e.ctl("idem:", "inspect", "-scope", payments, "-key", "key-7", "-json")
+	if in := decode[inspection](t, out); code != exitOK || in.State != "completed" || in.Response.Body != "ok" {
+		t.Fatalf("exit %d, inspection %+v", code, in)
+	}
+	code, out, _ = e.ctl("idem:", "flush", "-scope", payments, "-key", "key-7")
+	if code != exitOK || !strings.Contains(out, "deleted completed record") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{nil, exitUsage, "usage: idemctl"},
+		{[]string{"-h"}, exitOK, "usage: idemctl"},
+		{[]string{"help"}, exitOK, "inspect"},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{[]string{"-nope"}, exitUsage, "flag provided but not defined"},
+		{[]string{"inspect"}, exitUsage, "-scope and -key are required"},
+		{[]string{"inspect", "-scope", "global"}, exitUsage, "-scope and -key are required"},
+		{[]string{"flush", "-key", "k"}, exitUsage, "-scope and -key are required"},
+		{[]string{"stats", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"inspect", "-h"}, exitOK, "usage: idemctl inspect -scope S -key K"},
+		{[]string{"-redis", "localhost:6379", "stats"}, exitFailure, "invalid Redis URL"},
+		{[]string{"-redis", "redis+cluster://a:1,b:2/3", "stats"}, exitFailure, "only database 0"},
+	} {
+		code, out, errOut := ctl(c.args...)
+		if code != c.code || !strings.Contains(out+errOut, c.out) {
+			t.Errorf("idemctl %q: exit %d, want %d with %q\n%s%s", c.args, code, c.code, c.out, out, errOut)
+		}
+	}
+}
+
+func TestRedisDown(t *testing.T) {
+	code, _, errOut := ctl("-redis", "redis://127.0.0.1:1/0", "-timeout", "1s", "stats")
+	if code != exitFailure || !strings.HasPrefix(errOut, "idemctl stats: ") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+func TestParseClusterURL(t *testing.T) {
+	c, err := newClient("redis+cluster://user:secret@n1:7000,n2:7001,n3?dial_timeout=3&read_timeout=6s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cc, ok := c.(*redis.ClusterClient)
+	if !ok {
+		t.Fatalf("client %T, want *redis.ClusterClient", c)
+	}
+	o := cc.Options()
+	if strings.Join(o.Addrs, ",") != "n1:7000,n2:7001,n3:6379" || o.Username != "user" || o.Password != "secret" ||
+		o.DialTimeout != 3*time.Second || o.ReadTimeout != 6*time.Second || o.TLSConfig != nil {
+		t.Fatalf("options %+v", o)
+	}
+
+	c, err = newClient("rediss+cluster://n1:7000,n2:7001/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if o := c.(*redis.ClusterClient).Options(); o.TLSConfig == nil || len(o.Addrs) != 2 {
+		t.Fatalf("rediss+cluster: options %+v", o)
+	}
+
+	c, err = newClient("redis://:pw@localhost:6380/2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if o := c.(*redis.Client).Options(); o.Addr != "localhost:6380" || o.DB != 2 || o.Password != "pw" {
+		t.Fatalf("redis: options %+v", o)
+	}
+
+	for _, bad := range []string{"redis+cluster://", "redis+cluster://a:1/1", "redis+cluster://a:1?bogus=1", "nope"} {
+		if c, err := newClient(bad); err == nil {
+			c.Close()
+			t.Errorf("newClient(%q) accepted", bad)
+		}
+	}
+	if _, err := newClient("redis+cluster://u:hunter2@a:1?bogus=1"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error %v", err)
+	}
+	if _, err := newClient("redis//u:hunter2@a:1"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestGlobEscape(t *testing.T) {
+	if got := globEscape(`a*b?c[d]e\f`); got != `a\*b\?c\[d\]e\\f` {
+		t.Fatal(got)
+	}
+	if got := globEscape("idem:"); got != "idem:" {
+		t.Fatal(got)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 20: "5.0 MiB"} {
+		if got := byteSize(n); got != want {
+			t.Errorf("byteSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/idemkit/idempotency/core"
+	idemredis "github.com/idemkit/idempotency/storage/redis"
+)
+
+// knownFormatVersion is the record format (hash field v) that idemredis
+// writes and this tool understands.
+const knownFormatVersion = idemredis.FormatVersion
+
+// conn is an open connection to the store's Redis.
+type conn struct {
+	rdb    redis.UniversalClient
+	store  *idemredis.Store
+	prefix string
+}
+
+func (g *globals) connect() (*conn, error) {
+	rdb, err := newClient(g.url())
+	if err != nil {
+		return nil, err
+	}
+	return &conn{rdb: rdb, store: idemredis.New(rdb, idemredis.WithPrefix(g.prefix)), prefix: g.prefix}, nil
+}
+
+func (c *conn) Close() error { return c.rdb.Close() }
+
+// recordKey is the Redis key of key in scope, as the Engine and the
+// idemredis store write it.
+func (c *conn) recordKey(scope, key string) string {
+	return c.store.RecordKey(core.StoreKey(scope, key))
+}
+
+// newClient opens a client for a redis://, rediss:// or unix:// URL (see
+// redis.ParseURL), or a cluster client for
+// redis+cluster://[user:pass@]host:port,host:port[?options] (rediss+cluster
+// for TLS; options as redis.ParseClusterURL takes them).
+func newClient(raw string) (redis.UniversalClient, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil, fmt.Errorf("invalid Redis URL %q: want redis://host:port/db or redis+cluster://host:port,host:port", redactURL(raw))
+	}
+	switch strings.ToLower(scheme) {
+	case "redis+cluster", "rediss+cluster":
+		opts, err := parseClusterURL(strings.TrimSuffix(strings.ToLower(scheme), "+cluster"), rest)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClusterClient(opts), nil
+	}
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid Redis URL %q: %w", redactURL(raw), err)
+	}
+	return redis.NewClient(opts), nil
+}
+
+// parseClusterURL turns "[user:pass@]h1:p1,h2:p2[/][?query]" into the
+// form redis.ParseClusterURL reads: scheme://[user:pass@]h1:p1?addr=h2:p2.
+func parseClusterURL(scheme, rest string) (*redis.ClusterOptions, error) {
+	hostEnd := strings.IndexAny(rest, "/?")
+	if hostEnd < 0 {
+		hostEnd = len(rest)
+	}
+	authority, tail := rest[:hostEnd], rest[hostEnd:]
+	path, query, _ := strings.Cut(tail, "?")
+	if path != "" && path != "/" && path != "/0" {
+		return nil, fmt.Errorf("invalid cluster URL: Redis Cluster has only database 0, got path %q", path)
+	}
+	userinfo := ""
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		userinfo, authority = authority[:i+1], authority[i+1:]
+	}
+	var hosts []string
+	for _, h := range strings.Split(authority, ",") {
+		if h = strings.TrimSpace(h); h == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(h, "6379")
+		}
+		hosts = append(hosts, h)
+	}
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("invalid cluster URL: no host:port")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, fmt.Errorf("invalid cluster URL query: %w", err)
+	}
+	for _, h := range hosts[1:] {
+		q.Add("addr", h)
+	}
+	u := scheme + "://" + userinfo + hosts[0]
+	if enc := q.Encode(); enc != "" {
+		u += "?" + enc
+	}
+	opts, err := redis.ParseClusterURL(u)
+	if err != nil {
+		return nil, fmt.Errorf("invalid cluster URL: %w", err)
+	}
+	return opts, nil
+}
+
+// redactURL hides a password in a URL shown in an error.
+func redactURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		if i := strings.LastIndex(raw, "@"); i >= 0 {
+			return "xxxxx" + raw[i:]
+		}
+		return raw
+	}
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	if i := strings.LastIndex(rest[:end], "@"); i >= 0 {
+		user, _, _ := strings.Cut(rest[:i], ":")
+		return scheme + "://" + user + ":xxxxx@" + rest[i+1:]
+	}
+	return raw
+}
+
+// quietLogger drops go-redis's own log lines (dial retries and the
+// like): idemctl reports the error that ends a command itself.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+// forEachNode calls fn on every node that holds keys: the one server, or
+// every master of a cluster (concurrently; fn must be safe for that).
+func (c *conn) forEachNode(ctx context.Context, fn func(ctx context.Context, node *redis.Client) error) (nodes int, err error) {
+	switch rdb := c.rdb.(type) {
+	case *redis.ClusterClient:
+		var mu sync.Mutex
+		err = rdb.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			mu.Lock()
+			nodes++
+			mu.Unlock()
+			return fn(ctx, node)
+		})
+		return nodes, err
+	case *redis.Client:
+		return 1, fn(ctx, rdb)
+	}
+	return 0, fmt.Errorf("unsupported Redis client %T", c.rdb)
+}
+
+// serverTime is the Redis server's clock, which idemredis uses for lease
+// ends; the local clock when TIME fails.
+func serverTime(ctx context.Context, c redis.Cmdable) time.Time {
+	if t, err := c.Time(ctx).Result(); err == nil {
+		return t
+	}
+	return time.Now()
+}
+
+// globEscape quotes the glob metacharacters of s for SCAN MATCH.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	idemredis "github.com/idemkit/idempotency/storage/redis"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitNotFound = 3
+)
+
+// defaultRedisURL is used when neither -redis nor REDIS_URL is set.
+const defaultRedisURL = "redis://localhost:6379/0"
+
+// globals are the flags every command takes, before or after its name.
+type globals struct {
+	redisURL string
+	prefix   string
+	timeout  time.Duration
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	// -redis has no default in the flag itself, so that -h never prints a
+	// password from $REDIS_URL; see redisURLOrDefault.
+	fs.Func("redis", "Redis `URL`: redis://, rediss://, unix://, or redis+cluster://host:port,host:port (default $REDIS_URL, then "+defaultRedisURL+")", func(s string) error {
+		g.redisURL = s
+		return nil
+	})
+	fs.StringVar(&g.prefix, "prefix", g.prefix, "key `prefix` of the store (idemredis.WithPrefix)")
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "give up after this `duration` (0: no limit)")
+}
+
+// url returns -redis, else $REDIS_URL, else defaultRedisURL.
+func (g *globals) url() string {
+	if g.redisURL != "" {
+		return g.redisURL
+	}
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		return u
+	}
+	return defaultRedisURL
+}
+
+// commands are the subcommands.
+var commands = map[string]func(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) int{
+	"inspect": runInspect,
+	"flush":   runFlush,
+	"stats":   runStats,
+}
+
+// summaries describe the commands in the usage.
+var summaries = map[string]string{
+	"inspect": "show one record: state, fingerprint, lease, TTL and the stored response",
+	"flush":   "delete one record, so that the next request with its key runs afresh",
+	"stats":   "count the records under the prefix: in flight, completed, unknown format, payload bytes, cooldowns",
+}
+
+// run is the whole program, testable: it parses args (without the program
+// name) and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	g := &globals{prefix: idemredis.DefaultPrefix}
+	redis.SetLogger(quietLogger{})
+	fs := flag.NewFlagSet("idemctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	g.register(fs)
+	fs.Usage = func() { usage(stderr, fs) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		usage(stderr, fs)
+		return exitUsage
+	}
+	name := fs.Arg(0)
+	if name == "help" {
+		usage(stdout, fs)
+		return exitOK
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "idemctl: unknown command %q\n\n", name)
+		usage(stderr, fs)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return cmd(ctx, g, fs.Args()[1:], stdout, stderr)
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: idemctl [global flags] <command> [flags]\n\ncommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, summaries[n])
+	}
+	fmt.Fprintf(w, "\nglobal flags (also accepted after the command):\n")
+	out := fs.Output()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(out)
+	fmt.Fprintf(w, "\nRun 'idemctl <command> -h' for the command's flags.\n"+
+		"Exit status: 0 success, 1 failure, 2 usage error, 3 inspect found no record.\n")
+}
+
+// subcommand parses a command's flags, the global ones included. It
+// returns false (and the exit status) when the program should stop.
+func subcommand(name, synopsis string, g *globals, args []string, stderr io.Writer, define func(fs *flag.FlagSet)) (bool, int) {
+	fs := flag.NewFlagSet("idemctl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	g.register(fs)
+	define(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: idemctl %s %s\n\n%s\n\nflags:\n", name, synopsis, summaries[name])
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return false, exitOK
+		}
+		return false, exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "idemctl %s: unexpected argument %q\n", name, fs.Arg(0))
+		fs.Usage()
+		return false, exitUsage
+	}
+	return true, exitOK
+}
+
+// withTimeout applies -timeout to ctx.
+func (g *globals) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if g.timeout > 0 {
+		return context.WithTimeout(ctx, g.timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+func fail(stderr io.Writer, name string, err error) int {
+	fmt.Fprintf(stderr, "idemctl %s: %v\n", name, err)
+	return exitFailure
+}
+
+// redisErr names the server (without its password) in an error from it.
+func (g *globals) redisErr(err error) error {
+	return fmt.Errorf("redis %s: %w", redactURL(g.url()), err)
+}
