@@ -3,6 +3,7 @@ package idemfiber
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -19,7 +20,25 @@ type exchange struct {
 }
 
 func (x *exchange) Context() context.Context { return x.c.UserContext() }
-func (x *exchange) Method() string           { return x.c.Method() }
+// Method returns a string that outlives the request: unless Fiber runs
+// with Immutable, c.Method aliases a buffer fasthttp reuses, and the
+// engine hands the method to telemetry (metric labels) and alerts.
+func (x *exchange) Method() string {
+	switch m := x.c.Method(); m {
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "PATCH":
+		return "PATCH"
+	case "DELETE":
+		return "DELETE"
+	case "GET":
+		return "GET"
+	default:
+		return strings.Clone(m)
+	}
+}
 
 // Path copies: fasthttp reuses its buffers after the request, and the
 // engine may keep the path in events.
