@@ -9,13 +9,15 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/echoapp"
+	"github.com/idemkit/idempotency/examples/internal/fiberapp"
 	"github.com/idemkit/idempotency/examples/internal/ginapp"
 	"github.com/idemkit/idempotency/examples/internal/shop"
 )
 
-// framework is one example app as the demo runs it. Adding Echo or Fiber
-// is one entry in frameworks plus its start func; the scenarios, checks
-// and table are shared.
+// framework is one example app as the demo runs it. Adding a framework is
+// one entry in frameworks plus its start func; the scenarios, checks and
+// table are shared.
 type framework struct {
 	name string
 	// start serves the framework's example app, built on store and s, on
@@ -26,9 +28,12 @@ type framework struct {
 }
 
 // frameworks lists the apps the demo plays the scenarios against, in
-// table order.
+// table order. The first is the reference the others must answer
+// byte for byte like.
 var frameworks = []framework{
 	{name: "gin", start: startGin},
+	{name: "echo", start: startEcho},
+	{name: "fiber", start: startFiber},
 }
 
 func startGin(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
@@ -38,6 +43,23 @@ func startGin(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Con
 		return nil, err
 	}
 	return serveHTTP(ln, h), nil
+}
+
+func startEcho(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
+	e, err := echoapp.New(store, s)
+	if err != nil {
+		return nil, err
+	}
+	return serveHTTP(ln, e), nil
+}
+
+func startFiber(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
+	app, err := fiberapp.New(store, s)
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = app.Listener(ln) }() // returns after Shutdown
+	return app.ShutdownWithContext, nil
 }
 
 // serveHTTP serves h on ln in the background, for the frameworks whose

@@ -12,10 +12,12 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -58,17 +60,16 @@ func (r *row) ok(want int64) bool {
 
 // run plays the scenarios against every framework, writes the table and a
 // verdict per framework to w, and reports whether everything went as
-// expected. An error means the demo itself could not run.
+// expected: every step as the scenario wants it, and every framework
+// answering every step exactly like the first one. An error means the
+// demo itself could not run.
 func run(ctx context.Context, w io.Writer, fws []framework, verbose bool) (bool, error) {
 	steps := scenarios()
-	rows := make([][]row, len(fws))
-	sent := make([]int64, len(fws))
-	for i, fw := range fws {
-		var err error
-		if rows[i], sent[i], err = play(ctx, fw, steps); err != nil {
-			return false, fmt.Errorf("%s: %w", fw.name, err)
-		}
+	rows, sent, err := playAll(ctx, fws, steps)
+	if err != nil {
+		return false, err
 	}
+	differs, diffs := compare(fws, steps, rows)
 
 	names := make([]string, len(fws))
 	for i, fw := range fws {
@@ -93,8 +94,11 @@ func run(ctx context.Context, w io.Writer, fws []framework, verbose bool) (bool,
 				exec += fmt.Sprintf(" (want %d)", st.wantExec)
 			}
 			check := "ok"
-			if !r.ok(st.wantExec) {
+			switch {
+			case !r.ok(st.wantExec):
 				check = "FAIL"
+			case differs[f][s]:
+				check = "DIFF" // as expected, but not what the first framework answered
 			}
 			line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s", s+1, st.name, fw.name, r.status, r.idem, exec, check, r.why)
 			if verbose {
@@ -136,12 +140,62 @@ func run(ctx context.Context, w io.Writer, fws []framework, verbose bool) (bool,
 		fmt.Fprintf(w, "%s: FAILED, the payment handler ran %d times (expected %d); deviations:\n%s\n",
 			fw.name, got, want, strings.Join(failed, "\n"))
 	}
+	if len(fws) > 1 {
+		if len(diffs) == 0 {
+			fmt.Fprintf(w, "%s: IDENTICAL, every step byte for byte: status, body, Idempotency-Status, Content-Type, Location, Cache-Control, Retry-After and Set-Cookie presence\n",
+				strings.Join(names, " = "))
+		} else {
+			allOK = false
+			fmt.Fprintf(w, "%s: DIFFERENT answers to the same requests:\n%s\n",
+				strings.Join(names, " vs "), strings.Join(diffs, "\n"))
+		}
+	}
 	return allOK, nil
 }
 
+// playAll plays steps against each framework in turn, every one on a
+// fresh store and shop and with the same key sequence. It returns the
+// rows per framework and step, and the POST requests sent per framework.
+func playAll(ctx context.Context, fws []framework, steps []step) ([][]row, []int64, error) {
+	var seed [32]byte
+	_, _ = crand.Read(seed[:]) // never fails
+	rows := make([][]row, len(fws))
+	sent := make([]int64, len(fws))
+	for i, fw := range fws {
+		var err error
+		if rows[i], sent[i], err = play(ctx, fw, steps, seed); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", fw.name, err)
+		}
+	}
+	return rows, sent, nil
+}
+
+// compare checks that every framework answered every step exactly like
+// the first one (see signature). differs[f][s] is true when framework f
+// did not on step s; diffs describes each such case.
+func compare(fws []framework, steps []step, rows [][]row) (differs [][]bool, diffs []string) {
+	differs = make([][]bool, len(fws))
+	for f := range fws {
+		differs[f] = make([]bool, len(steps))
+		if f == 0 {
+			continue
+		}
+		for s, st := range steps {
+			ref, got := rows[0][s].sig, rows[f][s].sig
+			if got == ref {
+				continue
+			}
+			differs[f][s] = true
+			diffs = append(diffs, fmt.Sprintf("  step %d (%s):\n    %-6s %s\n    %-6s %s", s+1, st.name, fws[0].name, ref, fws[f].name, got))
+		}
+	}
+	return differs, diffs
+}
+
 // play starts fw on a fresh store and shop and runs every step against
-// it. It returns a row per step and the number of POST requests sent.
-func play(ctx context.Context, fw framework, steps []step) ([]row, int64, error) {
+// it, with keys drawn from seed. It returns a row per step and the number
+// of POST requests sent.
+func play(ctx context.Context, fw framework, steps []step, seed [32]byte) ([]row, int64, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, 0, err
@@ -163,7 +217,7 @@ func play(ctx context.Context, fw framework, steps []step) ([]row, int64, error)
 		_ = stop(sctx)
 	}()
 
-	t := &target{base: "http://" + ln.Addr().String(), client: client, store: store}
+	t := &target{base: "http://" + ln.Addr().String(), client: client, store: store, keys: rand.NewChaCha8(seed)}
 	rows := make([]row, len(steps))
 	for i, st := range steps {
 		if err := ctx.Err(); err != nil {

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -35,6 +35,7 @@ type target struct {
 	base   string
 	client *http.Client
 	store  *outageStore
+	keys   *rand.ChaCha8 // the same seed for every framework: same keys
 
 	key   string // the key of the first payment, reused by the next steps
 	first reply  // the first payment's response, which replays must equal
@@ -114,6 +115,21 @@ type result struct {
 	why      string
 	body     string
 	problems []string // deviations from the expected outcome
+	// sig is what every framework must answer byte for byte alike (see
+	// signature); for concurrent requests, the multiset of their sigs.
+	sig string
+}
+
+// signature renders what a response must share with the other
+// frameworks' answers to the same request: status, body and the headers
+// that carry idempotency (Idempotency-Status, Content-Type, Location,
+// Cache-Control, the presence of Retry-After and Set-Cookie). Nothing is
+// normalised: ids such as pay_1 match because every server starts fresh.
+func signature(rp reply) string {
+	h := rp.header
+	return fmt.Sprintf("%d Idempotency-Status=%q Content-Type=%q Location=%q Cache-Control=%q Retry-After:%t Set-Cookie:%t body=%q",
+		rp.status, h.Get("Idempotency-Status"), h.Get("Content-Type"), h.Get("Location"), h.Get("Cache-Control"),
+		h.Get("Retry-After") != "", h.Get("Set-Cookie") != "", rp.body)
 }
 
 func (r *result) expect(ok bool, format string, args ...any) {
@@ -128,7 +144,7 @@ func single(rp reply, err error, wantStatus int, wantIdem, why string) result {
 	if err != nil {
 		return result{status: "error", idem: "-", why: why, problems: []string{"request failed: " + err.Error()}}
 	}
-	res := result{status: strconv.Itoa(rp.status), idem: orDash(rp.header.Get("Idempotency-Status")), why: why, body: string(rp.body)}
+	res := result{status: strconv.Itoa(rp.status), idem: orDash(rp.header.Get("Idempotency-Status")), why: why, body: string(rp.body), sig: signature(rp)}
 	res.expect(rp.status == wantStatus, "status %d, want %d", rp.status, wantStatus)
 	got := rp.header.Get("Idempotency-Status")
 	res.expect(got == wantIdem, "Idempotency-Status %q, want %q", got, wantIdem)
@@ -156,7 +172,7 @@ func replayed(res *result, t *target, rp reply) {
 func scenarios() []step {
 	return []step{
 		{name: "first payment", wantExec: 1, play: func(ctx context.Context, t *target) result {
-			t.key = newKey()
+			t.key = t.newKey()
 			rp, err := t.post(ctx, "/payments", t.key, paymentBody)
 			res := single(rp, err, http.StatusCreated, "Original", "handler ran; response stored under the key")
 			if err == nil {
@@ -202,7 +218,7 @@ func scenarios() []step {
 		{name: "store down", wantExec: 2, play: func(ctx context.Context, t *target) result {
 			t.store.down.Store(true)
 			defer t.store.down.Store(false)
-			rp, err := t.post(ctx, "/payments", newKey(), paymentBody)
+			rp, err := t.post(ctx, "/payments", t.newKey(), paymentBody)
 			res := single(rp, err, http.StatusServiceUnavailable, "", "fail closed: no run without idempotency; Retry-After set")
 			if err == nil {
 				problemJSON(&res, rp)
@@ -217,7 +233,7 @@ func scenarios() []step {
 // new key from many goroutines at once: one claims the key and runs, the
 // others wait for it (lock wait) and get its stored response.
 func concurrentDuplicates(ctx context.Context, t *target) result {
-	key := newKey()
+	key := t.newKey()
 	replies := make([]reply, duplicates)
 	errs := make([]error, duplicates)
 	start := make(chan struct{})
@@ -233,6 +249,7 @@ func concurrentDuplicates(ctx context.Context, t *target) result {
 
 	res := result{why: "one request claimed the key and ran; the others waited and got its response"}
 	statuses := map[string]int{}
+	sigs := map[string]int{}
 	idems := map[string]int{}
 	bodies := map[string]bool{}
 	for i, rp := range replies {
@@ -242,11 +259,13 @@ func concurrentDuplicates(ctx context.Context, t *target) result {
 			continue
 		}
 		statuses[strconv.Itoa(rp.status)]++
+		sigs[signature(rp)]++
 		idems[orDash(rp.header.Get("Idempotency-Status"))]++
 		bodies[string(rp.body)] = true
 		res.body = string(rp.body)
 	}
 	res.status = summarize(statuses, "x")
+	res.sig = summarize(sigs, "x")
 	res.idem = fmt.Sprintf("%d Original, %d Repeated", idems["Original"], idems["Repeated"])
 	if other := duplicates - idems["Original"] - idems["Repeated"]; other > 0 {
 		res.idem += fmt.Sprintf(", %d other (%s)", other, summarize(idems, "x"))
@@ -279,11 +298,12 @@ func orDash(s string) string {
 	return s
 }
 
-// newKey returns a random (version 4) UUID, the key format the payment
-// routes accept.
-func newKey() string {
+// newKey returns the next key of t's sequence, a version 4 UUID (the
+// format the payment routes accept). Every framework's target is seeded
+// alike, so they all see the same keys and must answer alike.
+func (t *target) newKey() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
+	_, _ = t.keys.Read(b[:]) // never fails
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])

@@ -1,7 +1,8 @@
 // Package serve holds the start-up plumbing every example server shares:
-// flags, the choice of store, and a net/http server that shuts down
-// gracefully. Keeping it here means the Redis store gets wired in one
-// place (OpenStore) for all frameworks once it is built into the examples.
+// flags, the choice of store (memory or Redis, OpenStore), the telemetry
+// (slog plus a Prometheus registry per server, NewEnv), the exit codes
+// (Main), and listeners that shut down gracefully (HTTP, Listen). Each
+// framework's main.go only builds its router from an Env.
 package serve
 
 import (
@@ -14,23 +15,29 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
-	"github.com/idemkit/idempotency/core"
-	"github.com/idemkit/idempotency/storage/memory"
+	"github.com/redis/go-redis/v9"
 )
 
 // Config is the configuration of an example server.
 type Config struct {
 	// Addr is the listen address, e.g. ":8080".
 	Addr string
-	// RedisURL selects the Redis store when set (redis://host:6379/0);
-	// empty means the in-memory store.
+	// RedisURL selects the Redis store when set (redis://host:6379/0,
+	// rediss://..., redis+cluster://host1:6379,host2:6379); empty means
+	// the in-memory store.
 	RedisURL string
 }
 
 // DefaultAddr is the listen address when -addr is not given.
 const DefaultAddr = ":8080"
+
+// MetricsPath is where every example server serves its Prometheus
+// metrics.
+const MetricsPath = "/metrics"
 
 // ParseFlags parses the example servers' flags from args (without the
 // program name): -addr and -redis, whose default comes from REDIS_URL so
@@ -43,7 +50,8 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	}
 	fs.StringVar(&cfg.Addr, "addr", DefaultAddr, "listen address")
 	fs.StringVar(&cfg.RedisURL, "redis", os.Getenv("REDIS_URL"),
-		"Redis URL for the shared store, e.g. redis://localhost:6379/0 (default $REDIS_URL; empty: in-memory store)")
+		"Redis URL for the shared store: redis://[user:password@]host:6379/0, rediss://... (TLS)\n"+
+			"or redis+cluster://host1:6379,host2:6379 (default $REDIS_URL; empty: in-memory store)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -53,30 +61,68 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	return cfg, nil
 }
 
-// ErrRedisNotBuilt is returned by OpenStore for a Redis URL: the examples
-// do not link the Redis store yet. Servers exit with status 2 on it, as
-// for a bad flag, rather than silently falling back to memory, which
-// would lose idempotency across instances without anyone noticing.
-var ErrRedisNotBuilt = errors.New("the Redis store is not built into this example yet; unset -redis / REDIS_URL to use the in-memory store")
+// Server serves an example app until ctx is done, then shuts it down
+// gracefully.
+type Server func(ctx context.Context) error
 
-// OpenStore returns the store cfg asks for. Every route of a server
-// shares it. The in-memory store is a fresh one per call (not
-// memory.Default), so that servers started in one process, as the demo
-// does, never see each other's keys.
-func OpenStore(cfg Config) (core.Store, error) {
-	if cfg.RedisURL != "" {
-		return nil, ErrRedisNotBuilt
+// Main runs an example server named name (gin, echo, fiber) with args
+// (without the program name), logging to stderr, and returns the process
+// exit status: 0 after a clean shutdown (SIGINT, SIGTERM) or -h, 2 for
+// usage and configuration errors (a bad flag, a malformed Redis URL, an
+// invalid option), 1 when Redis is unreachable at start-up or the server
+// fails.
+//
+// build gets the server's Env (store, shop, telemetry, metrics) and
+// returns the framework's Server.
+func Main(name string, args []string, stderr io.Writer, build func(env *Env) (Server, error)) int {
+	cfg, err := ParseFlags(name, args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
-	return memory.New(), nil
-}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// go-redis reports dial failures during an outage through its own
+	// logger; send them to the same log, as warnings.
+	redis.SetLogger(redisLogger{logger})
 
-// Describe returns a short description of the store cfg selects, for the
-// start-up log line.
-func Describe(cfg Config) string {
-	if cfg.RedisURL != "" {
-		return "redis"
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	store, closeStore, err := OpenStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		if errors.Is(err, ErrRedisURL) {
+			return 2
+		}
+		return 1
 	}
-	return "memory (single process only)"
+	defer func() {
+		if err := closeStore(); err != nil {
+			logger.Warn("closing the store", "err", err)
+		}
+	}()
+
+	env, err := NewEnv(cfg, logger, store)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	srv, err := build(env)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	}
+
+	logger.Info("starting example server", "framework", name, "store", Describe(cfg), "metrics", MetricsPath)
+	if err := srv(ctx); err != nil {
+		logger.Error("server failed", "err", err)
+		return 1
+	}
+	logger.Info("stopped")
+	return 0
 }
 
 // ShutdownTimeout bounds how long in-flight requests get to finish after
@@ -102,22 +148,53 @@ func HTTPListener(ctx context.Context, logger *slog.Logger, ln net.Listener, h h
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	return Listener(ctx, logger, ln, srv.Serve, srv.Shutdown)
+}
+
+// Listen is HTTP for servers that do not serve through net/http (Fiber):
+// it listens on addr, runs serveFn on the listener until ctx is done, then
+// calls shutdown, which must make serveFn return and wait at most until
+// its context ends for in-flight requests.
+func Listen(ctx context.Context, logger *slog.Logger, addr string,
+	serveFn func(net.Listener) error, shutdown func(context.Context) error) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return Listener(ctx, logger, ln, serveFn, shutdown)
+}
+
+// Listener is Listen on a listener the caller opened. serveFn owns ln.
+// It logs the bound address ("listening addr=127.0.0.1:41234"), which is
+// how a process started with -addr 127.0.0.1:0 tells its port.
+func Listener(ctx context.Context, logger *slog.Logger, ln net.Listener,
+	serveFn func(net.Listener) error, shutdown func(context.Context) error) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serveFn(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:
+		if err == nil {
+			err = errors.New("server stopped unexpectedly")
+		}
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "timeout", ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// redisLogger adapts slog to go-redis's internal logger.
+type redisLogger struct{ logger *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestParseFlags(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
@@ -33,20 +36,6 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-func TestOpenStore(t *testing.T) {
-	a, err := OpenStore(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := OpenStore(Config{})
-	if a == b {
-		t.Error("two servers would share one memory store")
-	}
-	if _, err := OpenStore(Config{RedisURL: "redis://localhost"}); !errors.Is(err, ErrRedisNotBuilt) {
-		t.Errorf("redis: %v", err)
-	}
-}
-
 func TestHTTPListenerShutsDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -54,9 +43,8 @@ func TestHTTPListenerShutsDown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	go func() {
-		done <- HTTPListener(ctx, logger, ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		done <- HTTPListener(ctx, quiet, ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, "hi")
 		}))
 	}()
@@ -74,4 +62,91 @@ func TestHTTPListenerShutsDown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("server did not stop")
 	}
+}
+
+func TestListenReportsServeErrors(t *testing.T) {
+	boom := errors.New("boom")
+	err := Listen(context.Background(), quiet, "127.0.0.1:0",
+		func(ln net.Listener) error { ln.Close(); return boom },
+		func(context.Context) error { return nil })
+	if !errors.Is(err, boom) {
+		t.Errorf("err %v, want boom", err)
+	}
+	err = Listen(context.Background(), quiet, "127.0.0.1:0",
+		func(ln net.Listener) error { ln.Close(); return nil },
+		func(context.Context) error { return nil })
+	if err == nil {
+		t.Error("a server that stopped on its own was not reported")
+	}
+	if err := Listen(context.Background(), quiet, "256.0.0.1:x", nil, nil); err == nil {
+		t.Error("bad address accepted")
+	}
+}
+
+func TestMainExitCodes(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	noBuild := func(*Env) (Server, error) {
+		t.Error("build called")
+		return nil, errors.New("unreachable")
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+		msg  string
+	}{
+		{"help", []string{"-h"}, 0, "-redis"},
+		{"bad flag", []string{"-bogus"}, 2, "bogus"},
+		{"bad redis URL", []string{"-redis", "http://localhost"}, 2, "invalid Redis URL"},
+		{"redis down", []string{"-redis", "redis://" + closedAddr(t) + "/0"}, 1, "redis unreachable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			if code := Main("x", tc.args, &out, noBuild); code != tc.want {
+				t.Errorf("exit %d, want %d; output:\n%s", code, tc.want, out.String())
+			}
+			if !strings.Contains(out.String(), tc.msg) {
+				t.Errorf("output lacks %q:\n%s", tc.msg, out.String())
+			}
+		})
+	}
+
+	var out strings.Builder
+	code := Main("x", []string{"-addr", "127.0.0.1:0"}, &out, func(*Env) (Server, error) {
+		return nil, errors.New("bad option")
+	})
+	if code != 2 || !strings.Contains(out.String(), "x: bad option") {
+		t.Errorf("build error: exit %d, output %q", code, out.String())
+	}
+
+	out.Reset()
+	code = Main("x", []string{"-addr", "127.0.0.1:0"}, &out, func(env *Env) (Server, error) {
+		if env.Store == nil || env.Shop == nil || env.Metrics == nil || env.Telemetry == nil || len(env.Options()) == 0 {
+			t.Errorf("incomplete env %+v", env)
+		}
+		return func(context.Context) error { return errors.New("listen failed") }, nil
+	})
+	if code != 1 || !strings.Contains(out.String(), "listen failed") || !strings.Contains(out.String(), "store=\"memory") {
+		t.Errorf("server error: exit %d, output %q", code, out.String())
+	}
+
+	out.Reset()
+	code = Main("x", []string{"-addr", "127.0.0.1:0"}, &out, func(env *Env) (Server, error) {
+		return func(context.Context) error { return nil }, nil
+	})
+	if code != 0 || !strings.Contains(out.String(), "stopped") {
+		t.Errorf("clean stop: exit %d, output %q", code, out.String())
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }

@@ -1,8 +1,8 @@
 // Package shop is the business logic shared by every example server: a
 // tiny payments API whose handlers count how often they really run.
 //
-// It is framework-neutral on purpose. Each example server (Gin today,
-// Echo and Fiber later) only maps its framework's context to a Request,
+// It is framework-neutral on purpose. Each example server (ginapp,
+// echoapp, fiberapp) only maps its framework's context to a Request,
 // calls Shop.Handle and writes the Response back, and registers the
 // routes listed by Routes with the idempotency options that Options
 // builds. Everything the demo shows, the execution counters, the

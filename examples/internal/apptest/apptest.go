@@ -1,0 +1,277 @@
+// Package apptest is the behaviour every framework app of the examples
+// (ginapp, echoapp, fiberapp) must show, as one test suite each app
+// package runs against its own router. That the three pass the same suite
+// is what "mirrors ginapp" means.
+package apptest
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/shop"
+	"github.com/idemkit/idempotency/storage/memory"
+)
+
+// App sends one request to an app in process and returns the response
+// with its body read.
+type App func(req *http.Request) *Reply
+
+// Reply is a response, read whole.
+type Reply struct {
+	Code   int
+	Header http.Header
+	Body   string
+}
+
+// Handler returns the App of an http.Handler (Gin, Echo).
+func Handler(h http.Handler) App {
+	return func(req *http.Request) *Reply {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return &Reply{Code: w.Code, Header: w.Header(), Body: w.Body.String()}
+	}
+}
+
+// Response returns the App of a func that answers an *http.Response
+// (Fiber's app.Test).
+func Response(t testing.TB, do func(req *http.Request) (*http.Response, error)) App {
+	return func(req *http.Request) *Reply {
+		resp, err := do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Reply{Code: resp.StatusCode, Header: resp.Header, Body: string(b)}
+	}
+}
+
+// Build returns the app under test on store, counting in s, with extra
+// options for every route; an error fails the test.
+type Build func(t *testing.T, store core.Store, s *shop.Shop, extra ...core.Option) App
+
+// Key is a valid idempotency key.
+const Key = "2f1c3b9e-7a4d-4c1e-9b7f-0d6a5e3c2b1a"
+
+// Do sends method target with a JSON body and header pairs (name, value,
+// ...) to app.
+func Do(app App, method, target, body string, hdr ...string) *Reply {
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] != "" {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	return app(req)
+}
+
+// Run runs the suite against the apps build returns.
+func Run(t *testing.T, build Build) {
+	newApp := func(t *testing.T) (App, *shop.Shop) {
+		t.Helper()
+		s := shop.New()
+		return build(t, memory.New(), s), s
+	}
+	t.Run("PaymentsReplayAndStats", func(t *testing.T) {
+		app, _ := newApp(t)
+		const body = `{"amount":1000,"currency":"EUR"}`
+		first := Do(app, "POST", "/payments", body, "Idempotency-Key", Key, shop.UserHeader, "alice")
+		if first.Code != http.StatusCreated || first.Header.Get("Idempotency-Status") != "Original" {
+			t.Fatalf("first: %d %q %s", first.Code, first.Header.Get("Idempotency-Status"), first.Body)
+		}
+		if want := `{"id":"pay_1","amount":1000,"currency":"EUR","user":"alice"}`; first.Body != want {
+			t.Errorf("first body %s, want %s", first.Body, want)
+		}
+		if got := first.Header.Get("Content-Type"); got != "application/json; charset=utf-8" {
+			t.Errorf("Content-Type %q", got)
+		}
+		if first.Header.Get("Set-Cookie") == "" {
+			t.Error("first response has no Set-Cookie")
+		}
+
+		again := Do(app, "POST", "/payments", body, "Idempotency-Key", Key, shop.UserHeader, "alice")
+		if again.Code != http.StatusCreated || again.Header.Get("Idempotency-Status") != "Repeated" {
+			t.Fatalf("replay: %d %q %s", again.Code, again.Header.Get("Idempotency-Status"), again.Body)
+		}
+		if again.Body != first.Body {
+			t.Errorf("replay body %s, want %s", again.Body, first.Body)
+		}
+		if got := again.Header.Get("Location"); got != "/payments/pay_1" {
+			t.Errorf("replay Location %q", got)
+		}
+		if got := again.Header.Get("Content-Type"); got != first.Header.Get("Content-Type") {
+			t.Errorf("replay Content-Type %q", got)
+		}
+		if got := again.Header.Get("Set-Cookie"); got != "" {
+			t.Errorf("replay carries Set-Cookie %q", got)
+		}
+
+		stats := Do(app, "GET", "/stats", "")
+		if want := `{"executions":{"payments":1,"refunds":0,"votes":0,"webhooks":0}}`; stats.Code != 200 || stats.Body != want {
+			t.Errorf("stats: %d %s, want %s", stats.Code, stats.Body, want)
+		}
+		if got := stats.Header.Get("Idempotency-Status"); got != "" {
+			t.Errorf("GET /stats went through the middleware: Idempotency-Status %q", got)
+		}
+	})
+
+	// The default scope user_route keeps users and routes apart: the same
+	// key from another user, or on /refunds, runs again.
+	t.Run("Scopes", func(t *testing.T) {
+		app, s := newApp(t)
+		const body = `{"amount":1,"currency":"EUR"}`
+		for _, tc := range []struct{ path, user string }{
+			{"/payments", "alice"}, {"/payments", "bob"}, {"/payments", ""}, {"/refunds", "alice"},
+		} {
+			w := Do(app, "POST", tc.path, body, "Idempotency-Key", Key, shop.UserHeader, tc.user)
+			if w.Code != http.StatusCreated || w.Header.Get("Idempotency-Status") != "Original" {
+				t.Errorf("%s as %q: %d %q", tc.path, tc.user, w.Code, w.Header.Get("Idempotency-Status"))
+			}
+		}
+		if got := s.Snapshot().Executions; got.Payments != 3 || got.Refunds != 1 {
+			t.Errorf("executions %+v", got)
+		}
+		w := Do(app, "POST", "/payments", `{"amount":1,"currency":"EUR"}`, "Idempotency-Key", Key)
+		if want := `"user":"guest"`; !strings.Contains(w.Body, want) || w.Header.Get("Idempotency-Status") != "Repeated" {
+			t.Errorf("anonymous replay: %q %s", w.Header.Get("Idempotency-Status"), w.Body)
+		}
+	})
+
+	t.Run("RouteOptions", func(t *testing.T) {
+		app, s := newApp(t)
+		// Payments require a UUID key; refusals are problem+json.
+		for _, key := range []string{"", "not-a-uuid"} {
+			w := Do(app, "POST", "/payments", `{"amount":1,"currency":"EUR"}`, "Idempotency-Key", key)
+			if w.Code != 400 || !strings.HasPrefix(w.Header.Get("Content-Type"), "application/problem+json") {
+				t.Errorf("payment with key %q: %d %q", key, w.Code, w.Header.Get("Content-Type"))
+			}
+		}
+		// Votes: key optional.
+		for range 2 {
+			if w := Do(app, "POST", "/votes", ""); w.Code != 201 || w.Header.Get("Idempotency-Status") != "" {
+				t.Errorf("vote without key: %d %q", w.Code, w.Header.Get("Idempotency-Status"))
+			}
+		}
+		// Webhooks: any token in X-Webhook-ID, payload not compared.
+		w1 := Do(app, "POST", "/webhooks", `{"n":1}`, shop.WebhookHeader, "evt_123")
+		w2 := Do(app, "POST", "/webhooks", `{"n":2}`, shop.WebhookHeader, "evt_123")
+		if w1.Code != 200 || w2.Code != 200 || w2.Header.Get("Idempotency-Status") != "Repeated" || w2.Body != `{"received":"evt_123"}` {
+			t.Errorf("webhooks: %d, %d %q %s", w1.Code, w2.Code, w2.Header.Get("Idempotency-Status"), w2.Body)
+		}
+		if got := s.Snapshot().Executions; got != (shop.Counts{Votes: 2, Webhooks: 1}) {
+			t.Errorf("executions %+v", got)
+		}
+	})
+
+	// A 4xx validation answer is stored like any cacheable response; a 5xx
+	// and a panic release the key so a retry runs again.
+	t.Run("ErrorsCachedOrReleased", func(t *testing.T) {
+		app, s := newApp(t)
+		for i := range 2 {
+			w := Do(app, "POST", "/payments", `{"amount":0,"currency":"EUR"}`, "Idempotency-Key", Key)
+			if want := []string{"Original", "Repeated"}[i]; w.Code != 400 || w.Header.Get("Idempotency-Status") != want {
+				t.Errorf("amount 0, try %d: %d %q", i, w.Code, w.Header.Get("Idempotency-Status"))
+			}
+		}
+		if n := s.Executions(shop.Payments); n != 1 {
+			t.Errorf("400 not replayed: %d executions", n)
+		}
+
+		const other = "3f1c3b9e-7a4d-4c1e-9b7f-0d6a5e3c2b1a"
+		for i := range 2 {
+			w := Do(app, "POST", "/payments?fail=500", `{"amount":1,"currency":"EUR"}`, "Idempotency-Key", other)
+			if w.Code != 500 || w.Header.Get("Idempotency-Status") != "Original" {
+				t.Errorf("fail=500 try %d: %d %q", i, w.Code, w.Header.Get("Idempotency-Status"))
+			}
+		}
+		const third = "4f1c3b9e-7a4d-4c1e-9b7f-0d6a5e3c2b1a"
+		for i := range 2 {
+			if w := Do(app, "POST", "/payments?panic=1", `{"amount":1,"currency":"EUR"}`, "Idempotency-Key", third); w.Code != 500 {
+				t.Errorf("panic try %d: %d", i, w.Code)
+			} else if strings.Contains(w.Body, "simulated panic") {
+				t.Errorf("panic try %d: the 500 shows the panic: %s", i, w.Body)
+			}
+		}
+		if n := s.Executions(shop.Payments); n != 5 {
+			t.Errorf("executions %d, want 5 (1 cached 400, 2 failures, 2 panics)", n)
+		}
+		// After the panics the key is free: the same request succeeds.
+		if w := Do(app, "POST", "/payments", `{"amount":1,"currency":"EUR"}`, "Idempotency-Key", third); w.Code != 201 {
+			t.Errorf("after the panics: %d %s", w.Code, w.Body)
+		}
+	})
+
+	t.Run("BodyLimits", func(t *testing.T) {
+		// A lower engine limit than the default 10 MiB keeps the test
+		// fast; fiberapp checks that Fiber's own limit is above the
+		// default.
+		const engineLimit = 4 * shop.MaxBodyBytes
+		s := shop.New()
+		app := build(t, memory.New(), s, core.WithMaxBodyBytes(engineLimit))
+		// Over the shop's limit: the handler refuses it without running;
+		// the 413 is cacheable like any 4xx.
+		big := `{"amount":1,"currency":"EUR","pad":"` + strings.Repeat("x", shop.MaxBodyBytes) + `"}`
+		w := Do(app, "POST", "/payments", big, "Idempotency-Key", Key)
+		if w.Code != http.StatusRequestEntityTooLarge || w.Header.Get("Idempotency-Status") != "Original" {
+			t.Errorf("body over the shop's limit: %d %q %s", w.Code, w.Header.Get("Idempotency-Status"), w.Body)
+		}
+		// Over the engine's MaxBodyBytes: the middleware refuses it.
+		huge := strings.Repeat(" ", engineLimit+1)
+		w = Do(app, "POST", "/payments", huge, "Idempotency-Key", "5f1c3b9e-7a4d-4c1e-9b7f-0d6a5e3c2b1a")
+		if w.Code != http.StatusRequestEntityTooLarge || !strings.HasPrefix(w.Header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("body over MaxBodyBytes: %d %q", w.Code, w.Header.Get("Content-Type"))
+		}
+		if n := s.Executions(shop.Payments); n != 0 {
+			t.Errorf("executions %d, want 0", n)
+		}
+	})
+
+	// The extra options reach every idempotent route.
+	t.Run("ExtraOptions", func(t *testing.T) {
+		rec := &recorder{}
+		app := build(t, memory.New(), shop.New(), core.WithTelemetry(rec))
+		Do(app, "POST", "/payments", `{"amount":1,"currency":"EUR"}`, "Idempotency-Key", Key)
+		Do(app, "POST", "/refunds", `{"amount":1,"currency":"EUR"}`, "Idempotency-Key", Key)
+		Do(app, "POST", "/votes", "")
+		Do(app, "POST", "/webhooks", "", shop.WebhookHeader, "evt_1")
+		Do(app, "GET", "/stats", "")
+		if got := rec.routes(); got != "POST /payments,POST /refunds,POST /votes,POST /webhooks" {
+			t.Errorf("measured routes %q", got)
+		}
+	})
+}
+
+// CheckMetrics sends a first payment and its replay to app, then checks
+// that GET /metrics counts one original and one repeated request, one
+// cache miss and one hit.
+func CheckMetrics(t *testing.T, app App) {
+	t.Helper()
+	for range 2 {
+		Do(app, "POST", "/payments", `{"amount":1,"currency":"EUR"}`, "Idempotency-Key", Key)
+	}
+	m := Do(app, "GET", "/metrics", "")
+	if m.Code != http.StatusOK || !strings.HasPrefix(m.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics: %d %q", m.Code, m.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		`idempotency_requests_total{method="POST",outcome="original",route="/payments"} 1`,
+		`idempotency_requests_total{method="POST",outcome="repeated",route="/payments"} 1`,
+		`idempotency_cache_total{result="hit"} 1`,
+		`idempotency_cache_total{result="miss"} 1`,
+	} {
+		if !strings.Contains(m.Body, want+"\n") {
+			t.Errorf("GET /metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", m.Body)
+	}
+}

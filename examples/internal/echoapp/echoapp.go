@@ -1,0 +1,105 @@
+// Package echoapp builds the example API (package shop) on Echo with the
+// idemecho middleware. It mirrors package ginapp route for route: the
+// same paths, the same per-route options (shop.Options) and the same
+// X-User-ID middleware, so that any difference between the two servers
+// is the adapters'. It is shared by the Echo server (examples/echo) and
+// the demo (examples/demo).
+package echoapp
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/idemkit/idempotency/core"
+	idemecho "github.com/idemkit/idempotency/echo"
+	"github.com/idemkit/idempotency/examples/internal/shop"
+)
+
+// New returns the Echo router of the example API on store, counting
+// executions in s. extra options (e.g. core.WithTelemetry) apply to every
+// route's middleware before the route's own settings. An invalid option is
+// returned as an error rather than a panic, so a server can report it and
+// exit cleanly.
+//
+// Middleware order matters: middleware.Recover is outermost, so a handler
+// panic first unwinds through the idempotency middleware, which releases
+// the key (a retry runs fresh), and is then turned into a 500 by Echo's
+// error handler.
+func New(store core.Store, s *shop.Shop, extra ...core.Option) (*echo.Echo, error) {
+	if store == nil {
+		return nil, errors.New("echoapp: nil store")
+	}
+	if s == nil {
+		return nil, errors.New("echoapp: nil shop")
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true // the servers log with slog
+	// The panicking goroutine's stack is enough in the log.
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}), User())
+	for _, rt := range shop.Routes() {
+		h := Handler(s, rt.Endpoint)
+		if !rt.Idempotent() {
+			e.Add(rt.Method, rt.Path, h)
+			continue
+		}
+		// One middleware (one Engine) per route: the routes differ in
+		// header, validator, TTL and optionality, yet share the store.
+		mw, err := idemecho.NewE(shop.Options(store, rt.Endpoint, extra...)...)
+		if err != nil {
+			return nil, fmt.Errorf("echoapp: %s %s: %w", rt.Method, rt.Path, err)
+		}
+		e.Add(rt.Method, rt.Path, h, mw)
+	}
+	return e, nil
+}
+
+// User is the demo's authentication middleware: it stores the X-User-ID
+// header in the echo context under shop.UserKey, where
+// core.WithUserKey(shop.UserKey) finds it to scope keys per user.
+func User() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if u := c.Request().Header.Get(shop.UserHeader); u != "" {
+				c.Set(shop.UserKey, u)
+			}
+			return next(c)
+		}
+	}
+}
+
+// Handler maps an echo request to shop.Handle and writes its response
+// with c.Blob, which sets the status and Content-Type the shop chose.
+// (c.JSON would re-encode with Echo's serializer and add a newline; the
+// shop's bytes are what every framework must answer alike.)
+func Handler(s *shop.Shop, e shop.Endpoint) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var resp *shop.Response
+		req := c.Request()
+		body, err := shop.ReadBody(req.Body)
+		switch {
+		case errors.Is(err, shop.ErrBodyTooLarge):
+			resp = shop.Error(http.StatusRequestEntityTooLarge, "request body too large")
+		case err != nil:
+			resp = shop.Error(http.StatusBadRequest, "request body could not be read")
+		default:
+			user, _ := c.Get(shop.UserKey).(string)
+			resp = s.Handle(req.Context(), e, &shop.Request{
+				Query:  c.QueryParams(),
+				Header: req.Header,
+				Body:   body,
+				User:   user,
+			})
+		}
+		h := c.Response().Header()
+		for k, v := range resp.Header {
+			if k != echo.HeaderContentType { // c.Blob sets it
+				h[k] = v
+			}
+		}
+		return c.Blob(resp.Status, resp.Header.Get(echo.HeaderContentType), resp.Body)
+	}
+}

@@ -1,0 +1,163 @@
+// Package fiberapp builds the example API (package shop) on Fiber with the
+// idemfiber middleware. It mirrors package ginapp route for route: the
+// same paths, the same per-route options (shop.Options) and the same
+// X-User-ID middleware, so that any difference between the servers is the
+// adapters'. It is shared by the Fiber server (examples/fiber) and the
+// demo (examples/demo).
+package fiberapp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/shop"
+	idemfiber "github.com/idemkit/idempotency/fiber"
+)
+
+// BodyLimit is the app's fiber.Config.BodyLimit. fasthttp reads whole
+// bodies before any handler runs and refuses larger ones itself (413,
+// plain text), so it sits above the engine's MaxBodyBytes (10 MiB): up to
+// BodyLimit, an oversized body gets the same 413 problem+json from the
+// idempotency middleware as on Gin and Echo. Fiber's default, 4 MiB,
+// would pre-empt it.
+const BodyLimit = 16 << 20
+
+// ErrorWriter receives the stack trace of a recovered panic, as
+// gin.DefaultErrorWriter does for Gin. Tests set it to io.Discard.
+var ErrorWriter io.Writer = os.Stderr
+
+// New returns the Fiber app of the example API on store, counting
+// executions in s. extra options (e.g. core.WithTelemetry) apply to every
+// route's middleware before the route's own settings. An invalid option is
+// returned as an error rather than a panic, so a server can report it and
+// exit cleanly.
+//
+// The idempotency middleware is attached to each route, not with
+// app.Use, so that the route scope sees the route pattern (see idemfiber).
+// Middleware order matters: recover is outermost, so a handler panic first
+// unwinds through the idempotency middleware, which releases the key (a
+// retry runs fresh), and is then turned into a 500 by ErrorHandler.
+func New(store core.Store, s *shop.Shop, extra ...core.Option) (*fiber.App, error) {
+	if store == nil {
+		return nil, errors.New("fiberapp: nil store")
+	}
+	if s == nil {
+		return nil, errors.New("fiberapp: nil shop")
+	}
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true, // the servers log with slog
+		BodyLimit:             BodyLimit,
+		ErrorHandler:          ErrorHandler,
+		// Fiber's strings (c.Method, c.Get, ...) alias fasthttp buffers
+		// that are reused once the request is over; Immutable makes them
+		// copies. It matters here because request values outlive the
+		// request in telemetry: idemfiber passes c.Method() to the engine,
+		// which hands it to the Prometheus driver as a label value, and
+		// without copies a later request overwrites it (method="GETT").
+		Immutable: true,
+	})
+	app.Use(recover.New(recover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(_ *fiber.Ctx, e any) {
+			fmt.Fprintf(ErrorWriter, "panic recovered: %v\n%s\n", e, debug.Stack())
+		},
+	}), User())
+	for _, rt := range shop.Routes() {
+		h := Handler(s, rt.Endpoint)
+		if !rt.Idempotent() {
+			app.Add(rt.Method, rt.Path, h)
+			continue
+		}
+		// One middleware (one Engine) per route: the routes differ in
+		// header, validator, TTL and optionality, yet share the store.
+		mw, err := idemfiber.NewE(shop.Options(store, rt.Endpoint, extra...)...)
+		if err != nil {
+			return nil, fmt.Errorf("fiberapp: %s %s: %w", rt.Method, rt.Path, err)
+		}
+		app.Add(rt.Method, rt.Path, mw, h)
+	}
+	return app, nil
+}
+
+// ErrorHandler is fiber.DefaultErrorHandler without the leak: a
+// *fiber.Error (404, 405, 413 from fasthttp ...) keeps its status and
+// message, anything else, such as a recovered panic, answers a bare 500
+// rather than the error's text.
+func ErrorHandler(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if !errors.As(err, &fe) {
+		fe = fiber.ErrInternalServerError
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+	return c.Status(fe.Code).SendString(fe.Message)
+}
+
+// User is the demo's authentication middleware: it stores the X-User-ID
+// header in the fiber context under shop.UserKey (c.Locals), where
+// core.WithUserKey(shop.UserKey) finds it to scope keys per user.
+func User() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if u := c.Get(shop.UserHeader); u != "" {
+			// c.Get aliases fasthttp's buffer, reused after the request.
+			c.Locals(shop.UserKey, strings.Clone(u))
+		}
+		return c.Next()
+	}
+}
+
+// Handler maps a fiber request to shop.Handle and writes its response
+// with c.Status(...).Send(...).
+func Handler(s *shop.Shop, e shop.Endpoint) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var resp *shop.Response
+		// fasthttp has read the body already (at most BodyLimit); the
+		// shop's own limit applies as on the other frameworks.
+		if body := c.Body(); len(body) > shop.MaxBodyBytes {
+			resp = shop.Error(http.StatusRequestEntityTooLarge, "request body too large")
+		} else {
+			user, _ := c.Locals(shop.UserKey).(string)
+			resp = s.Handle(c.UserContext(), e, &shop.Request{
+				Query:  query(c),
+				Header: header(c),
+				Body:   body,
+				User:   user,
+			})
+		}
+		for k, vals := range resp.Header {
+			for i, v := range vals {
+				if i == 0 {
+					c.Set(k, v)
+				} else {
+					c.Response().Header.Add(k, v)
+				}
+			}
+		}
+		return c.Status(resp.Status).Send(resp.Body)
+	}
+}
+
+// query decodes the query string as net/http's URL.Query does.
+func query(c *fiber.Ctx) url.Values {
+	q, _ := url.ParseQuery(string(c.Request().URI().QueryString()))
+	return q
+}
+
+// header copies the request header into an http.Header with canonical
+// keys, as shop.Request asks.
+func header(c *fiber.Ctx) http.Header {
+	h := make(http.Header)
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		h.Add(string(k), string(v))
+	})
+	return h
+}

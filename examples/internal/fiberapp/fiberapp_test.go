@@ -1,0 +1,73 @@
+package fiberapp
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/apptest"
+	"github.com/idemkit/idempotency/examples/internal/shop"
+	"github.com/idemkit/idempotency/storage/memory"
+)
+
+func TestMain(m *testing.M) {
+	ErrorWriter = io.Discard // the panic test's stack trace
+	os.Exit(m.Run())
+}
+
+func TestApp(t *testing.T) {
+	apptest.Run(t, func(t *testing.T, store core.Store, s *shop.Shop, extra ...core.Option) apptest.App {
+		app, err := New(store, s, extra...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = app.Shutdown() })
+		return apptest.Response(t, func(req *http.Request) (*http.Response, error) {
+			return app.Test(req, -1)
+		})
+	})
+}
+
+// Errors that are not *fiber.Error answer a bare 500: a recovered panic's
+// message stays in the log.
+func TestErrorHandler(t *testing.T) {
+	app, err := New(memory.New(), shop.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := app.Test(httptest.NewRequest("GET", "/nowhere", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 404 || string(b) != "Cannot GET /nowhere" {
+		t.Errorf("404: %d %q", resp.StatusCode, b)
+	}
+}
+
+// fasthttp refuses bodies over BodyLimit itself, before any middleware:
+// it must not pre-empt the engine's own 413 problem at its default limit.
+func TestBodyLimitAboveEngineDefault(t *testing.T) {
+	app, err := New(memory.New(), shop.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := app.Config().BodyLimit; got <= core.DefaultMaxBodyBytes {
+		t.Errorf("BodyLimit %d, want more than core.DefaultMaxBodyBytes (%d)", got, core.DefaultMaxBodyBytes)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	if _, err := New(nil, shop.New()); err == nil {
+		t.Error("nil store accepted")
+	}
+	if _, err := New(memory.New(), nil); err == nil {
+		t.Error("nil shop accepted")
+	}
+	if _, err := New(memory.New(), shop.New(), core.WithTTL(-1)); err == nil {
+		t.Error("invalid option accepted")
+	}
+}

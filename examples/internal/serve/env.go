@@ -1,0 +1,96 @@
+package serve
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/shop"
+	"github.com/idemkit/idempotency/telemetry"
+	idemprom "github.com/idemkit/idempotency/telemetry/prometheus"
+)
+
+// Env is everything an example server is built from.
+type Env struct {
+	Config Config
+	Logger *slog.Logger
+	// Store is shared by every route of the server.
+	Store core.Store
+	// Shop is the business logic and its execution counters.
+	Shop *shop.Shop
+	// Registry is the server's own Prometheus registry: the idemkit
+	// metrics plus the Go runtime and process collectors.
+	Registry *prometheus.Registry
+	// Metrics serves Registry in the Prometheus exposition format, for
+	// GET MetricsPath.
+	Metrics http.Handler
+	// Telemetry receives the events and measurements of every route: it
+	// logs events through Logger and records metrics in Registry.
+	Telemetry core.TelemetryDriver
+}
+
+// NewEnv returns the Env of a server on store, with a fresh shop and its
+// own Prometheus registry (so that servers in one process, as in tests,
+// never share counters).
+func NewEnv(cfg Config, logger *slog.Logger, store core.Store) (*Env, error) {
+	reg := prometheus.NewRegistry()
+	// One driver per registry, shared by every route's engine: idemprom
+	// refuses a second registration of its collectors.
+	prom, err := idemprom.New(idemprom.WithRegisterer(reg))
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, err
+	}
+	return &Env{
+		Config:   cfg,
+		Logger:   logger,
+		Store:    store,
+		Shop:     shop.New(),
+		Registry: reg,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+			Registry: reg, // promhttp's own error counters
+		}),
+		Telemetry: Tee(telemetry.NewSlog(logger), prom),
+	}, nil
+}
+
+// Options returns the extra engine options of every idempotent route
+// (passed to the app packages' New before each route's own settings).
+func (e *Env) Options() []core.Option {
+	return []core.Option{core.WithTelemetry(e.Telemetry)}
+}
+
+// Tee returns a TelemetryDriver that hands every event and measurement to
+// each of drivers, in order. Like any driver, they must not block and
+// must not modify what they receive, since the next one sees it too.
+func Tee(drivers ...core.TelemetryDriver) core.TelemetryDriver {
+	if len(drivers) == 1 {
+		return drivers[0]
+	}
+	return tee(append([]core.TelemetryDriver(nil), drivers...))
+}
+
+type tee []core.TelemetryDriver
+
+func (t tee) Event(ctx context.Context, ev *core.Event) {
+	for _, d := range t {
+		d.Event(ctx, ev)
+	}
+}
+
+func (t tee) Measure(ctx context.Context, m *core.Measurement) {
+	for _, d := range t {
+		d.Measure(ctx, m)
+	}
+}
