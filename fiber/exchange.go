@@ -20,6 +20,7 @@ type exchange struct {
 }
 
 func (x *exchange) Context() context.Context { return x.c.UserContext() }
+
 // Method returns a string that outlives the request: unless Fiber runs
 // with Immutable, c.Method aliases a buffer fasthttp reuses, and the
 // engine hands the method to telemetry (metric labels) and alerts.
