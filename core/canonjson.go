@@ -335,8 +335,16 @@ func (c *canon) str() error {
 	for {
 		// Copy the longest run that needs no attention in one append,
 		// testing eight bytes at a time.
+		// The high bits of everything scanned are or-ed together, so that
+		// pure-ASCII runs (most of them) skip UTF-8 validation.
 		i := c.pos
-		for i+8 <= len(src) && !needsAttention(binary.LittleEndian.Uint64(src[i:])) {
+		var high uint64
+		for i+8 <= len(src) {
+			w := binary.LittleEndian.Uint64(src[i:])
+			if needsAttention(w) {
+				break
+			}
+			high |= w
 			i += 8
 		}
 		for i < len(src) {
@@ -344,10 +352,11 @@ func (c *canon) str() error {
 			if ch == '"' || ch == '\\' || ch < 0x20 {
 				break
 			}
+			high |= uint64(ch)
 			i++
 		}
 		// Runs end only at ASCII bytes, so no valid rune straddles two.
-		if !utf8.Valid(src[c.pos:i]) {
+		if high&msb != 0 && !utf8.Valid(src[c.pos:i]) {
 			return errNotJSON
 		}
 		c.out = append(c.out, src[c.pos:i]...)
