@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/telemetry"
 )
 
 var _ core.TelemetryDriver = (*Driver)(nil)
@@ -69,19 +70,12 @@ func New(opts ...Option) (*Driver, error) {
 	}
 	// Outcomes and events appear at zero from the start, so dashboards and
 	// rate() work before the first occurrence.
-	for _, ev := range eventTypes {
+	for _, ev := range telemetry.Catalogue {
 		d.events.WithLabelValues(string(ev))
 	}
 	d.cache.WithLabelValues("hit")
 	d.cache.WithLabelValues("miss")
 	return d, nil
-}
-
-var eventTypes = []core.EventType{
-	core.EventResponseDuplicate, core.EventPayloadMismatch, core.EventConcurrentConflict,
-	core.EventLockInconsistency, core.EventSizeWarning, core.EventExceptionThrown,
-	core.EventMissingKey, core.EventInvalidKeyFormat, core.EventStoreUnavailable,
-	core.EventGlobalScopeUser,
 }
 
 func (d *Driver) route(r string) string {
