@@ -59,9 +59,3 @@ func TestCatalogueIsComplete(t *testing.T) {
 		t.Fatalf("catalogue has %d events, want the 9 of SPEC §5 plus GLOBAL_SCOPE_WITH_USER", len(seen))
 	}
 }
-
-func TestNullDriverSatisfiesInterface(t *testing.T) {
-	var d core.TelemetryDriver = telemetry.Null{}
-	d.Event(context.Background(), &core.Event{Type: core.EventMissingKey})
-	d.Measure(context.Background(), &core.Measurement{})
-}
