@@ -1,9 +1,12 @@
 // Package idemecho plugs idemkit's idempotency engine into Echo v4.
 //
 //	e := echo.New()
-//	e.Use(idemecho.New()) // in-memory store, UUID keys, scope user_route
+//	api := e.Group("/api", idemecho.New()) // in-memory store, UUID keys, scope user_route
 //	e.POST("/charges", h, idemecho.New(core.WithTTL(15*time.Minute)))
 //	e.POST("/votes", h, idemecho.New(core.Tag("optional,ttl=60s,scope=ip")))
+//
+// When idemkit middlewares are stacked on one request, the outermost
+// handles it and the inner ones pass through.
 //
 // The adapter maps echo.Context to core.Exchange and captures the response
 // through Echo's *echo.Response writer; every decision is the engine's.

@@ -1,7 +1,7 @@
 // Package idemgin plugs idemkit's idempotency engine into Gin.
 //
 //	r := gin.New()
-//	r.Use(idemgin.New()) // in-memory store, UUID keys, scope user_route
+//	api := r.Group("/api", idemgin.New()) // in-memory store, UUID keys, scope user_route
 //
 // Per route, with functional options or an option tag:
 //
