@@ -1,0 +1,31 @@
+// Package core is the framework-agnostic engine of idemkit: it makes
+// mutating requests safe to retry by running each (scope, Idempotency-Key)
+// once and replaying the stored response to every retry.
+//
+// Framework adapters (idemgin, idemecho, idemfiber) present each request
+// as an Exchange and call Engine.Serve; queue and webhook consumers call
+// Engine.Do. Everything the engine decides with is an interface and can
+// be replaced by an Option:
+//
+//	KeyExtractor        where the key comes from        (HeaderKey("Idempotency-Key"))
+//	KeyValidator        which keys are accepted          (UUID, ULID, Token, Regex)
+//	ScopeResolver       which requests share keys        (ScopeUserRoute, ...)
+//	PayloadHasher       what "the same request" means    (CanonicalHasher, SHA-256)
+//	ResponseSerializer  how responses are stored         (BinarySerializer)
+//	Store               where records live               (storage/memory, storage/redis)
+//	TelemetryDriver     events and measurements          (telemetry, idemotel, idemprom)
+//	ErrorResponder      how refusals are written         (RFC 9457 problem+json)
+//
+// A request goes through the steps of the behaviour contract: skip,
+// extract and validate the key, resolve the scope, fingerprint, then one
+// atomic Store.Begin that claims the key, replays a completed record,
+// refuses a different payload (422) or waits for an in-flight original
+// (then 409). The handler runs under a lease renewed in the background;
+// one atomic, fencing-checked Store.Complete stores a cacheable response,
+// and anything else releases the claim so a retry runs fresh.
+//
+// Options are validated at construction (New returns an error wrapping
+// ErrInvalidOption); Tag parses the common ones from one string for
+// per-route use. Package coretest holds the conformance suites that every
+// Store and every adapter runs.
+package core
