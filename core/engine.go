@@ -152,9 +152,8 @@ func (e *Engine) Serve(ex Exchange) error {
 	r.key = key
 
 	if err = e.resolveScope(r); err != nil {
-		p := newProblem(ProblemStoreUnavailable, 500, "could not resolve the idempotency scope")
-		p.Title = "Idempotency scope unavailable"
-		return e.refuse(r, OutcomeStoreError, p)
+		// A custom resolver failed: the server's fault, never the client's.
+		return e.refuse(r, OutcomeStoreError, newProblem(ProblemScope, 500, "could not resolve the idempotency scope"))
 	}
 
 	var fp Fingerprint

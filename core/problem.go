@@ -33,6 +33,7 @@ const (
 	ProblemInFlight         ProblemKind = "request-in-flight"
 	ProblemStoreUnavailable ProblemKind = "store-unavailable"
 	ProblemCorruptRecord    ProblemKind = "corrupt-record"
+	ProblemScope            ProblemKind = "scope-unavailable"
 )
 
 // ProblemTypeBase prefixes every problem type URI.
@@ -47,6 +48,7 @@ var problemTitles = map[ProblemKind]string{
 	ProblemInFlight:         "Request with this idempotency key is in progress",
 	ProblemStoreUnavailable: "Idempotency store unavailable",
 	ProblemCorruptRecord:    "Stored response unreadable",
+	ProblemScope:            "Idempotency scope unavailable",
 }
 
 func newProblem(kind ProblemKind, status int, detail string) *Problem {

@@ -2,6 +2,7 @@ package coretest
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -148,6 +149,13 @@ var adapterCases = []adapterCase{
 		e.start(core.Tag("scope=ip"))
 		wantStatus(t, e.do(req{key: k1, body: payment, user: "alice"}), 201, "Original")
 		wantStatus(t, e.do(req{key: k1, body: payment, user: "bob"}), 201, "Repeated")
+	}},
+	{name: "Step5_ScopeResolverFailureIs500", run: func(t *testing.T, e *env) {
+		e.start(core.WithScopeResolver(core.ScopeResolverFunc(func(core.Exchange) (string, error) {
+			return "", errors.New("tenant service down")
+		})))
+		wantProblem(t, e.do(req{key: k1, body: payment}), 500, core.ProblemScope)
+		e.wantCount("items", 0)
 	}},
 	{name: "Step5_CustomScopeResolver", run: func(t *testing.T, e *env) {
 		e.start(core.WithScopeResolver(core.ScopeResolverFunc(func(ex core.Exchange) (string, error) {
