@@ -167,6 +167,19 @@ func replayed(res *result, t *target, rp reply) {
 	res.expect(rp.header.Get("Set-Cookie") == "", "Set-Cookie was replayed: %q", rp.header.Get("Set-Cookie"))
 }
 
+// retryStep resends the first payment's key with body and expects the
+// stored response back, unchanged and without running the handler.
+func retryStep(name, body, why string) step {
+	return step{name: name, wantExec: 1, play: func(ctx context.Context, t *target) result {
+		rp, err := t.post(ctx, "/payments", t.key, body)
+		res := single(rp, err, http.StatusCreated, "Repeated", why)
+		if err == nil {
+			replayed(&res, t, rp)
+		}
+		return res
+	}}
+}
+
 // scenarios returns the steps, in order. They build on each other (the
 // same key is reused), so they run sequentially against one app.
 func scenarios() []step {
@@ -182,22 +195,8 @@ func scenarios() []step {
 			}
 			return res
 		}},
-		{name: "retry, same key and body", wantExec: 1, play: func(ctx context.Context, t *target) result {
-			rp, err := t.post(ctx, "/payments", t.key, paymentBody)
-			res := single(rp, err, http.StatusCreated, "Repeated", "stored response replayed (same body and Location, no Set-Cookie)")
-			if err == nil {
-				replayed(&res, t, rp)
-			}
-			return res
-		}},
-		{name: "retry, JSON keys reordered", wantExec: 1, play: func(ctx context.Context, t *target) result {
-			rp, err := t.post(ctx, "/payments", t.key, reorderedBody)
-			res := single(rp, err, http.StatusCreated, "Repeated", "canonical JSON fingerprint: key order and spaces do not count")
-			if err == nil {
-				replayed(&res, t, rp)
-			}
-			return res
-		}},
+		retryStep("retry, same key and body", paymentBody, "stored response replayed (same body and Location, no Set-Cookie)"),
+		retryStep("retry, JSON keys reordered", reorderedBody, "canonical JSON fingerprint: key order and spaces do not count"),
 		{name: "same key, other amount", wantExec: 1, play: func(ctx context.Context, t *target) result {
 			rp, err := t.post(ctx, "/payments", t.key, otherAmount)
 			res := single(rp, err, http.StatusUnprocessableEntity, "", "key reused for a different payload: refused, nothing ran")

@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
 
 	"github.com/idemkit/idempotency/examples/internal/apptest"
@@ -21,21 +20,4 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	apptest.CheckMetrics(t, apptest.Handler(r))
-}
-
-func TestBadRedisURLExits2(t *testing.T) {
-	var out strings.Builder
-	if code := run([]string{"-redis", "localhost:6379"}, &out); code != 2 {
-		t.Errorf("exit %d, want 2", code)
-	}
-	if !strings.Contains(out.String(), "gin: invalid Redis URL") {
-		t.Errorf("message %q", out.String())
-	}
-}
-
-func TestBadFlagExits2(t *testing.T) {
-	var out strings.Builder
-	if code := run([]string{"-bogus"}, &out); code != 2 {
-		t.Errorf("exit %d, want 2", code)
-	}
 }

@@ -275,3 +275,18 @@ func CheckMetrics(t *testing.T, app App) {
 		t.Logf("metrics:\n%s", m.Body)
 	}
 }
+
+// CheckNewErrors checks that an app constructor refuses a nil store, a
+// nil shop and an invalid option instead of building a half-wired app.
+func CheckNewErrors(t *testing.T, newApp func(core.Store, *shop.Shop, ...core.Option) error) {
+	t.Helper()
+	if err := newApp(nil, shop.New()); err == nil {
+		t.Error("nil store accepted")
+	}
+	if err := newApp(memory.New(), nil); err == nil {
+		t.Error("nil shop accepted")
+	}
+	if err := newApp(memory.New(), shop.New(), core.WithTTL(-1)); err == nil {
+		t.Error("invalid option accepted")
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"github.com/idemkit/idempotency/core"
 	"github.com/idemkit/idempotency/examples/internal/apptest"
 	"github.com/idemkit/idempotency/examples/internal/shop"
-	"github.com/idemkit/idempotency/storage/memory"
 )
 
 func TestApp(t *testing.T) {
@@ -22,13 +21,8 @@ func TestApp(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	if _, err := New(nil, shop.New()); err == nil {
-		t.Error("nil store accepted")
-	}
-	if _, err := New(memory.New(), nil); err == nil {
-		t.Error("nil shop accepted")
-	}
-	if _, err := New(memory.New(), shop.New(), core.WithTTL(-1)); err == nil {
-		t.Error("invalid option accepted")
-	}
+	apptest.CheckNewErrors(t, func(st core.Store, s *shop.Shop, opts ...core.Option) error {
+		_, err := New(st, s, opts...)
+		return err
+	})
 }
