@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 )
 
 // Do runs fn at most once for key within scope, with the same protocol as
@@ -50,30 +49,16 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 		return nil, false, ErrInFlight
 	}
 
-	e.startRenewal(r, res.Token)
-	start := time.Now()
-	finished := false
-	defer func() {
-		if !finished {
-			e.stopRenewal(r)
-			e.release(r, res.Token)
-			e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: time.Since(start), Detail: "function panicked"})
-		}
-	}()
-	out, ferr := fn(ctx)
-	finished = true
-	lost := e.stopRenewal(r)
-	if ferr != nil {
-		e.release(r, res.Token)
-		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: time.Since(start), Err: ferr, Detail: "function returned an error"})
-		return nil, false, ferr
+	var out []byte
+	_, lost, err := e.underClaim(r, res.Token, func() (err error) {
+		out, err = fn(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
 	}
-	if lost {
-		return out, false, nil
-	}
-	capd := Captured{Status: http.StatusOK, Body: out}
-	if !e.complete(r, res.Token, http.StatusOK, &capd) {
-		return out, false, nil
+	if !lost {
+		e.complete(r, res.Token, http.StatusOK, &Captured{Status: http.StatusOK, Body: out})
 	}
 	return out, false, nil
 }

@@ -67,9 +67,7 @@ func New(opts ...Option) (*Engine, error) {
 		_, isNull := c.telemetry.(nullTelemetry)
 		e.measure = !isNull
 	}
-	if c.renewEvery == 0 {
-		c.renewEvery = c.lease / 3
-	}
+	c.renewEvery = c.lease / 3
 	// An in-flight record must outlive its lease, whatever the TTL of
 	// completed records.
 	e.claimTTL = max(c.ttl, 2*c.lease)
@@ -343,31 +341,15 @@ var (
 )
 
 // runOriginal runs the handler under the claim, then stores or releases.
-func (e *Engine) runOriginal(r *request, token uint64) (err error) {
+func (e *Engine) runOriginal(r *request, token uint64) error {
 	c := &e.cfg
 	r.ex.SetHeader("Idempotency-Status", statusOriginal)
-	e.startRenewal(r, token)
-	start := time.Now()
-	finished := false
-	defer func() {
-		if finished {
-			return
-		}
-		// The handler panicked: free the key so a retry runs fresh, and
-		// let the panic continue to the framework's recovery.
-		e.stopRenewal(r)
-		e.release(r, token)
-		e.emit(r, &Event{Type: EventExceptionThrown, Status: 500, Elapsed: time.Since(start), Detail: "handler panicked"})
-		e.record(r, OutcomeOriginal, 500, time.Since(start), 0, false)
-	}()
-	capd, herr := r.ex.Next(c.maxResponseBytes)
-	finished = true
-	lost := e.stopRenewal(r)
-	elapsed := time.Since(start)
-
+	var capd Captured
+	elapsed, lost, herr := e.underClaim(r, token, func() (err error) {
+		capd, err = r.ex.Next(c.maxResponseBytes)
+		return err
+	})
 	if herr != nil {
-		e.release(r, token)
-		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: elapsed, Err: herr, Detail: "handler returned an error"})
 		e.record(r, OutcomeOriginal, 0, elapsed, 0, false)
 		return herr
 	}
@@ -393,6 +375,34 @@ func (e *Engine) runOriginal(r *request, token uint64) (err error) {
 	}
 	e.record(r, OutcomeOriginal, status, elapsed, len(capd.Body), stored)
 	return nil
+}
+
+// underClaim runs fn while the claim's lease is renewed. When fn returns
+// an error or panics, the claim is released so that a retry runs fresh,
+// EXCEPTION_THROWN fires, and a panic keeps propagating (to the
+// framework's recovery). lost reports a lease lost while fn ran.
+func (e *Engine) underClaim(r *request, token uint64, fn func() error) (elapsed time.Duration, lost bool, err error) {
+	e.startRenewal(r, token)
+	start := time.Now()
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		e.stopRenewal(r)
+		e.release(r, token)
+		e.emit(r, &Event{Type: EventExceptionThrown, Status: 500, Elapsed: time.Since(start), Detail: "handler panicked"})
+		e.record(r, OutcomeOriginal, 500, time.Since(start), 0, false)
+	}()
+	err = fn()
+	finished = true
+	lost = e.stopRenewal(r)
+	elapsed = time.Since(start)
+	if err != nil {
+		e.release(r, token)
+		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: elapsed, Err: err, Detail: "handler returned an error"})
+	}
+	return elapsed, lost, err
 }
 
 // complete stores the response under the claim. A store failure is retried
