@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -69,8 +70,29 @@ func TestMetricsAndSpanEvents(t *testing.T) {
 	}
 }
 
+// Without WithMeterProvider the driver records through the global provider,
+// as OpenTelemetry instrumentations do.
 func TestGlobalProviderFallback(t *testing.T) {
-	if _, err := idemotel.New(); err != nil {
-		t.Fatalf("New with the global (no-op) provider: %v", err)
+	reader := sdkmetric.NewManualReader()
+	prev := otel.GetMeterProvider()
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+
+	d, err := idemotel.New()
+	if err != nil {
+		t.Fatal(err)
 	}
+	d.Measure(context.Background(), &core.Measurement{Outcome: core.OutcomeMissing, Method: "POST", Route: "/p"})
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "idempotency.requests" && len(sum.DataPoints) == 1 && sum.DataPoints[0].Value == 1 {
+				return
+			}
+		}
+	}
+	t.Fatalf("the global provider saw no idempotency.requests: %+v", rm.ScopeMetrics)
 }
