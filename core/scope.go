@@ -82,25 +82,30 @@ func escapeScopePart(s string) string {
 // scopedKey joins a scope and a key unambiguously: the length prefix keeps
 // ("a:b", "c") and ("a", "b:c") apart whatever the characters.
 func scopedKey(scope, key string) string {
-	n := len(scope)
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	var b strings.Builder
-	b.Grow(len(buf) - i + 1 + len(scope) + 1 + len(key))
-	b.Write(buf[i:])
-	b.WriteByte(':')
-	b.WriteString(scope)
-	b.WriteByte(':')
-	b.WriteString(key)
-	return b.String()
+	storeKey, _ := frameKey(scope, nil, key)
+	return storeKey
+}
+
+// frameKey is the one encoding of store keys, "<len(scope)>:<scope>:<key>",
+// shared by scopedKey and the HTTP path's builtinStoreKey so they cannot
+// drift apart (Flush and Inspect must find what requests stored). The
+// scope comes as a string or as bytes, whichever the caller has; the
+// other is empty. It returns the key and the scope inside it, with one
+// allocation.
+func frameKey(scopeStr string, scopeBytes []byte, key string) (storeKey, scope string) {
+	n := len(scopeStr) + len(scopeBytes)
+	var num [20]byte
+	prefix := appendInt(num[:0], n)
+	var sb strings.Builder // String() hands over its buffer: one allocation
+	sb.Grow(len(prefix) + 1 + n + 1 + len(key))
+	sb.Write(prefix)
+	sb.WriteByte(':')
+	sb.WriteString(scopeStr)
+	sb.Write(scopeBytes)
+	sb.WriteByte(':')
+	sb.WriteString(key)
+	storeKey = sb.String()
+	return storeKey, storeKey[len(prefix)+1 : len(prefix)+1+n]
 }
 
 // builtinStoreKey returns scopedKey(ScopeString(...), key) and the scope
@@ -130,17 +135,7 @@ func builtinStoreKey(s Scope, user, method, route, ip, key string) (storeKey, sc
 		b = append(b, ' ')
 		b = append(b, route...)
 	}
-	var num [20]byte
-	prefix := appendInt(num[:0], len(b))
-	var sb strings.Builder // String() hands over its buffer: one allocation
-	sb.Grow(len(prefix) + 1 + len(b) + 1 + len(key))
-	sb.Write(prefix)
-	sb.WriteByte(':')
-	sb.Write(b)
-	sb.WriteByte(':')
-	sb.WriteString(key)
-	storeKey = sb.String()
-	return storeKey, storeKey[len(prefix)+1 : len(prefix)+1+len(b)]
+	return frameKey("", b, key)
 }
 
 func appendScopePart(b []byte, s string) []byte {

@@ -140,3 +140,18 @@ func TestScopedKeyInjective(t *testing.T) {
 		}
 	}
 }
+
+// The HTTP path builds store keys in one step; Flush, Inspect and
+// StoreKey build them from ScopeString. Both must agree, or operators
+// would flush keys that requests never used.
+func TestBuiltinStoreKeyMatchesScopeString(t *testing.T) {
+	for _, s := range []Scope{ScopeGlobal, ScopeUser, ScopeRoute, ScopeIP, ScopeUserRoute} {
+		for _, user := range []string{"", "alice", "a|b%c\nd"} {
+			storeKey, scope := builtinStoreKey(s, user, "POST", "/payments/:id", "10.0.0.1", "k-1")
+			want := ScopeString(s, user, "POST", "/payments/:id", "10.0.0.1")
+			if storeKey != StoreKey(want, "k-1") || scope != want {
+				t.Errorf("%s/%q: builtinStoreKey = (%q, %q), want (%q, %q)", s, user, storeKey, scope, StoreKey(want, "k-1"), want)
+			}
+		}
+	}
+}
