@@ -45,13 +45,20 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, stok, 0}
 `)
 
-// renewScript: KEYS[1] record; ARGV token, lease ms, min ttl ms.
-// Returns 1 when the claim is held with token and was extended, else 0.
-var renewScript = redis.NewScript(`
+// fencedGuard opens every script that acts on a claim: it goes on only
+// while KEYS[1] is in flight and held with the fencing token ARGV[1], and
+// otherwise answers 0 (core.ErrLeaseLost) having changed nothing. It is
+// the one place the fencing rule is written.
+const fencedGuard = `
 local r = redis.call('HMGET', KEYS[1], 's', 't')
 if r[1] ~= '1' or r[2] ~= ARGV[1] then
   return 0
 end
+`
+
+// renewScript: KEYS[1] record; ARGV token, lease ms, min ttl ms.
+// Returns 1 when the claim is held with token and was extended, else 0.
+var renewScript = redis.NewScript(fencedGuard + `
 local now = redis.call('TIME')
 local nowms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('HSET', KEYS[1], 'l', string.format('%.0f', nowms + tonumber(ARGV[2])))
@@ -62,11 +69,7 @@ return 1
 `)
 
 // completeScript: KEYS[1] record; ARGV token, payload, ttl ms.
-var completeScript = redis.NewScript(`
-local r = redis.call('HMGET', KEYS[1], 's', 't')
-if r[1] ~= '1' or r[2] ~= ARGV[1] then
-  return 0
-end
+var completeScript = redis.NewScript(fencedGuard + `
 redis.call('HSET', KEYS[1], 's', '2', 'p', ARGV[2])
 redis.call('HDEL', KEYS[1], 'l')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -74,11 +77,7 @@ return 1
 `)
 
 // releaseScript: KEYS[1] record; ARGV token.
-var releaseScript = redis.NewScript(`
-local r = redis.call('HMGET', KEYS[1], 's', 't')
-if r[1] ~= '1' or r[2] ~= ARGV[1] then
-  return 0
-end
+var releaseScript = redis.NewScript(fencedGuard + `
 redis.call('DEL', KEYS[1])
 return 1
 `)
