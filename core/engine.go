@@ -255,7 +255,8 @@ func (e *Engine) resolveScope(r *request) error {
 // means a waiter also takes over a claim whose owner died or released it.
 func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 	c := &e.cfg
-	res, err := c.store.Begin(r.ctx, r.storeKey, fp, c.lease, e.claimTTL)
+	a := Attempt{Fingerprint: fp, Nonce: rand.Uint64() | 1, Lease: c.lease, TTL: e.claimTTL}
+	res, err := c.store.Begin(r.ctx, r.storeKey, a)
 	if err != nil || res.Outcome != InFlight || c.lockWait <= 0 {
 		return res, err
 	}
@@ -280,7 +281,7 @@ func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 			return res, nil // the client left; it gets the conflict it will not read
 		case <-timer.C:
 		}
-		res, err = c.store.Begin(r.ctx, r.storeKey, fp, c.lease, e.claimTTL)
+		res, err = c.store.Begin(r.ctx, r.storeKey, a)
 		if err != nil || res.Outcome != InFlight {
 			break
 		}

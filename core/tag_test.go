@@ -13,7 +13,7 @@ import (
 // stubStore satisfies Store for construction tests; no test here calls it.
 type stubStore struct{}
 
-func (stubStore) Begin(context.Context, string, Fingerprint, time.Duration, time.Duration) (BeginResult, error) {
+func (stubStore) Begin(context.Context, string, Attempt) (BeginResult, error) {
 	return BeginResult{}, ErrStoreUnavailable
 }
 func (stubStore) Renew(context.Context, string, uint64, time.Duration) error { return ErrLeaseLost }

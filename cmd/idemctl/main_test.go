@@ -103,7 +103,7 @@ func (e *env) storeResponse(scope, key string, r *core.Response) {
 	e.t.Helper()
 	ctx := context.Background()
 	sk := core.StoreKey(scope, key)
-	res, err := e.store.Begin(ctx, sk, fingerprint(key), time.Second, time.Hour)
+	res, err := e.store.Begin(ctx, sk, core.Attempt{Fingerprint: fingerprint(key), Lease: time.Second, TTL: time.Hour})
 	if err != nil || res.Outcome != core.Claimed {
 		e.t.Fatalf("Begin: %v %v", res.Outcome, err)
 	}
@@ -352,7 +352,7 @@ func TestStats(t *testing.T) {
 	finish := e.inFlight(payments, "busy")
 	defer finish()
 	// A claim whose lease has run out: its owner is presumed dead.
-	if _, err := e.store.Begin(ctx, core.StoreKey(payments, "dead"), fingerprint("dead"), 10*time.Millisecond, time.Hour); err != nil {
+	if _, err := e.store.Begin(ctx, core.StoreKey(payments, "dead"), core.Attempt{Fingerprint: fingerprint("dead"), Lease: 10 * time.Millisecond, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	// A record of a future format, an alert cooldown, and keys that are
@@ -364,7 +364,7 @@ func TestStats(t *testing.T) {
 		t.Fatal(ok, err)
 	}
 	other := idemredis.New(e.rdb, idemredis.WithPrefix("other:"))
-	if _, err := other.Begin(ctx, core.StoreKey(payments, "x"), fingerprint("x"), time.Second, time.Hour); err != nil {
+	if _, err := other.Begin(ctx, core.StoreKey(payments, "x"), core.Attempt{Fingerprint: fingerprint("x"), Lease: time.Second, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	e.rdb.Set(ctx, "idem:{not-a-hash}", "1", time.Hour)

@@ -34,11 +34,11 @@ func (f *FlakyStore) fail() error {
 }
 
 // Begin implements core.Store.
-func (f *FlakyStore) Begin(ctx context.Context, key string, fp core.Fingerprint, lease, ttl time.Duration) (core.BeginResult, error) {
+func (f *FlakyStore) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
 	if err := f.fail(); err != nil {
 		return core.BeginResult{}, err
 	}
-	return f.Store.Begin(ctx, key, fp, lease, ttl)
+	return f.Store.Begin(ctx, key, a)
 }
 
 // Renew implements core.Store.
@@ -71,4 +71,50 @@ func (f *FlakyStore) Get(ctx context.Context, key string) (core.Record, error) {
 		return core.Record{}, err
 	}
 	return f.Store.Get(ctx, key)
+}
+
+// Twice wraps a Store so that every call that changes it runs twice and
+// the first reply is dropped, as happens when a client library resends a
+// command after a read timeout although the command ran (go-redis does).
+// The store must recognise its own resends (core.Store's contract):
+// through Twice, a Begin must still win its claim, a Complete or Release
+// must still succeed. It keeps the wrapped store's core.BatchRenewer.
+func Twice(s core.Store) core.Store {
+	t := twice{s}
+	if br, ok := s.(core.BatchRenewer); ok {
+		return twiceBatch{t, br}
+	}
+	return t
+}
+
+type twice struct{ core.Store }
+
+func (t twice) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
+	_, _ = t.Store.Begin(ctx, key, a)
+	return t.Store.Begin(ctx, key, a)
+}
+
+func (t twice) Renew(ctx context.Context, key string, token uint64, lease time.Duration) error {
+	_ = t.Store.Renew(ctx, key, token, lease)
+	return t.Store.Renew(ctx, key, token, lease)
+}
+
+func (t twice) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+	_ = t.Store.Complete(ctx, key, token, payload, ttl)
+	return t.Store.Complete(ctx, key, token, payload, ttl)
+}
+
+func (t twice) Release(ctx context.Context, key string, token uint64) error {
+	_ = t.Store.Release(ctx, key, token)
+	return t.Store.Release(ctx, key, token)
+}
+
+type twiceBatch struct {
+	twice
+	br core.BatchRenewer
+}
+
+func (t twiceBatch) RenewBatch(ctx context.Context, lease time.Duration, rs []core.Renewal) {
+	t.br.RenewBatch(ctx, lease, rs)
+	t.br.RenewBatch(ctx, lease, rs)
 }

@@ -51,6 +51,11 @@ func TestStoreWith(t *testing.T, newStore NewStore, lease time.Duration) {
 		{"ManyGoroutinesTakeOver", s.concurrentTakeover},
 		{"ManyGoroutinesFullCycle", s.concurrentCycle},
 		{"Cooldowns", s.cooldowns},
+		{"ResentBeginReturnsTheSameClaim", s.resentBegin},
+		{"ResentCompleteAndReleaseSucceed", s.resentFinish},
+		{"EveryCallSentTwice", s.everyCallTwice},
+		{"ManyGoroutinesEveryCallTwice", s.concurrentTwice},
+		{"BatchRenewal", s.batchRenew},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +87,7 @@ const ttl = time.Minute
 
 func mustBegin(t *testing.T, st core.Store, k string, f core.Fingerprint, lease time.Duration) core.BeginResult {
 	t.Helper()
-	res, err := st.Begin(context.Background(), k, f, lease, ttl)
+	res, err := st.Begin(context.Background(), k, core.Attempt{Fingerprint: f, Nonce: nonce(), Lease: lease, TTL: ttl})
 	if err != nil {
 		t.Fatalf("Begin(%q): %v", k, err)
 	}
@@ -161,9 +166,10 @@ func (s suite) completeReplay(t *testing.T, st core.Store) {
 	if until := time.Until(res.Record.ExpiresAt); until < ttl-5*time.Second || until > ttl+5*time.Second {
 		t.Fatalf("record expires in %v, want about %v", until, ttl)
 	}
-	// Completing twice is a protocol error: the claim is gone.
-	if err := st.Complete(context.Background(), k, claim.Token, []byte("again"), ttl); !errors.Is(err, core.ErrLeaseLost) {
-		t.Fatalf("second Complete = %v, want ErrLeaseLost", err)
+	// Completing again with the same token is a resent command: it
+	// succeeds and changes nothing.
+	if err := st.Complete(context.Background(), k, claim.Token, []byte("again"), ttl); err != nil {
+		t.Fatalf("resent Complete = %v, want nil", err)
 	}
 	if err := st.Release(context.Background(), k, claim.Token); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("Release after Complete = %v, want ErrLeaseLost", err)
@@ -376,7 +382,7 @@ func (s suite) concurrentBegin(t *testing.T, st core.Store) {
 		go func() {
 			defer wg.Done()
 			<-start
-			res, err := st.Begin(context.Background(), k, fp("a"), time.Minute, ttl)
+			res, err := st.Begin(context.Background(), k, core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl})
 			if err != nil {
 				errs <- err
 				return
@@ -416,7 +422,7 @@ func (s suite) concurrentTakeover(t *testing.T, st core.Store) {
 		go func() {
 			defer wg.Done()
 			<-start
-			res, err := st.Begin(context.Background(), k, fp("a"), time.Minute, ttl)
+			res, err := st.Begin(context.Background(), k, core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl})
 			if err != nil {
 				t.Error(err)
 				return
@@ -448,7 +454,7 @@ func (s suite) concurrentCycle(t *testing.T, st core.Store) {
 			defer wg.Done()
 			k := fmt.Sprintf("%s:%d", base, i%keys)
 			for {
-				res, err := st.Begin(context.Background(), k, fp("a"), time.Minute, ttl)
+				res, err := st.Begin(context.Background(), k, core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl})
 				if err != nil {
 					t.Error(err)
 					return
@@ -502,5 +508,200 @@ func (s suite) cooldowns(t *testing.T, st core.Store) {
 	time.Sleep(s.lease * 5 / 2)
 	if got, err := cd.AcquireCooldown(ctx, name, s.lease); err != nil || !got {
 		t.Fatalf("Acquire after cooldown = %v, %v; want true", got, err)
+	}
+}
+
+var nonceSeq atomic.Uint64
+
+// nonce returns an attempt nonce unique to this process run, as the
+// Engine would (it draws them at random; uniqueness is what matters).
+func nonce() uint64 { return nonceSeq.Add(1)<<8 | 0x5a }
+
+func (s suite) resentBegin(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	a := core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl}
+	first, err := st.Begin(ctx, k, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOutcome(t, first, core.Claimed)
+	again, err := st.Begin(ctx, k, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Outcome != core.Claimed || again.Token != first.Token {
+		t.Fatalf("resent Begin = %v token %d, want the same claim (token %d)", again.Outcome, again.Token, first.Token)
+	}
+	// Another attempt (another nonce) still sees the claim in flight, and
+	// an attempt without a nonce never matches one.
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.InFlight)
+	res, err := st.Begin(ctx, k, core.Attempt{Fingerprint: fp("a"), Lease: time.Minute, TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOutcome(t, res, core.InFlight)
+	if err := st.Complete(ctx, k, first.Token, []byte("done"), ttl); err != nil {
+		t.Fatalf("Complete with the resent claim's token: %v", err)
+	}
+	// Once completed, even the owner's own resend replays.
+	res, err = st.Begin(ctx, k, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOutcome(t, res, core.Replay)
+
+	// A takeover records its own nonce: its resend gets the new claim.
+	k2 := key(t)
+	mustBegin(t, st, k2, fp("a"), s.lease)
+	time.Sleep(s.lease * 5 / 2)
+	b := core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl}
+	took, err := st.Begin(ctx, k2, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOutcome(t, took, core.Claimed)
+	again, err = st.Begin(ctx, k2, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Outcome != core.Claimed || again.Token != took.Token {
+		t.Fatalf("resent takeover Begin = %v token %d, want token %d", again.Outcome, again.Token, took.Token)
+	}
+}
+
+func (s suite) resentFinish(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	claim := mustBegin(t, st, k, fp("a"), time.Minute)
+	for i := 0; i < 2; i++ {
+		if err := st.Complete(ctx, k, claim.Token, []byte(fmt.Sprint("payload", i)), ttl); err != nil {
+			t.Fatalf("Complete #%d = %v, want nil", i+1, err)
+		}
+	}
+	res := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, res, core.Replay)
+	if string(res.Record.Payload) != "payload0" {
+		t.Fatalf("payload = %q: a resent Complete overwrote the stored response", res.Record.Payload)
+	}
+
+	k = key(t)
+	claim = mustBegin(t, st, k, fp("a"), time.Minute)
+	for i := 0; i < 2; i++ {
+		if err := st.Release(ctx, k, claim.Token); err != nil {
+			t.Fatalf("Release #%d = %v, want nil", i+1, err)
+		}
+	}
+	// A release with a stale token must not free another owner's claim.
+	cur := mustBegin(t, st, k, fp("a"), time.Minute)
+	wantOutcome(t, cur, core.Claimed)
+	if err := st.Release(ctx, k, claim.Token); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("stale Release = %v, want ErrLeaseLost", err)
+	}
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.InFlight)
+}
+
+// everyCallTwice runs a whole life cycle with every call sent twice and
+// the first reply dropped, as a client library that resends after a read
+// timeout does: nothing may conflict with itself.
+func (s suite) everyCallTwice(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	tw := Twice(st)
+	k := key(t)
+	claim := mustBegin(t, tw, k, fp("a"), time.Minute)
+	wantOutcome(t, claim, core.Claimed)
+	if err := tw.Renew(ctx, k, claim.Token, time.Minute); err != nil {
+		t.Fatalf("Renew sent twice: %v", err)
+	}
+	if err := tw.Complete(ctx, k, claim.Token, []byte("once"), ttl); err != nil {
+		t.Fatalf("Complete sent twice: %v", err)
+	}
+	res := mustBegin(t, tw, k, fp("a"), time.Minute)
+	wantOutcome(t, res, core.Replay)
+	if string(res.Record.Payload) != "once" {
+		t.Fatalf("payload = %q", res.Record.Payload)
+	}
+
+	k = key(t)
+	claim = mustBegin(t, tw, k, fp("a"), time.Minute)
+	wantOutcome(t, claim, core.Claimed)
+	if err := tw.Release(ctx, k, claim.Token); err != nil {
+		t.Fatalf("Release sent twice: %v", err)
+	}
+	wantOutcome(t, mustBegin(t, tw, k, fp("b"), time.Minute), core.Claimed)
+}
+
+// concurrentTwice: many goroutines race for one key through a store that
+// runs every call twice; exactly one claims, none sees its own claim as
+// someone else's, and the winner completes.
+func (s suite) concurrentTwice(t *testing.T, st core.Store) {
+	const n = 50
+	tw := Twice(st)
+	k := key(t)
+	var claimed atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := tw.Begin(context.Background(), k, core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl})
+			if err != nil {
+				errs <- err
+				return
+			}
+			if res.Outcome == core.Claimed {
+				claimed.Add(1)
+				if err := tw.Complete(context.Background(), k, res.Token, []byte("x"), ttl); err != nil {
+					errs <- fmt.Errorf("winner's Complete: %w", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := claimed.Load(); got != 1 {
+		t.Fatalf("%d goroutines claimed the key, want 1", got)
+	}
+}
+
+func (s suite) batchRenew(t *testing.T, st core.Store) {
+	br, ok := st.(core.BatchRenewer)
+	if !ok {
+		t.Skip("store renews one claim at a time (no core.BatchRenewer)")
+	}
+	ctx := context.Background()
+	var rs []core.Renewal
+	for i := 0; i < 40; i++ {
+		k := key(t)
+		c := mustBegin(t, st, k, fp("a"), s.lease)
+		rs = append(rs, core.Renewal{Key: k, Token: c.Token})
+	}
+	stale := rs[len(rs)-1]
+	stale.Token++ // never issued for that key by this store
+	rs = append(rs, stale, core.Renewal{Key: key(t), Token: 7})
+	deadline := time.Now().Add(s.lease * 3)
+	for time.Now().Before(deadline) {
+		time.Sleep(s.lease / 3)
+		br.RenewBatch(ctx, time.Minute, rs)
+		for i, r := range rs[:40] {
+			if r.Err != nil {
+				t.Fatalf("renewal %d: %v", i, r.Err)
+			}
+		}
+		for i, r := range rs[40:] {
+			if !errors.Is(r.Err, core.ErrLeaseLost) {
+				t.Fatalf("foreign renewal %d = %v, want ErrLeaseLost", i, r.Err)
+			}
+		}
+	}
+	for _, r := range rs[:40] {
+		wantOutcome(t, mustBegin(t, st, r.Key, fp("a"), time.Minute), core.InFlight)
+		if err := st.Complete(ctx, r.Key, r.Token, []byte("ok"), ttl); err != nil {
+			t.Fatalf("Complete after batch renewals: %v", err)
+		}
 	}
 }

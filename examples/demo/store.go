@@ -21,11 +21,11 @@ type outageStore struct {
 
 var errOutage = fmt.Errorf("%w: demo outage (store switched off)", core.ErrStoreUnavailable)
 
-func (s *outageStore) Begin(ctx context.Context, key string, fp core.Fingerprint, lease, ttl time.Duration) (core.BeginResult, error) {
+func (s *outageStore) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
 	if s.down.Load() {
 		return core.BeginResult{}, errOutage
 	}
-	return s.Store.Begin(ctx, key, fp, lease, ttl)
+	return s.Store.Begin(ctx, key, a)
 }
 
 func (s *outageStore) Renew(ctx context.Context, key string, token uint64, lease time.Duration) error {

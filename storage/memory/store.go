@@ -42,6 +42,7 @@ type shard struct {
 type entry struct {
 	key        string
 	rec        core.Record
+	nonce      uint64 // of the attempt holding the claim
 	prev, next *entry
 }
 
@@ -120,7 +121,7 @@ func (sh *shard) makeRoom(limit int, now time.Time) error {
 }
 
 // Begin implements core.Store.
-func (s *Store) Begin(ctx context.Context, key string, fp core.Fingerprint, lease, ttl time.Duration) (core.BeginResult, error) {
+func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
 	if err := ctx.Err(); err != nil {
 		return core.BeginResult{}, fmt.Errorf("%w: %w", core.ErrStoreUnavailable, err)
 	}
@@ -130,28 +131,32 @@ func (s *Store) Begin(ctx context.Context, key string, fp core.Fingerprint, leas
 	defer sh.mu.Unlock()
 	if e := sh.lookup(key, now); e != nil {
 		switch {
-		case e.rec.Fingerprint != fp:
+		case e.rec.Fingerprint != a.Fingerprint:
 			return core.BeginResult{Outcome: core.Mismatch, Record: e.rec}, nil
 		case e.rec.State == core.StateCompleted:
 			return core.BeginResult{Outcome: core.Replay, Record: e.rec}, nil
+		case a.Nonce != 0 && e.nonce == a.Nonce:
+			// A resent Begin: the claim is the caller's own.
+			return core.BeginResult{Outcome: core.Claimed, Token: e.rec.Token}, nil
 		case now.Before(e.rec.LeaseUntil):
 			return core.BeginResult{Outcome: core.InFlight, Record: e.rec}, nil
 		}
 		// The owner's lease expired: take the claim over with a new token.
 		e.rec.Token = s.tokens.Add(1)
-		e.rec.LeaseUntil = now.Add(lease)
-		e.rec.ExpiresAt = now.Add(ttl)
+		e.rec.LeaseUntil = now.Add(a.Lease)
+		e.rec.ExpiresAt = now.Add(a.TTL)
+		e.nonce = a.Nonce
 		return core.BeginResult{Outcome: core.Claimed, Token: e.rec.Token, TookOver: true}, nil
 	}
 	if err := sh.makeRoom(s.perShard, now); err != nil {
 		return core.BeginResult{}, err
 	}
-	e := &entry{key: key, rec: core.Record{
+	e := &entry{key: key, nonce: a.Nonce, rec: core.Record{
 		State:       core.StateInFlight,
-		Fingerprint: fp,
+		Fingerprint: a.Fingerprint,
 		Token:       s.tokens.Add(1),
-		LeaseUntil:  now.Add(lease),
-		ExpiresAt:   now.Add(ttl),
+		LeaseUntil:  now.Add(a.Lease),
+		ExpiresAt:   now.Add(a.TTL),
 	}}
 	sh.pushBack(e)
 	return core.BeginResult{Outcome: core.Claimed, Token: e.rec.Token}, nil
@@ -189,6 +194,9 @@ func (s *Store) Complete(_ context.Context, key string, token uint64, payload []
 	defer sh.mu.Unlock()
 	e := sh.owned(key, token, now)
 	if e == nil {
+		if c := sh.lookup(key, now); c != nil && c.rec.State == core.StateCompleted && c.rec.Token == token {
+			return nil // completed by this very claim: a resent Complete
+		}
 		return core.ErrLeaseLost
 	}
 	e.rec.State = core.StateCompleted
@@ -204,8 +212,11 @@ func (s *Store) Release(_ context.Context, key string, token uint64) error {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.owned(key, token, now)
+	e := sh.lookup(key, now)
 	if e == nil {
+		return nil // already released, or expired: nothing is held
+	}
+	if e.rec.State != core.StateInFlight || e.rec.Token != token {
 		return core.ErrLeaseLost
 	}
 	sh.remove(e)

@@ -23,7 +23,7 @@ func TestBoundEvictsOldestCompleted(t *testing.T) {
 	var keys []string
 	for i := 0; i < 2000; i++ {
 		k := fmt.Sprintf("k%d", i)
-		res, err := st.Begin(ctx, k, fp, time.Minute, time.Hour)
+		res, err := st.Begin(ctx, k, core.Attempt{Fingerprint: fp, Lease: time.Minute, TTL: time.Hour})
 		if err != nil {
 			t.Fatalf("Begin %s: %v", k, err)
 		}
@@ -49,7 +49,7 @@ func TestBoundNeverEvictsLiveClaims(t *testing.T) {
 	var fp core.Fingerprint
 	full := 0
 	for i := 0; i < 500; i++ {
-		_, err := st.Begin(ctx, fmt.Sprintf("k%d", i), fp, time.Minute, time.Hour)
+		_, err := st.Begin(ctx, fmt.Sprintf("k%d", i), core.Attempt{Fingerprint: fp, Lease: time.Minute, TTL: time.Hour})
 		if errors.Is(err, memory.ErrFull) {
 			if !errors.Is(err, core.ErrStoreUnavailable) {
 				t.Fatalf("ErrFull not reported as unavailable: %v", err)
@@ -74,9 +74,9 @@ func TestClockDrivesExpiry(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	st := memory.New(memory.WithClock(func() time.Time { return now }))
 	var fp core.Fingerprint
-	res, _ := st.Begin(ctx, "k", fp, time.Second, time.Hour)
+	res, _ := st.Begin(ctx, "k", core.Attempt{Fingerprint: fp, Lease: time.Second, TTL: time.Hour})
 	now = now.Add(2 * time.Second)
-	again, err := st.Begin(ctx, "k", fp, time.Second, time.Hour)
+	again, err := st.Begin(ctx, "k", core.Attempt{Fingerprint: fp, Lease: time.Second, TTL: time.Hour})
 	if err != nil || again.Outcome != core.Claimed || !again.TookOver || again.Token == res.Token {
 		t.Fatalf("after lease: %+v, %v; want a takeover", again, err)
 	}

@@ -56,9 +56,9 @@ func unavailable(err error) error {
 }
 
 // Begin implements core.Store in one round trip.
-func (s *Store) Begin(ctx context.Context, key string, fp core.Fingerprint, lease, ttl time.Duration) (core.BeginResult, error) {
+func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
 	v, err := beginScript.Run(ctx, s.rdb, []string{s.RecordKey(key)},
-		fp[:], lease.Milliseconds(), ttl.Milliseconds(), FormatVersion).Slice()
+		a.Fingerprint[:], a.Lease.Milliseconds(), a.TTL.Milliseconds(), FormatVersion).Slice()
 	if err != nil {
 		return core.BeginResult{}, unavailable(err)
 	}

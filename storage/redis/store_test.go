@@ -35,7 +35,7 @@ func TestConformanceCluster(t *testing.T) {
 	st := idemredis.New(rdb, idemredis.WithPrefix("spread:"))
 	for i := 0; i < 60; i++ {
 		k := core.StoreKey("user:u"+string(rune('a'+i%26)), strings.Repeat("k", i%7)+string(rune('A'+i%26)))
-		if _, err := st.Begin(ctx, k, core.Fingerprint{}, time.Minute, time.Minute); err != nil {
+		if _, err := st.Begin(ctx, k, core.Attempt{Fingerprint: core.Fingerprint{}, Lease: time.Minute, TTL: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,7 +167,7 @@ func TestUnknownFormatVersionFailsClosed(t *testing.T) {
 	if err := rdb.HSet(ctx, st.RecordKey(k), "v", "99", "s", "2", "f", "x", "p", "?").Err(); err != nil {
 		t.Fatal(err)
 	}
-	_, err := st.Begin(ctx, k, core.Fingerprint{}, time.Minute, time.Minute)
+	_, err := st.Begin(ctx, k, core.Attempt{Fingerprint: core.Fingerprint{}, Lease: time.Minute, TTL: time.Minute})
 	if !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, core.ErrCorruptRecord) {
 		t.Fatalf("Begin on a future record = %v, want unavailable + corrupt", err)
 	}

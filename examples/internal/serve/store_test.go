@@ -63,14 +63,14 @@ func roundTrip(t *testing.T, store core.Store) {
 	t.Helper()
 	ctx := context.Background()
 	key := "test|" + time.Now().Format(time.RFC3339Nano)
-	res, err := store.Begin(ctx, key, core.Fingerprint{1}, time.Minute, time.Minute)
+	res, err := store.Begin(ctx, key, core.Attempt{Fingerprint: core.Fingerprint{1}, Lease: time.Minute, TTL: time.Minute})
 	if err != nil || res.Outcome != core.Claimed {
 		t.Fatalf("Begin: %+v, %v", res, err)
 	}
 	if err := store.Complete(ctx, key, res.Token, []byte("stored"), time.Minute); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
-	res, err = store.Begin(ctx, key, core.Fingerprint{1}, time.Minute, time.Minute)
+	res, err = store.Begin(ctx, key, core.Attempt{Fingerprint: core.Fingerprint{1}, Lease: time.Minute, TTL: time.Minute})
 	if err != nil || res.Outcome != core.Replay || string(res.Record.Payload) != "stored" {
 		t.Fatalf("replay: %+v, %v", res, err)
 	}
