@@ -20,6 +20,7 @@ const (
 	DefaultSizeWarningBytes = 256 << 10
 	DefaultDuplicateHits    = 5
 	DefaultAlertCooldown    = time.Hour
+	DefaultStoreTimeout     = 2 * time.Second
 )
 
 // config is the resolved configuration of one Engine. It is unexported so
@@ -57,8 +58,9 @@ type config struct {
 	replayAllow      []string
 	replayedHeader   bool
 
-	failOpen  bool
-	responder ErrorResponder
+	failOpen     bool
+	storeTimeout time.Duration
+	responder    ErrorResponder
 
 	telemetry     TelemetryDriver
 	alerts        []AlertHandler
@@ -84,6 +86,7 @@ func defaultConfig() config {
 		alertCooldown:    DefaultAlertCooldown,
 		duplicateHits:    DefaultDuplicateHits,
 		redactKeys:       true,
+		storeTimeout:     DefaultStoreTimeout,
 	}
 	c.setMethods(http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete)
 	return c
@@ -297,7 +300,8 @@ func WithScopeResolver(r ScopeResolver) Option {
 
 // WithUserResolver sets how the user scopes find the authenticated user,
 // usually from a value an auth middleware put in the framework context.
-// An empty result means "guest". Default: every request is a guest.
+// An empty result means no user: the anonymous space, which no user id
+// can name. Default: every request is anonymous.
 func WithUserResolver(f func(Exchange) string) Option {
 	return optionFunc(func(c *config) error {
 		c.userResolver = f
@@ -464,9 +468,31 @@ func WithSerializer(s ResponseSerializer) Option {
 // WithFailOpen lets requests through without idempotency when the store
 // is unavailable. Default false: fail closed with 503 and Retry-After,
 // because running a payment twice is worse than asking for a retry.
+// Failing open never bypasses an integrity check: a record the store
+// holds but that cannot be trusted (an unknown format version, a record
+// that cannot be decoded) is never treated as absent, and the request
+// fails closed with 503 in both modes.
 func WithFailOpen(open bool) Option {
 	return optionFunc(func(c *config) error {
 		c.failOpen = open
+		return nil
+	})
+}
+
+// WithStoreTimeout bounds every store call the Engine makes (claim,
+// completion, release, renewal) on top of the request's own deadline, so
+// that a stalled store answers 503 within d on every adapter, including
+// those whose context has no deadline (Fiber). Default 2 s. 0 disables
+// the bound. Stores whose calls never block (the memory store) ignore it.
+//
+// A Redis client honours deadlines only with ContextTimeoutEnabled set
+// (see storage/redis).
+func WithStoreTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 {
+			return invalid("negative store timeout %v", d)
+		}
+		c.storeTimeout = d
 		return nil
 	})
 }

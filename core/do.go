@@ -18,48 +18,69 @@ import (
 //	res, replayed, err := eng.Do(ctx, "orders", msg.ID, core.Fingerprint{}, handle)
 func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn func(ctx context.Context) ([]byte, error)) (result []byte, replayed bool, err error) {
 	c := &e.cfg
-	if len(key) > c.maxKeyLength {
-		return nil, false, fmt.Errorf("%w: key is longer than %d characters", ErrMalformedKey, c.maxKeyLength)
+	r := &request{ctx: ctx, method: "DO", route: scope, scope: scope}
+	canon, err := e.validateKey(key)
+	if err != nil {
+		r.key = key
+		e.emit(r, &Event{Type: EventInvalidKeyFormat, Detail: err.Error()})
+		e.record(r, OutcomeInvalid, 0, 0, 0, false)
+		return nil, false, fmt.Errorf("%w: %w", ErrMalformedKey, err)
 	}
-	if err := c.validator.ValidateKey(key); err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ErrMalformedKey, err)
-	}
-	r := &request{ctx: ctx, method: "DO", route: scope, key: key, scope: scope, storeKey: scopedKey(scope, key)}
+	r.key, r.storeKey = canon, scopedKey(scope, canon)
 	res, err := e.beginWait(r, fp)
 	if err != nil {
-		e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: storeFailDetail(c.failOpen)})
-		if c.failOpen {
+		integrity := errors.Is(err, ErrCorruptRecord)
+		if integrity {
+			e.emit(r, &Event{Type: EventRecordRejected, Err: err, Detail: "stored record rejected (unknown format or undecodable)"})
+		} else {
+			e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: storeFailDetail(c.failOpen)})
+		}
+		if c.failOpen && !integrity {
+			e.record(r, OutcomeBypass, 0, 0, 0, false)
 			out, ferr := fn(ctx)
 			return out, false, ferr
 		}
-		return nil, false, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
+		e.record(r, OutcomeStoreError, 0, 0, 0, false)
+		if errors.Is(err, ErrStoreUnavailable) {
+			return nil, false, err
+		}
+		return nil, false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	switch res.Outcome {
 	case Replay:
 		resp, err := c.serializer.Decode(res.Record.Payload)
 		if err != nil {
-			return nil, false, err
+			e.emit(r, &Event{Type: EventRecordRejected, Err: err, Detail: "stored result could not be decoded"})
+			e.record(r, OutcomeStoreError, 0, 0, 0, false)
+			return nil, false, fmt.Errorf("%w: %w", ErrCorruptRecord, err)
 		}
+		e.countDuplicate(r, resp.Status)
+		e.record(r, OutcomeRepeated, resp.Status, 0, len(resp.Body), false)
 		return resp.Body, true, nil
 	case Mismatch:
 		e.emit(r, &Event{Type: EventPayloadMismatch})
+		e.record(r, OutcomeMismatch, 0, 0, 0, false)
 		return nil, false, ErrMismatch
 	case InFlight:
 		e.emit(r, &Event{Type: EventConcurrentConflict, Elapsed: r.lockWait})
+		e.record(r, OutcomeConflict, 0, 0, 0, false)
 		return nil, false, ErrInFlight
 	}
 
 	var out []byte
-	_, lost, err := e.underClaim(r, res.Token, func() (err error) {
+	elapsed, lease, err := e.underClaim(r, res.Token, func() (err error) {
 		out, err = fn(ctx)
 		return err
 	})
 	if err != nil {
+		e.record(r, OutcomeOriginal, 0, elapsed, 0, false)
 		return nil, false, err
 	}
-	if !lost {
-		e.complete(r, res.Token, http.StatusOK, &Captured{Status: http.StatusOK, Body: out})
+	stored := false
+	if !lease.lost {
+		stored = e.complete(r, res.Token, lease.until, http.StatusOK, &Captured{Status: http.StatusOK, Body: out})
 	}
+	e.record(r, OutcomeOriginal, http.StatusOK, elapsed, len(out), stored)
 	return out, false, nil
 }
 

@@ -22,6 +22,10 @@ type Engine struct {
 	dups         dupCounter
 	alerts       alerter
 	renew        renewer
+	bg           background
+	// deadline is false for stores whose calls never block (NonBlocking):
+	// a per-call deadline would only cost an allocation there.
+	deadline bool
 }
 
 // New builds an Engine. It returns an error wrapping ErrInvalidOption when
@@ -75,7 +79,10 @@ func New(opts ...Option) (*Engine, error) {
 	if c.scopeResolver != nil {
 		e.scopeName = "custom"
 	}
-	e.alerts.init(c)
+	_, nonBlocking := c.store.(NonBlocking)
+	e.deadline = c.storeTimeout > 0 && !nonBlocking
+	e.bg.init()
+	e.alerts.init(c, &e.bg)
 	return e, nil
 }
 
@@ -101,6 +108,7 @@ type request struct {
 	scope    string
 	storeKey string
 	lockWait time.Duration
+	begunAt  time.Time // when the Begin that claimed the key was sent
 	// fp and claim live here because a request is allocated anyway:
 	// as separate values they would each escape to the heap.
 	fp    FingerprintInput
@@ -136,11 +144,7 @@ func (e *Engine) Serve(ex Exchange) error {
 			"this endpoint requires an "+e.keyName()+" header"))
 	}
 	if err == nil {
-		if len(key) > c.maxKeyLength {
-			err = fmt.Errorf("key is longer than %d characters", c.maxKeyLength)
-		} else {
-			err = c.validator.ValidateKey(key)
-		}
+		key, err = e.validateKey(key)
 	}
 	if err != nil {
 		r.key = key
@@ -194,6 +198,24 @@ func (e *Engine) Serve(ex Exchange) error {
 		e.emit(r, &Event{Type: EventConcurrentConflict, Status: 409, Elapsed: r.lockWait})
 		return e.refuse(r, OutcomeConflict, p)
 	}
+}
+
+// validateKey checks key's length and format and returns the key to use:
+// the validator's canonical form, so that case-insensitive formats (UUID,
+// ULID) name one key however they are spelled.
+func (e *Engine) validateKey(key string) (string, error) {
+	c := &e.cfg
+	if len(key) > c.maxKeyLength {
+		return key, fmt.Errorf("key is longer than %d characters", c.maxKeyLength)
+	}
+	canon, err := c.validator.ValidateKey(key)
+	if err != nil {
+		return key, err
+	}
+	if canon == "" {
+		return key, nil
+	}
+	return canon, nil
 }
 
 func (e *Engine) keyName() string {
@@ -256,7 +278,7 @@ func (e *Engine) resolveScope(r *request) error {
 func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 	c := &e.cfg
 	a := Attempt{Fingerprint: fp, Nonce: rand.Uint64() | 1, Lease: c.lease, TTL: e.claimTTL}
-	res, err := c.store.Begin(r.ctx, r.storeKey, a)
+	res, err := e.begin(r, a)
 	if err != nil || res.Outcome != InFlight || c.lockWait <= 0 {
 		return res, err
 	}
@@ -281,7 +303,7 @@ func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 			return res, nil // the client left; it gets the conflict it will not read
 		case <-timer.C:
 		}
-		res, err = c.store.Begin(r.ctx, r.storeKey, a)
+		res, err = e.begin(r, a)
 		if err != nil || res.Outcome != InFlight {
 			break
 		}
@@ -293,7 +315,30 @@ func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 	return res, err
 }
 
+// begin sends one Begin under the store deadline and reports records the
+// store evicted early to make room for it.
+func (e *Engine) begin(r *request, a Attempt) (BeginResult, error) {
+	ctx, cancel := e.storeContext(r.ctx)
+	r.begunAt = time.Now()
+	res, err := e.cfg.store.Begin(ctx, r.storeKey, a)
+	cancel()
+	if err == nil && res.Evicted > 0 {
+		e.emit(r, &Event{Type: EventRecordEvicted, Hits: res.Evicted,
+			Detail: "the store evicted completed records before their TTL to make room: a retry of those keys would run again; raise the store's bounds or rate-limit clients"})
+	}
+	return res, err
+}
+
 func (e *Engine) storeFailed(r *request, err error) error {
+	if errors.Is(err, ErrCorruptRecord) {
+		// An integrity failure is not an outage: the record exists but
+		// cannot be trusted. Treating it as absent would run the handler
+		// again, so it fails closed even when failing open.
+		e.emit(r, &Event{Type: EventRecordRejected, Err: err, Detail: "stored record rejected (unknown format or undecodable): request refused with 503"})
+		p := newProblem(ProblemStoreUnavailable, 503, "idempotency could not be guaranteed right now; retry the request with the same key")
+		p.RetryAfter = 1
+		return e.refuse(r, OutcomeStoreError, p)
+	}
 	e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: storeFailDetail(e.cfg.failOpen)})
 	if e.cfg.failOpen {
 		e.record(r, OutcomeBypass, 0, 0, 0, false)
@@ -326,11 +371,17 @@ func (e *Engine) replay(r *request, rec *Record) error {
 		h["Idempotent-Replayed"] = valueTrue
 	}
 	r.ex.Reply(resp.Status, h, resp.Body)
-	if hits := e.dups.hit(r.storeKey); hits >= e.cfg.duplicateHits && isPow2(hits/e.cfg.duplicateHits) && hits%e.cfg.duplicateHits == 0 {
-		e.emit(r, &Event{Type: EventResponseDuplicate, Status: resp.Status, Hits: hits})
-	}
+	e.countDuplicate(r, resp.Status)
 	e.record(r, OutcomeRepeated, resp.Status, 0, len(resp.Body), false)
 	return nil
+}
+
+// countDuplicate counts a replay of r's key and fires RESPONSE_DUPLICATE
+// when the count reaches the threshold, then at each doubling of it.
+func (e *Engine) countDuplicate(r *request, status int) {
+	if hits := e.dups.hit(r.storeKey); hits >= e.cfg.duplicateHits && isPow2(hits/e.cfg.duplicateHits) && hits%e.cfg.duplicateHits == 0 {
+		e.emit(r, &Event{Type: EventResponseDuplicate, Status: status, Hits: hits})
+	}
 }
 
 func isPow2(n int) bool { return n > 0 && n&(n-1) == 0 }
@@ -346,7 +397,7 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 	c := &e.cfg
 	r.ex.SetHeader("Idempotency-Status", statusOriginal)
 	var capd Captured
-	elapsed, lost, herr := e.underClaim(r, token, func() (err error) {
+	elapsed, lease, herr := e.underClaim(r, token, func() (err error) {
 		capd, err = r.ex.Next(c.maxResponseBytes)
 		return err
 	})
@@ -368,21 +419,27 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 			Detail: "response larger than the max response size: delivered, not stored"})
 	case status >= 500 || !c.cacheable(status):
 		e.release(r, token)
-	case lost:
+	case lease.lost:
 		// The lease was lost while the handler ran (already reported):
 		// another request may own the key now; do not touch it.
 	default:
-		stored = e.complete(r, token, status, &capd)
+		stored = e.complete(r, token, lease.until, status, &capd)
 	}
 	e.record(r, OutcomeOriginal, status, elapsed, len(capd.Body), stored)
 	return nil
 }
 
+// leaseState is what the renewer knew of a claim when its handler ended.
+type leaseState struct {
+	lost  bool      // lost while the handler ran (already reported)
+	until time.Time // held at least until then, unless lost
+}
+
 // underClaim runs fn while the claim's lease is renewed. When fn returns
 // an error or panics, the claim is released so that a retry runs fresh,
 // EXCEPTION_THROWN fires, and a panic keeps propagating (to the
-// framework's recovery). lost reports a lease lost while fn ran.
-func (e *Engine) underClaim(r *request, token uint64, fn func() error) (elapsed time.Duration, lost bool, err error) {
+// framework's recovery).
+func (e *Engine) underClaim(r *request, token uint64, fn func() error) (elapsed time.Duration, lease leaseState, err error) {
 	e.startRenewal(r, token)
 	start := time.Now()
 	finished := false
@@ -397,19 +454,21 @@ func (e *Engine) underClaim(r *request, token uint64, fn func() error) (elapsed 
 	}()
 	err = fn()
 	finished = true
-	lost = e.stopRenewal(r)
+	lease.lost, lease.until = e.stopRenewal(r)
 	elapsed = time.Since(start)
 	if err != nil {
 		e.release(r, token)
 		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: elapsed, Err: err, Detail: "handler returned an error"})
 	}
-	return elapsed, lost, err
+	return elapsed, lease, err
 }
 
-// complete stores the response under the claim. A store failure is retried
-// a few times: a response that ran but was not stored would run again on
-// a retry once the lease expires.
-func (e *Engine) complete(r *request, token uint64, status int, capd *Captured) bool {
+// complete stores the response under the claim. When the store fails,
+// the completion goes on in the background until the lease would end
+// (completeLater): a response that ran but was not stored would run again
+// on a retry once the lease expires, so a short outage should end in a
+// replay instead.
+func (e *Engine) complete(r *request, token uint64, leaseUntil time.Time, status int, capd *Captured) bool {
 	c := &e.cfg
 	buf := make([]byte, 0, len(capd.Body)+256)
 	var payload []byte
@@ -429,25 +488,19 @@ func (e *Engine) complete(r *request, token uint64, status int, capd *Captured) 
 	if c.sizeWarning > 0 && len(capd.Body) > c.sizeWarning {
 		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: len(capd.Body), Detail: "large response stored"})
 	}
-	ctx := detached(r.ctx)
-	for attempt := 0; ; attempt++ {
-		err = c.store.Complete(ctx, r.storeKey, token, payload, c.ttl)
-		if err == nil {
-			return true
-		}
-		if errors.Is(err, ErrLeaseLost) {
-			e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
-				Detail: "fencing rejected the completion: the lease was lost while the handler ran"})
-			return false
-		}
-		if attempt == 2 {
-			e.emit(r, &Event{Type: EventStoreUnavailable, Status: status, Err: err,
-				Detail: "response delivered but not stored; a retry after the lease expires runs again"})
-			return false
-		}
-		ctx = context.WithoutCancel(r.ctx) // in case the client left meanwhile
-		time.Sleep(time.Duration(10<<attempt) * time.Millisecond)
+	ctx, cancel := e.storeContext(detached(r.ctx))
+	err = c.store.Complete(ctx, r.storeKey, token, payload, c.ttl)
+	cancel()
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, ErrLeaseLost):
+		e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
+			Detail: "fencing rejected the completion: the lease was lost while the handler ran"})
+		return false
 	}
+	e.completeLater(r, token, leaseUntil, status, payload, err)
+	return false
 }
 
 // detached returns a context for finishing a request's store work: the
@@ -462,7 +515,9 @@ func detached(ctx context.Context) context.Context {
 }
 
 func (e *Engine) release(r *request, token uint64) {
-	err := e.cfg.store.Release(detached(r.ctx), r.storeKey, token)
+	ctx, cancel := e.storeContext(detached(r.ctx))
+	err := e.cfg.store.Release(ctx, r.storeKey, token)
+	cancel()
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrLeaseLost):

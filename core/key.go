@@ -14,17 +14,22 @@ type KeyExtractor interface {
 	ExtractKey(ex Exchange) (key string, found bool, err error)
 }
 
-// KeyValidator accepts or rejects a key. The error text is shown to the
-// client in the 400 problem's detail.
+// KeyValidator accepts or rejects a key and returns the key to use: its
+// canonical form. Identity follows validation: a format that ignores
+// letter case must return one spelling (UUID returns lower case, ULID
+// upper case), so that "ABC…" and "abc…" name one key and run once. A
+// validator of exact keys returns key unchanged; an empty canonical form
+// also means unchanged. The error text is shown to the client in the 400
+// problem's detail.
 type KeyValidator interface {
-	ValidateKey(key string) error
+	ValidateKey(key string) (canonical string, err error)
 }
 
 // KeyValidatorFunc adapts a function to KeyValidator.
-type KeyValidatorFunc func(key string) error
+type KeyValidatorFunc func(key string) (string, error)
 
 // ValidateKey calls f(key).
-func (f KeyValidatorFunc) ValidateKey(key string) error { return f(key) }
+func (f KeyValidatorFunc) ValidateKey(key string) (string, error) { return f(key) }
 
 // Key format errors.
 var (
@@ -106,58 +111,70 @@ func parseSFString(v string) (string, error) {
 }
 
 // UUID accepts canonical 8-4-4-4-12 hexadecimal UUIDs of any version, in
-// any letter case. It is the default validator.
+// any letter case, and names them in lower case. It is the default
+// validator.
 func UUID() KeyValidator { return uuidValidator{} }
 
 type uuidValidator struct{}
 
 var errNotUUID = errors.New("key must be a UUID (8-4-4-4-12 hexadecimal)")
 
-func (uuidValidator) ValidateKey(k string) error {
+func (uuidValidator) ValidateKey(k string) (string, error) {
 	if len(k) != 36 {
-		return errNotUUID
+		return "", errNotUUID
 	}
+	upper := false
 	for i := 0; i < 36; i++ {
 		c := k[i]
 		switch i {
 		case 8, 13, 18, 23:
 			if c != '-' {
-				return errNotUUID
+				return "", errNotUUID
 			}
 		default:
 			if !isHex(c) {
-				return errNotUUID
+				return "", errNotUUID
 			}
+			upper = upper || c >= 'A' && c <= 'F'
 		}
 	}
-	return nil
+	if upper {
+		return strings.ToLower(k), nil
+	}
+	return k, nil
 }
 
 func isHex(c byte) bool {
 	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
 }
 
-// ULID accepts 26-character ULIDs (Crockford base32, any case).
+// ULID accepts 26-character ULIDs (Crockford base32, any case) and names
+// them in upper case, their canonical form.
 func ULID() KeyValidator { return ulidValidator{} }
 
 type ulidValidator struct{}
 
 var errNotULID = errors.New("key must be a ULID (26 Crockford base32 characters)")
 
-func (ulidValidator) ValidateKey(k string) error {
+func (ulidValidator) ValidateKey(k string) (string, error) {
 	if len(k) != 26 || k[0] > '7' {
-		return errNotULID
+		return "", errNotULID
 	}
+	lower := false
 	for i := 0; i < len(k); i++ {
 		c := k[i] | 0x20 // fold letters to lower case; digits are unchanged
 		switch {
 		case '0' <= k[i] && k[i] <= '9':
 		case 'a' <= c && c <= 'z' && c != 'i' && c != 'l' && c != 'o' && c != 'u':
+			lower = lower || k[i] == c
 		default:
-			return errNotULID
+			return "", errNotULID
 		}
 	}
-	return nil
+	if lower {
+		return strings.ToUpper(k), nil
+	}
+	return k, nil
 }
 
 // Token accepts any non-empty key of printable ASCII characters without
@@ -168,16 +185,16 @@ type tokenValidator struct{}
 
 var errNotToken = errors.New("key must be printable ASCII without surrounding spaces")
 
-func (tokenValidator) ValidateKey(k string) error {
+func (tokenValidator) ValidateKey(k string) (string, error) {
 	if k == "" || k[0] == ' ' || k[len(k)-1] == ' ' {
-		return errNotToken
+		return "", errNotToken
 	}
 	for i := 0; i < len(k); i++ {
 		if k[i] < 0x20 || k[i] > 0x7e {
-			return errNotToken
+			return "", errNotToken
 		}
 	}
-	return nil
+	return k, nil
 }
 
 // Regex accepts keys that match pattern (anchor it yourself) and are
@@ -201,14 +218,14 @@ func MustRegex(pattern string) KeyValidator {
 
 type regexValidator struct{ re *regexp.Regexp }
 
-func (r regexValidator) ValidateKey(k string) error {
-	if err := (tokenValidator{}).ValidateKey(k); err != nil {
-		return err
+func (r regexValidator) ValidateKey(k string) (string, error) {
+	if _, err := (tokenValidator{}).ValidateKey(k); err != nil {
+		return "", err
 	}
 	if !r.re.MatchString(k) {
-		return fmt.Errorf("key must match %s", r.re)
+		return "", fmt.Errorf("key must match %s", r.re)
 	}
-	return nil
+	return k, nil
 }
 
 func namedValidator(name string) (KeyValidator, bool) {

@@ -184,7 +184,7 @@ func TestUUIDValidator(t *testing.T) {
 		"12345678-1234-f234-c234-123456789abc", // version f, odd variant
 	}
 	for _, k := range valid {
-		if err := v.ValidateKey(k); err != nil {
+		if _, err := v.ValidateKey(k); err != nil {
 			t.Errorf("UUID().ValidateKey(%q) = %v, want nil", k, err)
 		}
 	}
@@ -211,7 +211,7 @@ func TestUUIDValidator(t *testing.T) {
 		"0f8fad5b-d9cb-469f-a165-7086772895\u00e9", // 36 bytes, non-ASCII
 	}
 	for _, k := range invalid {
-		if err := v.ValidateKey(k); err == nil {
+		if _, err := v.ValidateKey(k); err == nil {
 			t.Errorf("UUID().ValidateKey(%q) = nil, want error", k)
 		}
 	}
@@ -224,11 +224,11 @@ func TestUUIDValidator(t *testing.T) {
 		} else {
 			k[i] = '-'
 		}
-		if err := v.ValidateKey(string(k)); err == nil {
+		if _, err := v.ValidateKey(string(k)); err == nil {
 			t.Errorf("UUID().ValidateKey(%q) with position %d broken = nil", k, i)
 		}
 		k[i] = 'z'
-		if err := v.ValidateKey(string(k)); err == nil {
+		if _, err := v.ValidateKey(string(k)); err == nil {
 			t.Errorf("UUID().ValidateKey(%q) with position %d broken = nil", k, i)
 		}
 	}
@@ -246,7 +246,7 @@ func TestULIDValidator(t *testing.T) {
 		"0TVWXYZabcdefghjkmnpqrstvw",
 	}
 	for _, k := range valid {
-		if err := v.ValidateKey(k); err != nil {
+		if _, err := v.ValidateKey(k); err != nil {
 			t.Errorf("ULID().ValidateKey(%q) = %v, want nil", k, err)
 		}
 	}
@@ -272,7 +272,7 @@ func TestULIDValidator(t *testing.T) {
 		"0f8fad5b-d9cb-469f-a165-70867728950e",
 	}
 	for _, k := range invalid {
-		if err := v.ValidateKey(k); err == nil {
+		if _, err := v.ValidateKey(k); err == nil {
 			t.Errorf("ULID().ValidateKey(%q) = nil, want error", k)
 		}
 	}
@@ -283,7 +283,8 @@ func TestULIDValidator(t *testing.T) {
 		k := []byte("01ARZ3NDEKTSV4RRFFQ69G5FAV")
 		k[13] = byte(c)
 		want := strings.IndexByte(alphabet, byte(c)) >= 0
-		if got := v.ValidateKey(string(k)) == nil; got != want {
+		if _, err := v.ValidateKey(string(k)); (err == nil) != want {
+			got := err == nil
 			t.Errorf("ULID with byte %#x at 13: accepted=%v, want %v", c, got, want)
 		}
 	}
@@ -293,13 +294,13 @@ func TestTokenValidator(t *testing.T) {
 	v := Token()
 	valid := []string{"a", "evt_123", "a b", "~!@#$%^&*()", `"quoted"`, strings.Repeat("x", 1000)}
 	for _, k := range valid {
-		if err := v.ValidateKey(k); err != nil {
+		if _, err := v.ValidateKey(k); err != nil {
 			t.Errorf("Token().ValidateKey(%q) = %v, want nil", k, err)
 		}
 	}
 	invalid := []string{"", " ", " a", "a ", "a\tb", "a\nb", "\x00", "a\x7f", "caf\u00e9", "\x1f"}
 	for _, k := range invalid {
-		if err := v.ValidateKey(k); err == nil {
+		if _, err := v.ValidateKey(k); err == nil {
 			t.Errorf("Token().ValidateKey(%q) = nil, want error", k)
 		}
 	}
@@ -310,26 +311,26 @@ func TestRegexValidator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.ValidateKey("ord_1234"); err != nil {
+	if _, err := v.ValidateKey("ord_1234"); err != nil {
 		t.Errorf("ord_1234: %v", err)
 	}
 	for _, k := range []string{"ord_123", "ord_12345", "xord_1234", "", "ord_1234\n"} {
-		if err := v.ValidateKey(k); err == nil {
+		if _, err := v.ValidateKey(k); err == nil {
 			t.Errorf("ValidateKey(%q) = nil, want error", k)
 		}
 	}
 	// The pattern alone is not enough: keys must be printable ASCII too.
 	loose := MustRegex(`.*`)
 	for _, k := range []string{"", " x", "x ", "a\x00b", "caf\u00e9"} {
-		if err := loose.ValidateKey(k); err == nil {
+		if _, err := loose.ValidateKey(k); err == nil {
 			t.Errorf("MustRegex(.*).ValidateKey(%q) = nil, want error", k)
 		}
 	}
-	if err := loose.ValidateKey("anything goes"); err != nil {
+	if _, err := loose.ValidateKey("anything goes"); err != nil {
 		t.Errorf("MustRegex(.*): %v", err)
 	}
 	// The error names the pattern.
-	if err := v.ValidateKey("nope"); err == nil || !strings.Contains(err.Error(), "ord_") {
+	if _, err := v.ValidateKey("nope"); err == nil || !strings.Contains(err.Error(), "ord_") {
 		t.Errorf("error %v does not name the pattern", err)
 	}
 }
@@ -368,8 +369,8 @@ func TestNamedValidator(t *testing.T) {
 func TestKeyValidatorFunc(t *testing.T) {
 	boom := errors.New("boom")
 	var got string
-	f := KeyValidatorFunc(func(k string) error { got = k; return boom })
-	if err := f.ValidateKey("k1"); err != boom || got != "k1" {
+	f := KeyValidatorFunc(func(k string) (string, error) { got = k; return k, boom })
+	if _, err := f.ValidateKey("k1"); err != boom || got != "k1" {
 		t.Fatalf("KeyValidatorFunc: err=%v got=%q", err, got)
 	}
 }

@@ -11,7 +11,8 @@ type Scope string
 const (
 	// ScopeGlobal shares keys between every user and route.
 	ScopeGlobal Scope = "global"
-	// ScopeUser gives each user (or "guest") its own keys.
+	// ScopeUser gives each user its own keys; requests without a user
+	// share the anonymous space, which no user id can name.
 	ScopeUser Scope = "user"
 	// ScopeRoute gives each method and route pattern its own keys.
 	ScopeRoute Scope = "route"
@@ -21,8 +22,10 @@ const (
 	ScopeUserRoute Scope = "user_route"
 )
 
-// Guest is the user of requests without an authenticated user.
-const Guest = "guest"
+// anonymous stands for "no user" in scope strings. It starts with '%',
+// which escapeScopePart always escapes in real user ids (as "%25"), so no
+// user id, not even "guest" or "%anonymous", can name the anonymous space.
+const anonymous = "%anonymous"
 
 func (s Scope) valid() bool {
 	switch s {
@@ -46,27 +49,27 @@ func (f ScopeResolverFunc) ResolveScope(ex Exchange) (string, error) { return f(
 
 // ScopeString builds the scope string of a built-in scope, as the Engine
 // stores it; Flush and Inspect take it. Parts that do not apply to s are
-// ignored; an empty user is Guest.
+// ignored; an empty user is the anonymous space.
 func ScopeString(s Scope, user, method, route, ip string) string {
 	switch s {
 	case ScopeGlobal:
 		return "global"
 	case ScopeUser:
-		return "user:" + escapeScopePart(userOrGuest(user))
+		return "user:" + userPart(user)
 	case ScopeRoute:
 		return "route:" + method + " " + route
 	case ScopeIP:
 		return "ip:" + escapeScopePart(ip)
 	default:
-		return "user_route:" + escapeScopePart(userOrGuest(user)) + "|" + method + " " + route
+		return "user_route:" + userPart(user) + "|" + method + " " + route
 	}
 }
 
-func userOrGuest(u string) string {
+func userPart(u string) string {
 	if u == "" {
-		return Guest
+		return anonymous
 	}
-	return u
+	return escapeScopePart(u)
 }
 
 // escapeScopePart keeps free-form parts (user ids, addresses) from forging
@@ -118,7 +121,7 @@ func builtinStoreKey(s Scope, user, method, route, ip, key string) (storeKey, sc
 		b = append(b, "global"...)
 	case ScopeUser:
 		b = append(b, "user:"...)
-		b = appendScopePart(b, userOrGuest(user))
+		b = appendUserPart(b, user)
 	case ScopeRoute:
 		b = append(b, "route:"...)
 		b = append(b, method...)
@@ -129,13 +132,20 @@ func builtinStoreKey(s Scope, user, method, route, ip, key string) (storeKey, sc
 		b = appendScopePart(b, ip)
 	default:
 		b = append(b, "user_route:"...)
-		b = appendScopePart(b, userOrGuest(user))
+		b = appendUserPart(b, user)
 		b = append(b, '|')
 		b = append(b, method...)
 		b = append(b, ' ')
 		b = append(b, route...)
 	}
 	return frameKey("", b, key)
+}
+
+func appendUserPart(b []byte, u string) []byte {
+	if u == "" {
+		return append(b, anonymous...)
+	}
+	return appendScopePart(b, u)
 }
 
 func appendScopePart(b []byte, s string) []byte {

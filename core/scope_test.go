@@ -14,13 +14,13 @@ func TestScopeString(t *testing.T) {
 		{ScopeGlobal, "alice", "POST", "/p/:id", "10.0.0.1", "global"},
 		{ScopeGlobal, "", "", "", "", "global"},
 		{ScopeUser, "alice", "POST", "/p/:id", "10.0.0.1", "user:alice"},
-		{ScopeUser, "", "POST", "/p/:id", "10.0.0.1", "user:guest"},
+		{ScopeUser, "", "POST", "/p/:id", "10.0.0.1", "user:%anonymous"},
 		{ScopeRoute, "alice", "POST", "/p/:id", "10.0.0.1", "route:POST /p/:id"},
 		{ScopeRoute, "bob", "PUT", "/p/:id", "", "route:PUT /p/:id"},
 		{ScopeIP, "alice", "POST", "/p/:id", "10.0.0.1", "ip:10.0.0.1"},
 		{ScopeIP, "", "", "", "::1", "ip:::1"},
 		{ScopeUserRoute, "alice", "POST", "/p/:id", "10.0.0.1", "user_route:alice|POST /p/:id"},
-		{ScopeUserRoute, "", "POST", "/p/:id", "10.0.0.1", "user_route:guest|POST /p/:id"},
+		{ScopeUserRoute, "", "POST", "/p/:id", "10.0.0.1", "user_route:%anonymous|POST /p/:id"},
 		{"", "alice", "POST", "/p", "", "user_route:alice|POST /p"}, // unknown falls back to the default
 		// escaping of free-form parts
 		{ScopeUser, "a|b", "", "", "", "user:a%7Cb"},
@@ -41,14 +41,11 @@ func TestScopeString(t *testing.T) {
 // strings, however they are chosen, and scopes of different kinds never
 // meet.
 func TestScopeStringUnambiguous(t *testing.T) {
-	users := []string{"", "guest", "a", "a|b", "a%7Cb", "a%b", "a%25b", "a|GET /x", "a\nb", "a%0Ab", "|", "%", "%%", "%7C", "%257C"}
+	users := []string{"", "guest", "%anonymous", "%25anonymous", "anonymous", "a", "a|b", "a%7Cb", "a%b", "a%25b", "a|GET /x", "a\nb", "a%0Ab", "|", "%", "%%", "%7C", "%257C"}
 	for _, s := range []Scope{ScopeUser, ScopeUserRoute} {
 		seen := map[string]string{}
 		for _, u := range users {
 			got := ScopeString(s, u, "POST", "/p", "")
-			if u == "" {
-				u = Guest // "" and "guest" are the same user by design
-			}
 			if prev, ok := seen[got]; ok && prev != u {
 				t.Errorf("%s: users %q and %q share scope %q", s, prev, u, got)
 			}

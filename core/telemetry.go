@@ -37,6 +37,13 @@ const (
 	// EventGlobalScopeUser: the global scope saw an authenticated user,
 	// whose keys can then collide with other users'. Fired once per Engine.
 	EventGlobalScopeUser EventType = "GLOBAL_SCOPE_WITH_USER"
+	// EventRecordRejected: a stored record could not be trusted (unknown
+	// format version, undecodable); the request failed closed (503).
+	EventRecordRejected EventType = "RECORD_REJECTED"
+	// EventRecordEvicted: a bounded store (memory) evicted completed
+	// records before their TTL to make room (Event.Hits says how many); a
+	// retry of those keys runs its handler again.
+	EventRecordEvicted EventType = "RECORD_EVICTED"
 )
 
 // Event is one occurrence of the catalogue. It never carries a request or

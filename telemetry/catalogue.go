@@ -18,6 +18,8 @@ var Catalogue = []core.EventType{
 	core.EventInvalidKeyFormat,
 	core.EventStoreUnavailable,
 	core.EventGlobalScopeUser,
+	core.EventRecordRejected,
+	core.EventRecordEvicted,
 }
 
 // Level is the log level an event deserves: Error for what may break the
@@ -25,7 +27,7 @@ var Catalogue = []core.EventType{
 // misuse and pressure, Info for the rest.
 func Level(t core.EventType) slog.Level {
 	switch t {
-	case core.EventLockInconsistency, core.EventStoreUnavailable:
+	case core.EventLockInconsistency, core.EventStoreUnavailable, core.EventRecordRejected, core.EventRecordEvicted:
 		return slog.LevelError
 	case core.EventPayloadMismatch, core.EventResponseDuplicate, core.EventSizeWarning,
 		core.EventExceptionThrown, core.EventGlobalScopeUser, core.EventConcurrentConflict:

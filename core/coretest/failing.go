@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -117,4 +118,150 @@ type twiceBatch struct {
 func (t twiceBatch) RenewBatch(ctx context.Context, lease time.Duration, rs []core.Renewal) {
 	t.br.RenewBatch(ctx, lease, rs)
 	t.br.RenewBatch(ctx, lease, rs)
+}
+
+// StallingStore wraps a Store whose Begin hangs, as a stalled network
+// connection does, until the caller's context ends: only a deadline can
+// free the request.
+type StallingStore struct{ core.Store }
+
+// Begin implements core.Store: it waits for ctx and fails with its error.
+func (s StallingStore) Begin(ctx context.Context, _ string, _ core.Attempt) (core.BeginResult, error) {
+	<-ctx.Done()
+	return core.BeginResult{}, fmt.Errorf("%w: stalled: %w", core.ErrStoreUnavailable, ctx.Err())
+}
+
+// CorruptStore wraps a Store whose Begin finds a record it cannot trust
+// (as the Redis store reports a record of an unknown format version).
+type CorruptStore struct{ core.Store }
+
+// Begin implements core.Store.
+func (s CorruptStore) Begin(context.Context, string, core.Attempt) (core.BeginResult, error) {
+	return core.BeginResult{}, fmt.Errorf("%w: %w: record format version \"9\"", core.ErrStoreUnavailable, core.ErrCorruptRecord)
+}
+
+// CompleteOutage wraps a Store whose Complete fails with a store error
+// for a while after the first call, as during a short outage that starts
+// while a handler runs.
+type CompleteOutage struct {
+	core.Store
+	For   time.Duration
+	mu    sync.Mutex
+	until time.Time
+	calls atomic.Int32
+}
+
+// Complete implements core.Store.
+func (s *CompleteOutage) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+	s.calls.Add(1)
+	s.mu.Lock()
+	if s.until.IsZero() {
+		s.until = time.Now().Add(s.For)
+	}
+	down := time.Now().Before(s.until)
+	s.mu.Unlock()
+	if down {
+		return fmt.Errorf("%w: %w", core.ErrStoreUnavailable, ErrInjected)
+	}
+	return s.Store.Complete(ctx, key, token, payload, ttl)
+}
+
+// Calls returns how often Complete was called.
+func (s *CompleteOutage) Calls() int { return int(s.calls.Load()) }
+
+// BlockedCooldowns wraps a Store whose shared alert cooldown hangs until
+// Unblock is called, to prove that alerting never waits on the store
+// while serving a request.
+type BlockedCooldowns struct {
+	core.Store
+	gate chan struct{}
+	once sync.Once
+}
+
+// NewBlockedCooldowns returns s with a blocked AcquireCooldown.
+func NewBlockedCooldowns(s core.Store) *BlockedCooldowns {
+	return &BlockedCooldowns{Store: s, gate: make(chan struct{})}
+}
+
+// AcquireCooldown implements core.Cooldowns: it waits for Unblock.
+func (b *BlockedCooldowns) AcquireCooldown(ctx context.Context, _ string, _ time.Duration) (bool, error) {
+	select {
+	case <-b.gate:
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// Unblock lets AcquireCooldown answer.
+func (b *BlockedCooldowns) Unblock() { b.once.Do(func() { close(b.gate) }) }
+
+// SlowStore wraps a Store and adds Latency to every call, as a store
+// across a slow network would. A RenewBatch of the wrapped store (one
+// pipeline) pays the latency once; without one, SlowStore has none.
+func SlowStore(s core.Store, latency time.Duration) core.Store {
+	sl := slow{s, latency}
+	if br, ok := s.(core.BatchRenewer); ok {
+		return slowBatch{sl, br}
+	}
+	return sl
+}
+
+type slow struct {
+	core.Store
+	d time.Duration
+}
+
+func (s slow) wait(ctx context.Context) error {
+	t := time.NewTimer(s.d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", core.ErrStoreUnavailable, ctx.Err())
+	}
+}
+
+func (s slow) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
+	if err := s.wait(ctx); err != nil {
+		return core.BeginResult{}, err
+	}
+	return s.Store.Begin(ctx, key, a)
+}
+
+func (s slow) Renew(ctx context.Context, key string, token uint64, lease time.Duration) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.Store.Renew(ctx, key, token, lease)
+}
+
+func (s slow) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.Store.Complete(ctx, key, token, payload, ttl)
+}
+
+func (s slow) Release(ctx context.Context, key string, token uint64) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.Store.Release(ctx, key, token)
+}
+
+type slowBatch struct {
+	slow
+	br core.BatchRenewer
+}
+
+func (s slowBatch) RenewBatch(ctx context.Context, lease time.Duration, rs []core.Renewal) {
+	if err := s.wait(ctx); err != nil {
+		for i := range rs {
+			rs[i].Err = err
+		}
+		return
+	}
+	s.br.RenewBatch(ctx, lease, rs)
 }
