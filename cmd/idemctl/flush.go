@@ -47,7 +47,7 @@ func runFlush(ctx context.Context, g *globals, args []string, stdout, stderr io.
 
 	res, err := flush(ctx, c, scope, key)
 	if err != nil {
-		return fail(stderr, "flush", g.redisErr(err))
+		return fail(stderr, "flush", g.redisErr(ctx, err))
 	}
 	if asJSON {
 		if err := writeJSON(stdout, res); err != nil {

@@ -87,7 +87,7 @@ func runInspect(ctx context.Context, g *globals, args []string, stdout, stderr i
 
 	in, err := inspect(ctx, c, scope, key, full)
 	if err != nil {
-		return fail(stderr, "inspect", g.redisErr(err))
+		return fail(stderr, "inspect", g.redisErr(ctx, err))
 	}
 	if asJSON {
 		if err := writeJSON(stdout, in); err != nil {

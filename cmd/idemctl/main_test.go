@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -501,7 +504,7 @@ func TestRedisDown(t *testing.T) {
 }
 
 func TestParseClusterURL(t *testing.T) {
-	c, err := newClient("redis+cluster://user:secret@n1:7000,n2:7001,n3?dial_timeout=3&read_timeout=6s")
+	c, err := newClient("redis+cluster://user:secret@n1:7000,n2:7001,n3?dial_timeout=3&read_timeout=6s", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,7 +519,7 @@ func TestParseClusterURL(t *testing.T) {
 		t.Fatalf("options %+v", o)
 	}
 
-	c, err = newClient("rediss+cluster://n1:7000,n2:7001/")
+	c, err = newClient("rediss+cluster://n1:7000,n2:7001/", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +528,7 @@ func TestParseClusterURL(t *testing.T) {
 		t.Fatalf("rediss+cluster: options %+v", o)
 	}
 
-	c, err = newClient("redis://:pw@localhost:6380/2")
+	c, err = newClient("redis://:pw@localhost:6380/2", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,15 +538,15 @@ func TestParseClusterURL(t *testing.T) {
 	}
 
 	for _, bad := range []string{"redis+cluster://", "redis+cluster://a:1/1", "redis+cluster://a:1?bogus=1", "nope"} {
-		if c, err := newClient(bad); err == nil {
+		if c, err := newClient(bad, 0); err == nil {
 			c.Close()
 			t.Errorf("newClient(%q) accepted", bad)
 		}
 	}
-	if _, err := newClient("redis+cluster://u:hunter2@a:1?bogus=1"); err == nil || strings.Contains(err.Error(), "hunter2") {
+	if _, err := newClient("redis+cluster://u:hunter2@a:1?bogus=1", 0); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v", err)
 	}
-	if _, err := newClient("redis//u:hunter2@a:1"); err == nil || strings.Contains(err.Error(), "hunter2") {
+	if _, err := newClient("redis//u:hunter2@a:1", 0); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v", err)
 	}
 }
@@ -562,5 +565,124 @@ func TestByteSize(t *testing.T) {
 		if got := byteSize(n); got != want {
 			t.Errorf("byteSize(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// stalledServer listens on loopback and accepts connections but never
+// answers: a Redis that hangs (stopped with SIGSTOP, a black-holed
+// network). It returns the address.
+func stalledServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go func() { _, _ = io.Copy(io.Discard, c) }() // read, never write
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// -timeout bounds every Redis call: against a server that never answers,
+// each command gives up soon after it and says why, instead of waiting
+// for go-redis's own timeouts and retries (seconds each).
+func TestTimeoutStalledRedis(t *testing.T) {
+	addr := stalledServer(t)
+	for _, tc := range []struct {
+		name string
+		url  string
+		args []string
+	}{
+		{"stats", "redis://" + addr + "/0", []string{"stats"}},
+		{"inspect", "redis://" + addr + "/0", []string{"inspect", "-scope", payments, "-key", "k"}},
+		{"flush", "redis://" + addr + "/0", []string{"flush", "-scope", payments, "-key", "k"}},
+		// The URL's own longer timeouts do not extend -timeout.
+		{"url timeouts", "redis://" + addr + "/0?dial_timeout=10s&read_timeout=10s&write_timeout=10s", []string{"stats"}},
+		{"cluster", "redis+cluster://" + addr + "?read_timeout=10s", []string{"stats"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { // not parallel: run sets go-redis's global logger
+			start := time.Now()
+			code, out, errOut := ctl(append([]string{"-redis", tc.url, "-timeout", "300ms"}, tc.args...)...)
+			took := time.Since(start)
+			if code != exitFailure {
+				t.Errorf("exit %d, want %d\n%s%s", code, exitFailure, out, errOut)
+			}
+			if took > 3*time.Second {
+				t.Errorf("took %v with -timeout 300ms", took.Round(time.Millisecond))
+			}
+			if !strings.Contains(errOut, "no answer within -timeout 300ms") {
+				t.Errorf("the error does not say it timed out: %s", errOut)
+			}
+			t.Logf("%v: %s", took.Round(time.Millisecond), strings.TrimSpace(errOut))
+		})
+	}
+}
+
+// The clients idemctl builds honour context deadlines, and a -timeout
+// caps the URL's (or go-redis's default) dial, read and write timeouts.
+func TestClientTimeouts(t *testing.T) {
+	type opts struct {
+		ctxTimeout        bool
+		dial, read, write time.Duration
+	}
+	get := func(t *testing.T, c redis.UniversalClient) opts {
+		t.Helper()
+		switch c := c.(type) {
+		case *redis.Client:
+			o := c.Options()
+			return opts{o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout}
+		case *redis.ClusterClient:
+			o := c.Options()
+			return opts{o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout}
+		}
+		t.Fatalf("client %T", c)
+		return opts{}
+	}
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		url     string
+		timeout time.Duration
+		want    opts
+	}{
+		{"redis://h:1/0", 0, opts{true, 5 * time.Second, 5 * time.Second, 5 * time.Second}},
+		{"redis://h:1/0?read_timeout=-1", 0, opts{true, 5 * time.Second, 0, 0}},
+		{"redis://h:1/0", 300 * ms, opts{true, 300 * ms, 300 * ms, 300 * ms}},
+		{"redis://h:1/0?dial_timeout=100ms&read_timeout=200ms", 300 * ms, opts{true, 100 * ms, 200 * ms, 200 * ms}},
+		{"redis://h:1/0?read_timeout=-1&write_timeout=-2", 300 * ms, opts{true, 300 * ms, 300 * ms, 300 * ms}},
+		{"redis://h:1/0?read_timeout=1m", time.Minute + time.Second, opts{true, 5 * time.Second, time.Minute, time.Minute}},
+		{"redis+cluster://h:1,h:2?read_timeout=10s&write_timeout=100ms", 300 * ms, opts{true, 300 * ms, 300 * ms, 100 * ms}},
+	} {
+		c, err := newClient(tc.url, tc.timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := get(t, c); got != tc.want {
+			t.Errorf("%s with -timeout %v: %+v, want %+v", tc.url, tc.timeout, got, tc.want)
+		}
+		c.Close()
 	}
 }

@@ -27,7 +27,7 @@ type conn struct {
 }
 
 func (g *globals) connect() (*conn, error) {
-	rdb, err := newClient(g.url())
+	rdb, err := newClient(g.url(), g.timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,13 @@ func (c *conn) recordKey(scope, key string) string {
 // redis.ParseURL), or a cluster client for
 // redis+cluster://[user:pass@]host:port,host:port[?options] (rediss+cluster
 // for TLS; options as redis.ParseClusterURL takes them).
-func newClient(raw string) (redis.UniversalClient, error) {
+//
+// The client honours context deadlines (ContextTimeoutEnabled), which
+// go-redis otherwise ignores, so that -timeout, applied to every
+// command's context, bounds every call. A positive timeout also caps the
+// dial, read and write timeouts (from the URL or go-redis's defaults of
+// seconds), so that no single network operation outlasts it either.
+func newClient(raw string, timeout time.Duration) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
 		return nil, fmt.Errorf("invalid Redis URL %q: want redis://host:port/db or redis+cluster://host:port,host:port", redactURL(raw))
@@ -57,13 +63,44 @@ func newClient(raw string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
+		opts.ContextTimeoutEnabled = true
+		opts.DialTimeout = capTimeout(opts.DialTimeout, defaultDialTimeout, timeout)
+		opts.ReadTimeout = capTimeout(opts.ReadTimeout, defaultReadTimeout, timeout)
+		opts.WriteTimeout = capTimeout(opts.WriteTimeout, opts.ReadTimeout, timeout)
 		return redis.NewClusterClient(opts), nil
 	}
 	opts, err := redis.ParseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("invalid Redis URL %q: %w", redactURL(raw), err)
 	}
+	opts.ContextTimeoutEnabled = true
+	opts.DialTimeout = capTimeout(opts.DialTimeout, defaultDialTimeout, timeout)
+	opts.ReadTimeout = capTimeout(opts.ReadTimeout, defaultReadTimeout, timeout)
+	opts.WriteTimeout = capTimeout(opts.WriteTimeout, opts.ReadTimeout, timeout)
 	return redis.NewClient(opts), nil
+}
+
+// go-redis's defaults for a zero DialTimeout and ReadTimeout (a zero
+// WriteTimeout follows ReadTimeout), for both client kinds.
+const (
+	defaultDialTimeout = 5 * time.Second
+	defaultReadTimeout = 5 * time.Second
+)
+
+// capTimeout returns the go-redis timeout set (0 meaning def, negative
+// meaning none) capped at limit; set itself when limit is not positive.
+func capTimeout(set, def, limit time.Duration) time.Duration {
+	if limit <= 0 {
+		return set
+	}
+	d := set
+	if d == 0 {
+		d = def
+	}
+	if d < 0 || d > limit {
+		return limit
+	}
+	return d
 }
 
 // parseClusterURL turns "[user:pass@]h1:p1,h2:p2[/][?query]" into the

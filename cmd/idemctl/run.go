@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,7 +43,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&g.prefix, "prefix", g.prefix, "key `prefix` of the store (idemredis.WithPrefix)")
-	fs.DurationVar(&g.timeout, "timeout", g.timeout, "give up after this `duration` (0: no limit)")
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "give up after this `duration`, bounding every Redis call and the dial, read and write timeouts (0: no limit)")
 }
 
 // url returns -redis, else $REDIS_URL, else defaultRedisURL.
@@ -70,11 +71,16 @@ var summaries = map[string]string{
 	"stats":   "count the records under the prefix: in flight, completed, unknown format, payload bytes, cooldowns",
 }
 
+// quietOnce installs quietLogger once per process: go-redis's logger is a
+// global that its background dials (which may outlive a command that
+// gave up) read without a lock.
+var quietOnce sync.Once
+
 // run is the whole program, testable: it parses args (without the program
 // name) and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	g := &globals{prefix: idemredis.DefaultPrefix}
-	redis.SetLogger(quietLogger{})
+	quietOnce.Do(func() { redis.SetLogger(quietLogger{}) })
 	fs := flag.NewFlagSet("idemctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	g.register(fs)
@@ -149,7 +155,8 @@ func subcommand(name, synopsis string, g *globals, args []string, stderr io.Writ
 	return true, exitOK
 }
 
-// withTimeout applies -timeout to ctx.
+// withTimeout applies -timeout to ctx. The Redis client honours the
+// deadline (see newClient), so it bounds the whole command.
 func (g *globals) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if g.timeout > 0 {
 		return context.WithTimeout(ctx, g.timeout)
@@ -162,7 +169,23 @@ func fail(stderr io.Writer, name string, err error) int {
 	return exitFailure
 }
 
-// redisErr names the server (without its password) in an error from it.
-func (g *globals) redisErr(err error) error {
+// redisErr names the server (without its password) in an error from it,
+// and says when the command gave up because -timeout ran out (ctx is the
+// command's context, from withTimeout).
+func (g *globals) redisErr(ctx context.Context, err error) error {
+	if g.timeout > 0 && timedOut(ctx) {
+		return fmt.Errorf("redis %s: no answer within -timeout %v: %w", redactURL(g.url()), g.timeout, err)
+	}
 	return fmt.Errorf("redis %s: %w", redactURL(g.url()), err)
+}
+
+// timedOut reports whether ctx's deadline has passed. It reads the clock
+// rather than only ctx.Err(), because a socket deadline set to the same
+// instant can fire before the context's timer does.
+func timedOut(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }

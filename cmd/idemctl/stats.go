@@ -66,7 +66,7 @@ func runStats(ctx context.Context, g *globals, args []string, stdout, stderr io.
 
 	st, err := collectStats(ctx, c)
 	if err != nil {
-		return fail(stderr, "stats", g.redisErr(err))
+		return fail(stderr, "stats", g.redisErr(ctx, err))
 	}
 	if asJSON {
 		if err := writeJSON(stdout, st); err != nil {

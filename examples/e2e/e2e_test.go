@@ -257,3 +257,146 @@ func TestRedisUnreachableAtStartup(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 }
+
+// TestLeaseAndLockWaitFlags: each server started with -lease 1s
+// -lock-wait 100ms uses them. A duplicate of a payment that runs for
+// 500ms gets 409 Conflict while the original still runs (the default
+// lock wait, 5s, would have it wait and replay), and the handler runs
+// once.
+func TestLeaseAndLockWaitFlags(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"gin", "echo", "fiber"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t, name, "-lease", "1s", "-lock-wait", "100ms")
+			original, dup := duplicateWhileRunning(t, srv)
+			if dup.status != http.StatusConflict || dup.header.Get("Retry-After") == "" || !strings.Contains(dup.body, "request-in-flight") {
+				t.Errorf("duplicate: %v, want 409 with Retry-After", dup)
+			}
+			if original.status != http.StatusCreated || original.idem() != "Original" {
+				t.Errorf("original: %v", original)
+			}
+			if n := srv.mustStats(t).Payments; n != 1 {
+				t.Errorf("the payment handler ran %d times, want 1", n)
+			}
+		})
+	}
+	// The control: without the flags, the duplicate waits for the
+	// original and replays it.
+	t.Run("default", func(t *testing.T) {
+		t.Parallel()
+		srv := startServer(t, "gin")
+		original, dup := duplicateWhileRunning(t, srv)
+		if dup.status != http.StatusCreated || dup.idem() != "Repeated" || dup.body != original.body {
+			t.Errorf("duplicate: %v, want the original's 201 replayed: %v", dup, original)
+		}
+	})
+}
+
+// duplicateWhileRunning sends POST /payments?delay=500ms to srv and,
+// once its handler runs, the same request again. It returns both
+// replies, failing the test unless the duplicate's came first.
+func duplicateWhileRunning(t *testing.T, srv *server) (original, dup reply) {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	key := newKey()
+	type result struct {
+		r   reply
+		err error
+	}
+	first := make(chan result, 1)
+	go func() {
+		r, err := pay(context.Background(), client, srv.base, "/payments?delay=500ms", key)
+		first <- result{r, err}
+	}()
+	waitRunning(t, srv, 1)
+	dup, err := pay(context.Background(), client, srv.base, "/payments?delay=500ms", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res result
+	select {
+	case res = <-first:
+		if dup.status == http.StatusConflict {
+			t.Errorf("the 409 came after the original had completed: the duplicate waited for it")
+		}
+	default:
+		res = <-first
+	}
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	return res.r, dup
+}
+
+// waitRunning waits until srv's payment handler has started n times.
+func waitRunning(t *testing.T, srv *server, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.mustStats(t).Payments < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the payment handler did not start:\n%s", srv.log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLeaseTakeover: -lease sets how long a crashed instance's claim
+// blocks its key. Two instances on one Redis run with -lease 1s; while
+// the first runs a long payment its claim outlives the 1s lease (it is
+// renewed), and once it is killed the second takes the key over within
+// about a lease, instead of answering 409 for the default 30s.
+func TestLeaseTakeover(t *testing.T) {
+	t.Parallel()
+	rds := redistest.StartProcess(t)
+	args := []string{"-redis", "redis://" + rds.Addr + "/0", "-lease", "1s", "-lock-wait", "100ms"}
+	a, b := startServer(t, "gin", args...), startServer(t, "gin", args...)
+	client := &http.Client{Timeout: 15 * time.Second}
+	defer client.CloseIdleConnections()
+	key := newKey()
+
+	// One request, so one fingerprint: it runs for 5s.
+	const path = "/payments?delay=5s"
+	go func() { _, _ = pay(context.Background(), client, a.base, path, key) }() // dies with a
+	waitRunning(t, a, 1)
+	time.Sleep(1500 * time.Millisecond) // longer than the lease
+	if r, err := pay(context.Background(), client, b.base, path, key); err != nil || r.status != http.StatusConflict {
+		t.Fatalf("while the first instance runs the payment past its lease: %v, %v; want 409", r, err)
+	}
+
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	killed := time.Now()
+	var (
+		r    reply
+		sent time.Time
+	)
+	for {
+		var err error
+		sent = time.Now()
+		r, err = pay(context.Background(), client, b.base, path, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.status != http.StatusConflict {
+			break
+		}
+		if time.Since(killed) > 10*time.Second {
+			t.Fatalf("still 409 %v after the owner was killed, with -lease 1s", time.Since(killed).Round(time.Millisecond))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("taken over by a request sent %v after the owner was killed", sent.Sub(killed).Round(time.Millisecond))
+	if r.status != http.StatusCreated || r.idem() != "Original" {
+		t.Errorf("takeover: %v, want 201 Original", r)
+	}
+	if n := b.mustStats(t).Payments; n != 1 {
+		t.Errorf("the second instance ran the payment %d times, want 1", n)
+	}
+	if r, err := pay(context.Background(), client, b.base, path, key); err != nil || r.idem() != "Repeated" {
+		t.Errorf("retry after the takeover: %v, %v; want a replay", r, err)
+	}
+}

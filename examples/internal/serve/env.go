@@ -66,9 +66,18 @@ func NewEnv(cfg Config, logger *slog.Logger, store core.Store) (*Env, error) {
 }
 
 // Options returns the extra engine options of every idempotent route
-// (passed to the app packages' New before each route's own settings).
+// (passed to the app packages' New before each route's own settings, so
+// that a route's option tag still wins for what it sets): the telemetry,
+// and the lease and lock wait of the Config when set (-lease, -lock-wait).
 func (e *Env) Options() []core.Option {
-	return []core.Option{core.WithTelemetry(e.Telemetry)}
+	opts := []core.Option{core.WithTelemetry(e.Telemetry)}
+	if d := e.Config.Lease; d != nil {
+		opts = append(opts, core.WithLease(*d))
+	}
+	if d := e.Config.LockWait; d != nil {
+		opts = append(opts, core.WithLockWait(*d))
+	}
+	return opts
 }
 
 // Tee returns a TelemetryDriver that hands every event and measurement to

@@ -5,9 +5,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/ginapp"
 	"github.com/idemkit/idempotency/storage/memory"
 )
 
@@ -67,5 +72,143 @@ func TestEnvMetrics(t *testing.T) {
 	}
 	if strings.Contains(m2, `outcome="original"`) || !strings.Contains(m2, `idempotency_cache_total{result="miss"} 0`) {
 		t.Errorf("second env shares the first one's counters:\n%s", m2)
+	}
+}
+
+// spyStore records the lease and TTL of every Begin and Renew.
+type spyStore struct {
+	core.Store
+	mu     sync.Mutex
+	begins []spyCall
+	renews []time.Duration
+	began  chan struct{} // receives after each Begin
+}
+
+type spyCall struct {
+	key        string
+	lease, ttl time.Duration
+}
+
+func newSpyStore() *spyStore {
+	return &spyStore{Store: memory.New(), began: make(chan struct{}, 100)}
+}
+
+func (s *spyStore) Begin(ctx context.Context, key string, fp core.Fingerprint, lease, ttl time.Duration) (core.BeginResult, error) {
+	s.mu.Lock()
+	s.begins = append(s.begins, spyCall{key, lease, ttl})
+	s.mu.Unlock()
+	res, err := s.Store.Begin(ctx, key, fp, lease, ttl)
+	s.began <- struct{}{} // after the store has decided
+	return res, err
+}
+
+func (s *spyStore) Renew(ctx context.Context, key string, token uint64, lease time.Duration) error {
+	s.mu.Lock()
+	s.renews = append(s.renews, lease)
+	s.mu.Unlock()
+	return s.Store.Renew(ctx, key, token, lease)
+}
+
+func (s *spyStore) calls() ([]spyCall, []time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]spyCall(nil), s.begins...), append([]time.Duration(nil), s.renews...)
+}
+
+func post(h http.Handler, target, key string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(`{"amount":1,"currency":"EUR"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// Env.Options carries -lease and -lock-wait to every idempotent route's
+// engine: with a 100 ms lock wait, a duplicate of a payment that runs for
+// 500 ms gets 409 while the original still runs, and the store sees the
+// 1 s lease in every Begin and Renew. Routes keep their own settings:
+// votes' tag ttl=2s.
+func TestEnvOptionsLeaseAndLockWait(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	lease, wait := time.Second, 100*time.Millisecond
+	spy := newSpyStore()
+	env, err := NewEnv(Config{Lease: &lease, LockWait: &wait}, quiet, spy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ginapp.New(spy, env.Shop, env.Options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const key = "5f0c8a9e-1b2c-4d3e-8f4a-5b6c7d8e9f00"
+	original := make(chan *httptest.ResponseRecorder, 1)
+	go func() { original <- post(r, "/payments?delay=500ms", key) }()
+	<-spy.began // the original has claimed the key
+	dup := post(r, "/payments?delay=500ms", key)
+	select {
+	case w := <-original:
+		t.Fatalf("the original (%d) finished before its duplicate: the duplicate waited for it", w.Code)
+	default:
+	}
+	if dup.Code != http.StatusConflict || dup.Header().Get("Retry-After") == "" {
+		t.Errorf("duplicate: %d Retry-After %q %s, want 409 with Retry-After", dup.Code, dup.Header().Get("Retry-After"), dup.Body)
+	}
+	if w := <-original; w.Code != http.StatusCreated {
+		t.Errorf("original: %d %s", w.Code, w.Body)
+	}
+	if again := post(r, "/payments?delay=500ms", key); again.Code != http.StatusCreated || again.Header().Get("Idempotency-Status") != "Repeated" {
+		t.Errorf("retry after completion: %d %q", again.Code, again.Header().Get("Idempotency-Status"))
+	}
+	if n := env.Shop.Snapshot().Executions.Payments; n != 1 {
+		t.Errorf("the payment ran %d times, want 1", n)
+	}
+
+	if w := post(r, "/votes", key); w.Code != http.StatusCreated {
+		t.Errorf("vote: %d %s", w.Code, w.Body)
+	}
+	begins, renews := spy.calls()
+	for _, c := range begins {
+		if c.lease != lease {
+			t.Errorf("Begin %s with lease %v, want %v", c.key, c.lease, lease)
+		}
+	}
+	if len(renews) == 0 {
+		t.Error("a 500ms handler under a 1s lease was never renewed (every lease/3)")
+	}
+	for _, l := range renews {
+		if l != lease {
+			t.Errorf("Renew with lease %v, want %v", l, lease)
+		}
+	}
+	if last := begins[len(begins)-1]; !strings.Contains(last.key, "/votes") || last.ttl != 2*time.Second {
+		t.Errorf("vote's Begin %+v, want the route's ttl=2s", last)
+	}
+	if first := begins[0]; first.ttl != core.DefaultTTL {
+		t.Errorf("payment's Begin %+v, want the default TTL", first)
+	}
+}
+
+// Without -lease and -lock-wait, the engine's defaults apply.
+func TestEnvOptionsDefaults(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	spy := newSpyStore()
+	env, err := NewEnv(Config{}, quiet, spy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(env.Options()) != 1 {
+		t.Errorf("options %d, want only the telemetry", len(env.Options()))
+	}
+	r, err := ginapp.New(spy, env.Shop, env.Options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := post(r, "/payments", "5f0c8a9e-1b2c-4d3e-8f4a-5b6c7d8e9f01"); w.Code != http.StatusCreated {
+		t.Fatalf("payment: %d %s", w.Code, w.Body)
+	}
+	if begins, _ := spy.calls(); len(begins) != 1 || begins[0].lease != core.DefaultLease {
+		t.Errorf("Begin calls %+v, want one with lease %v", begins, core.DefaultLease)
 	}
 }

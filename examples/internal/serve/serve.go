@@ -20,6 +20,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/storage/memory"
 )
 
 // Config is the configuration of an example server.
@@ -30,7 +33,20 @@ type Config struct {
 	// rediss://..., redis+cluster://host1:6379,host2:6379); empty means
 	// the in-memory store.
 	RedisURL string
+	// Lease and LockWait, when set, are the engine's lease
+	// (core.WithLease) and lock wait (core.WithLockWait) for every
+	// idempotent route; nil keeps the engine's defaults
+	// (core.DefaultLease, core.DefaultLockWait). A route's own option tag
+	// still wins for what it sets.
+	Lease, LockWait *time.Duration
 }
+
+// The environment variables that give -lease and -lock-wait their
+// defaults, as REDIS_URL does for -redis.
+const (
+	EnvLease    = "IDEMKIT_LEASE"
+	EnvLockWait = "IDEMKIT_LOCK_WAIT"
+)
 
 // DefaultAddr is the listen address when -addr is not given.
 const DefaultAddr = ":8080"
@@ -40,25 +56,88 @@ const DefaultAddr = ":8080"
 const MetricsPath = "/metrics"
 
 // ParseFlags parses the example servers' flags from args (without the
-// program name): -addr and -redis, whose default comes from REDIS_URL so
-// a container can be configured by its environment alone.
+// program name): -addr; -redis, whose default comes from REDIS_URL; and
+// -lease and -lock-wait, whose defaults come from IDEMKIT_LEASE and
+// IDEMKIT_LOCK_WAIT, so a container can be configured by its environment
+// alone. A malformed or out-of-range duration, from a flag or the
+// environment, is an error naming it.
 func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	var cfg Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	if output != nil {
 		fs.SetOutput(output)
 	}
+	for _, e := range []struct {
+		name string
+		p    **time.Duration
+	}{{EnvLease, &cfg.Lease}, {EnvLockWait, &cfg.LockWait}} {
+		if v := os.Getenv(e.name); v != "" {
+			if err := (durationValue{e.p}).Set(v); err != nil {
+				return cfg, fmt.Errorf("%s=%q: %w", e.name, v, err)
+			}
+		}
+	}
 	fs.StringVar(&cfg.Addr, "addr", DefaultAddr, "listen address")
 	fs.StringVar(&cfg.RedisURL, "redis", os.Getenv("REDIS_URL"),
 		"Redis URL for the shared store: redis://[user:password@]host:6379/0, rediss://... (TLS)\n"+
 			"or redis+cluster://host1:6379,host2:6379 (default $REDIS_URL; empty: in-memory store)")
+	fs.Var(durationValue{&cfg.Lease}, "lease", fmt.Sprintf(
+		"lease (a `duration`) of the claims of every idempotent route: how long a crashed instance's\n"+
+			"claim blocks its key (renewed every lease/3 while the handler runs; default $%s, then %v)", EnvLease, core.DefaultLease))
+	fs.Var(durationValue{&cfg.LockWait}, "lock-wait", fmt.Sprintf(
+		"how long (a `duration`) a duplicate of an in-flight request waits for the original before\n"+
+			"409 Conflict, on every idempotent route (0: at once; default $%s, then %v)", EnvLockWait, core.DefaultLockWait))
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	if err := cfg.validate(); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// durationValue is a flag.Value for an optional duration, nil until set.
+type durationValue struct{ p **time.Duration }
+
+func (v durationValue) String() string {
+	if v.p == nil || *v.p == nil {
+		return ""
+	}
+	return (**v.p).String()
+}
+
+func (v durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("not a duration (e.g. 30s, 500ms)")
+	}
+	*v.p = &d
+	return nil
+}
+
+// validate checks the engine settings of cfg the way the engine will, so
+// that a bad -lease or -lock-wait is reported as such, before any route
+// is built.
+func (cfg Config) validate() error {
+	for _, s := range []struct {
+		flag, env string
+		d         *time.Duration
+		opt       func(time.Duration) core.Option
+	}{
+		{"-lease", EnvLease, cfg.Lease, core.WithLease},
+		{"-lock-wait", EnvLockWait, cfg.LockWait, core.WithLockWait},
+	} {
+		if s.d == nil {
+			continue
+		}
+		if _, err := core.New(core.WithStore(memory.New()), s.opt(*s.d)); err != nil {
+			return fmt.Errorf("%s (or %s) %v: %w", s.flag, s.env, *s.d, err)
+		}
+	}
+	return nil
 }
 
 // Server serves an example app until ctx is done, then shuts it down
@@ -116,7 +195,8 @@ func Main(name string, args []string, stderr io.Writer, build func(env *Env) (Se
 		return 2
 	}
 
-	logger.Info("starting example server", "framework", name, "store", Describe(cfg), "metrics", MetricsPath)
+	logger.Info("starting example server", "framework", name, "store", Describe(cfg), "metrics", MetricsPath,
+		"lease", orDefault(cfg.Lease, core.DefaultLease), "lock_wait", orDefault(cfg.LockWait, core.DefaultLockWait))
 	if err := srv(ctx); err != nil {
 		logger.Error("server failed", "err", err)
 		return 1
@@ -190,6 +270,13 @@ func Listener(ctx context.Context, logger *slog.Logger, ln net.Listener,
 		return err
 	}
 	return nil
+}
+
+func orDefault(d *time.Duration, def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return *d
 }
 
 // redisLogger adapts slog to go-redis's internal logger.

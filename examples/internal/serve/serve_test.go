@@ -16,6 +16,8 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestParseFlags(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
+	t.Setenv(EnvLease, "")
+	t.Setenv(EnvLockWait, "")
 	cfg, err := ParseFlags("x", nil, io.Discard)
 	if err != nil || cfg != (Config{Addr: DefaultAddr}) {
 		t.Errorf("defaults: %+v, %v", cfg, err)
@@ -33,6 +35,64 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := ParseFlags("x", []string{"-nope"}, io.Discard); err == nil {
 		t.Error("unknown flag accepted")
+	}
+}
+
+func TestParseFlagsLeaseAndLockWait(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv(EnvLease, "")
+	t.Setenv(EnvLockWait, "")
+	check := func(what string, cfg Config, err error, lease, wait string) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		show := func(d *time.Duration) string {
+			if d == nil {
+				return "default"
+			}
+			return d.String()
+		}
+		if got, want := show(cfg.Lease)+" "+show(cfg.LockWait), lease+" "+wait; got != want {
+			t.Errorf("%s: lease and lock wait %s, want %s", what, got, want)
+		}
+	}
+	cfg, err := ParseFlags("x", nil, io.Discard)
+	check("no flags", cfg, err, "default", "default")
+	cfg, err = ParseFlags("x", []string{"-lease", "1s", "-lock-wait", "100ms"}, io.Discard)
+	check("flags", cfg, err, "1s", "100ms")
+	cfg, err = ParseFlags("x", []string{"-lock-wait", "0"}, io.Discard)
+	check("no lock wait", cfg, err, "default", "0s")
+
+	t.Setenv(EnvLease, "2s")
+	t.Setenv(EnvLockWait, "250ms")
+	cfg, err = ParseFlags("x", nil, io.Discard)
+	check("environment", cfg, err, "2s", "250ms")
+	cfg, err = ParseFlags("x", []string{"-lease", "1s"}, io.Discard)
+	check("a flag overrides the environment", cfg, err, "1s", "250ms")
+
+	for _, tc := range []struct {
+		env  [2]string // IDEMKIT_LEASE, IDEMKIT_LOCK_WAIT
+		args []string
+		msg  string
+	}{
+		{args: []string{"-lease", "soon"}, msg: `invalid value "soon" for flag -lease: not a duration`},
+		{args: []string{"-lock-wait", "5"}, msg: `invalid value "5" for flag -lock-wait: not a duration`},
+		{args: []string{"-lease", "0"}, msg: "-lease (or IDEMKIT_LEASE) 0s: "},
+		{args: []string{"-lease", "5ms"}, msg: "lease must be at least 10ms"},
+		{args: []string{"-lock-wait", "-1s"}, msg: "-lock-wait (or IDEMKIT_LOCK_WAIT) -1s: "},
+		{env: [2]string{"soon", ""}, msg: `IDEMKIT_LEASE="soon": not a duration`},
+		{env: [2]string{"", "-1s"}, msg: "lock wait must not be negative"},
+		// A valid flag does not excuse a malformed environment variable.
+		{env: [2]string{"bad", ""}, args: []string{"-lease", "1s"}, msg: `IDEMKIT_LEASE="bad"`},
+	} {
+		t.Setenv(EnvLease, tc.env[0])
+		t.Setenv(EnvLockWait, tc.env[1])
+		_, err := ParseFlags("x", tc.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("env %q, args %q: err %v, want it to contain %q", tc.env, tc.args, err, tc.msg)
+		}
 	}
 }
 
@@ -85,6 +145,8 @@ func TestListenReportsServeErrors(t *testing.T) {
 
 func TestMainExitCodes(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
+	t.Setenv(EnvLease, "")
+	t.Setenv(EnvLockWait, "")
 	noBuild := func(*Env) (Server, error) {
 		t.Error("build called")
 		return nil, errors.New("unreachable")
@@ -96,8 +158,13 @@ func TestMainExitCodes(t *testing.T) {
 		msg  string
 	}{
 		{"help", []string{"-h"}, 0, "-redis"},
+		{"help lease", []string{"-h"}, 0, "-lease"},
+		{"help lock wait", []string{"-h"}, 0, "$IDEMKIT_LOCK_WAIT, then 5s"},
 		{"bad flag", []string{"-bogus"}, 2, "bogus"},
 		{"bad redis URL", []string{"-redis", "http://localhost"}, 2, "invalid Redis URL"},
+		{"bad lease", []string{"-lease", "1"}, 2, `invalid value "1" for flag -lease`},
+		{"lease too short", []string{"-lease", "1ms"}, 2, "x: -lease (or IDEMKIT_LEASE) 1ms: "},
+		{"negative lock wait", []string{"-lock-wait", "-5s"}, 2, "x: -lock-wait (or IDEMKIT_LOCK_WAIT) -5s: "},
 		{"redis down", []string{"-redis", "redis://" + closedAddr(t) + "/0"}, 1, "redis unreachable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,6 +177,14 @@ func TestMainExitCodes(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("bad environment", func(t *testing.T) {
+		t.Setenv(EnvLockWait, "a while")
+		var out strings.Builder
+		if code := Main("x", nil, &out, noBuild); code != 2 || !strings.Contains(out.String(), `x: IDEMKIT_LOCK_WAIT="a while": not a duration`) {
+			t.Errorf("exit %d, output:\n%s", code, out.String())
+		}
+	})
 
 	var out strings.Builder
 	code := Main("x", []string{"-addr", "127.0.0.1:0"}, &out, func(*Env) (Server, error) {

@@ -50,7 +50,10 @@ const (
 //	rediss+cluster://...              (TLS)
 //
 // The query takes go-redis's options in snake case (see redis.ParseURL
-// and redis.ParseClusterURL). OpenStore pings Redis, bounded by ctx and
+// and redis.ParseClusterURL). The client honours context deadlines
+// (go-redis's ContextTimeoutEnabled, off by default there): a store call
+// ends at its request's deadline even when Redis stops answering,
+// however long the URL's read_timeout. OpenStore pings Redis, bounded by ctx and
 // PingTimeout, so that an unreachable Redis stops the server at start-up
 // with ErrRedisUnreachable instead of failing its first requests; once
 // running, a Redis outage is answered with 503 and the same client
@@ -81,8 +84,8 @@ func OpenStore(ctx context.Context, cfg Config) (core.Store, func() error, error
 
 // NewRedisClient returns a go-redis client for rawURL (see OpenStore for
 // the forms): a *redis.Client, or a *redis.ClusterClient for the
-// +cluster schemes. Errors wrap ErrRedisURL and never contain the
-// password.
+// +cluster schemes, with ContextTimeoutEnabled (see setsContextTimeout).
+// Errors wrap ErrRedisURL and never contain the password.
 func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
 	bad := func(err error) error {
 		return fmt.Errorf("%w %s: %w", ErrRedisURL, RedactURL(rawURL), redactErr(err, rawURL))
@@ -98,16 +101,38 @@ func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, bad(err)
 		}
+		if !setsContextTimeout(rawURL) {
+			opts.ContextTimeoutEnabled = true
+		}
 		return redis.NewClusterClient(opts), nil
 	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"), strings.HasPrefix(lower, "unix://"):
 		opts, err := redis.ParseURL(rawURL)
 		if err != nil {
 			return nil, bad(err)
 		}
+		if !setsContextTimeout(rawURL) {
+			opts.ContextTimeoutEnabled = true
+		}
 		return redis.NewClient(opts), nil
 	default:
 		return nil, bad(errors.New("the scheme must be redis://, rediss://, unix://, redis+cluster:// or rediss+cluster://"))
 	}
+}
+
+// contextTimeoutOption is the query option go-redis's failover URLs use
+// for ContextTimeoutEnabled. Its ParseURL and ParseClusterURL (v9.22.0)
+// do not know it and reject a URL that has it.
+const contextTimeoutOption = "context_timeout_enabled"
+
+// setsContextTimeout reports whether rawURL's query sets
+// context_timeout_enabled itself. NewRedisClient then leaves the choice
+// to go-redis's parser (today an "unexpected option" error; the URL's
+// value once go-redis reads it); otherwise it turns ContextTimeoutEnabled
+// on.
+func setsContextTimeout(rawURL string) bool {
+	_, query, _ := strings.Cut(rawURL, "?")
+	q, err := url.ParseQuery(query)
+	return err == nil && q.Has(contextTimeoutOption)
 }
 
 // clusterURL turns redis+cluster://[auth@]h1:p1,h2:p2[/][?q] into the form

@@ -3,13 +3,22 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/ginapp"
+	"github.com/idemkit/idempotency/examples/internal/shop"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
 	"github.com/idemkit/idempotency/storage/redis/redistest"
 )
@@ -181,5 +190,181 @@ func TestRedactURL(t *testing.T) {
 	}
 	if got := Describe(Config{RedisURL: "redis://:secret@h:6379/0"}); !strings.HasPrefix(got, "redis redis://:xxxxx@h:6379/0") {
 		t.Errorf("Describe = %q", got)
+	}
+}
+
+// stallProxy forwards TCP connections to upstream until stall is called;
+// from then on it holds every reply back (Redis has hung: a long
+// command, SIGSTOP, a black-holed network), until the test ends.
+func stallProxy(t *testing.T, upstream string) (addr string, stall func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled, closed := make(chan struct{}), make(chan struct{})
+	var (
+		once  sync.Once
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	track := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			track(c)
+			track(up)
+			wg.Go(func() { _, _ = io.Copy(up, c) })
+			wg.Go(func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := up.Read(buf)
+					select {
+					case <-stalled:
+						<-closed // hold the reply back
+						return
+					default:
+					}
+					if n > 0 {
+						if _, err := c.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	t.Cleanup(func() {
+		close(closed)
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String(), func() { once.Do(func() { close(stalled) }) }
+}
+
+// The examples' Redis client honours context deadlines: once Redis stops
+// answering, a store call, and so a request, ends at its context's
+// deadline rather than after the client's read timeout (here the URL's
+// 10s) and its retries.
+func TestRedisStalledHonoursDeadline(t *testing.T) {
+	addr, stall := stallProxy(t, redistest.Server(t))
+	store, closeStore, err := OpenStore(context.Background(), Config{
+		RedisURL: "redis://" + addr + "/0?read_timeout=10s&write_timeout=10s",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	roundTrip(t, store) // Redis answers through the proxy
+	stall()
+
+	const deadline = 300 * time.Millisecond
+	bounded := func(what string, call func(ctx context.Context) error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		start := time.Now()
+		errc := make(chan error, 1)
+		go func() { errc <- call(ctx) }()
+		select {
+		case err := <-errc:
+			took := time.Since(start)
+			if err == nil {
+				t.Errorf("%s: no error from a stalled Redis", what)
+			}
+			t.Logf("%s: %v after %v", what, err, took.Round(time.Millisecond))
+		case <-time.After(3 * time.Second):
+			t.Errorf("%s: still waiting for the stalled Redis 3s after its %v deadline", what, deadline)
+		}
+	}
+	bounded("Begin", func(ctx context.Context) error {
+		_, err := store.Begin(ctx, "stalled|begin", core.Fingerprint{1}, time.Minute, time.Minute)
+		return err
+	})
+
+	// The same through an example app: the request's deadline bounds its
+	// 503 (fail closed), and the handler never runs.
+	gin.SetMode(gin.TestMode)
+	s := shop.New()
+	r, err := ginapp.New(store, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounded("POST /payments", func(ctx context.Context) error {
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/payments", strings.NewReader(`{"amount":1,"currency":"EUR"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "9b2f0b8e-3c1d-4f5a-8e6b-7a9c0d1e2f3a")
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if w.Code != http.StatusServiceUnavailable {
+			return fmt.Errorf("status %d, want 503: %s", w.Code, w.Body)
+		}
+		return errors.New(w.Body.String())
+	})
+	if n := s.Snapshot().Executions.Payments; n != 0 {
+		t.Errorf("the payment handler ran %d times without a store", n)
+	}
+}
+
+// Every client NewRedisClient builds honours context deadlines, unless
+// the URL decides for itself with context_timeout_enabled, which
+// go-redis either rejects (v9.22.0's ParseURL and ParseClusterURL do not
+// know it) or applies.
+func TestNewRedisClientContextTimeout(t *testing.T) {
+	enabled := func(t *testing.T, c redis.UniversalClient) bool {
+		t.Helper()
+		switch c := c.(type) {
+		case *redis.Client:
+			return c.Options().ContextTimeoutEnabled
+		case *redis.ClusterClient:
+			return c.Options().ContextTimeoutEnabled
+		}
+		t.Fatalf("client %T", c)
+		return false
+	}
+	for _, u := range []string{"redis://h:1/0", "rediss://h:1?read_timeout=1s", "unix:///tmp/redis.sock", "redis+cluster://a:1,b:2"} {
+		c, err := NewRedisClient(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !enabled(t, c) {
+			t.Errorf("%s: ContextTimeoutEnabled is off", u)
+		}
+		c.Close()
+	}
+	for _, u := range []string{"redis://h:1/0?context_timeout_enabled=false", "redis+cluster://a:1,b:2?context_timeout_enabled=false"} {
+		c, err := NewRedisClient(u)
+		switch {
+		case err != nil:
+			if !errors.Is(err, ErrRedisURL) || !strings.Contains(err.Error(), contextTimeoutOption) {
+				t.Errorf("%s: %v", u, err)
+			}
+		case enabled(t, c):
+			t.Errorf("%s: the URL turned ContextTimeoutEnabled off, the client has it on", u)
+			c.Close()
+		default:
+			c.Close()
+		}
 	}
 }
