@@ -93,11 +93,11 @@ func newSpyStore() *spyStore {
 	return &spyStore{Store: memory.New(), began: make(chan struct{}, 100)}
 }
 
-func (s *spyStore) Begin(ctx context.Context, key string, fp core.Fingerprint, lease, ttl time.Duration) (core.BeginResult, error) {
+func (s *spyStore) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
 	s.mu.Lock()
-	s.begins = append(s.begins, spyCall{key, lease, ttl})
+	s.begins = append(s.begins, spyCall{key, a.Lease, a.TTL})
 	s.mu.Unlock()
-	res, err := s.Store.Begin(ctx, key, fp, lease, ttl)
+	res, err := s.Store.Begin(ctx, key, a)
 	s.began <- struct{}{} // after the store has decided
 	return res, err
 }
