@@ -299,7 +299,7 @@ func TestRedisStalledHonoursDeadline(t *testing.T) {
 		}
 	}
 	bounded("Begin", func(ctx context.Context) error {
-		_, err := store.Begin(ctx, "stalled|begin", core.Fingerprint{1}, time.Minute, time.Minute)
+		_, err := store.Begin(ctx, "stalled|begin", core.Attempt{Fingerprint: core.Fingerprint{1}, Lease: time.Minute, TTL: time.Minute})
 		return err
 	})
 
