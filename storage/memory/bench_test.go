@@ -60,6 +60,9 @@ func BenchmarkBeginAtBound(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		if n := st.Len(); n > memory.DefaultMaxEntries {
+			b.Fatalf("Len = %d, over the bound", n)
+		}
 	})
 	b.Run("parallel", func(b *testing.B) {
 		st := memory.New()
