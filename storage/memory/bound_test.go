@@ -259,7 +259,9 @@ func TestBoundsUnderConcurrency(t *testing.T) {
 				case 4:
 					err = st.Release(ctx, k, res.Token)
 				case 5:
-					if err = st.Renew(ctx, k, res.Token, time.Minute); err == nil {
+					rs := []core.Renewal{{Key: k, Token: res.Token}}
+					st.RenewBatch(ctx, time.Minute, rs)
+					if err = rs[0].Err; err == nil {
 						err = st.Complete(ctx, k, res.Token, payload, time.Second)
 					}
 				default:
@@ -342,6 +344,54 @@ func TestTooLarge(t *testing.T) {
 	}
 	if err := st.Release(ctx, "k", res.Token); err != nil {
 		t.Fatalf("Release after a refused Complete: %v", err)
+	}
+	memory.CheckInvariants(t, st)
+}
+
+// RenewBatch renews claims spread over every shard, reports lost ones and
+// keeps the heaps in order (the expiry of a renewed claim moves).
+func TestRenewBatch(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	st := memory.New(memory.WithClock(clk.Now), memory.WithMaxEntries(1000))
+	var rs []core.Renewal
+	for i := 0; i < 500; i++ {
+		k := fmt.Sprintf("r:%d", i)
+		res, err := st.Begin(ctx, k, core.Attempt{Nonce: uint64(i + 1), Lease: time.Second, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, core.Renewal{Key: k, Token: res.Token})
+	}
+	rs[3].Token++
+	rs = append(rs, core.Renewal{Key: "absent", Token: 1})
+	st.RenewBatch(ctx, 10*time.Second, rs)
+	for i, r := range rs {
+		wantLost := i == 3 || i == len(rs)-1
+		if lost := errors.Is(r.Err, core.ErrLeaseLost); lost != wantLost || (!lost && r.Err != nil) {
+			t.Fatalf("renewal %d: %v", i, r.Err)
+		}
+	}
+	clk.Advance(5 * time.Second)
+	// Fill the store: renewed claims are live, the one not renewed is an
+	// abandoned claim and is the only one evicted.
+	for i := 0; i < 502; i++ {
+		complete(t, st, fmt.Sprintf("x:%d", i), nil, time.Hour)
+	}
+	for i, r := range rs[:500] {
+		rec, err := st.Get(ctx, r.Key)
+		if i == 3 {
+			if !errors.Is(err, core.ErrNotFound) {
+				t.Fatalf("unrenewed claim kept: %+v, %v", rec, err)
+			}
+			continue
+		}
+		if err != nil || rec.State != core.StateInFlight {
+			t.Fatalf("renewed claim %d: %+v, %v", i, rec, err)
+		}
+	}
+	if s := st.Stats(); s.EvictedClaims != 1 || s.Evicted != 1 {
+		t.Fatalf("stats = %+v, want 1 abandoned claim and 1 record evicted", s)
 	}
 	memory.CheckInvariants(t, st)
 }

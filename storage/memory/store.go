@@ -14,8 +14,10 @@ import (
 )
 
 var (
-	_ core.Store     = (*Store)(nil)
-	_ core.Cooldowns = (*Store)(nil)
+	_ core.Store        = (*Store)(nil)
+	_ core.Cooldowns    = (*Store)(nil)
+	_ core.NonBlocking  = (*Store)(nil)
+	_ core.BatchRenewer = (*Store)(nil)
 )
 
 // ErrFull is returned (wrapped in core.ErrStoreUnavailable) when the store
@@ -123,6 +125,9 @@ func Default() *Store {
 	defaultOnce.Do(func() { defaultStore = New() })
 	return defaultStore
 }
+
+// NonBlocking implements core.NonBlocking: no call waits on I/O.
+func (s *Store) NonBlocking() {}
 
 func (s *Store) shardOf(key string) int {
 	return int(maphash.String(s.seed, key) % shardCount)
@@ -476,6 +481,45 @@ func (s *Store) renew(sh *shard, key string, token uint64, until, now int64) err
 	sh.live.fix(e)
 	s.noted(e.deadline())
 	return nil
+}
+
+// RenewBatch implements core.BatchRenewer: it renews every claim of rs,
+// locking each shard once.
+func (s *Store) RenewBatch(_ context.Context, lease time.Duration, rs []core.Renewal) {
+	now := s.now()
+	until := after(now, lease)
+	// Order rs by shard (a counting sort of indices) so that each shard is
+	// locked once however many of its claims the batch holds.
+	var count [shardCount + 1]int32
+	shardOf := make([]uint8, len(rs))
+	for i := range rs {
+		n := s.shardOf(rs[i].Key)
+		shardOf[i] = uint8(n)
+		count[n+1]++
+	}
+	for i := 1; i <= shardCount; i++ {
+		count[i] += count[i-1]
+	}
+	order := make([]int32, len(rs))
+	next := count
+	for i := range rs {
+		n := shardOf[i]
+		order[next[n]] = int32(i)
+		next[n]++
+	}
+	for n := 0; n < shardCount; n++ {
+		from, to := count[n], count[n+1]
+		if from == to {
+			continue
+		}
+		sh := &s.shards[n]
+		sh.mu.Lock()
+		for _, i := range order[from:to] {
+			r := &rs[i]
+			r.Err = s.renew(sh, r.Key, r.Token, until, now)
+		}
+		sh.mu.Unlock()
+	}
 }
 
 // Complete implements core.Store. The store keeps payload; the caller must
