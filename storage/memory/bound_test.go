@@ -395,3 +395,47 @@ func TestRenewBatch(t *testing.T) {
 	}
 	memory.CheckInvariants(t, st)
 }
+
+// More distinct TTLs than a shard keeps lists for, and a clock that steps
+// back: records still leave in order of expiry, expired ones first.
+func TestManyTTLs(t *testing.T) {
+	const n = 1000
+	clk := newClock()
+	st := memory.New(memory.WithMaxEntries(n), memory.WithClock(clk.Now))
+	ttlOf := func(i int) time.Duration { return time.Duration(1+(i*7)%50) * time.Second }
+	for i := 0; i < n; i++ {
+		if i%100 == 99 {
+			clk.Advance(-time.Second) // a wall clock stepped back
+		}
+		complete(t, st, fmt.Sprintf("old:%d", i), nil, ttlOf(i))
+		clk.Advance(time.Millisecond)
+	}
+	memory.CheckInvariants(t, st)
+	clk.Advance(25 * time.Second)
+	now := clk.Now()
+	expired := 0
+	start := time.Unix(1_700_000_000, 0)
+	for i := 0; i < n; i++ { // recompute each record's expiry as the store saw it
+		at := start.Add(time.Duration(i)*time.Millisecond - time.Duration((i+1)/100)*time.Second)
+		if !now.Before(at.Add(ttlOf(i))) {
+			expired++
+		}
+	}
+	if expired == 0 || expired == n {
+		t.Fatalf("%d of %d records expired; the test wants some of each", expired, n)
+	}
+	for i := 0; i < expired; i++ {
+		if res := complete(t, st, fmt.Sprintf("new:%d", i), nil, time.Hour); res.Evicted != 0 {
+			t.Fatalf("new record %d evicted a live record with expired ones held", i)
+		}
+	}
+	if s := st.Stats(); s.Evicted != 0 || s.Expired != uint64(expired) || s.Entries != n {
+		t.Fatalf("stats = %+v, want %d expired, none evicted", s, expired)
+	}
+	// Now full of live records: the next evicts the one closest to expiry.
+	res := complete(t, st, "one-more", nil, time.Hour)
+	if res.Evicted != 1 {
+		t.Fatalf("Evicted = %d, want 1", res.Evicted)
+	}
+	memory.CheckInvariants(t, st)
+}

@@ -14,9 +14,9 @@
 // A Store holds at most WithMaxEntries records (default 100,000) and
 // WithMaxBytes accounted bytes (default 256 MiB), counted over the whole
 // store, not per shard. A record is accounted EntryOverhead (200 bytes:
-// the entry, its map slot and its heap slot) plus its key plus its stored
-// response, that is the encoded status, headers and body (at most the
-// Engine's MaxResponseBytes). The key is the scope and the idempotency
+// the entry and its map slot) plus its key plus its stored response, that
+// is the encoded status, headers and body (at most the Engine's
+// MaxResponseBytes). The key is the scope and the idempotency
 // key (e.g. "31:user_route:<user id>|POST /payments:<uuid>", about 80
 // bytes), so a typical record with a 1 KiB response takes about 1.3 KiB.
 //

@@ -30,11 +30,11 @@ var ErrTooLarge = errors.New("memory: record larger than the store's byte bound"
 
 // Store is the in-memory store. The zero value is not usable; call New.
 //
-// Records live in 64 shards, each a map and two min-heaps: in-flight
-// claims ordered by the earlier of their lease end and expiry, completed
-// records ordered by expiry. The bounds are global (atomic counters), so
-// the store refuses a claim only when the whole store is full of live
-// claims, however the keys fall into shards.
+// Records live in 64 shards, each a map, a min-heap of in-flight claims
+// ordered by the earlier of their lease end and expiry, and lists of
+// completed records in order of expiry (one per TTL). The bounds are
+// global (atomic counters), so the store refuses a claim only when the
+// whole store is full of live claims, however the keys fall into shards.
 type Store struct {
 	cfg   config
 	seed  maphash.Seed
@@ -66,27 +66,28 @@ type Store struct {
 type shard struct {
 	mu   sync.Mutex
 	m    map[string]*entry
-	live heap // in-flight claims by min(lease, exp)
-	done heap // completed records by exp
+	live heap   // in-flight claims by min(lease, exp)
+	done queues // completed records by exp
 
 	// Counters for Stats, under mu.
 	evicted, evictedClaims, expired uint64
 	_                               [64]byte
 }
 
-// entry is one record: 120 bytes, allocated in the 128-byte size class.
+// entry is one record: 136 bytes, allocated in the 144-byte size class.
 // Its key is the map's key too (one string, not two copies).
 type entry struct {
-	key     string
-	payload []byte
-	fp      core.Fingerprint
-	token   uint64
-	nonce   uint64 // of the attempt holding the claim
-	lease   int64  // lease end, ns since epoch (in flight only)
-	exp     int64  // expiry, ns since epoch
-	size    int64  // accounted bytes
-	idx     int32  // position in its heap
-	state   core.State
+	key        string
+	payload    []byte
+	fp         core.Fingerprint
+	token      uint64
+	nonce      uint64 // of the attempt holding the claim
+	lease      int64  // lease end, ns since epoch (in flight only)
+	exp        int64  // expiry, ns since epoch
+	size       int64  // accounted bytes
+	prev, next *entry // neighbours in a done list (completed only)
+	idx        int32  // position in the live heap, or done list number
+	state      core.State
 }
 
 // deadline is the entry's key in its heap: when it can be dropped without
@@ -244,8 +245,8 @@ func (s *Store) lookup(sh *shard, key string, now int64) *entry {
 
 // reclaimDone drops the shard's expired completed records.
 func (s *Store) reclaimDone(sh *shard, now int64) {
-	for len(sh.done) > 0 && sh.done[0].at <= now {
-		s.remove(sh, sh.done.top())
+	for e := sh.done.first(); e != nil && e.exp <= now; e = sh.done.first() {
+		s.remove(sh, e)
 		sh.expired++
 	}
 }
@@ -267,7 +268,7 @@ func (s *Store) reclaim(sh *shard, now int64) {
 
 // evictDone evicts the shard's completed record closest to its expiry.
 func (s *Store) evictDone(sh *shard, now int64) (live bool) {
-	e := sh.done.top()
+	e := sh.done.first()
 	s.remove(sh, e)
 	if e.exp <= now {
 		sh.expired++
@@ -284,7 +285,7 @@ func (s *Store) evictDone(sh *shard, now int64) (live bool) {
 func (s *Store) room(sh *shard, n, size, now int64) (ok bool, evicted int) {
 	s.reclaimDone(sh, now)
 	for !s.reserve(n, size) {
-		if now >= s.hint.Load() || len(sh.done) == 0 {
+		if now >= s.hint.Load() || sh.done.n == 0 {
 			return false, evicted
 		}
 		if s.evictDone(sh, now) {
@@ -330,7 +331,7 @@ func (s *Store) evictAny(home int, now int64) (found, live bool) {
 	for i := 0; i < shardCount; i++ {
 		sh := &s.shards[(home+i)%shardCount]
 		sh.mu.Lock()
-		if len(sh.done) > 0 {
+		if sh.done.n > 0 {
 			live = s.evictDone(sh, now)
 			sh.mu.Unlock()
 			return true, live
@@ -364,8 +365,8 @@ func (s *Store) sweep(now int64) {
 		if len(sh.live) > 0 {
 			low = min(low, sh.live[0].at)
 		}
-		if len(sh.done) > 0 {
-			low = min(low, sh.done[0].at)
+		if e := sh.done.first(); e != nil {
+			low = min(low, e.exp)
 		}
 		sh.mu.Unlock()
 	}
@@ -568,7 +569,7 @@ func (s *Store) Complete(_ context.Context, key string, token uint64, payload []
 		e.size += extra
 		e.lease = 0
 		e.exp = after(now, ttl)
-		sh.done.push(e)
+		sh.done.push(e, int64(ttl))
 		s.noted(e.exp)
 		sh.mu.Unlock()
 		return nil
