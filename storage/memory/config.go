@@ -52,8 +52,8 @@ func WithMaxEntries(n int) Option {
 // is presumed dead); if that is not enough it evicts the completed records
 // closest to their expiry, first from the shard of the new record, then
 // from the others. Evicting a completed record before its TTL makes a
-// re-run possible, so it is reported (BeginResult.Evicted, which the
-// Engine turns into an EventRecordEvicted, and Stats). A live claim is
+// re-run possible, so it is counted in Stats and, when Begin made it,
+// reported in BeginResult.Evicted (the Engine's EventRecordEvicted). A live claim is
 // never evicted: a store full of live claims refuses new ones with ErrFull.
 func WithMaxBytes(n int64) Option {
 	return func(c *config) {

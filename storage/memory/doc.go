@@ -25,9 +25,10 @@
 // presumed dead; a retry would take it over). Only if that is not enough
 // does it evict live completed records, those closest to their expiry
 // first (for records of one TTL, the oldest), from the new record's shard
-// first. Each eviction before the TTL makes a re-run possible: it is
-// reported in BeginResult.Evicted, which the Engine turns into
-// EventRecordEvicted, and counted in Stats. Claims whose lease is live are
+// first. Each eviction before the TTL makes a re-run possible, so each is
+// counted in Stats; those made by Begin are also reported in
+// BeginResult.Evicted, which the Engine turns into EventRecordEvicted
+// (Complete, making room for a response, has no way to report them). Claims whose lease is live are
 // never evicted: when every record is one, new claims fail with ErrFull
 // (wrapped in core.ErrStoreUnavailable: 503, or a pass-through when the
 // Engine fails open).
