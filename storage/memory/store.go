@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,21 +14,50 @@ import (
 )
 
 var (
-	_ core.Store     = (*Store)(nil)
-	_ core.Cooldowns = (*Store)(nil)
+	_ core.Store        = (*Store)(nil)
+	_ core.Cooldowns    = (*Store)(nil)
+	_ core.NonBlocking  = (*Store)(nil)
+	_ core.BatchRenewer = (*Store)(nil)
 )
 
-// ErrFull is returned (wrapped in core.ErrStoreUnavailable) when every
-// record is a live claim and none can be evicted.
+// ErrFull is returned (wrapped in core.ErrStoreUnavailable) when the store
+// is at its bound and every record is a live claim, so none can be evicted.
 var ErrFull = errors.New("memory: store full of in-flight claims")
 
+// ErrTooLarge is returned (wrapped in core.ErrStoreUnavailable) for a
+// record that alone exceeds the byte bound (WithMaxBytes).
+var ErrTooLarge = errors.New("memory: record larger than the store's byte bound")
+
 // Store is the in-memory store. The zero value is not usable; call New.
+//
+// Records live in 64 shards, each a map, a min-heap of in-flight claims
+// ordered by the earlier of their lease end and expiry, and lists of
+// completed records in order of expiry (one per TTL). The bounds are
+// global (atomic counters), so the store refuses a claim only when the
+// whole store is full of live claims, however the keys fall into shards.
 type Store struct {
-	cfg      config
-	seed     maphash.Seed
-	perShard int
-	tokens   atomic.Uint64
-	shards   [shardCount]shard
+	cfg   config
+	seed  maphash.Seed
+	epoch time.Time // times are kept as nanoseconds since epoch
+	_     [64]byte
+
+	// Written by every claim and removal.
+	entries atomic.Int64
+	bytes   atomic.Int64
+	tokens  atomic.Uint64
+	refused atomic.Uint64
+	_       [64]byte
+
+	// hint is at most the deadline of every record: nothing is expired
+	// (or an abandoned claim) before it. Lowered by whoever sets an earlier
+	// deadline, raised only by sweep. sweepLow collects the deadlines set
+	// while a sweep runs (see sweep).
+	hint     atomic.Int64
+	sweepLow atomic.Int64
+	sweepMu  sync.Mutex
+	_        [64]byte
+
+	shards [shardCount]shard
 
 	coolMu sync.Mutex
 	cool   map[string]time.Time
@@ -36,28 +66,50 @@ type Store struct {
 type shard struct {
 	mu   sync.Mutex
 	m    map[string]*entry
-	head entry // sentinel of the list in claim order, oldest first
+	live heap   // in-flight claims by min(lease, exp)
+	done queues // completed records by exp
+
+	// Counters for Stats, under mu.
+	evicted, evictedClaims, expired uint64
+	_                               [64]byte
 }
 
+// entry is one record: 136 bytes, allocated in the 144-byte size class.
+// Its key is the map's key too (one string, not two copies).
 type entry struct {
 	key        string
-	rec        core.Record
+	payload    []byte
+	fp         core.Fingerprint
+	token      uint64
 	nonce      uint64 // of the attempt holding the claim
-	prev, next *entry
+	lease      int64  // lease end, ns since epoch (in flight only)
+	exp        int64  // expiry, ns since epoch
+	size       int64  // accounted bytes
+	prev, next *entry // neighbours in a done list (completed only)
+	idx        int32  // position in the live heap, or done list number
+	state      core.State
+}
+
+// deadline is the entry's key in its heap: when it can be dropped without
+// losing anything a live request relies on.
+func (e *entry) deadline() int64 {
+	if e.state == core.StateInFlight && e.lease < e.exp {
+		return e.lease
+	}
+	return e.exp
 }
 
 // New returns an empty Store.
 func New(opts ...Option) *Store {
-	c := config{maxEntries: DefaultMaxEntries, now: time.Now}
+	c := config{maxEntries: DefaultMaxEntries, maxBytes: DefaultMaxBytes, now: time.Now}
 	for _, o := range opts {
 		o(&c)
 	}
-	s := &Store{cfg: c, seed: maphash.MakeSeed(), cool: map[string]time.Time{}}
-	s.perShard = (c.maxEntries + shardCount - 1) / shardCount
+	s := &Store{cfg: c, seed: maphash.MakeSeed(), epoch: c.now(), cool: map[string]time.Time{}}
+	s.hint.Store(math.MaxInt64)
+	s.sweepLow.Store(math.MaxInt64)
 	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.m = make(map[string]*entry)
-		sh.head.next, sh.head.prev = &sh.head, &sh.head
+		s.shards[i].m = make(map[string]*entry)
 	}
 	return s
 }
@@ -75,97 +127,338 @@ func Default() *Store {
 	return defaultStore
 }
 
-func (s *Store) shard(key string) *shard {
-	return &s.shards[maphash.String(s.seed, key)%shardCount]
+// NonBlocking implements core.NonBlocking: no call waits on I/O.
+func (s *Store) NonBlocking() {}
+
+func (s *Store) shardOf(key string) int {
+	return int(maphash.String(s.seed, key) % shardCount)
+}
+
+func (s *Store) now() int64 { return int64(s.cfg.now().Sub(s.epoch)) }
+
+func (s *Store) time(ns int64) time.Time { return s.epoch.Add(time.Duration(ns)) }
+
+// after returns now + d, saturating instead of overflowing.
+func after(now int64, d time.Duration) int64 {
+	if d > 0 && now > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return now + int64(d)
+}
+
+// entrySize is what a record is accounted: EntryOverhead, its key and its
+// payload's capacity (what the store keeps alive).
+func entrySize(key string) int64 { return EntryOverhead + allocSize(len(key)) }
+
+// allocSize is n rounded up as Go allocates it, for objects over 32 KiB
+// (whole 8 KiB pages). Smaller objects are rounded to a size class,
+// at most 12.5% more, which is not counted.
+func allocSize(n int) int64 {
+	if n > 32<<10 {
+		return int64(n+8<<10-1) &^ (8<<10 - 1)
+	}
+	return int64(n)
+}
+
+func (s *Store) record(e *entry) core.Record {
+	r := core.Record{State: e.state, Fingerprint: e.fp, Token: e.token, ExpiresAt: s.time(e.exp), Payload: e.payload}
+	if e.state == core.StateInFlight {
+		r.LeaseUntil = s.time(e.lease)
+	}
+	return r
+}
+
+// noted publishes a deadline just set on an entry (under its shard's
+// lock), keeping hint at most every deadline. sweepLow is lowered first:
+// sweep relies on that order.
+func (s *Store) noted(d int64) {
+	lowerTo(&s.sweepLow, d)
+	lowerTo(&s.hint, d)
+}
+
+func lowerTo(v *atomic.Int64, d int64) {
+	for {
+		cur := v.Load()
+		if d >= cur || v.CompareAndSwap(cur, d) {
+			return
+		}
+	}
+}
+
+// reserve takes room for n more entries and size more bytes, or reports
+// false and takes nothing. The counters never exceed the bounds.
+func (s *Store) reserve(n, size int64) bool {
+	if n > 0 {
+		for {
+			c := s.entries.Load()
+			if c+n > s.cfg.maxEntries {
+				return false
+			}
+			if s.entries.CompareAndSwap(c, c+n) {
+				break
+			}
+		}
+	}
+	if size == 0 {
+		return true
+	}
+	for {
+		b := s.bytes.Load()
+		if b+size > s.cfg.maxBytes {
+			if n > 0 {
+				s.entries.Add(-n)
+			}
+			return false
+		}
+		if s.bytes.CompareAndSwap(b, b+size) {
+			return true
+		}
+	}
+}
+
+func (s *Store) unreserve(n, size int64) {
+	s.entries.Add(-n)
+	s.bytes.Add(-size)
+}
+
+// remove forgets e and gives its room back.
+func (s *Store) remove(sh *shard, e *entry) {
+	delete(sh.m, e.key)
+	if e.state == core.StateCompleted {
+		sh.done.remove(e)
+	} else {
+		sh.live.remove(e)
+	}
+	s.unreserve(1, e.size)
 }
 
 // lookup returns the live entry for key, removing it when it has expired.
-func (sh *shard) lookup(key string, now time.Time) *entry {
+func (s *Store) lookup(sh *shard, key string, now int64) *entry {
 	e := sh.m[key]
-	if e != nil && !now.Before(e.rec.ExpiresAt) {
-		sh.remove(e)
+	if e != nil && now >= e.exp {
+		s.remove(sh, e)
+		sh.expired++
 		return nil
 	}
 	return e
 }
 
-func (sh *shard) remove(e *entry) {
-	delete(sh.m, e.key)
-	e.prev.next, e.next.prev = e.next, e.prev
-	e.prev, e.next = nil, nil
+// reclaimDone drops the shard's expired completed records.
+func (s *Store) reclaimDone(sh *shard, now int64) {
+	for e := sh.done.first(); e != nil && e.exp <= now; e = sh.done.first() {
+		s.remove(sh, e)
+		sh.expired++
+	}
 }
 
-func (sh *shard) pushBack(e *entry) {
-	e.prev, e.next = sh.head.prev, &sh.head
-	sh.head.prev.next = e
-	sh.head.prev = e
-	sh.m[e.key] = e
+// reclaim drops every record of the shard that has expired and every claim
+// whose lease has expired.
+func (s *Store) reclaim(sh *shard, now int64) {
+	s.reclaimDone(sh, now)
+	for len(sh.live) > 0 && sh.live[0].at <= now {
+		e := sh.live.top()
+		if e.exp <= now {
+			sh.expired++
+		} else {
+			sh.evictedClaims++
+		}
+		s.remove(sh, e)
+	}
 }
 
-// makeRoom drops expired records from the old end and, when the shard is
-// still full, evicts the oldest record that is not a live claim.
-func (sh *shard) makeRoom(limit int, now time.Time) error {
-	for e := sh.head.next; e != &sh.head && !now.Before(e.rec.ExpiresAt); e = sh.head.next {
-		sh.remove(e)
+// evictDone evicts the shard's completed record closest to its expiry.
+func (s *Store) evictDone(sh *shard, now int64) (live bool) {
+	e := sh.done.first()
+	s.remove(sh, e)
+	if e.exp <= now {
+		sh.expired++
+		return false
 	}
-	if len(sh.m) < limit {
-		return nil
-	}
-	for e := sh.head.next; e != &sh.head; e = e.next {
-		if e.rec.State == core.StateCompleted || !now.Before(e.rec.LeaseUntil) {
-			sh.remove(e)
-			return nil
+	sh.evicted++
+	return true
+}
+
+// room reserves n entries and size bytes for a record of sh, with sh
+// locked. It reclaims the shard's expired records and, when nothing is
+// expired anywhere (hint), evicts the shard's completed records. It
+// reports false when the caller must unlock and call makeRoom.
+func (s *Store) room(sh *shard, n, size, now int64) (ok bool, evicted int) {
+	s.reclaimDone(sh, now)
+	for !s.reserve(n, size) {
+		if now >= s.hint.Load() || sh.done.n == 0 {
+			return false, evicted
+		}
+		if s.evictDone(sh, now) {
+			evicted++
 		}
 	}
-	return fmt.Errorf("%w: %w", core.ErrStoreUnavailable, ErrFull)
+	return true, evicted
 }
 
-// Begin implements core.Store.
+// makeRoom reserves n entries and size bytes, with no shard locked: it
+// sweeps every expired record and abandoned claim out of the store, then
+// evicts completed records, from shard home first, then from the others.
+func (s *Store) makeRoom(home int, n, size, now int64) (evicted int, err error) {
+	if n > s.cfg.maxEntries || size > s.cfg.maxBytes {
+		s.refused.Add(1)
+		return 0, fmt.Errorf("%w: %w", core.ErrStoreUnavailable, ErrTooLarge)
+	}
+	swept := false
+	for !s.reserve(n, size) {
+		if !swept && now >= s.hint.Load() {
+			s.sweep(now)
+			swept = true
+			continue
+		}
+		found, live := s.evictAny(home, now)
+		if !found {
+			if s.reserve(n, size) { // room freed meanwhile
+				break
+			}
+			s.refused.Add(1)
+			return evicted, fmt.Errorf("%w: %w", core.ErrStoreUnavailable, ErrFull)
+		}
+		if live {
+			evicted++
+		}
+	}
+	return evicted, nil
+}
+
+// evictAny evicts one completed record, from shard home if it has one,
+// else from the next shard that has.
+func (s *Store) evictAny(home int, now int64) (found, live bool) {
+	for i := 0; i < shardCount; i++ {
+		sh := &s.shards[(home+i)%shardCount]
+		sh.mu.Lock()
+		if sh.done.n > 0 {
+			live = s.evictDone(sh, now)
+			sh.mu.Unlock()
+			return true, live
+		}
+		sh.mu.Unlock()
+	}
+	return false, false
+}
+
+// sweep reclaims every expired record and abandoned claim of every shard,
+// one shard at a time, and raises hint to the earliest deadline left.
+//
+// A deadline set in a shard after it was swept is not in that minimum;
+// its setter lowered sweepLow (reset when the sweep began) before reading
+// hint, so it is either in the sweepLow read before the raise, or its
+// setter read hint before the raise (and the second sweepLow read below
+// catches it), or after (and lowers the raised hint itself).
+func (s *Store) sweep(now int64) {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	h0 := s.hint.Load()
+	if now < h0 {
+		return // swept by another caller meanwhile
+	}
+	s.sweepLow.Store(math.MaxInt64)
+	low := int64(math.MaxInt64)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		s.reclaim(sh, now)
+		if len(sh.live) > 0 {
+			low = min(low, sh.live[0].at)
+		}
+		if e := sh.done.first(); e != nil {
+			low = min(low, e.exp)
+		}
+		sh.mu.Unlock()
+	}
+	if s.hint.CompareAndSwap(h0, min(low, s.sweepLow.Load())) {
+		lowerTo(&s.hint, s.sweepLow.Load())
+	}
+}
+
+// Begin implements core.Store. A claim that needs room evicts completed
+// records (see WithMaxBytes) and reports how many in BeginResult.Evicted.
 func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
 	if err := ctx.Err(); err != nil {
 		return core.BeginResult{}, fmt.Errorf("%w: %w", core.ErrStoreUnavailable, err)
 	}
-	now := s.cfg.now()
-	sh := s.shard(key)
+	now := s.now()
+	home := s.shardOf(key)
+	sh := &s.shards[home]
+	size := entrySize(key)
+	reserved := false
+	evicted := 0
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e := sh.lookup(key, now); e != nil {
-		switch {
-		case e.rec.Fingerprint != a.Fingerprint:
-			return core.BeginResult{Outcome: core.Mismatch, Record: e.rec}, nil
-		case e.rec.State == core.StateCompleted:
-			return core.BeginResult{Outcome: core.Replay, Record: e.rec}, nil
-		case a.Nonce != 0 && e.nonce == a.Nonce:
-			// A resent Begin: the claim is the caller's own.
-			return core.BeginResult{Outcome: core.Claimed, Token: e.rec.Token}, nil
-		case now.Before(e.rec.LeaseUntil):
-			return core.BeginResult{Outcome: core.InFlight, Record: e.rec}, nil
+	for {
+		if e := s.lookup(sh, key, now); e != nil {
+			if reserved {
+				s.unreserve(1, size)
+			}
+			res := s.existing(sh, e, a, now)
+			sh.mu.Unlock()
+			res.Evicted = evicted
+			return res, nil
 		}
-		// The owner's lease expired: take the claim over with a new token.
-		e.rec.Token = s.tokens.Add(1)
-		e.rec.LeaseUntil = now.Add(a.Lease)
-		e.rec.ExpiresAt = now.Add(a.TTL)
-		e.nonce = a.Nonce
-		return core.BeginResult{Outcome: core.Claimed, Token: e.rec.Token, TookOver: true}, nil
+		if reserved {
+			break
+		}
+		ok, n := s.room(sh, 1, size, now)
+		evicted += n
+		if ok {
+			break
+		}
+		sh.mu.Unlock()
+		n, err := s.makeRoom(home, 1, size, now)
+		evicted += n
+		if err != nil {
+			return core.BeginResult{Evicted: evicted}, err
+		}
+		reserved = true
+		sh.mu.Lock() // the key may have been claimed meanwhile: look again
 	}
-	if err := sh.makeRoom(s.perShard, now); err != nil {
-		return core.BeginResult{}, err
+	e := &entry{
+		key:   key,
+		fp:    a.Fingerprint,
+		token: s.tokens.Add(1),
+		nonce: a.Nonce,
+		lease: after(now, a.Lease),
+		exp:   after(now, a.TTL),
+		size:  size,
+		state: core.StateInFlight,
 	}
-	e := &entry{key: key, nonce: a.Nonce, rec: core.Record{
-		State:       core.StateInFlight,
-		Fingerprint: a.Fingerprint,
-		Token:       s.tokens.Add(1),
-		LeaseUntil:  now.Add(a.Lease),
-		ExpiresAt:   now.Add(a.TTL),
-	}}
-	sh.pushBack(e)
-	return core.BeginResult{Outcome: core.Claimed, Token: e.rec.Token}, nil
+	sh.m[key] = e
+	sh.live.push(e)
+	s.noted(e.deadline())
+	sh.mu.Unlock()
+	return core.BeginResult{Outcome: core.Claimed, Token: e.token, Evicted: evicted}, nil
+}
+
+// existing answers Begin for a key that has a live record.
+func (s *Store) existing(sh *shard, e *entry, a core.Attempt, now int64) core.BeginResult {
+	switch {
+	case e.fp != a.Fingerprint:
+		return core.BeginResult{Outcome: core.Mismatch, Record: s.record(e)}
+	case e.state == core.StateCompleted:
+		return core.BeginResult{Outcome: core.Replay, Record: s.record(e)}
+	case a.Nonce != 0 && e.nonce == a.Nonce:
+		// A resent Begin: the claim is the caller's own.
+		return core.BeginResult{Outcome: core.Claimed, Token: e.token}
+	case now < e.lease:
+		return core.BeginResult{Outcome: core.InFlight, Record: s.record(e)}
+	}
+	// The owner's lease expired: take the claim over with a new token.
+	e.token = s.tokens.Add(1)
+	e.lease = after(now, a.Lease)
+	e.exp = after(now, a.TTL)
+	e.nonce = a.Nonce
+	sh.live.fix(e)
+	s.noted(e.deadline())
+	return core.BeginResult{Outcome: core.Claimed, Token: e.token, TookOver: true}
 }
 
 // owned returns the in-flight entry held with token, or nil.
-func (sh *shard) owned(key string, token uint64, now time.Time) *entry {
-	e := sh.lookup(key, now)
-	if e == nil || e.rec.State != core.StateInFlight || e.rec.Token != token {
+func (s *Store) owned(sh *shard, key string, token uint64, now int64) *entry {
+	e := s.lookup(sh, key, now)
+	if e == nil || e.state != core.StateInFlight || e.token != token {
 		return nil
 	}
 	return e
@@ -173,89 +466,201 @@ func (sh *shard) owned(key string, token uint64, now time.Time) *entry {
 
 // Renew implements core.Store.
 func (s *Store) Renew(_ context.Context, key string, token uint64, lease time.Duration) error {
-	now := s.cfg.now()
-	sh := s.shard(key)
+	now := s.now()
+	sh := &s.shards[s.shardOf(key)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.owned(key, token, now)
+	return s.renew(sh, key, token, after(now, lease), now)
+}
+
+func (s *Store) renew(sh *shard, key string, token uint64, until, now int64) error {
+	e := s.owned(sh, key, token, now)
 	if e == nil {
 		return core.ErrLeaseLost
 	}
-	e.rec.LeaseUntil = now.Add(lease)
+	e.lease = until
+	sh.live.fix(e)
+	s.noted(e.deadline())
 	return nil
 }
 
-// Complete implements core.Store. The store keeps payload; the caller must
-// not modify it afterwards.
-func (s *Store) Complete(_ context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
-	now := s.cfg.now()
-	sh := s.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	e := sh.owned(key, token, now)
-	if e == nil {
-		if c := sh.lookup(key, now); c != nil && c.rec.State == core.StateCompleted && c.rec.Token == token {
-			return nil // completed by this very claim: a resent Complete
-		}
-		return core.ErrLeaseLost
+// RenewBatch implements core.BatchRenewer: it renews every claim of rs,
+// locking each shard once.
+func (s *Store) RenewBatch(_ context.Context, lease time.Duration, rs []core.Renewal) {
+	now := s.now()
+	until := after(now, lease)
+	// Order rs by shard (a counting sort of indices) so that each shard is
+	// locked once however many of its claims the batch holds.
+	var count [shardCount + 1]int32
+	shardOf := make([]uint8, len(rs))
+	for i := range rs {
+		n := s.shardOf(rs[i].Key)
+		shardOf[i] = uint8(n)
+		count[n+1]++
 	}
-	e.rec.State = core.StateCompleted
-	e.rec.Payload = payload
-	e.rec.LeaseUntil = time.Time{}
-	e.rec.ExpiresAt = now.Add(ttl)
-	return nil
+	for i := 1; i <= shardCount; i++ {
+		count[i] += count[i-1]
+	}
+	order := make([]int32, len(rs))
+	next := count
+	for i := range rs {
+		n := shardOf[i]
+		order[next[n]] = int32(i)
+		next[n]++
+	}
+	for n := 0; n < shardCount; n++ {
+		from, to := count[n], count[n+1]
+		if from == to {
+			continue
+		}
+		sh := &s.shards[n]
+		sh.mu.Lock()
+		for _, i := range order[from:to] {
+			r := &rs[i]
+			r.Err = s.renew(sh, r.Key, r.Token, until, now)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// Complete implements core.Store. The store keeps payload; the caller must
+// not modify it afterwards. The record is accounted with cap(payload)
+// bytes; making room for them may evict other completed records (counted
+// in Stats, not reported to the caller).
+func (s *Store) Complete(_ context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+	now := s.now()
+	home := s.shardOf(key)
+	sh := &s.shards[home]
+	extra := allocSize(cap(payload))
+	reserved := false
+	sh.mu.Lock()
+	for {
+		e := s.owned(sh, key, token, now)
+		if e == nil {
+			var err error = core.ErrLeaseLost
+			if c := s.lookup(sh, key, now); c != nil && c.state == core.StateCompleted && c.token == token {
+				err = nil // completed by this very claim: a resent Complete
+			}
+			sh.mu.Unlock()
+			if reserved {
+				s.unreserve(0, extra)
+			}
+			return err
+		}
+		if !reserved {
+			if e.size+extra > s.cfg.maxBytes {
+				sh.mu.Unlock()
+				s.refused.Add(1)
+				return fmt.Errorf("%w: %w", core.ErrStoreUnavailable, ErrTooLarge)
+			}
+			if ok, _ := s.room(sh, 0, extra, now); !ok {
+				sh.mu.Unlock()
+				if _, err := s.makeRoom(home, 0, extra, now); err != nil {
+					return err
+				}
+				reserved = true
+				sh.mu.Lock() // the claim may have been lost meanwhile: look again
+				continue
+			}
+		}
+		sh.live.remove(e)
+		e.state = core.StateCompleted
+		e.payload = payload
+		e.size += extra
+		e.lease = 0
+		e.exp = after(now, ttl)
+		sh.done.push(e, int64(ttl))
+		s.noted(e.exp)
+		sh.mu.Unlock()
+		return nil
+	}
 }
 
 // Release implements core.Store.
 func (s *Store) Release(_ context.Context, key string, token uint64) error {
-	now := s.cfg.now()
-	sh := s.shard(key)
+	now := s.now()
+	sh := &s.shards[s.shardOf(key)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.lookup(key, now)
+	e := s.lookup(sh, key, now)
 	if e == nil {
 		return nil // already released, or expired: nothing is held
 	}
-	if e.rec.State != core.StateInFlight || e.rec.Token != token {
+	if e.state != core.StateInFlight || e.token != token {
 		return core.ErrLeaseLost
 	}
-	sh.remove(e)
+	s.remove(sh, e)
 	return nil
 }
 
 // Get implements core.Store.
 func (s *Store) Get(_ context.Context, key string) (core.Record, error) {
-	sh := s.shard(key)
+	now := s.now()
+	sh := &s.shards[s.shardOf(key)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.lookup(key, s.cfg.now())
+	e := s.lookup(sh, key, now)
 	if e == nil {
 		return core.Record{}, core.ErrNotFound
 	}
-	return e.rec, nil
+	return s.record(e), nil
 }
 
 // Delete implements core.Store.
 func (s *Store) Delete(_ context.Context, key string) error {
-	sh := s.shard(key)
+	sh := &s.shards[s.shardOf(key)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if e := sh.m[key]; e != nil {
-		sh.remove(e)
+		s.remove(sh, e)
 	}
 	return nil
 }
 
-// Len returns the number of records, live or not yet swept.
-func (s *Store) Len() int {
-	n := 0
+// Len returns the number of records, live or not yet reclaimed.
+func (s *Store) Len() int { return int(s.entries.Load()) }
+
+// Stats is a snapshot of a Store's size and of what its bounds did, for
+// metrics. The counters are cumulative since New.
+type Stats struct {
+	// Entries and Bytes are what the store holds now, including expired
+	// records not yet reclaimed; Bytes is accounted as EntryOverhead +
+	// len(key) + cap(payload) per record.
+	Entries int
+	Bytes   int64
+	// MaxEntries and MaxBytes are the bounds.
+	MaxEntries int
+	MaxBytes   int64
+	// Evicted counts completed records evicted before their TTL to make
+	// room. Each one can make a retry run again: it should stay 0, and a
+	// rising count means the bounds are too small for the traffic (or one
+	// client floods the store with unique keys).
+	Evicted uint64
+	// EvictedClaims counts in-flight claims dropped, to make room, after
+	// their lease had expired (their owner presumed dead); a retry would
+	// have taken them over anyway.
+	EvictedClaims uint64
+	// Expired counts records dropped after their TTL.
+	Expired uint64
+	// Refused counts claims and completions refused with ErrFull or
+	// ErrTooLarge.
+	Refused uint64
+}
+
+// Stats returns the store's current size and cumulative counters.
+func (s *Store) Stats() Stats {
+	st := Stats{MaxEntries: int(s.cfg.maxEntries), MaxBytes: s.cfg.maxBytes, Refused: s.refused.Load()}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		st.Evicted += sh.evicted
+		st.EvictedClaims += sh.evictedClaims
+		st.Expired += sh.expired
 		sh.mu.Unlock()
 	}
-	return n
+	st.Entries = int(s.entries.Load())
+	st.Bytes = s.bytes.Load()
+	return st
 }
 
 // AcquireCooldown implements core.Cooldowns for this process.

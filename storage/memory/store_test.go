@@ -18,7 +18,7 @@ func TestConformance(t *testing.T) {
 
 func TestBoundEvictsOldestCompleted(t *testing.T) {
 	ctx := context.Background()
-	st := memory.New(memory.WithMaxEntries(64)) // one record per shard
+	st := memory.New(memory.WithMaxEntries(64))
 	var fp core.Fingerprint
 	var keys []string
 	for i := 0; i < 2000; i++ {
@@ -32,8 +32,8 @@ func TestBoundEvictsOldestCompleted(t *testing.T) {
 		}
 		keys = append(keys, k)
 	}
-	if n := st.Len(); n > 64 {
-		t.Fatalf("Len = %d, want at most 64", n)
+	if n := st.Len(); n != 64 {
+		t.Fatalf("Len = %d, want 64", n)
 	}
 	if _, err := st.Get(ctx, keys[len(keys)-1]); err != nil {
 		t.Fatalf("newest record evicted: %v", err)
@@ -61,11 +61,11 @@ func TestBoundNeverEvictsLiveClaims(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if full == 0 {
-		t.Fatal("a full store of live claims accepted more claims instead of refusing")
+	if full != 499 {
+		t.Fatalf("%d claims refused, want 499: one live claim fills a store of one", full)
 	}
-	if n := st.Len(); n > 64 {
-		t.Fatalf("Len = %d, want at most one per shard", n)
+	if _, err := st.Get(ctx, "k0"); err != nil {
+		t.Fatalf("the live claim was evicted: %v", err)
 	}
 }
 
