@@ -1,6 +1,7 @@
 package idemfiber_test
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 
@@ -16,22 +17,47 @@ import (
 // benchPayload is a 200-byte JSON body, as SPEC §7 prescribes.
 var benchPayload = []byte(`{"amount":12500,"currency":"EUR","customer":"cus_8f2k3j4h5g6f","description":"Order #100234 - 2x widget, 1x gadget","metadata":{"channel":"web","campaign":"autumn-sale","ref":"r-7777"},"capture":true}`)
 
+var (
+	statusOriginal = []byte("Original")
+	statusRepeated = []byte("Repeated")
+)
+
 // BenchmarkFiber compares idemfiber with Fiber's own middleware/idempotency
 // on the same app: memory stores, one 200-byte JSON body; "first" sends a
 // new key every time (claim, run, store), "replay" the same key (lookup,
 // replay). idemfiber fingerprints the canonical body on every request;
 // the built-in middleware does not look at the body at all.
+//
+// Requests go through app.Handler(), so Fiber acquires and releases its
+// Ctx per request as under a real server, and the one fasthttp.RequestCtx
+// is reset before each request exactly as fasthttp's server resets it
+// between two requests on a connection (resetLikeServer). Every iteration
+// checks that the middleware did what the row claims to measure: the
+// status, that the response equals the original one, the handler's run
+// count, and the middleware's own marker (idemfiber's Idempotency-Status
+// header; the built-in's "from cache" / "put to cache" locals). A
+// middleware that passed the request through would fail the benchmark.
 func BenchmarkFiber(b *testing.B) {
 	if len(benchPayload) != 200 {
 		b.Fatalf("payload is %d bytes, want 200", len(benchPayload))
 	}
+	builtinFromCache, builtinPutToCache := builtinMarkers(b)
 	mws := []struct {
 		name   string
 		header string
 		mw     func(b *testing.B) fiber.Handler
+		// marked reports whether the last response carries the
+		// middleware's own sign of a first request (replay false) or of
+		// a replay (replay true).
+		marked func(ctx *fasthttp.RequestCtx, replay bool) bool
 	}{
 		{"builtin", "X-Idempotency-Key", func(b *testing.B) fiber.Handler {
 			return idempotency.New()
+		}, func(ctx *fasthttp.RequestCtx, replay bool) bool {
+			if replay {
+				return ctx.UserValue(builtinFromCache) != nil && ctx.UserValue(builtinPutToCache) == nil
+			}
+			return ctx.UserValue(builtinPutToCache) != nil && ctx.UserValue(builtinFromCache) == nil
 		}},
 		{"idemfiber", "Idempotency-Key", func(b *testing.B) fiber.Handler {
 			h, err := idemfiber.NewE(core.WithStore(memory.New()))
@@ -39,19 +65,22 @@ func BenchmarkFiber(b *testing.B) {
 				b.Fatal(err)
 			}
 			return h
+		}, func(ctx *fasthttp.RequestCtx, replay bool) bool {
+			want := statusOriginal
+			if replay {
+				want = statusRepeated
+			}
+			return bytes.Equal(ctx.Response.Header.Peek("Idempotency-Status"), want)
 		}},
 	}
 	for _, m := range mws {
 		for _, mode := range []string{"first", "replay"} {
 			b.Run(m.name+"/"+mode, func(b *testing.B) {
-				app := fiber.New(fiber.Config{DisableStartupMessage: true})
-				app.Post("/pay", m.mw(b), func(c *fiber.Ctx) error {
-					c.Set("Location", "/pay/1")
-					return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": "pay_1", "status": "succeeded"})
-				})
+				replay := mode == "replay"
+				app, runs := benchApp(m.mw(b))
 				h := app.Handler()
 				keys := make([]string, 1)
-				if mode == "first" {
+				if !replay {
 					keys = make([]string, b.N)
 				}
 				for i := range keys {
@@ -59,8 +88,7 @@ func BenchmarkFiber(b *testing.B) {
 				}
 				var ctx fasthttp.RequestCtx
 				request := func(key string) {
-					ctx.Request.Reset()
-					ctx.Response.Reset()
+					resetLikeServer(&ctx)
 					ctx.Request.Header.SetMethod("POST")
 					ctx.Request.SetRequestURI("/pay")
 					ctx.Request.Header.SetContentType("application/json")
@@ -68,19 +96,103 @@ func BenchmarkFiber(b *testing.B) {
 					ctx.Request.SetBody(benchPayload)
 					h(&ctx)
 				}
-				request(keys[0]) // replay mode: the first request stores the response
-				if mode == "first" {
+
+				// The setup request: in replay mode it stores the response
+				// every iteration replays; in both modes it is the
+				// original the benchmarked responses must equal.
+				request(keys[0])
+				if sc := ctx.Response.StatusCode(); sc != fiber.StatusCreated || *runs != 1 || !m.marked(&ctx, false) {
+					b.Fatalf("setup request: status %d, handler runs %d, marker %v: %s", sc, *runs, m.marked(&ctx, false), ctx.Response.Header.String())
+				}
+				wantBody := bytes.Clone(ctx.Response.Body())
+				wantLocation := bytes.Clone(ctx.Response.Header.Peek("Location"))
+				if !replay {
 					keys[0] = "00000000-0000-4000-8000-ffffffffffff"
 				}
+
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					request(keys[i%len(keys)])
-					if sc := ctx.Response.StatusCode(); sc != fiber.StatusCreated {
-						b.Fatalf("status %d: %s", sc, ctx.Response.Body())
+					wantRuns := 2 + i // setup and this one
+					if replay {
+						wantRuns = 1 // setup only
 					}
+					if ctx.Response.StatusCode() != fiber.StatusCreated || *runs != wantRuns || !m.marked(&ctx, replay) ||
+						!bytes.Equal(ctx.Response.Body(), wantBody) || !bytes.Equal(ctx.Response.Header.Peek("Location"), wantLocation) {
+						b.Fatalf("%s/%s, iteration %d: handler runs %d, want %d; marker %v; response:\n%s\n%s",
+							m.name, mode, i, *runs, wantRuns, m.marked(&ctx, replay), ctx.Response.Header.String(), ctx.Response.Body())
+					}
+				}
+				b.StopTimer()
+				if want := 1 + b.N; !replay && *runs != want {
+					b.Fatalf("handler ran %d times for %d first requests (and one setup request)", *runs, b.N)
+				}
+				if replay && *runs != 1 {
+					b.Fatalf("handler ran %d times: replays reached it", *runs)
 				}
 			})
 		}
 	}
+}
+
+// benchApp is the app both middlewares are measured on; runs counts the
+// handler's executions.
+func benchApp(mw fiber.Handler) (*fiber.App, *int) {
+	runs := new(int)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Post("/pay", mw, func(c *fiber.Ctx) error {
+		*runs++
+		c.Set("Location", "/pay/1")
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": "pay_1", "status": "succeeded"})
+	})
+	return app, runs
+}
+
+// resetLikeServer prepares ctx for the next request as fasthttp's Server
+// does between two requests on one keep-alive connection (serveConn in
+// fasthttp v1.51 server.go: ctx.userValues.Reset(), ctx.Request.Reset(),
+// ctx.Response.Reset(); releaseCtx's ctx.reset() starts the same way).
+// Without the first, locals of the previous request - idemfiber's nesting
+// marker among them - leak into the next one.
+func resetLikeServer(ctx *fasthttp.RequestCtx) {
+	ctx.ResetUserValues()
+	ctx.Request.Reset()
+	ctx.Response.Reset()
+}
+
+// builtinMarkers returns the keys under which Fiber's middleware/idempotency
+// records, in the request's locals, that a response came from its cache or
+// was put into it (its IsFromCache and WasPutToCache read them). The key
+// type is unexported, so one original and one replay on a scratch app find
+// them by name; the benchmark then reads them with ctx.UserValue, which
+// does not allocate.
+func builtinMarkers(b *testing.B) (fromCache, putToCache any) {
+	b.Helper()
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Post("/pay", idempotency.New(), func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusCreated) })
+	h := app.Handler()
+	var ctx fasthttp.RequestCtx
+	var seen []string
+	for range 2 { // the original is put to the cache, the replay served from it
+		resetLikeServer(&ctx)
+		ctx.Request.Header.SetMethod("POST")
+		ctx.Request.SetRequestURI("/pay")
+		ctx.Request.Header.Set("X-Idempotency-Key", "00000000-0000-4000-8000-000000000000")
+		h(&ctx)
+		ctx.VisitUserValuesAll(func(k, v any) {
+			switch name := fmt.Sprint(k); name {
+			case "idempotency_isfromcache":
+				fromCache = k
+				seen = append(seen, name)
+			case "idempotency_wasputtocache":
+				putToCache = k
+				seen = append(seen, name)
+			}
+		})
+	}
+	if got := fmt.Sprint(seen); got != "[idempotency_wasputtocache idempotency_isfromcache]" {
+		b.Fatalf("middleware/idempotency's locals for an original and a replay: %s", got)
+	}
+	return fromCache, putToCache
 }
