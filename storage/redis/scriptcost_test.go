@@ -113,6 +113,19 @@ func BenchmarkScriptCPU(b *testing.B) {
 				}
 			}
 		}},
+		{"begin/resend", func(b *testing.B) func(int) {
+			k := uniq(b)
+			a := attempt(time.Hour)
+			first, err := st.Begin(ctx, k, a)
+			want(b, first, err, core.Claimed)
+			return func(int) {
+				res, err := st.Begin(ctx, k, a)
+				want(b, res, err, core.Claimed)
+				if res.Token != first.Token {
+					b.Fatal("a resent Begin got another token")
+				}
+			}
+		}},
 		{"complete", func(b *testing.B) func(int) {
 			ks := keys(b)
 			toks := make([]uint64, len(ks))
