@@ -14,8 +14,9 @@ import (
 )
 
 var (
-	_ core.Store     = (*Store)(nil)
-	_ core.Cooldowns = (*Store)(nil)
+	_ core.Store        = (*Store)(nil)
+	_ core.BatchRenewer = (*Store)(nil)
+	_ core.Cooldowns    = (*Store)(nil)
 )
 
 // FormatVersion is stored in every record (field v). A record written
@@ -27,6 +28,7 @@ const FormatVersion = "1"
 // Store is the Redis store. It is safe for concurrent use.
 type Store struct {
 	rdb    redis.UniversalClient
+	renew  redis.UniversalClient // rdb unless WithRenewClient
 	prefix string
 }
 
@@ -36,7 +38,11 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	for _, o := range opts {
 		o(&c)
 	}
-	return &Store{rdb: rdb, prefix: c.prefix}
+	s := &Store{rdb: rdb, renew: rdb, prefix: c.prefix}
+	if c.renew != nil {
+		s.renew = c.renew
+	}
+	return s
 }
 
 // tagEscaper keeps the scoped key from closing (or opening) the hash tag
@@ -165,9 +171,60 @@ func renewArgs(token uint64, lease time.Duration) []any {
 	return []any{strconv.FormatUint(token, 10), lease.Milliseconds(), (2 * lease).Milliseconds()}
 }
 
-// Renew implements core.Store.
+// Renew implements core.Store, on the renewal client (WithRenewClient).
 func (s *Store) Renew(ctx context.Context, key string, token uint64, lease time.Duration) error {
-	return s.fenced(ctx, s.rdb, renewScript, key, renewArgs(token, lease)...)
+	return s.fenced(ctx, s.renew, renewScript, key, renewArgs(token, lease)...)
+}
+
+// RenewBatch implements core.BatchRenewer: every claim of rs is renewed in
+// one pipeline of EVALSHA calls, on the renewal client (WithRenewClient).
+// A ClusterClient sends one pipeline per master in parallel. Should Redis
+// have lost the script (SCRIPT FLUSH, a failover to a replica that never
+// ran it), the claims that got NOSCRIPT are sent again, with EVAL, in a
+// second pipeline.
+func (s *Store) RenewBatch(ctx context.Context, lease time.Duration, rs []core.Renewal) {
+	if len(rs) == 0 {
+		return
+	}
+	cmds := make([]*redis.Cmd, len(rs))
+	send := func(retry []int, eval bool) {
+		_, _ = s.renew.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range retry {
+				keys, args := []string{s.RecordKey(rs[i].Key)}, renewArgs(rs[i].Token, lease)
+				if eval {
+					cmds[i] = renewScript.Eval(ctx, p, keys, args...)
+				} else {
+					cmds[i] = renewScript.EvalSha(ctx, p, keys, args...)
+				}
+			}
+			return nil
+		})
+	}
+	all := make([]int, len(rs))
+	for i := range all {
+		all[i] = i
+	}
+	send(all, false)
+	var noScript []int
+	for i, c := range cmds {
+		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			noScript = append(noScript, i)
+		}
+	}
+	if len(noScript) > 0 {
+		send(noScript, true)
+	}
+	for i, c := range cmds {
+		n, err := c.Int64()
+		switch {
+		case err != nil:
+			rs[i].Err = unavailable(err)
+		case n == 0:
+			rs[i].Err = core.ErrLeaseLost
+		default:
+			rs[i].Err = nil
+		}
+	}
 }
 
 // Complete implements core.Store in one round trip. Completing a record
@@ -248,9 +305,16 @@ func (s *Store) Ping(ctx context.Context) error {
 // LoadScripts loads the store's Lua scripts into Redis (on every master of
 // a cluster), so that the first requests do not pay for the EVALSHA miss.
 // Calling it is optional: a missing script is loaded on first use.
+// With WithRenewClient, the renewal script is loaded through that client
+// too.
 func (s *Store) LoadScripts(ctx context.Context) error {
 	for _, sc := range []*redis.Script{beginScript, renewScript, completeScript, releaseScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return unavailable(err)
+		}
+	}
+	if s.renew != s.rdb {
+		if err := renewScript.Load(ctx, s.renew).Err(); err != nil {
 			return unavailable(err)
 		}
 	}
