@@ -33,6 +33,13 @@ type Store struct {
 }
 
 // New returns a Store on rdb (standalone, Sentinel or Cluster client).
+//
+// The client should have ContextTimeoutEnabled set (see the package
+// documentation): without it go-redis ignores the deadlines the Engine
+// puts on every store call. New logs a warning (once per process, through
+// log/slog's default logger) when it finds a *redis.Client,
+// *redis.ClusterClient or *redis.Ring without it; it never changes the
+// client's options.
 func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	c := config{prefix: DefaultPrefix}
 	for _, o := range opts {
@@ -41,6 +48,10 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{rdb: rdb, renew: rdb, prefix: c.prefix}
 	if c.renew != nil {
 		s.renew = c.renew
+	}
+	warnDeadlines(rdb, "client")
+	if c.renew != nil {
+		warnDeadlines(c.renew, "renewal client")
 	}
 	return s
 }
