@@ -130,3 +130,20 @@ func TestRenewBatchStoreDown(t *testing.T) {
 		}
 	}
 }
+
+// A batch whose context is already over renews nothing and says why.
+func TestRenewBatchCanceled(t *testing.T) {
+	addr := redistest.Server(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	st := idemredis.New(rdb)
+	rs := claimMany(t, st, 3, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	st.RenewBatch(ctx, time.Minute, rs)
+	for i, r := range rs {
+		if !errors.Is(r.Err, core.ErrStoreUnavailable) || !errors.Is(r.Err, context.Canceled) {
+			t.Fatalf("renewal %d with a canceled context = %v, want unavailable: context canceled", i, r.Err)
+		}
+	}
+}
