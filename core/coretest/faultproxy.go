@@ -180,8 +180,8 @@ func (p *FaultProxy) pump(pp *proxyPair, src, dst *net.TCPConn, fd *faultDir) {
 	go func() {
 		defer close(readDone)
 		defer close(q)
+		buf := make([]byte, 32<<10)
 		for {
-			buf := make([]byte, 32<<10)
 			n, err := src.Read(buf)
 			if n > 0 {
 				now := time.Now()
@@ -193,7 +193,7 @@ func (p *FaultProxy) pump(pp *proxyPair, src, dst *net.TCPConn, fd *faultDir) {
 					fd.stalled.Add(1)
 				}
 				select {
-				case q <- chunk{buf[:n], at}:
+				case q <- chunk{append([]byte(nil), buf[:n]...), at}:
 				case <-pp.done:
 					return
 				}
