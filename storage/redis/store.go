@@ -2,8 +2,8 @@ package idemredis
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -14,8 +14,9 @@ import (
 )
 
 var (
-	_ core.Store     = (*Store)(nil)
-	_ core.Cooldowns = (*Store)(nil)
+	_ core.Store        = (*Store)(nil)
+	_ core.BatchRenewer = (*Store)(nil)
+	_ core.Cooldowns    = (*Store)(nil)
 )
 
 // FormatVersion is stored in every record (field v). A record written
@@ -27,16 +28,32 @@ const FormatVersion = "1"
 // Store is the Redis store. It is safe for concurrent use.
 type Store struct {
 	rdb    redis.UniversalClient
+	renew  redis.UniversalClient // rdb unless WithRenewClient
 	prefix string
 }
 
 // New returns a Store on rdb (standalone, Sentinel or Cluster client).
+//
+// The client should have ContextTimeoutEnabled set (see the package
+// documentation): without it go-redis ignores the deadlines the Engine
+// puts on every store call. New logs a warning (once per process, through
+// log/slog's default logger) when it finds a *redis.Client,
+// *redis.ClusterClient or *redis.Ring without it; it never changes the
+// client's options.
 func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	c := config{prefix: DefaultPrefix}
 	for _, o := range opts {
 		o(&c)
 	}
-	return &Store{rdb: rdb, prefix: c.prefix}
+	s := &Store{rdb: rdb, renew: rdb, prefix: c.prefix}
+	if c.renew != nil {
+		s.renew = c.renew
+	}
+	warnDeadlines(rdb, "client")
+	if c.renew != nil {
+		warnDeadlines(c.renew, "renewal client")
+	}
+	return s
 }
 
 // tagEscaper keeps the scoped key from closing (or opening) the hash tag
@@ -55,62 +72,85 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: redis: %w", core.ErrStoreUnavailable, err)
 }
 
-// Begin implements core.Store in one round trip.
+// Begin implements core.Store in one round trip. A Begin resent with the
+// attempt's nonce (go-redis resends a command whose reply timed out) gets
+// its own claim back. An attempt without a nonce gets a random one, so
+// that even its resends are recognised.
 func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
+	nonce := a.Nonce
+	if nonce == 0 {
+		nonce = rand.Uint64() | 1
+	}
 	v, err := beginScript.Run(ctx, s.rdb, []string{s.RecordKey(key)},
-		a.Fingerprint[:], a.Lease.Milliseconds(), a.TTL.Milliseconds(), FormatVersion).Slice()
+		a.Fingerprint[:], a.Lease.Milliseconds(), a.TTL.Milliseconds(), FormatVersion,
+		strconv.FormatUint(nonce, 10)).Slice()
 	if err != nil {
 		return core.BeginResult{}, unavailable(err)
 	}
-	return parseBegin(v)
+	return parseBegin(v, a.Fingerprint)
 }
 
-func parseBegin(v []any) (core.BeginResult, error) {
-	if len(v) < 3 {
-		return core.BeginResult{}, unavailable(fmt.Errorf("unexpected begin reply %v", v))
+// parseBegin reads beginScript's answer. fp is the attempt's fingerprint,
+// which a replayed or in-flight record has too.
+func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
+	bad := func() (core.BeginResult, error) {
+		return core.BeginResult{}, unavailable(fmt.Errorf("unexpected begin reply %q", v))
+	}
+	if len(v) < 2 {
+		return bad()
 	}
 	outcome, _ := v[0].(int64)
 	switch outcome {
 	case 1:
 		tok, err := strconv.ParseUint(asString(v[1]), 10, 64)
-		if err != nil {
-			return core.BeginResult{}, unavailable(fmt.Errorf("bad token %v", v[1]))
+		if err != nil || len(v) < 3 {
+			return bad()
 		}
 		took, _ := v[2].(int64)
 		return core.BeginResult{Outcome: core.Claimed, Token: tok, TookOver: took == 1}, nil
-	case 2, 3, 4:
-		if len(v) < 7 {
-			return core.BeginResult{}, unavailable(fmt.Errorf("unexpected begin reply %v", v))
+	case 2:
+		if len(v) < 3 {
+			return bad()
 		}
-		rec := core.Record{State: core.StateInFlight}
-		if asString(v[3]) == "2" {
+		rec := core.Record{State: core.StateCompleted, Fingerprint: fp, Payload: []byte(asString(v[2]))}
+		rec.ExpiresAt = expiresAt(v[1])
+		return core.BeginResult{Outcome: core.Replay, Record: rec}, nil
+	case 3:
+		if len(v) < 5 {
+			return bad()
+		}
+		rec := core.Record{State: core.StateInFlight, LeaseUntil: leaseEnd(v[3]), ExpiresAt: expiresAt(v[4])}
+		if asString(v[1]) == "2" {
 			rec.State = core.StateCompleted
 		}
-		copy(rec.Fingerprint[:], asString(v[4]))
-		if ms, _ := strconv.ParseInt(asString(v[5]), 10, 64); ms > 0 {
-			rec.LeaseUntil = time.UnixMilli(ms)
+		copy(rec.Fingerprint[:], asString(v[2]))
+		return core.BeginResult{Outcome: core.Mismatch, Record: rec}, nil
+	case 4:
+		if len(v) < 3 {
+			return bad()
 		}
-		if pttl, _ := v[6].(int64); pttl > 0 {
-			rec.ExpiresAt = time.Now().Add(time.Duration(pttl) * time.Millisecond)
-		}
-		res := core.BeginResult{Record: rec}
-		switch outcome {
-		case 2:
-			res.Outcome = core.Replay
-			if len(v) < 8 {
-				return core.BeginResult{}, unavailable(errors.New("completed record without payload"))
-			}
-			res.Record.Payload = []byte(asString(v[7]))
-		case 3:
-			res.Outcome = core.Mismatch
-		default:
-			res.Outcome = core.InFlight
-		}
-		return res, nil
+		rec := core.Record{State: core.StateInFlight, Fingerprint: fp, LeaseUntil: leaseEnd(v[1]), ExpiresAt: expiresAt(v[2])}
+		return core.BeginResult{Outcome: core.InFlight, Record: rec}, nil
 	case -1:
-		return core.BeginResult{}, fmt.Errorf("%w: %w: record format version %q", core.ErrStoreUnavailable, core.ErrCorruptRecord, asString(v[3]))
+		return core.BeginResult{}, fmt.Errorf("%w: %w: record format version %q", core.ErrStoreUnavailable, core.ErrCorruptRecord, asString(v[1]))
 	}
-	return core.BeginResult{}, unavailable(fmt.Errorf("unexpected begin outcome %v", v[0]))
+	return bad()
+}
+
+// leaseEnd reads a lease end in ms since the epoch (0: none).
+func leaseEnd(v any) time.Time {
+	if ms, _ := strconv.ParseInt(asString(v), 10, 64); ms > 0 {
+		return time.UnixMilli(ms)
+	}
+	return time.Time{}
+}
+
+// expiresAt turns a PTTL answer into a time.
+func expiresAt(v any) time.Time {
+	if pttl, _ := v.(int64); pttl > 0 {
+		return time.Now().Add(time.Duration(pttl) * time.Millisecond)
+	}
+	return time.Time{}
 }
 
 func asString(v any) string {
@@ -125,30 +165,90 @@ func asString(v any) string {
 	return ""
 }
 
-func (s *Store) fenced(ctx context.Context, script *redis.Script, key string, args ...any) error {
-	n, err := script.Run(ctx, s.rdb, []string{s.RecordKey(key)}, args...).Int64()
+// fenced runs a script that acts on the claim held with token: a 0 answer
+// is core.ErrLeaseLost, any other success.
+func (s *Store) fenced(ctx context.Context, rdb redis.Scripter, script *redis.Script, key string, args ...any) error {
+	n, err := script.Run(ctx, rdb, []string{s.RecordKey(key)}, args...).Int64()
 	if err != nil {
 		return unavailable(err)
 	}
-	if n != 1 {
+	if n == 0 {
 		return core.ErrLeaseLost
 	}
 	return nil
 }
 
-// Renew implements core.Store.
+func renewArgs(token uint64, lease time.Duration) []any {
+	return []any{strconv.FormatUint(token, 10), lease.Milliseconds(), (2 * lease).Milliseconds()}
+}
+
+// Renew implements core.Store, on the renewal client (WithRenewClient).
 func (s *Store) Renew(ctx context.Context, key string, token uint64, lease time.Duration) error {
-	return s.fenced(ctx, renewScript, key, strconv.FormatUint(token, 10), lease.Milliseconds(), (2 * lease).Milliseconds())
+	return s.fenced(ctx, s.renew, renewScript, key, renewArgs(token, lease)...)
 }
 
-// Complete implements core.Store in one round trip.
+// RenewBatch implements core.BatchRenewer: every claim of rs is renewed in
+// one pipeline of EVALSHA calls, on the renewal client (WithRenewClient).
+// A ClusterClient sends one pipeline per master in parallel. Should Redis
+// have lost the script (SCRIPT FLUSH, a failover to a replica that never
+// ran it), the claims that got NOSCRIPT are sent again, with EVAL, in a
+// second pipeline.
+func (s *Store) RenewBatch(ctx context.Context, lease time.Duration, rs []core.Renewal) {
+	if len(rs) == 0 {
+		return
+	}
+	cmds := make([]*redis.Cmd, len(rs))
+	send := func(retry []int, eval bool) {
+		_, _ = s.renew.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range retry {
+				keys, args := []string{s.RecordKey(rs[i].Key)}, renewArgs(rs[i].Token, lease)
+				if eval {
+					cmds[i] = renewScript.Eval(ctx, p, keys, args...)
+				} else {
+					cmds[i] = renewScript.EvalSha(ctx, p, keys, args...)
+				}
+			}
+			return nil
+		})
+	}
+	all := make([]int, len(rs))
+	for i := range all {
+		all[i] = i
+	}
+	send(all, false)
+	var noScript []int
+	for i, c := range cmds {
+		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			noScript = append(noScript, i)
+		}
+	}
+	if len(noScript) > 0 {
+		send(noScript, true)
+	}
+	for i, c := range cmds {
+		n, err := c.Int64()
+		switch {
+		case err != nil:
+			rs[i].Err = unavailable(err)
+		case n == 0:
+			rs[i].Err = core.ErrLeaseLost
+		default:
+			rs[i].Err = nil
+		}
+	}
+}
+
+// Complete implements core.Store in one round trip. Completing a record
+// already completed with token (a resent Complete) succeeds and leaves
+// the stored payload as it is.
 func (s *Store) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
-	return s.fenced(ctx, completeScript, key, strconv.FormatUint(token, 10), payload, ttl.Milliseconds())
+	return s.fenced(ctx, s.rdb, completeScript, key, strconv.FormatUint(token, 10), payload, ttl.Milliseconds())
 }
 
-// Release implements core.Store.
+// Release implements core.Store. Releasing an absent record (a resent
+// Release, or a claim that expired) succeeds.
 func (s *Store) Release(ctx context.Context, key string, token uint64) error {
-	return s.fenced(ctx, releaseScript, key, strconv.FormatUint(token, 10))
+	return s.fenced(ctx, s.rdb, releaseScript, key, strconv.FormatUint(token, 10))
 }
 
 // Get implements core.Store (one pipelined round trip).
@@ -165,11 +265,11 @@ func (s *Store) Get(ctx context.Context, key string) (core.Record, error) {
 		return core.Record{}, unavailable(err)
 	}
 	m := all.Val()
-	if len(m) == 0 || m["s"] == "" {
-		return core.Record{}, core.ErrNotFound
+	if m["v"] == "" && m["s"] == "" {
+		return core.Record{}, core.ErrNotFound // absent, or a hash that is no record
 	}
-	if m["v"] != FormatVersion {
-		return core.Record{}, fmt.Errorf("%w: record format version %q", core.ErrCorruptRecord, m["v"])
+	if m["v"] != FormatVersion || (m["s"] != "1" && m["s"] != "2") {
+		return core.Record{}, fmt.Errorf("%w: record format version %q, state %q", core.ErrCorruptRecord, m["v"], m["s"])
 	}
 	rec := core.Record{State: core.StateInFlight}
 	if m["s"] == "2" {
@@ -216,9 +316,16 @@ func (s *Store) Ping(ctx context.Context) error {
 // LoadScripts loads the store's Lua scripts into Redis (on every master of
 // a cluster), so that the first requests do not pay for the EVALSHA miss.
 // Calling it is optional: a missing script is loaded on first use.
+// With WithRenewClient, the renewal script is loaded through that client
+// too.
 func (s *Store) LoadScripts(ctx context.Context) error {
 	for _, sc := range []*redis.Script{beginScript, renewScript, completeScript, releaseScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return unavailable(err)
+		}
+	}
+	if s.renew != s.rdb {
+		if err := renewScript.Load(ctx, s.renew).Err(); err != nil {
 			return unavailable(err)
 		}
 	}

@@ -163,13 +163,33 @@ func TestUnknownFormatVersionFailsClosed(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	st := idemredis.New(rdb)
 	ctx := context.Background()
-	k := core.StoreKey("s", "future")
-	if err := rdb.HSet(ctx, st.RecordKey(k), "v", "99", "s", "2", "f", "x", "p", "?").Err(); err != nil {
-		t.Fatal(err)
-	}
-	_, err := st.Begin(ctx, k, core.Attempt{Fingerprint: core.Fingerprint{}, Lease: time.Minute, TTL: time.Minute})
-	if !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, core.ErrCorruptRecord) {
-		t.Fatalf("Begin on a future record = %v, want unavailable + corrupt", err)
+	// A future record, and one whose format has no state field at all: a
+	// version is enough to make a hash a record that must not be touched.
+	for name, fields := range map[string][]any{
+		"future":  {"v", "99", "s", "2", "f", "x", "p", "?"},
+		"noState": {"v", "99", "x", "1"},
+	} {
+		k := core.StoreKey("s", name)
+		rk := st.RecordKey(k)
+		if err := rdb.HSet(ctx, rk, fields...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := st.Begin(ctx, k, core.Attempt{Fingerprint: core.Fingerprint{}, Nonce: 1, Lease: time.Minute, TTL: time.Minute})
+		if !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, core.ErrCorruptRecord) {
+			t.Fatalf("%s: Begin = %v, want unavailable + corrupt", name, err)
+		}
+		if _, err := st.Get(ctx, k); !errors.Is(err, core.ErrCorruptRecord) {
+			t.Fatalf("%s: Get = %v, want ErrCorruptRecord", name, err)
+		}
+		if err := st.Release(ctx, k, 1); !errors.Is(err, core.ErrLeaseLost) {
+			t.Fatalf("%s: Release = %v, want ErrLeaseLost", name, err)
+		}
+		if err := st.Complete(ctx, k, 1, []byte("x"), time.Minute); !errors.Is(err, core.ErrLeaseLost) {
+			t.Fatalf("%s: Complete = %v, want ErrLeaseLost", name, err)
+		}
+		if n := rdb.HLen(ctx, rk).Val(); n != int64(len(fields)/2) {
+			t.Fatalf("%s: the record was changed: %v", name, rdb.HGetAll(ctx, rk).Val())
+		}
 	}
 }
 

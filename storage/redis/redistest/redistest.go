@@ -56,9 +56,33 @@ func Server(t testing.TB) string {
 			Require(t)
 		}
 		m := miniredis.RunT(t)
+		followClock(t, m)
 		return m.Addr()
 	}
 	return (&Process{}).start(t, freePort(t, false), nil)
+}
+
+// followClock makes m expire keys as time passes: miniredis counts TTLs
+// down only when told to (FastForward), and the store tests wait for real
+// leases and TTLs to run out.
+func followClock(t testing.TB, m *miniredis.Miniredis) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-tick.C:
+				m.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
 }
 
 // Process is a redis-server that a test can stop and start again on the
