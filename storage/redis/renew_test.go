@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/core/coretest"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
 	"github.com/idemkit/idempotency/storage/redis/redistest"
 )
@@ -146,4 +147,18 @@ func TestRenewBatchCanceled(t *testing.T) {
 			t.Fatalf("renewal %d with a canceled context = %v, want unavailable: context canceled", i, r.Err)
 		}
 	}
+}
+
+// The engine keeps 1,000 long handlers' leases on a real Redis while
+// every store call is slowed by 100 ms: duplicates sent after several
+// leases all find their key in flight, none runs twice, none loses its
+// lease (one pipelined RenewBatch per pass).
+func TestEngineRenewalAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 3 s")
+	}
+	addr := redistest.Server(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	coretest.TestRenewalAtScale(t, idemredis.New(rdb, idemredis.WithPrefix("scale:")), 1000, 100*time.Millisecond)
 }
