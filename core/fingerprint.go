@@ -54,6 +54,15 @@ func WithHashFunc(newHash func() hash.Hash) HashOption {
 
 // WithIgnore leaves JSON members out of the fingerprint by dotted path;
 // "*" matches any key or array element: "items.*.timestamp".
+//
+// Path segments match keys exactly (after unescaping), case-sensitively,
+// although encoding/json and sonic would decode "Timestamp" or "TIMESTAMP"
+// into the same field as "timestamp". A member spelled otherwise than the
+// path therefore still counts: a client that changes the spelling between
+// retries gets a mismatch (422), never a replay. Ignoring every spelling
+// would let a member that a handler reads as something else (a second
+// struct field whose name differs only in case, a key of a decoded map)
+// change the request without changing its fingerprint.
 func WithIgnore(paths ...string) HashOption {
 	return func(h *CanonicalHasher) { h.ignore = compileIgnore(paths) }
 }
@@ -177,6 +186,12 @@ func (c *canon) shrink() {
 	}
 	if cap(c.members) > 4096 {
 		c.members = nil
+	}
+	if cap(c.fold) > keep {
+		c.fold = nil
+	}
+	if cap(c.hashes) > 4096 || cap(c.frecs) > 4096 || cap(c.grp) > 4096 {
+		c.hashes, c.frecs, c.grp = nil, nil, nil
 	}
 	c.src = nil
 }

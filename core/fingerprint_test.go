@@ -336,6 +336,15 @@ func TestFingerprintWithIgnore(t *testing.T) {
 	if fp(t, plain, post(jsonCT, `{"metadata":{"client_request_id":"r1"}}`)) == fp(t, plain, post(jsonCT, `{"metadata":{"client_request_id":"r2"}}`)) {
 		t.Error("without WithIgnore the field counts")
 	}
+	// Paths are case-sensitive: a member spelled otherwise, which
+	// encoding/json would decode into the same field, still counts.
+	ci := NewCanonicalHasher(WithIgnore("metadata.request_id"))
+	if fp(t, ci, post(jsonCT, `{"metadata":{"request_id":"r1"},"a":1}`)) != fp(t, ci, post(jsonCT, `{"a":1,"metadata":{"request_id":"r2"}}`)) {
+		t.Error("ignored field counts")
+	}
+	if fp(t, ci, post(jsonCT, `{"metadata":{"request_id":"r1","REQUEST_ID":"x"}}`)) == fp(t, ci, post(jsonCT, `{"metadata":{"request_id":"r1","REQUEST_ID":"y"}}`)) {
+		t.Error("a differently spelled member is ignored too")
+	}
 	// Through New and WithIgnoredFields.
 	e := newTestEngine(t, WithIgnoredFields("metadata.client_request_id"))
 	x := fp(t, e.cfg.hasher, post(jsonCT, `{"metadata":{"client_request_id":"r1"},"a":1}`))
