@@ -254,6 +254,7 @@ func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, bod
 	}
 	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	var parts []multipartPart
+	var buf []byte // io.Copy would allocate 32 KiB per part
 	for {
 		p, err := r.NextRawPart()
 		if err == io.EOF {
@@ -265,7 +266,10 @@ func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, bod
 		mp := multipartPart{name: p.FormName(), filename: p.FileName(), ctype: p.Header.Get("Content-Type")}
 		mp.isFile = mp.filename != ""
 		d := sha256.New()
-		n, err := io.Copy(d, p)
+		if buf == nil {
+			buf = make([]byte, 8<<10)
+		}
+		n, err := io.CopyBuffer(d, p, buf)
 		if err != nil {
 			return nil, false
 		}
