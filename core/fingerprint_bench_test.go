@@ -161,3 +161,35 @@ func sortKeys(v any) any {
 	}
 	return v
 }
+
+// BenchmarkFingerprintMultipart measures a typical form and hostile ones:
+// 100,000 empty parts (stopped at the 1,000-part limit), and parts full of
+// header lines (stopped at the 1 MiB header limit).
+func BenchmarkFingerprintMultipart(b *testing.B) {
+	const boundary = "XyZb0undary"
+	ct := "multipart/form-data; boundary=" + boundary
+	part := func(hdr, content string) string {
+		return "--" + boundary + "\r\n" + hdr + "\r\n" + content + "\r\n"
+	}
+	typical := part("Content-Disposition: form-data; name=\"amount\"\r\n", "100") +
+		part("Content-Disposition: form-data; name=\"currency\"\r\n", "EUR") +
+		part("Content-Disposition: form-data; name=\"receipt\"; filename=\"r.pdf\"\r\nContent-Type: application/pdf\r\n", strings.Repeat("%PDF", 1024)) +
+		"--" + boundary + "--\r\n"
+	manyParts := strings.Repeat(part("", ""), 100_000) + "--" + boundary + "--\r\n"
+	var lines strings.Builder
+	for i := 0; i < 9_000; i++ {
+		fmt.Fprintf(&lines, "X-%d: v\r\n", i)
+	}
+	manyHeaders := strings.Repeat(part(lines.String(), ""), 100) + "--" + boundary + "--\r\n"
+	for _, bc := range []struct{ name, body string }{{"typical", typical}, {"100k-parts", manyParts}, {"header-lines", manyHeaders}} {
+		in := &core.FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: []byte(bc.body)}
+		b.Run(bc.name, func(b *testing.B) {
+			h := core.NewCanonicalHasher()
+			b.SetBytes(int64(len(bc.body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sink, _ = h.Fingerprint(in)
+			}
+		})
+	}
+}

@@ -277,19 +277,32 @@ func FuzzCanonicalReorder(f *testing.F) {
 
 const fuzzBoundary = "XyZb0undary"
 
-// multipartValid mirrors what the hasher accepts: every part reads to EOF.
-func multipartValid(body []byte) bool {
+// multipartScan mirrors what a hasher with the given limits does with a
+// body: over when the parts read before any error exceed a limit, else
+// valid when every part reads to EOF.
+func multipartScan(body []byte, maxParts, maxHeaderBytes int) (valid, over bool) {
 	r := multipart.NewReader(bytes.NewReader(body), fuzzBoundary)
+	parts, hdr := 0, 0
 	for {
 		p, err := r.NextRawPart()
 		if err == io.EOF {
-			return true
+			return true, false
 		}
 		if err != nil {
-			return false
+			return false, false
+		}
+		parts++
+		hdr += 100
+		for name, vals := range p.Header {
+			for _, v := range vals {
+				hdr += 100 + len(name) + len(v) + 4
+			}
+		}
+		if parts > maxParts || hdr > maxHeaderBytes {
+			return false, true
 		}
 		if _, err := io.Copy(io.Discard, p); err != nil {
-			return false
+			return false, false
 		}
 	}
 }
@@ -305,19 +318,51 @@ func FuzzMultipart(f *testing.F) {
 	f.Add([]byte("--" + fuzzBoundary + "\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated"))
 	f.Add([]byte("preamble\r\n--" + fuzzBoundary + "--\r\nepilogue"))
 	f.Add([]byte("not multipart at all"))
+	// Over the small hasher's limits: four parts; long headers; four parts
+	// of which the last is cut short; a bad part before the limit.
+	four := seed(mpPart{name: "a"}, mpPart{name: "b"}, mpPart{name: "c"}, mpPart{name: "d"})
+	f.Add(four)
+	f.Add(seed(mpPart{name: "a", filename: strings.Repeat("x", 1000), ctype: "text/plain", content: "1"}))
+	f.Add(four[:len(four)-len(fuzzBoundary)-8])
+	f.Add(append(seed(mpPart{name: "a"})[:20], four...))
+	// Over the default limit of 1,000 parts.
+	many := make([]mpPart, DefaultMaxParts+1)
+	for i := range many {
+		many[i] = mpPart{name: "f", content: "v"}
+	}
+	f.Add(seed(many...))
 	ct := "multipart/form-data; boundary=" + fuzzBoundary
 	h := NewCanonicalHasher()
 	nf := NewCanonicalHasher(WithoutFiles())
+	const smallParts, smallHeader = 3, 1000
+	small := NewCanonicalHasher(WithMultipartLimits(smallParts, smallHeader))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		in := FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: body}
-		a := fp(t, h, in)
-		if a != fp(t, NewCanonicalHasher(), in) {
-			t.Fatal("multipart fingerprint not deterministic")
-		}
-		fp(t, nf, in)
 		raw := fp(t, h, FingerprintInput{Method: "POST", Path: "/upload", ContentType: "application/octet-stream", Body: body})
-		if len(body) > 0 && multipartValid(body) == (a == raw) {
-			t.Fatalf("valid=%v but hashed raw=%v for %q", multipartValid(body), a == raw, body)
+		check := func(h *CanonicalHasher, maxParts, maxHeader int) Fingerprint {
+			a, err := h.Fingerprint(&in)
+			valid, over := multipartScan(body, maxParts, maxHeader)
+			if over {
+				if !errors.Is(err, ErrMultipartLimit) {
+					t.Fatalf("over the limits (%d parts, %d header bytes) but Fingerprint = %s, %v for %q", maxParts, maxHeader, a, err, body)
+				}
+				return a
+			}
+			if err != nil {
+				t.Fatalf("Fingerprint(%q): %v", body, err)
+			}
+			if b, _ := h.Fingerprint(&in); a != b {
+				t.Fatal("multipart fingerprint not deterministic")
+			}
+			if len(body) > 0 && valid == (a == raw) {
+				t.Fatalf("valid=%v but hashed raw=%v for %q", valid, a == raw, body)
+			}
+			return a
+		}
+		a := check(h, DefaultMaxParts, DefaultMaxPartHeaderBytes)
+		check(nf, DefaultMaxParts, DefaultMaxPartHeaderBytes)
+		if s := check(small, smallParts, smallHeader); s != (Fingerprint{}) && s != a {
+			t.Fatalf("limits change the fingerprint of a body within them: %q", body)
 		}
 	})
 }
