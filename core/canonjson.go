@@ -252,10 +252,8 @@ func (c *canon) object(depth int, act *activeSet) error {
 			if n := len(c.members); n > base && !keyLess(c.out, c.members[n-1], m) {
 				sorted = false // out of order, or a repeated key
 			}
-			// The prefix holds the first eight bytes; longer keys need
-			// the rest looked at too.
-			if !foldy && (wordMayFold(m.prefix) || keyEnd-keyStart > 8 && mayFold(c.out[keyStart+8:keyEnd])) {
-				foldy = true
+			if !foldy {
+				foldy = keyMayFold(c.out[keyStart:keyEnd], m.prefix)
 			}
 			c.members = append(c.members, m)
 		}
@@ -276,11 +274,7 @@ func (c *canon) object(depth int, act *activeSet) error {
 	// An object already in order needs nothing more: its keys are
 	// distinct, and keys that fold together are in document order.
 	if !sorted {
-		if foldy {
-			c.emitFoldObject(start, c.members[base:])
-		} else {
-			c.emitObject(start, c.members[base:])
-		}
+		c.emitObject(start, c.members[base:], foldy)
 	}
 	c.members = c.members[:base]
 	c.out = append(c.out, '}')
@@ -288,49 +282,36 @@ func (c *canon) object(depth int, act *activeSet) error {
 }
 
 // emitObject rewrites the members written after out[start] ('{') sorted by
-// key, the last of equal keys winning, without the closing brace.
-func (c *canon) emitObject(start int, ms []member) {
+// key, the last of equal keys winning, without the closing brace. When
+// foldy (some key has an upper-case ASCII letter or a non-ASCII byte),
+// members whose keys fold together are put back in document order.
+func (c *canon) emitObject(start int, ms []member, foldy bool) {
 	sortMembers(c.out, ms)
+	if foldy && c.foldCollision(ms) {
+		// The sort is stable: of equal keys, the last in the document
+		// comes last, and wins.
+		n := 0
+		for i := range ms {
+			if i+1 < len(ms) && keyEqual(c.out, ms[i], ms[i+1], 0) {
+				continue
+			}
+			ms[n] = ms[i]
+			n++
+		}
+		ms = ms[:n]
+		c.orderFoldGroups(ms) // keys stay distinct: the loop below drops none
+	}
 	c.tmp = append(c.tmp[:0], c.out[start:]...)
 	c.out = c.out[:start+1]
 	first := true
 	for i, m := range ms {
-		// The sort is stable: of equal keys, the last in the document
-		// comes last, and wins.
 		if i+1 < len(ms) && keyEqual(c.tmp, ms[i], ms[i+1], start) {
-			continue
+			continue // a later member with the same key wins
 		}
 		if !first {
 			c.out = append(c.out, ',')
 		}
 		first = false
-		c.out = append(c.out, c.tmp[m.keyStart-start:m.end-start]...)
-	}
-}
-
-// emitFoldObject is emitObject for an object with keys that may fold
-// together: after sorting, members whose keys do are put back in document
-// order (orderFoldGroups).
-func (c *canon) emitFoldObject(start int, ms []member) {
-	sortMembers(c.out, ms)
-	n := 0
-	for i := range ms {
-		if i+1 < len(ms) && keyEqual(c.out, ms[i], ms[i+1], 0) {
-			continue // the last of equal keys wins, as in emitObject
-		}
-		ms[n] = ms[i]
-		n++
-	}
-	ms = ms[:n]
-	if c.foldCollision(ms) {
-		c.orderFoldGroups(ms)
-	}
-	c.tmp = append(c.tmp[:0], c.out[start:]...)
-	c.out = c.out[:start+1]
-	for i, m := range ms {
-		if i > 0 {
-			c.out = append(c.out, ',')
-		}
 		c.out = append(c.out, c.tmp[m.keyStart-start:m.end-start]...)
 	}
 }
@@ -344,38 +325,39 @@ func keyEqual(buf []byte, a, b member, off int) bool {
 	return string(buf[a.keyStart-off:a.keyEnd-off]) == string(buf[b.keyStart-off:b.keyEnd-off])
 }
 
-// foldCollision reports whether two members of ms, whose keys are
-// distinct, may have keys that fold to the same case. It may err towards
-// true (a hash collision), never towards false: true only costs
-// orderFoldGroups, which finds the real groups.
+// foldCollision reports whether two members of ms, sorted by key, have
+// distinct keys that may fold to the same case (equal keys do not count).
+// It may err towards true (a hash collision), never towards false: true
+// only costs orderFoldGroups, which finds the real groups.
 func (c *canon) foldCollision(ms []member) bool {
-	if len(ms) < 2 {
-		return false
-	}
-	ascii := true
-	for _, m := range ms {
-		if !utf8Ascii(c.out[m.keyStart:m.keyEnd]) {
-			ascii = false
-			break
-		}
-	}
-	if ascii && len(ms) <= 16 {
+	if len(ms) <= 16 && c.asciiKeys(ms) {
 		// ASCII keys fold together only if they have one length and
 		// their first eight bytes fold together: compare those first.
+		up := c.hashes[:0]
+		for _, m := range ms {
+			up = append(up, upperWord(m.prefix))
+		}
+		c.hashes = up
 		for i := 1; i < len(ms); i++ {
 			a := ms[i]
-			pa := upperWord(a.prefix)
-			for _, b := range ms[:i] {
-				if upperWord(b.prefix) == pa && b.keyEnd-b.keyStart == a.keyEnd-a.keyStart &&
-					asciiFoldEqual(c.out[a.keyStart:a.keyEnd], c.out[b.keyStart:b.keyEnd]) {
-					return true
+			ka := c.out[a.keyStart:a.keyEnd]
+			for j, b := range ms[:i] {
+				if up[j] == up[i] && b.keyEnd-b.keyStart == len(ka) {
+					kb := c.out[b.keyStart:b.keyEnd]
+					if asciiFoldEqual(ka, kb) && string(ka) != string(kb) {
+						return true
+					}
 				}
 			}
 		}
 		return false
 	}
+	// Hash each distinct key once (equal keys are adjacent).
 	hs := c.hashes[:0]
-	for _, m := range ms {
+	for i, m := range ms {
+		if i+1 < len(ms) && keyEqual(c.out, m, ms[i+1], 0) {
+			continue
+		}
 		hs = append(hs, c.foldHash(c.out[m.keyStart:m.keyEnd]))
 	}
 	c.hashes = hs
@@ -396,6 +378,19 @@ func (c *canon) foldCollision(ms []member) bool {
 		}
 	}
 	return false
+}
+
+// asciiKeys reports whether the keys of ms are all ASCII.
+func (c *canon) asciiKeys(ms []member) bool {
+	var high uint64
+	for _, m := range ms {
+		high |= m.prefix
+		// Loads may overlap bytes already seen: all are the key's.
+		for i := m.keyStart + 8; i < m.keyEnd; i += 8 {
+			high |= binary.LittleEndian.Uint64(c.out[min(i, m.keyEnd-8):])
+		}
+	}
+	return high&msb == 0
 }
 
 // asciiFoldEqual reports whether two ASCII keys of one length are equal
@@ -462,25 +457,25 @@ func (c *canon) orderFoldGroups(ms []member) {
 // wordMayFold reports whether any byte of w is non-ASCII or an upper-case
 // ASCII letter.
 func wordMayFold(w uint64) bool {
-	if w&msb != 0 {
-		return true
-	}
-	// No byte exceeds 0x7f here, so the additions never carry: a byte gets
-	// its top bit from the first when it is >= 'A', from the second when
-	// it is > 'Z'.
-	return (w+lsb*(0x80-'A'))&^(w+lsb*(0x80-'Z'-1))&msb != 0
+	// When no byte exceeds 0x7f the additions never carry: a byte gets its
+	// top bit from the first when it is >= 'A', from the second when it is
+	// > 'Z'. When one does, w's own top bits answer, whatever the carries.
+	return (w|(w+lsb*(0x80-'A'))&^(w+lsb*(0x80-'Z'-1)))&msb != 0
 }
 
-// mayFold reports whether key has a non-ASCII byte or an upper-case ASCII
-// letter.
-func mayFold(key []byte) bool {
-	for len(key) >= 8 {
-		if wordMayFold(binary.LittleEndian.Uint64(key)) {
+// keyMayFold reports whether key, whose first eight bytes (zero-padded)
+// are prefix, has a non-ASCII byte or an upper-case ASCII letter.
+func keyMayFold(key []byte, prefix uint64) bool {
+	if wordMayFold(prefix) {
+		return true
+	}
+	for i := 8; i < len(key); i += 8 {
+		// The last load may overlap bytes already seen: all are the key's.
+		if wordMayFold(binary.LittleEndian.Uint64(key[min(i, len(key)-8):])) {
 			return true
 		}
-		key = key[8:]
 	}
-	return wordMayFold(loadTail(key))
+	return false
 }
 
 // utf8Ascii reports whether b is all ASCII.

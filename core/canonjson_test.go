@@ -815,9 +815,26 @@ func TestFoldWords(t *testing.T) {
 	for _, tt := range []struct {
 		key  string
 		want bool
-	}{{`"abc"`, false}, {`"abcdefghijklmnop"`, false}, {`"abcdefghijklmnoP"`, true}, {`"abcdefgh_` + "\u00e9" + `"`, true}, {`"a\n\u001f"`, false}} {
-		if got := mayFold([]byte(tt.key)); got != tt.want {
-			t.Errorf("mayFold(%s) = %v, want %v", tt.key, got, tt.want)
+	}{{`"abc"`, false}, {`"abcdefghijklmnop"`, false}, {`"abcdefghijklmnoP"`, true}, {`"abcdefgh_` + "\u00e9" + `"`, true}, {`"a\n\u001f"`, false},
+		{`"Abcdefg"`, true}, {`"abcdefgH"`, true}, {`"abcdefgh"`, false}, {`"abcdefghijklmnopqrstuvwxyZ"`, true}, {`"abcdefghijklmnopqrstuvwxyz"`, false}} {
+		if got := keyMayFold([]byte(tt.key), keyPrefix([]byte(tt.key))); got != tt.want {
+			t.Errorf("keyMayFold(%s) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+	// Every length, and every position of one upper-case or non-ASCII byte.
+	for n := 2; n <= 40; n++ {
+		key := []byte(`"` + strings.Repeat("z", n-2) + `"`)
+		if keyMayFold(key, keyPrefix(key)) {
+			t.Fatalf("keyMayFold(%s) = true", key)
+		}
+		for i := 1; i < n-1; i++ {
+			for _, b := range []byte{'A', 'Z', 0x80, 0xff} {
+				k := append([]byte(nil), key...)
+				k[i] = b
+				if !keyMayFold(k, keyPrefix(k)) {
+					t.Fatalf("keyMayFold(%q) = false", k)
+				}
+			}
 		}
 	}
 }
