@@ -1,8 +1,11 @@
 package core
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
+	"slices"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -11,6 +14,16 @@ import (
 //   - insignificant whitespace is dropped;
 //   - object members are sorted by key; when a key repeats, the last
 //     member wins (as in encoding/json and JavaScript);
+//   - except that members whose keys differ but fold to the same case
+//     ("amount" and "AMOUNT", "k" and "\u212a" KELVIN SIGN) keep their
+//     document order relative to each other: encoding/json and sonic
+//     match keys to struct fields case-insensitively and the last match
+//     wins, so {"amount":1,"AMOUNT":1000} and {"AMOUNT":1000,"amount":1}
+//     are different requests. Such a fold group takes the positions its
+//     keys would have in sorted order and fills them in document order; a
+//     repeated key counts at its last occurrence. Objects without such
+//     keys, and objects already in order, are canonicalised exactly as if
+//     this rule did not exist;
 //   - strings are unescaped and re-encoded one way: raw UTF-8 except '"',
 //     '\' and control characters, so "\u0041" and "A" are equal;
 //   - strings with invalid UTF-8 or unpaired surrogate escapes are
@@ -18,7 +31,8 @@ import (
 //     may be one key to the handler, and their order would matter;
 //   - numbers are compared by exact decimal value: 1, 1.0, 10e-1 and 0.1e1
 //     are equal, -0 equals 0; no float rounding is involved;
-//   - members whose dotted path is ignored are left out.
+//   - members whose dotted path is ignored are left out. Paths match keys
+//     exactly (after unescaping), case-sensitively: see WithIgnore.
 //
 // Input that is not one valid JSON value (or nests deeper than
 // maxJSONDepth) is rejected with errNotJSON, and the caller hashes the raw
@@ -61,6 +75,12 @@ type canon struct {
 	tmp     []byte
 	members []member
 	ignore  *ignoreNode
+
+	// Scratch for objects whose keys may fold together (see foldCollision).
+	fold   []byte   // folded keys
+	hashes []uint64 // one per member
+	frecs  []member // folded keys, as members of fold
+	grp    []member // one fold group
 }
 
 // canonicalJSON appends the canonical form of src to c.out.
@@ -192,6 +212,9 @@ func (c *canon) object(depth int, act *activeSet) error {
 	// commas; most objects then need no second pass. Objects whose keys
 	// are out of order (or repeat) are rewritten once, sorted.
 	sorted := true
+	// foldy: some key has an upper-case ASCII letter or a non-ASCII byte.
+	// Without one, no two keys can fold together unless they are equal.
+	foldy := false
 	for {
 		c.skipWS()
 		if c.pos >= len(c.src) || c.src[c.pos] != '"' {
@@ -229,6 +252,9 @@ func (c *canon) object(depth int, act *activeSet) error {
 			if n := len(c.members); n > base && !keyLess(c.out, c.members[n-1], m) {
 				sorted = false // out of order, or a repeated key
 			}
+			if !foldy {
+				foldy = keyMayFold(c.out[keyStart:keyEnd], m.prefix)
+			}
 			c.members = append(c.members, m)
 		}
 		c.skipWS()
@@ -245,8 +271,10 @@ func (c *canon) object(depth int, act *activeSet) error {
 		c.pos++
 		break
 	}
+	// An object already in order needs nothing more: its keys are
+	// distinct, and keys that fold together are in document order.
 	if !sorted {
-		c.emitObject(start, c.members[base:])
+		c.emitObject(start, c.members[base:], foldy)
 	}
 	c.members = c.members[:base]
 	c.out = append(c.out, '}')
@@ -254,9 +282,25 @@ func (c *canon) object(depth int, act *activeSet) error {
 }
 
 // emitObject rewrites the members written after out[start] ('{') sorted by
-// key, the last of equal keys winning, without the closing brace.
-func (c *canon) emitObject(start int, ms []member) {
+// key, the last of equal keys winning, without the closing brace. When
+// foldy (some key has an upper-case ASCII letter or a non-ASCII byte),
+// members whose keys fold together are put back in document order.
+func (c *canon) emitObject(start int, ms []member, foldy bool) {
 	sortMembers(c.out, ms)
+	if foldy && c.foldCollision(ms) {
+		// The sort is stable: of equal keys, the last in the document
+		// comes last, and wins.
+		n := 0
+		for i := range ms {
+			if i+1 < len(ms) && keyEqual(c.out, ms[i], ms[i+1], 0) {
+				continue
+			}
+			ms[n] = ms[i]
+			n++
+		}
+		ms = ms[:n]
+		c.orderFoldGroups(ms) // keys stay distinct: the loop below drops none
+	}
 	c.tmp = append(c.tmp[:0], c.out[start:]...)
 	c.out = c.out[:start+1]
 	first := true
@@ -272,11 +316,246 @@ func (c *canon) emitObject(start int, ms []member) {
 	}
 }
 
-func keyEqual(tmp []byte, a, b member, start int) bool {
+// keyEqual compares the keys of a and b, which sit off bytes further in
+// buf than their offsets say.
+func keyEqual(buf []byte, a, b member, off int) bool {
 	if a.prefix != b.prefix {
 		return false
 	}
-	return string(tmp[a.keyStart-start:a.keyEnd-start]) == string(tmp[b.keyStart-start:b.keyEnd-start])
+	return string(buf[a.keyStart-off:a.keyEnd-off]) == string(buf[b.keyStart-off:b.keyEnd-off])
+}
+
+// foldCollision reports whether two members of ms, sorted by key, have
+// distinct keys that may fold to the same case (equal keys do not count).
+// It may err towards true (a hash collision), never towards false: true
+// only costs orderFoldGroups, which finds the real groups.
+func (c *canon) foldCollision(ms []member) bool {
+	if len(ms) <= 16 && c.asciiKeys(ms) {
+		// ASCII keys fold together only if they have one length and
+		// their first eight bytes fold together: compare those first.
+		up := c.hashes[:0]
+		for _, m := range ms {
+			up = append(up, upperWord(m.prefix))
+		}
+		c.hashes = up
+		for i := 1; i < len(ms); i++ {
+			a := ms[i]
+			ka := c.out[a.keyStart:a.keyEnd]
+			for j, b := range ms[:i] {
+				if up[j] == up[i] && b.keyEnd-b.keyStart == len(ka) {
+					kb := c.out[b.keyStart:b.keyEnd]
+					if asciiFoldEqual(ka, kb) && string(ka) != string(kb) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	// Hash each distinct key once (equal keys are adjacent).
+	hs := c.hashes[:0]
+	for i, m := range ms {
+		if i+1 < len(ms) && keyEqual(c.out, m, ms[i+1], 0) {
+			continue
+		}
+		hs = append(hs, c.foldHash(c.out[m.keyStart:m.keyEnd]))
+	}
+	c.hashes = hs
+	if len(hs) <= 16 {
+		for i := 1; i < len(hs); i++ {
+			for _, h := range hs[:i] {
+				if h == hs[i] {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	slices.Sort(hs)
+	for i := 1; i < len(hs); i++ {
+		if hs[i] == hs[i-1] {
+			return true
+		}
+	}
+	return false
+}
+
+// asciiKeys reports whether the keys of ms are all ASCII.
+func (c *canon) asciiKeys(ms []member) bool {
+	var high uint64
+	for _, m := range ms {
+		high |= m.prefix
+		// Loads may overlap bytes already seen: all are the key's.
+		for i := m.keyStart + 8; i < m.keyEnd; i += 8 {
+			high |= binary.LittleEndian.Uint64(c.out[min(i, m.keyEnd-8):])
+		}
+	}
+	return high&msb == 0
+}
+
+// asciiFoldEqual reports whether two ASCII keys of one length are equal
+// but for the case of their letters.
+func asciiFoldEqual(a, b []byte) bool {
+	for len(a) >= 8 {
+		if upperWord(binary.LittleEndian.Uint64(a)) != upperWord(binary.LittleEndian.Uint64(b)) {
+			return false
+		}
+		a, b = a[8:], b[8:]
+	}
+	return upperWord(loadTail(a)) == upperWord(loadTail(b))
+}
+
+// orderFoldGroups takes members with distinct keys in sorted order and,
+// for each group of two or more whose keys fold to the same case, moves
+// the group's members into document order across the positions the group
+// holds: {"a":1,"B":2,"A":3} sorts to A,B,a and becomes a,B,A.
+func (c *canon) orderFoldGroups(ms []member) {
+	fb, recs := c.fold[:0], c.frecs[:0]
+	for i, m := range ms {
+		off := len(fb)
+		fb = appendFoldKey(fb, c.out[m.keyStart:m.keyEnd])
+		recs = append(recs, member{keyStart: off, keyEnd: len(fb), end: i, prefix: keyPrefix(fb[off:])})
+	}
+	// Folded keys keep the canonical keys' closing quote, and folding
+	// maps escapes to escapes, so they are prefix-free too, as keyLess
+	// requires. The sort is stable, so each group's positions (end)
+	// stay ascending.
+	sortMembers(fb, recs)
+	grp := c.grp[:0]
+	for i := 0; i < len(recs); {
+		j := i + 1
+		for j < len(recs) && keyEqual(fb, recs[i], recs[j], 0) {
+			j++
+		}
+		if j-i > 1 {
+			grp = grp[:0]
+			for _, r := range recs[i:j] {
+				grp = append(grp, ms[r.end])
+			}
+			// Members are written to out in document order.
+			slices.SortFunc(grp, func(a, b member) int { return cmp.Compare(a.keyStart, b.keyStart) })
+			for k, r := range recs[i:j] {
+				ms[r.end] = grp[k]
+			}
+		}
+		i = j
+	}
+	c.fold, c.frecs, c.grp = fb, recs, grp
+}
+
+// Case folding of keys. Two keys are in one fold group when they have
+// the same number of runes and each pair of runes is related by
+// unicode.SimpleFold (encoding/json's rule: "K" U+212A KELVIN SIGN and
+// "k", "ſ" U+017F and "s"), by unicode.ToLower (sonic's rule: "İ" U+0130
+// and "i") or by unicode.ToUpper, or by a chain of these. foldRune maps
+// each rune to one representative of its group: the smallest rune of its
+// SimpleFold orbit, except for U+0130 and U+0131, the only two runes whose
+// lower or upper case lies outside their orbit (TestFoldRuneCoversDecoders
+// checks every rune). The relation is coarser than any one decoder's:
+// that only ever keeps more members in document order.
+
+// wordMayFold reports whether any byte of w is non-ASCII or an upper-case
+// ASCII letter.
+func wordMayFold(w uint64) bool {
+	// When no byte exceeds 0x7f the additions never carry: a byte gets its
+	// top bit from the first when it is >= 'A', from the second when it is
+	// > 'Z'. When one does, w's own top bits answer, whatever the carries.
+	return (w|(w+lsb*(0x80-'A'))&^(w+lsb*(0x80-'Z'-1)))&msb != 0
+}
+
+// keyMayFold reports whether key, whose first eight bytes (zero-padded)
+// are prefix, has a non-ASCII byte or an upper-case ASCII letter.
+func keyMayFold(key []byte, prefix uint64) bool {
+	if wordMayFold(prefix) {
+		return true
+	}
+	for i := 8; i < len(key); i += 8 {
+		// The last load may overlap bytes already seen: all are the key's.
+		if wordMayFold(binary.LittleEndian.Uint64(key[min(i, len(key)-8):])) {
+			return true
+		}
+	}
+	return false
+}
+
+// utf8Ascii reports whether b is all ASCII.
+func utf8Ascii(b []byte) bool {
+	var high uint64
+	for len(b) >= 8 {
+		high |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	return (high|loadTail(b))&msb == 0
+}
+
+// loadTail loads up to eight bytes little-endian, zero-padded.
+func loadTail(b []byte) uint64 {
+	var w uint64
+	for i, x := range b {
+		w |= uint64(x) << (8 * i)
+	}
+	return w
+}
+
+// upperWord upper-cases the ASCII letters in w and leaves other bytes,
+// non-ASCII ones included, alone.
+func upperWord(w uint64) uint64 {
+	a := w &^ msb // no carries below: every byte <= 0x7f
+	lower := (a + lsb*(0x80-'a')) &^ (a + lsb*(0x80-'z'-1)) &^ w & msb
+	return w &^ (lower >> 2) // clear 0x20
+}
+
+func foldRune(r rune) rune {
+	if r == 0x130 || r == 0x131 { // İ and ı: ToLower and ToUpper tie them to I and i
+		return 'I'
+	}
+	for {
+		r2 := unicode.SimpleFold(r)
+		if r2 <= r {
+			return r2
+		}
+		r = r2
+	}
+}
+
+// appendFoldKey appends the folded form of a canonical key: ASCII letters
+// upper-cased, other runes replaced by foldRune. Escapes (\n, \u001f)
+// become other escapes (\N, \U001F), which is harmless: they stand for
+// characters without case and no raw character folds to a backslash.
+func appendFoldKey(dst, key []byte) []byte {
+	for i := 0; i < len(key); {
+		b := key[i]
+		if b < utf8.RuneSelf {
+			if 'a' <= b && b <= 'z' {
+				b -= 'a' - 'A'
+			}
+			dst = append(dst, b)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(key[i:]) // valid: str checked it
+		dst = utf8.AppendRune(dst, foldRune(r))
+		i += n
+	}
+	return dst
+}
+
+// foldHash hashes the folded form of key: equal for keys that fold
+// together.
+func (c *canon) foldHash(key []byte) uint64 {
+	if !utf8Ascii(key) {
+		c.fold = appendFoldKey(c.fold[:0], key)
+		key = c.fold
+	}
+	const m = 0x9e3779b97f4a7c15
+	h := uint64(len(key)) * m
+	for len(key) >= 8 {
+		h = (h ^ upperWord(binary.LittleEndian.Uint64(key))) * m
+		h ^= h >> 29
+		key = key[8:]
+	}
+	h = (h ^ upperWord(loadTail(key))) * m
+	return h ^ h>>32
 }
 
 // keyLess orders members by their canonical key bytes, closing quote

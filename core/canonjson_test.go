@@ -1,13 +1,18 @@
 package core
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
+
+	"github.com/bytedance/sonic"
 )
 
 // canonicalize runs the canonicaliser on src with the given ignored paths.
@@ -331,6 +336,15 @@ func TestCanonicalIgnore(t *testing.T) {
 		{`{"a\u0062":1,"c":2}`, []string{"ab"}, `{"c":2}`}, // paths match unescaped keys
 		{`"str"`, []string{"*"}, `"str"`},
 		{`{"a":[{"b":1}],"":{"b":2}}`, []string{"a..b", ".b"}, `{"":{},"a":[{"b":1}]}`}, // "" names a key, never an element
+		// Paths match case-sensitively; other spellings stay, in document
+		// order within their fold group.
+		{`{"ts":1,"TS":2}`, []string{"ts"}, `{"TS":2}`},
+		{`{"Ts":1,"b":2}`, []string{"ts"}, `{"Ts":1,"b":2}`},
+		{`{"a":1,"A":2,"a":3}`, []string{"A"}, `{"a":3}`},
+		{`{"TS":2,"ts":1,"Ts":3}`, []string{"ts"}, `{"TS":2,"Ts":3}`},
+		{`{"Ts":3,"ts":1,"TS":2}`, []string{"ts"}, `{"Ts":3,"TS":2}`},
+		{`{"META":{"id":1,"ID":0},"meta":{"id":2,"Id":3}}`, []string{"meta.id"}, `{"META":{"id":1,"ID":0},"meta":{"Id":3}}`},
+		{`{"meta":{"Id":3},"META":{"ID":0,"id":1}}`, []string{"meta.id"}, `{"meta":{"Id":3},"META":{"ID":0,"id":1}}`},
 	}
 	for _, tt := range tests {
 		got, err := canonicalize(tt.in, tt.ignore...)
@@ -562,5 +576,366 @@ func TestCanonicalRejectsBadUnicode(t *testing.T) {
 	h := NewCanonicalHasher()
 	if fp(t, h, post(jsonCT, "{\"\xe6\":0,\"\x92\":1}")) == fp(t, h, post(jsonCT, "{\"\x92\":1,\"\xe6\":0}")) {
 		t.Error("bodies that decode differently share a fingerprint")
+	}
+}
+
+// foldTarget is what a handler might decode a body into. Go's decoders
+// match object keys to its fields case-insensitively, and the last
+// matching member wins.
+type foldTarget struct {
+	Amount int `json:"amount"`
+	A      int `json:"a"`
+	B      int `json:"b"`
+	K      int `json:"k"`
+	S      int `json:"s"`
+	I      int `json:"i"`
+	Nested struct {
+		X int `json:"x"`
+	} `json:"nested"`
+	Items []struct {
+		Qty int `json:"qty"`
+	} `json:"items"`
+}
+
+// decodeBoth decodes body with encoding/json and with sonic.
+func decodeBoth(t *testing.T, body string) (std, snc foldTarget) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(body), &std); err != nil {
+		t.Fatalf("encoding/json: %s: %v", body, err)
+	}
+	if err := sonic.Unmarshal([]byte(body), &snc); err != nil {
+		t.Fatalf("sonic: %s: %v", body, err)
+	}
+	return std, snc
+}
+
+// TestFingerprintFoldGroups: members whose keys fold to the same case keep
+// their relative document order, so bodies that Go's decoders read
+// differently never share a fingerprint, while reordering keys that cannot
+// collide still does not matter.
+func TestFingerprintFoldGroups(t *testing.T) {
+	const (
+		same         = iota // same intent: equal fingerprints
+		differ              // decoded differently (proved below): different fingerprints
+		conservative        // same intent, yet different fingerprints: fold groups keep their order whatever the values
+	)
+	tests := []struct {
+		name string
+		a, b string
+		want int
+	}{
+		{"case variants", `{"amount":1,"AMOUNT":1000}`, `{"AMOUNT":1000,"amount":1}`, differ},
+		{"three variants", `{"amount":1,"Amount":2,"AMOUNT":3}`, `{"AMOUNT":3,"amount":1,"Amount":2}`, differ},
+		{"kelvin sign", "{\"k\":1,\"\u212a\":2}", "{\"\u212a\":2,\"k\":1}", differ},      // encoding/json
+		{"long s", "{\"s\":1,\"\u017f\":2}", "{\"\u017f\":2,\"s\":1}", differ},           // encoding/json
+		{"dotted capital I", "{\"i\":1,\"\u0130\":2}", "{\"\u0130\":2,\"i\":1}", differ}, // sonic
+		{"escaped key", `{"amount":1,"\u0041MOUNT":1000}`, `{"AMOUNT":1000,"amount":1}`, differ},
+		{"escaped key, same order", `{"amount":1,"\u0041MOUNT":1000}`, `{"amount":1,"AMOUNT":1000}`, same},
+		{"duplicate wins at its last position", `{"a":1,"A":2,"a":3}`, `{"a":3,"A":2}`, differ},
+		{"duplicate at its last position", `{"a":1,"A":2,"a":3}`, `{"A":2,"a":3}`, same},
+		{"duplicate, other first", `{"a":1,"A":2,"a":3}`, `{"A":2,"a":1,"a":3}`, same},
+		{"duplicate of the other spelling", `{"A":1,"a":2,"A":3}`, `{"a":2,"A":3}`, same},
+		{"duplicate of the other spelling, moved", `{"A":1,"a":2,"A":3}`, `{"A":3,"a":2}`, differ},
+		{"group around another key", `{"a":1,"B":2,"A":3}`, `{"B":2,"a":1,"A":3}`, same},
+		{"group around another key, swapped", `{"a":1,"B":2,"A":3}`, `{"A":3,"B":2,"a":1}`, differ},
+		{"nested", `{"nested":{"x":1,"X":2}}`, `{"nested":{"X":2,"x":1}}`, differ},
+		{"in an array", `{"items":[{"qty":1,"QTY":5}]}`, `{"items":[{"QTY":5,"qty":1}]}`, differ},
+		{"nested object keys", `{"nested":{"x":1},"NESTED":{"x":2}}`, `{"NESTED":{"x":2},"nested":{"x":1}}`, differ},
+		{"no collision", `{"amount":1,"B":2,"currency":"x"}`, `{"currency":"x","B":2,"amount":1}`, same},
+		{"no collision, upper case", `{"Amount":1,"B":2,"K":3}`, `{"K":3,"B":2,"Amount":1}`, same},
+		{"no collision, non-ASCII", "{\"\u00e9\":1,\"b\":2,\"\u212b\":3}", "{\"\u212b\":3,\"b\":2,\"\u00e9\":1}", same},
+		{"collision elsewhere", `{"a":1,"A":2,"b":3,"c":4}`, `{"c":4,"a":1,"b":3,"A":2}`, same},
+		{"equal values", `{"a":1,"A":1}`, `{"A":1,"a":1}`, conservative},
+		{"distinct struct fields", `{"amount":1,"B":2}`, `{"B":2,"amount":1}`, same},
+	}
+	h := NewCanonicalHasher()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdA, sonicA := decodeBoth(t, tt.a)
+			stdB, sonicB := decodeBoth(t, tt.b)
+			sameIntent := reflect.DeepEqual(stdA, stdB) && reflect.DeepEqual(sonicA, sonicB)
+			// Decoding into a map keeps every spelling: its intent too.
+			mapA, _ := decodeAny([]byte(tt.a))
+			mapB, _ := decodeAny([]byte(tt.b))
+			sameIntent = sameIntent && reflect.DeepEqual(mapA, mapB)
+			if sameIntent != (tt.want != differ) {
+				t.Fatalf("test bug: same intent = %v\n%s: %+v / %+v\n%s: %+v / %+v", sameIntent, tt.a, stdA, sonicA, tt.b, stdB, sonicB)
+			}
+			fa, fb := fp(t, h, post(jsonCT, tt.a)), fp(t, h, post(jsonCT, tt.b))
+			if (fa == fb) != (tt.want == same) {
+				ca, _ := canonicalize(tt.a)
+				cb, _ := canonicalize(tt.b)
+				t.Errorf("equal fingerprints = %v, want %v\n%s -> %s\n%s -> %s", fa == fb, tt.want == same, tt.a, ca, tt.b, cb)
+			}
+		})
+	}
+}
+
+func TestCanonicalFoldGroupsExact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"amount":1,"AMOUNT":1000}`, `{"amount":1,"AMOUNT":1e3}`},
+		{`{"AMOUNT":1000,"amount":1}`, `{"AMOUNT":1e3,"amount":1}`},
+		{`{"a":1,"B":2,"A":3}`, `{"a":1,"B":2,"A":3}`},
+		{`{"B":2,"A":3,"a":1}`, `{"A":3,"B":2,"a":1}`},
+		{`{"a":1,"A":2,"a":3}`, `{"A":2,"a":3}`},
+		{`{"A":1,"A":2}`, `{"A":2}`},
+		{`{"b":1,"a":2,"C":3}`, `{"C":3,"a":2,"b":1}`}, // upper case, no collision: sorted
+		{`{"ab":1,"aB":2,"Ab":3,"AB":4}`, `{"ab":1,"aB":2,"Ab":3,"AB":4}`},
+		{`{"x":{"Q":1,"q":2},"X":[{"z":1,"Z":0}]}`, `{"x":{"Q":1,"q":2},"X":[{"z":1,"Z":0}]}`},
+		{"{\"\u212a\":1,\"k\":2,\"K\":3}", "{\"\u212a\":1,\"k\":2,\"K\":3}"}, // slots K, k, \u212a
+		{"{\"k\":1,\"\u212a\":2,\"K\":3}", "{\"k\":1,\"\u212a\":2,\"K\":3}"},
+		{"{\"\u0131\":1,\"\u0130\":2,\"I\":3,\"i\":4}", "{\"\u0131\":1,\"\u0130\":2,\"I\":3,\"i\":4}"},
+		{`{"\n":1,"\N":2}`, ``}, // invalid escape: not JSON
+		// Two groups; sorted slots A\n, A\u001f, a\n, a\u001f.
+		{"{\"a\\n\":1,\"A\\n\":2,\"a\\u001F\":3,\"A\\u001f\":4}", "{\"a\\n\":1,\"a\\u001f\":3,\"A\\n\":2,\"A\\u001f\":4}"},
+		{"{\"A\\n\":2,\"a\\u001F\":3,\"A\\u001f\":4,\"a\\n\":1}", "{\"A\\n\":2,\"a\\u001f\":3,\"a\\n\":1,\"A\\u001f\":4}"},
+		{"{\"A\\n\":2,\"a\\n\":1}", "{\"A\\n\":2,\"a\\n\":1}"},
+		{"{\"a\\n\":1,\"A\\n\":2}", "{\"a\\n\":1,\"A\\n\":2}"},
+		// Equal length and folded first eight bytes, then equal or not.
+		{`{"clientRequestIdX":1,"CLIENTREQUESTIDx":2}`, `{"clientRequestIdX":1,"CLIENTREQUESTIDx":2}`},
+		{`{"customerNm":1,"CUSTOMERID":2}`, `{"CUSTOMERID":2,"customerNm":1}`},
+		{`{"customer":1,"CUSTOMER":2}`, `{"customer":1,"CUSTOMER":2}`},
+		{`{"a\"":1,"A\"":2}`, `{"a\"":1,"A\"":2}`},
+		{`{"A\"":2,"a\"":1}`, `{"A\"":2,"a\"":1}`},
+	}
+	for _, tt := range tests {
+		got, err := canonicalize(tt.in)
+		if tt.want == "" {
+			if err == nil {
+				t.Errorf("canonicalize(%q) = %q, want an error", tt.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("canonicalize(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			continue
+		}
+		if again := mustCanon(t, got); again != got {
+			t.Errorf("not idempotent: %q -> %q -> %q", tt.in, got, again)
+		}
+	}
+}
+
+// refFoldRune is the fold relation built independently of foldRune: the
+// smallest rune reachable from r through unicode.SimpleFold, ToLower,
+// ToUpper and ToTitle.
+func refFoldRune(r rune) rune {
+	var seen [32]rune
+	n := 0
+	add := func(x rune) {
+		for _, s := range seen[:n] {
+			if s == x {
+				return
+			}
+		}
+		seen[n] = x
+		n++
+	}
+	add(r)
+	for i := 0; i < n; i++ {
+		x := seen[i]
+		add(unicode.SimpleFold(x))
+		add(unicode.ToLower(x))
+		add(unicode.ToUpper(x))
+		add(unicode.ToTitle(x))
+	}
+	m := r
+	for _, s := range seen[:n] {
+		m = min(m, s)
+	}
+	return m
+}
+
+// refFoldEqual reports whether two keys fold together for some Go decoder.
+func refFoldEqual(a, b string) bool {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) != len(rb) {
+		return false
+	}
+	for i := range ra {
+		if refFoldRune(ra[i]) != refFoldRune(rb[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestFoldRuneCoversDecoders: foldRune groups every rune with each rune
+// that encoding/json (SimpleFold) or sonic (ToLower) matches it with, and
+// with nothing else than their closure.
+func TestFoldRuneCoversDecoders(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if 0xD800 <= r && r < 0xE000 {
+			continue
+		}
+		if got, want := foldRune(r), refFoldRune(r); got != want {
+			t.Fatalf("foldRune(%U) = %U, want %U", r, got, want)
+		}
+	}
+	for _, tt := range [][2]rune{{'k', 0x212A}, {'K', 0x212A}, {'s', 0x17F}, {'i', 0x130}, {'I', 0x131}, {'a', 'A'}} {
+		if foldRune(tt[0]) != foldRune(tt[1]) {
+			t.Errorf("%q and %q do not fold together", tt[0], tt[1])
+		}
+	}
+}
+
+func TestFoldWords(t *testing.T) {
+	base := []byte("abcdefgh")
+	for lane := 0; lane < 8; lane++ {
+		for v := 0; v < 256; v++ {
+			for _, other := range []byte{'a', 'z', '@', '[', 0x80, 0xc3, 0xff, 0} {
+				w := append([]byte(nil), base...)
+				for i := range w {
+					if i != lane && i%3 == 0 {
+						w[i] = other
+					}
+				}
+				w[lane] = byte(v)
+				x := binary.LittleEndian.Uint64(w)
+				want := false
+				for _, b := range w {
+					want = want || b >= 0x80 || ('A' <= b && b <= 'Z')
+				}
+				if got := wordMayFold(x); got != want {
+					t.Fatalf("wordMayFold(%q) = %v, want %v", w, got, want)
+				}
+				up := make([]byte, 8)
+				for i, b := range w {
+					up[i] = b
+					if 'a' <= b && b <= 'z' {
+						up[i] = b - 'a' + 'A'
+					}
+				}
+				if got := upperWord(x); got != binary.LittleEndian.Uint64(up) {
+					t.Fatalf("upperWord(%q) = %q, want %q", w, binary.LittleEndian.AppendUint64(nil, got), up)
+				}
+			}
+		}
+	}
+	for _, tt := range []struct {
+		key  string
+		want bool
+	}{{`"abc"`, false}, {`"abcdefghijklmnop"`, false}, {`"abcdefghijklmnoP"`, true}, {`"abcdefgh_` + "\u00e9" + `"`, true}, {`"a\n\u001f"`, false},
+		{`"Abcdefg"`, true}, {`"abcdefgH"`, true}, {`"abcdefgh"`, false}, {`"abcdefghijklmnopqrstuvwxyZ"`, true}, {`"abcdefghijklmnopqrstuvwxyz"`, false}} {
+		if got := keyMayFold([]byte(tt.key), keyPrefix([]byte(tt.key))); got != tt.want {
+			t.Errorf("keyMayFold(%s) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+	// Every length, and every position of one upper-case or non-ASCII byte.
+	for n := 2; n <= 40; n++ {
+		key := []byte(`"` + strings.Repeat("z", n-2) + `"`)
+		if keyMayFold(key, keyPrefix(key)) {
+			t.Fatalf("keyMayFold(%s) = true", key)
+		}
+		for i := 1; i < n-1; i++ {
+			for _, b := range []byte{'A', 'Z', 0x80, 0xff} {
+				k := append([]byte(nil), key...)
+				k[i] = b
+				if !keyMayFold(k, keyPrefix(k)) {
+					t.Fatalf("keyMayFold(%q) = false", k)
+				}
+			}
+		}
+	}
+}
+
+// TestCanonicalFoldLargeObjects compares objects of up to 200 members,
+// many of them case variants and repeats, with a reference: the last of
+// equal keys survives at its own position, distinct keys are sorted, and
+// each fold group then fills its sorted positions in document order.
+func TestCanonicalFoldLargeObjects(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	alphabet := []string{"a", "A", "b", "B", "ab", "aB", "Ab", "AB", "k", "K", "\u212a", "s", "S", "\u017f", "x", "y", "long_key_name", "LONG_key_name", "\u00e9", "\u00c9"}
+	for _, n := range []int{2, 3, 15, 16, 17, 33, 100, 200} {
+		for iter := 0; iter < 20; iter++ {
+			type kv struct {
+				key      string
+				val, pos int
+			}
+			var doc []kv
+			var b strings.Builder
+			b.WriteByte('{')
+			for i := 0; i < n; i++ {
+				k := alphabet[r.IntN(len(alphabet))]
+				if r.IntN(3) == 0 {
+					k += fmt.Sprint(r.IntN(n)) // plenty of keys without a twin
+				}
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "%q:\"v%d\"", k, i+1)
+				doc = append(doc, kv{k, i + 1, i})
+			}
+			b.WriteByte('}')
+			// Last occurrence wins, at its own position.
+			last := map[string]kv{}
+			for _, m := range doc {
+				last[m.key] = m
+			}
+			var uniq []kv
+			for _, m := range last {
+				uniq = append(uniq, m)
+			}
+			sort.Slice(uniq, func(i, j int) bool { return uniq[i].key < uniq[j].key })
+			out := make([]kv, len(uniq))
+			done := make([]bool, len(uniq))
+			for i := range uniq {
+				if done[i] {
+					continue
+				}
+				var slots []int
+				for j := i; j < len(uniq); j++ {
+					if refFoldEqual(uniq[i].key, uniq[j].key) {
+						slots = append(slots, j)
+						done[j] = true
+					}
+				}
+				grp := make([]kv, len(slots))
+				for k, s := range slots {
+					grp[k] = uniq[s]
+				}
+				sort.Slice(grp, func(i, j int) bool { return grp[i].pos < grp[j].pos })
+				for k, s := range slots {
+					out[s] = grp[k]
+				}
+			}
+			var want strings.Builder
+			want.WriteByte('{')
+			for i, m := range out {
+				if i > 0 {
+					want.WriteByte(',')
+				}
+				fmt.Fprintf(&want, "%q:\"v%d\"", m.key, m.val)
+			}
+			want.WriteByte('}')
+			if got := mustCanon(t, b.String()); got != want.String() {
+				t.Fatalf("n=%d:\n  in %s\n got %s\nwant %s", n, b.String(), got, want.String())
+			}
+		}
+	}
+}
+
+// TestCanonicalAllocs: once its buffers have grown, the canonicaliser
+// allocates nothing, whether keys are lower-case, mixed-case, or fold
+// together.
+func TestCanonicalAllocs(t *testing.T) {
+	for _, body := range []string{
+		`{"currency":"EUR","amount":100,"items":[{"sku":"a","qty":1}],"meta":{"b":1,"a":2}}`,
+		`{"currencyCode":"EUR","totalAmount":100,"lineItems":[{"skuId":"a","qty":1}],"metaData":{"clientRequestId":"x","Ts":1}}`,
+		`{"amount":1,"AMOUNT":1000,"items":[{"qty":1,"QTY":5,"Qty":2}],"a":1,"A":2,"a":3}`,
+		"{\"k\":1,\"\u212a\":2,\"\u00e9t\u00e9\":3,\"\u00c9T\u00c9\":4}",
+	} {
+		var c canon
+		src := []byte(body)
+		run := func() {
+			c.out, c.members = c.out[:0], c.members[:0]
+			if err := c.run(src); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run()
+		if n := testing.AllocsPerRun(100, run); n != 0 {
+			t.Errorf("%s: %v allocations per run", body, n)
+		}
 	}
 }

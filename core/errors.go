@@ -17,6 +17,10 @@ var (
 	// ErrBodyTooLarge is returned by Exchange.Body when the request body
 	// exceeds the configured limit.
 	ErrBodyTooLarge = errors.New("idempotency: request body too large")
+	// ErrMultipartLimit is wrapped by the error CanonicalHasher returns for
+	// a multipart body with more parts, or more bytes of part headers,
+	// than its limits allow (WithMultipartLimits).
+	ErrMultipartLimit = errors.New("idempotency: multipart body over the part limits")
 	// ErrInvalidOption is wrapped by every construction error.
 	ErrInvalidOption = errors.New("idempotency: invalid option")
 	// ErrCorruptRecord is returned when a stored payload cannot be decoded.

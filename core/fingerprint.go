@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/textproto"
 	"net/url"
 	"sort"
 	"strings"
@@ -54,8 +56,52 @@ func WithHashFunc(newHash func() hash.Hash) HashOption {
 
 // WithIgnore leaves JSON members out of the fingerprint by dotted path;
 // "*" matches any key or array element: "items.*.timestamp".
+//
+// Path segments match keys exactly (after unescaping), case-sensitively,
+// although encoding/json and sonic would decode "Timestamp" or "TIMESTAMP"
+// into the same field as "timestamp". A member spelled otherwise than the
+// path therefore still counts: a client that changes the spelling between
+// retries gets a mismatch (422), never a replay. Ignoring every spelling
+// would let a member that a handler reads as something else (a second
+// struct field whose name differs only in case, a key of a decoded map)
+// change the request without changing its fingerprint.
 func WithIgnore(paths ...string) HashOption {
 	return func(h *CanonicalHasher) { h.ignore = compileIgnore(paths) }
+}
+
+// Default multipart limits; see WithMultipartLimits.
+const (
+	DefaultMaxParts           = 1000
+	DefaultMaxPartHeaderBytes = 1 << 20
+)
+
+// WithMultipartLimits caps how much structure a multipart/form-data body
+// may have. Parsing parts and header lines, not hashing bytes, is what
+// costs CPU (100,000 empty parts took about a second), so a body over
+// either cap is not fingerprinted: Fingerprint fails with an error
+// wrapping ErrMultipartLimit.
+//
+//   - maxParts bounds the number of parts. Default 1,000
+//     (DefaultMaxParts), as in multipart.Reader.ReadForm.
+//   - maxHeaderBytes bounds the part headers together. Each part counts
+//     100 bytes, and each header line 100 bytes plus its length as sent
+//     ("Name: value\r\n"): the 100 bytes stand for what parsing a part
+//     or a line costs whatever its size. Default 1 MiB
+//     (DefaultMaxPartHeaderBytes): room for 1,000 parts with a few
+//     ordinary headers each, and for about 10,000 header lines in all.
+//
+// The headers are counted part by part, after mime/multipart has parsed
+// them (it limits one part to 10,000 header lines on its own). Zero or a
+// negative value leaves a limit at its default; math.MaxInt removes it.
+func WithMultipartLimits(maxParts, maxHeaderBytes int) HashOption {
+	return func(h *CanonicalHasher) {
+		if maxParts > 0 {
+			h.maxParts = maxParts
+		}
+		if maxHeaderBytes > 0 {
+			h.maxHeaderBytes = maxHeaderBytes
+		}
+	}
 }
 
 // WithoutFiles leaves multipart file parts out of the fingerprint (their
@@ -69,12 +115,15 @@ func WithoutFiles() HashOption {
 // canonical form chosen by content type: canonical JSON (see canonjson.go)
 // for JSON, sorted fields for forms, sorted fields plus file name, size,
 // type and content hash for multipart, raw bytes otherwise. A body that
-// does not parse as its declared type is hashed raw, never rejected.
+// does not parse as its declared type is hashed raw, never rejected; the
+// one error is a multipart body over the part limits (WithMultipartLimits).
 type CanonicalHasher struct {
-	newHash   func() hash.Hash
-	ignore    *ignoreNode
-	skipFiles bool
-	states    sync.Pool // *hashState
+	newHash        func() hash.Hash
+	ignore         *ignoreNode
+	skipFiles      bool
+	maxParts       int
+	maxHeaderBytes int
+	states         sync.Pool // *hashState
 }
 
 type hashState struct {
@@ -86,7 +135,7 @@ type hashState struct {
 
 // NewCanonicalHasher returns the default hasher with opts applied.
 func NewCanonicalHasher(opts ...HashOption) *CanonicalHasher {
-	h := &CanonicalHasher{newHash: sha256.New}
+	h := &CanonicalHasher{newHash: sha256.New, maxParts: DefaultMaxParts, maxHeaderBytes: DefaultMaxPartHeaderBytes}
 	for _, o := range opts {
 		o(h)
 	}
@@ -122,7 +171,9 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	b = appendCanonicalQuery(append(b, 0, 0, 0, 0), in.RawQuery)
 	binary.BigEndian.PutUint32(b[q:], uint32(len(b)-q-4))
 	st.hdr = b
-	h.writeBody(st, in.ContentType, in.Body)
+	if err := h.writeBody(st, in.ContentType, in.Body); err != nil {
+		return Fingerprint{}, err
+	}
 	st.sum = st.h.Sum(st.sum[:0])
 	var fp Fingerprint
 	copy(fp[:], st.sum)
@@ -130,8 +181,9 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 }
 
 // writeBody hashes the framing in st.hdr followed by a body kind byte and
-// the body in canonical form.
-func (h *CanonicalHasher) writeBody(st *hashState, contentType string, body []byte) {
+// the body in canonical form. It fails only for a multipart body over the
+// part limits, and then writes nothing.
+func (h *CanonicalHasher) writeBody(st *hashState, contentType string, body []byte) error {
 	w := st.h
 	if len(body) > 0 {
 		switch mediaKind(contentType) {
@@ -145,24 +197,29 @@ func (h *CanonicalHasher) writeBody(st *hashState, contentType string, body []by
 			}
 			st.c.shrink()
 			if err == nil {
-				return
+				return nil
 			}
 		case kindForm:
 			if vals, err := url.ParseQuery(string(body)); err == nil {
 				w.Write(append(st.hdr, kindForm))
 				io.WriteString(w, vals.Encode())
-				return
+				return nil
 			}
 		case kindMultipart:
-			if mp, ok := h.canonicalMultipart([]byte{kindMultipart}, contentType, body); ok {
+			mp, ok, err := h.canonicalMultipart([]byte{kindMultipart}, contentType, body)
+			if err != nil {
+				return err
+			}
+			if ok {
 				w.Write(st.hdr)
 				w.Write(mp)
-				return
+				return nil
 			}
 		}
 	}
 	w.Write(append(st.hdr, kindRaw))
 	w.Write(body)
+	return nil
 }
 
 // shrink drops scratch buffers that a huge body grew, so the pool does
@@ -177,6 +234,12 @@ func (c *canon) shrink() {
 	}
 	if cap(c.members) > 4096 {
 		c.members = nil
+	}
+	if cap(c.fold) > keep {
+		c.fold = nil
+	}
+	if cap(c.hashes) > 4096 || cap(c.frecs) > 4096 || cap(c.grp) > 4096 {
+		c.hashes, c.frecs, c.grp = nil, nil, nil
 	}
 	c.src = nil
 }
@@ -231,28 +294,40 @@ type multipartPart struct {
 // canonicalMultipart appends the canonical form of a multipart body to
 // dst: fields sorted by name, and files by field name, file name, size,
 // content type and SHA-256 of their content. It reports false when the
-// body is not valid multipart.
-func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, body []byte) ([]byte, bool) {
+// body is not valid multipart (up to the point where it would exceed the
+// part limits, which is an error wrapping ErrMultipartLimit).
+func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, body []byte) ([]byte, bool, error) {
 	_, params, err := mime.ParseMediaType(contentType)
 	if err != nil || params["boundary"] == "" {
-		return nil, false
+		return nil, false, nil
 	}
 	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	var parts []multipartPart
+	var buf []byte // io.Copy would allocate 32 KiB per part
+	headerBytes := 0
 	for {
 		p, err := r.NextRawPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, false
+			return nil, false, nil
+		}
+		if len(parts) == h.maxParts {
+			return nil, false, fmt.Errorf("%w: more than %d parts", ErrMultipartLimit, h.maxParts)
+		}
+		if headerBytes += partHeaderCost(p.Header); headerBytes > h.maxHeaderBytes {
+			return nil, false, fmt.Errorf("%w: more than %d bytes of part headers", ErrMultipartLimit, h.maxHeaderBytes)
 		}
 		mp := multipartPart{name: p.FormName(), filename: p.FileName(), ctype: p.Header.Get("Content-Type")}
 		mp.isFile = mp.filename != ""
 		d := sha256.New()
-		n, err := io.Copy(d, p)
+		if buf == nil {
+			buf = make([]byte, 8<<10)
+		}
+		n, err := io.CopyBuffer(d, p, buf)
 		if err != nil {
-			return nil, false
+			return nil, false, nil
 		}
 		mp.size = int(n)
 		d.Sum(mp.digest[:0])
@@ -283,5 +358,22 @@ func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, bod
 		dst = append(dst, 0)
 		dst = append(dst, p.digest[:]...)
 	}
-	return dst, true
+	return dst, true, nil
+}
+
+// Costs charged against the part header limit (WithMultipartLimits).
+const (
+	partOverhead = 100
+	lineOverhead = 100
+)
+
+// partHeaderCost is what a part's header counts against the header limit.
+func partHeaderCost(hdr textproto.MIMEHeader) int {
+	n := partOverhead
+	for name, vals := range hdr {
+		for _, v := range vals {
+			n += lineOverhead + len(name) + len(v) + len(": \r\n")
+		}
+	}
+	return n
 }

@@ -44,6 +44,44 @@ func textBody(size int) []byte {
 	return []byte(b.String())
 }
 
+// camelBody is benchBody with camelCase keys, as many JSON APIs have:
+// every object then has keys that might fold together with another.
+func camelBody(size int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"currencyCode":"EUR","customerInfo":{"fullName":"Zoë \"Z\" Müller","emailAddress":"zoe@example.com","tagList":["vip","eu"]},"lineItems":[`)
+	for i := 0; b.Len() < size-140; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"skuId":"SKU-%05d","quantity":%d,"unitPrice":%d.%02d,"noteText":"line\n%d ünïcode"}`, i, i%7+1, 100+i, i%100, i)
+	}
+	b.WriteString(`],"totalAmount":123456,"metaData":{"clientRequestId":"abc","createdAt":1700000000}}`)
+	return []byte(b.String())
+}
+
+// BenchmarkFingerprintKeys measures bodies with mixed-case keys, and with
+// keys that do fold together, against the all-lower-case benchBody.
+func BenchmarkFingerprintKeys(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		body []byte
+	}{
+		{"camel/200B", camelBody(200)},
+		{"camel/100KB", camelBody(100 << 10)},
+		{"colliding/200B", []byte(`{"amount":1,"AMOUNT":1000,"currency":"EUR","Currency":"USD","customer":{"name":"Zoë","Name":"Z","email":"zoe@example.com"},"items":[{"sku":"a","qty":1,"QTY":5}]}`)},
+	} {
+		in := &core.FingerprintInput{Method: "POST", Path: "/payments", ContentType: "application/json", Body: bc.body}
+		b.Run(bc.name, func(b *testing.B) {
+			h := core.NewCanonicalHasher()
+			b.SetBytes(int64(len(bc.body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sink, _ = h.Fingerprint(in)
+			}
+		})
+	}
+}
+
 var sink core.Fingerprint
 
 func benchSizes() []struct {
@@ -122,4 +160,36 @@ func sortKeys(v any) any {
 		}
 	}
 	return v
+}
+
+// BenchmarkFingerprintMultipart measures a typical form and hostile ones:
+// 100,000 empty parts (stopped at the 1,000-part limit), and parts full of
+// header lines (stopped at the 1 MiB header limit).
+func BenchmarkFingerprintMultipart(b *testing.B) {
+	const boundary = "XyZb0undary"
+	ct := "multipart/form-data; boundary=" + boundary
+	part := func(hdr, content string) string {
+		return "--" + boundary + "\r\n" + hdr + "\r\n" + content + "\r\n"
+	}
+	typical := part("Content-Disposition: form-data; name=\"amount\"\r\n", "100") +
+		part("Content-Disposition: form-data; name=\"currency\"\r\n", "EUR") +
+		part("Content-Disposition: form-data; name=\"receipt\"; filename=\"r.pdf\"\r\nContent-Type: application/pdf\r\n", strings.Repeat("%PDF", 1024)) +
+		"--" + boundary + "--\r\n"
+	manyParts := strings.Repeat(part("", ""), 100_000) + "--" + boundary + "--\r\n"
+	var lines strings.Builder
+	for i := 0; i < 9_000; i++ {
+		fmt.Fprintf(&lines, "X-%d: v\r\n", i)
+	}
+	manyHeaders := strings.Repeat(part(lines.String(), ""), 100) + "--" + boundary + "--\r\n"
+	for _, bc := range []struct{ name, body string }{{"typical", typical}, {"100k-parts", manyParts}, {"header-lines", manyHeaders}} {
+		in := &core.FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: []byte(bc.body)}
+		b.Run(bc.name, func(b *testing.B) {
+			h := core.NewCanonicalHasher()
+			b.SetBytes(int64(len(bc.body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sink, _ = h.Fingerprint(in)
+			}
+		})
+	}
 }

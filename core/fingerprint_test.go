@@ -3,9 +3,11 @@ package core
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"math"
 	"mime/multipart"
 	"net/textproto"
 	"strings"
@@ -267,6 +269,80 @@ func TestFingerprintMultipartInvalid(t *testing.T) {
 	}
 }
 
+// manyParts builds a multipart body of n small fields.
+func manyParts(n int) FingerprintInput {
+	body := strings.Repeat("--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n", n) + "--b--\r\n"
+	return post("multipart/form-data; boundary=b", body)
+}
+
+func TestFingerprintMultipartLimits(t *testing.T) {
+	over := func(t *testing.T, h *CanonicalHasher, in FingerprintInput, want string) {
+		t.Helper()
+		f, err := h.Fingerprint(&in)
+		if !errors.Is(err, ErrMultipartLimit) || !strings.Contains(err.Error(), want) || f != (Fingerprint{}) {
+			t.Errorf("Fingerprint = %s, %v; want an error wrapping ErrMultipartLimit saying %q", f, err, want)
+		}
+	}
+	t.Run("parts, default", func(t *testing.T) {
+		h := NewCanonicalHasher()
+		fp(t, h, manyParts(DefaultMaxParts))
+		over(t, h, manyParts(DefaultMaxParts+1), "more than 1000 parts")
+		over(t, h, manyParts(100_000), "more than 1000 parts")
+		over(t, NewCanonicalHasher(WithoutFiles()), manyParts(DefaultMaxParts+1), "more than 1000 parts")
+		// Zero and negative values keep the defaults.
+		over(t, NewCanonicalHasher(WithMultipartLimits(0, -1)), manyParts(DefaultMaxParts+1), "more than 1000 parts")
+	})
+	t.Run("parts, configured", func(t *testing.T) {
+		h := NewCanonicalHasher(WithMultipartLimits(3, 0))
+		fp(t, h, manyParts(3))
+		over(t, h, manyParts(4), "more than 3 parts")
+		fp(t, NewCanonicalHasher(WithMultipartLimits(math.MaxInt, 0)), manyParts(DefaultMaxParts+1))
+	})
+	t.Run("header bytes", func(t *testing.T) {
+		// 100 for the part, and 100 plus `Content-Disposition: form-data; name="a"` + CRLF.
+		const one = 100 + 100 + len("Content-Disposition") + len(`form-data; name="a"`) + 4
+		ct, body := multipartBody(t, "b", mpPart{name: "a", content: "1"}, mpPart{name: "a", content: "2"})
+		in := FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: body}
+		fp(t, NewCanonicalHasher(WithMultipartLimits(0, 2*one)), in)
+		over(t, NewCanonicalHasher(WithMultipartLimits(0, 2*one-1)), in, fmt.Sprintf("more than %d bytes of part headers", 2*one-1))
+		// The default, 1 MiB: 1,000 ordinary parts fit; 500 parts with
+		// long file names do not.
+		parts := make([]mpPart, DefaultMaxParts)
+		for i := range parts {
+			parts[i] = mpPart{name: fmt.Sprintf("field%d", i), filename: fmt.Sprintf("file-%d.pdf", i), ctype: "application/pdf", content: "x"}
+		}
+		ct, body = multipartBody(t, "b", parts...)
+		fp(t, NewCanonicalHasher(), FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: body})
+		parts = parts[:500]
+		for i := range parts {
+			parts[i].filename = strings.Repeat("n", 2000)
+		}
+		ct, body = multipartBody(t, "b", parts...)
+		in = FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: body}
+		over(t, NewCanonicalHasher(), in, "more than 1048576 bytes of part headers")
+		fp(t, NewCanonicalHasher(WithMultipartLimits(0, math.MaxInt)), in)
+	})
+	t.Run("header lines", func(t *testing.T) {
+		// Each line counts at least 100 bytes: 20 parts of 1,000 short
+		// lines are over the default.
+		var lines strings.Builder
+		for i := 0; i < 1000; i++ {
+			fmt.Fprintf(&lines, "X-%d: v\r\n", i)
+		}
+		part := "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n" + lines.String() + "\r\nv\r\n"
+		body := strings.Repeat(part, 20) + "--b--\r\n"
+		over(t, NewCanonicalHasher(), post("multipart/form-data; boundary=b", body), "bytes of part headers")
+		fp(t, NewCanonicalHasher(), post("multipart/form-data; boundary=b", strings.Repeat(part, 5)+"--b--\r\n"))
+	})
+	t.Run("invalid multipart under the limits is hashed raw", func(t *testing.T) {
+		h := NewCanonicalHasher(WithMultipartLimits(3, 0))
+		body := "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated"
+		if fp(t, h, post("multipart/form-data; boundary=x", body)) != fp(t, h, post("text/plain", body)) {
+			t.Error("not hashed raw")
+		}
+	})
+}
+
 func TestFingerprintMalformedJSONFallsBack(t *testing.T) {
 	h := NewCanonicalHasher()
 	bad := `{"amount":100,`
@@ -335,6 +411,15 @@ func TestFingerprintWithIgnore(t *testing.T) {
 	plain := NewCanonicalHasher()
 	if fp(t, plain, post(jsonCT, `{"metadata":{"client_request_id":"r1"}}`)) == fp(t, plain, post(jsonCT, `{"metadata":{"client_request_id":"r2"}}`)) {
 		t.Error("without WithIgnore the field counts")
+	}
+	// Paths are case-sensitive: a member spelled otherwise, which
+	// encoding/json would decode into the same field, still counts.
+	ci := NewCanonicalHasher(WithIgnore("metadata.request_id"))
+	if fp(t, ci, post(jsonCT, `{"metadata":{"request_id":"r1"},"a":1}`)) != fp(t, ci, post(jsonCT, `{"a":1,"metadata":{"request_id":"r2"}}`)) {
+		t.Error("ignored field counts")
+	}
+	if fp(t, ci, post(jsonCT, `{"metadata":{"request_id":"r1","REQUEST_ID":"x"}}`)) == fp(t, ci, post(jsonCT, `{"metadata":{"request_id":"r1","REQUEST_ID":"y"}}`)) {
+		t.Error("a differently spelled member is ignored too")
 	}
 	// Through New and WithIgnoredFields.
 	e := newTestEngine(t, WithIgnoredFields("metadata.client_request_id"))

@@ -107,6 +107,14 @@ func decodeAny(b []byte) (any, error) {
 	return v, err
 }
 
+// fuzzStruct has fields named like the seeds' keys. They hold any, into
+// which a later duplicate replaces an earlier one (a struct or map field
+// would merge them, and null would leave a scalar as it was).
+type fuzzStruct struct {
+	A, B, K, S, I, X, Z, Amount any
+	Q                           any `json:"q"`
+}
+
 func FuzzCanonicalJSON(f *testing.F) {
 	for _, s := range []string{
 		`{}`, `[]`, `{"b":1,"a":[true,false,null,"x"]}`, `{"a":1,"a":2}`, `"\u0041\ud83d\ude00\ud800\/"`,
@@ -114,6 +122,11 @@ func FuzzCanonicalJSON(f *testing.F) {
 		"\"\x01\"", `1e999999999`, `100000000000e999999999`, `0.00000000001e-999999999`,
 		`{"z":{"b":1,"a":2},"y":[{"d":4,"c":3}],"\u0061":0}`, `[[[[[[[[[[]]]]]]]]]]`, "\"\xff\xfe\"",
 		`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k0":17}`,
+		// Keys that fold together keep their document order.
+		`{"amount":1,"AMOUNT":1000}`, `{"a":1,"A":2,"a":3}`, `{"a":1,"B":2,"A":3}`, "{\"k\":1,\"\u212a\":2,\"K\":3}",
+		"{\"s\":1,\"\u017f\":2}", "{\"i\":1,\"\u0130\":2,\"\u0131\":3}", `{"x":{"Q":1,"q":2},"X":[{"z":1,"Z":0}]}`,
+		`{"a\n":1,"A\n":2,"a\u001F":3,"A\u001f":4}`, `{"\u0041":1,"a":2,"\u0061":3}`,
+		`{"A":0,"b":1,"c":2,"d":3,"e":4,"f":5,"g":6,"h":7,"i":8,"j":9,"k":10,"l":11,"m":12,"n":13,"o":14,"p":15,"q":16,"a":17}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -154,6 +167,13 @@ func FuzzCanonicalJSON(f *testing.F) {
 		if err1 == nil && !reflect.DeepEqual(want, got) {
 			t.Fatalf("run(%q) = %q changes the value: %#v vs %#v", in, out, want, got)
 		}
+		// Same meaning for a struct, whose fields match keys
+		// case-insensitively, the last match winning.
+		var ws, gs fuzzStruct
+		err1, err2 = json.Unmarshal(in, &ws), json.Unmarshal(out, &gs)
+		if (err1 == nil) != (err2 == nil) || !reflect.DeepEqual(ws, gs) {
+			t.Fatalf("run(%q) = %q decodes differently into a struct: %+v, %v vs %+v, %v", in, out, ws, err1, gs, err2)
+		}
 		// No insignificant whitespace survives.
 		inStr := false
 		for i := 0; i < len(out); i++ {
@@ -187,6 +207,10 @@ func FuzzCanonicalReorder(f *testing.F) {
 	f.Add("a", "b", "c", "", 0.0, int64(-1), "")
 	f.Add("\u00e9", "\U0001F600", "<&>", "\x00\"\\", 1e300, int64(math.MaxInt64), "\xff")
 	f.Add("", " ", "\t", "\u2028", -0.000001, int64(0), "z")
+	f.Add("amount", "AMOUNT", "note", "EUR", 100.5, int64(7), "x")
+	f.Add("k", "\u212a", "K", "", 1.0, int64(2), "y")
+	f.Add("s", "n", "\u017f", "", 1.0, int64(2), "y")
+	f.Add("i", "\u0130", "\u0131", "", 1.0, int64(2), "y")
 	f.Fuzz(func(t *testing.T, k1, k2, k3, s string, num float64, n int64, other string) {
 		if math.IsNaN(num) || math.IsInf(num, 0) {
 			return
@@ -202,6 +226,9 @@ func FuzzCanonicalReorder(f *testing.F) {
 		if keys[0] == keys[1] || keys[1] == keys[2] || keys[0] == keys[2] {
 			return // duplicate keys: the last one wins, so order matters
 		}
+		// Keys that fold together: the reversed order below is another
+		// request for Go's decoders.
+		folded := refFoldEqual(keys[0], keys[1]) || refFoldEqual(keys[1], keys[2]) || refFoldEqual(keys[0], keys[2])
 		sv, _ := json.Marshal(s)
 		// Order A: as encoding/json writes it.
 		a := fmt.Sprintf(`{%s:%s,%s:%s,%s:{"n":%d,"arr":[%s,%d]}}`,
@@ -220,7 +247,10 @@ func FuzzCanonicalReorder(f *testing.F) {
 		h := NewCanonicalHasher()
 		fa := fp(t, h, post(jsonCT, a))
 		fb := fp(t, h, post(jsonCT, b))
-		if fa != fb {
+		if folded && fa == fb {
+			t.Fatalf("reordered keys that fold together keep the fingerprint:\n%s\n%s", a, b)
+		}
+		if !folded && fa != fb {
 			ca, _ := canonicalize(a)
 			cb, _ := canonicalize(b)
 			t.Fatalf("reordered JSON fingerprints differ:\n%s\n%s\ncanonical:\n%s\n%s", a, b, ca, cb)
@@ -247,19 +277,32 @@ func FuzzCanonicalReorder(f *testing.F) {
 
 const fuzzBoundary = "XyZb0undary"
 
-// multipartValid mirrors what the hasher accepts: every part reads to EOF.
-func multipartValid(body []byte) bool {
+// multipartScan mirrors what a hasher with the given limits does with a
+// body: over when the parts read before any error exceed a limit, else
+// valid when every part reads to EOF.
+func multipartScan(body []byte, maxParts, maxHeaderBytes int) (valid, over bool) {
 	r := multipart.NewReader(bytes.NewReader(body), fuzzBoundary)
+	parts, hdr := 0, 0
 	for {
 		p, err := r.NextRawPart()
 		if err == io.EOF {
-			return true
+			return true, false
 		}
 		if err != nil {
-			return false
+			return false, false
+		}
+		parts++
+		hdr += 100
+		for name, vals := range p.Header {
+			for _, v := range vals {
+				hdr += 100 + len(name) + len(v) + 4
+			}
+		}
+		if parts > maxParts || hdr > maxHeaderBytes {
+			return false, true
 		}
 		if _, err := io.Copy(io.Discard, p); err != nil {
-			return false
+			return false, false
 		}
 	}
 }
@@ -275,19 +318,51 @@ func FuzzMultipart(f *testing.F) {
 	f.Add([]byte("--" + fuzzBoundary + "\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated"))
 	f.Add([]byte("preamble\r\n--" + fuzzBoundary + "--\r\nepilogue"))
 	f.Add([]byte("not multipart at all"))
+	// Over the small hasher's limits: four parts; long headers; four parts
+	// of which the last is cut short; a bad part before the limit.
+	four := seed(mpPart{name: "a"}, mpPart{name: "b"}, mpPart{name: "c"}, mpPart{name: "d"})
+	f.Add(four)
+	f.Add(seed(mpPart{name: "a", filename: strings.Repeat("x", 1000), ctype: "text/plain", content: "1"}))
+	f.Add(four[:len(four)-len(fuzzBoundary)-8])
+	f.Add(append(seed(mpPart{name: "a"})[:20], four...))
+	// Over the default limit of 1,000 parts.
+	many := make([]mpPart, DefaultMaxParts+1)
+	for i := range many {
+		many[i] = mpPart{name: "f", content: "v"}
+	}
+	f.Add(seed(many...))
 	ct := "multipart/form-data; boundary=" + fuzzBoundary
 	h := NewCanonicalHasher()
 	nf := NewCanonicalHasher(WithoutFiles())
+	const smallParts, smallHeader = 3, 1000
+	small := NewCanonicalHasher(WithMultipartLimits(smallParts, smallHeader))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		in := FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: body}
-		a := fp(t, h, in)
-		if a != fp(t, NewCanonicalHasher(), in) {
-			t.Fatal("multipart fingerprint not deterministic")
-		}
-		fp(t, nf, in)
 		raw := fp(t, h, FingerprintInput{Method: "POST", Path: "/upload", ContentType: "application/octet-stream", Body: body})
-		if len(body) > 0 && multipartValid(body) == (a == raw) {
-			t.Fatalf("valid=%v but hashed raw=%v for %q", multipartValid(body), a == raw, body)
+		check := func(h *CanonicalHasher, maxParts, maxHeader int) Fingerprint {
+			a, err := h.Fingerprint(&in)
+			valid, over := multipartScan(body, maxParts, maxHeader)
+			if over {
+				if !errors.Is(err, ErrMultipartLimit) {
+					t.Fatalf("over the limits (%d parts, %d header bytes) but Fingerprint = %s, %v for %q", maxParts, maxHeader, a, err, body)
+				}
+				return a
+			}
+			if err != nil {
+				t.Fatalf("Fingerprint(%q): %v", body, err)
+			}
+			if b, _ := h.Fingerprint(&in); a != b {
+				t.Fatal("multipart fingerprint not deterministic")
+			}
+			if len(body) > 0 && valid == (a == raw) {
+				t.Fatalf("valid=%v but hashed raw=%v for %q", valid, a == raw, body)
+			}
+			return a
+		}
+		a := check(h, DefaultMaxParts, DefaultMaxPartHeaderBytes)
+		check(nf, DefaultMaxParts, DefaultMaxPartHeaderBytes)
+		if s := check(small, smallParts, smallHeader); s != (Fingerprint{}) && s != a {
+			t.Fatalf("limits change the fingerprint of a body within them: %q", body)
 		}
 	})
 }
