@@ -174,6 +174,9 @@ func (e *Engine) Serve(ex Exchange) error {
 		}
 		fp, err = c.hasher.Fingerprint(&r.fp)
 		r.fp.Body = nil // not kept past hashing
+		if errors.Is(err, ErrMultipartLimit) {
+			return e.refuse(r, OutcomeInvalid, newProblem(ProblemBodyTooLarge, 413, strings.TrimPrefix(err.Error(), "idempotency: ")))
+		}
 		if err != nil {
 			return e.refuse(r, OutcomeInvalid, newProblem(ProblemUnreadableBody, 400, "the request body could not be fingerprinted"))
 		}

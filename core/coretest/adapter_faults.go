@@ -2,6 +2,7 @@ package coretest
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,29 @@ func (s evictingStore) Begin(ctx context.Context, key string, a core.Attempt) (c
 // faultCases hold the guarantees under faults and hostile input that do
 // not depend on the store: every adapter must keep them.
 var faultCases = []adapterCase{
+	{name: "Step6_FoldedKeysKeepTheirOrder", run: func(t *testing.T, e *env) {
+		// Go's decoders match keys case-insensitively, last wins: these
+		// two bodies ask for different amounts and must not replay.
+		e.start()
+		wantStatus(t, e.do(req{key: k1, body: `{"amount":1,"AMOUNT":1000}`}), 201, "Original")
+		wantProblem(t, e.do(req{key: k1, body: `{"AMOUNT":1000,"amount":1}`}), 422, core.ProblemPayloadMismatch)
+		e.wantCount("items", 1)
+	}},
+	{name: "Step6_MultipartPartsCapped", run: func(t *testing.T, e *env) {
+		// A low cap, so that the middleware refuses before any framework's
+		// own multipart limit would (fasthttp pre-parses forms).
+		e.start(core.WithPayloadHasher(core.NewCanonicalHasher(core.WithMultipartLimits(10, 0))))
+		var b strings.Builder
+		for i := range 11 {
+			b.WriteString("--xx\r\nContent-Disposition: form-data; name=\"f")
+			b.WriteString(strconv.Itoa(i))
+			b.WriteString("\"\r\n\r\nv\r\n")
+		}
+		b.WriteString("--xx--\r\n")
+		r := e.do(req{key: k1, body: b.String(), ctype: "multipart/form-data; boundary=xx"})
+		wantProblem(t, r, 413, core.ProblemBodyTooLarge)
+		e.wantCount("items", 0)
+	}},
 	{name: "Step4_KeyIdentityFollowsValidation", run: func(t *testing.T, e *env) {
 		e.start()
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Original")
