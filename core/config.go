@@ -55,7 +55,7 @@ type config struct {
 	maxResponseBytes int
 	sizeWarning      int
 	cacheable        func(status int) bool
-	replayAllow      []string
+	headers          headerRules
 	replayedHeader   bool
 
 	failOpen     bool
@@ -431,14 +431,31 @@ func WithCacheable(f func(status int) bool) Option {
 	})
 }
 
-// WithReplayHeaders replays only the named response headers (plus
-// Content-Type). Default: every header except hop-by-hop ones, Date,
-// Content-Length and Set-Cookie.
+// WithReplayHeaders stores and replays only the named response headers
+// (plus Content-Type): an allowlist. Default: every header the handler
+// set, except hop-by-hop ones, Date, Content-Length and Set-Cookie, which
+// are never stored nor replayed. Headers that outer middleware set before
+// the idempotency middleware ran are never stored either: outer
+// middleware sets its own on a replay.
 func WithReplayHeaders(names ...string) Option {
 	return optionFunc(func(c *config) error {
-		c.replayAllow = c.replayAllow[:0:0]
+		c.headers.allow = make([]string, 0, len(names))
 		for _, n := range names {
-			c.replayAllow = append(c.replayAllow, http.CanonicalHeaderKey(n))
+			c.headers.allow = append(c.headers.allow, http.CanonicalHeaderKey(n))
+		}
+		return nil
+	})
+}
+
+// WithReplayHeadersExcept never stores nor replays the named response
+// headers, on top of the ones that never are (hop-by-hop, Date,
+// Content-Length, Set-Cookie): a denylist, e.g. for a per-response trace
+// or signature header the handler sets. It combines with an allowlist.
+func WithReplayHeadersExcept(names ...string) Option {
+	return optionFunc(func(c *config) error {
+		c.headers.deny = make(map[string]bool, len(names))
+		for _, n := range names {
+			c.headers.deny[http.CanonicalHeaderKey(n)] = true
 		}
 		return nil
 	})

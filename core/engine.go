@@ -130,7 +130,10 @@ func (e *Engine) Serve(ex Exchange) error {
 	}
 	r := &request{ex: ex, ctx: ex.Context(), method: method, route: ex.Route()}
 	if r.route == "" {
-		r.route = ex.Path()
+		// The framework matched no route: its own 404 (or 405) answers,
+		// untouched, and nothing is recorded, so that random paths can
+		// neither claim keys nor create telemetry series.
+		return ex.Pass()
 	}
 
 	key, found, err := c.extractor.ExtractKey(ex)
@@ -368,6 +371,8 @@ func (e *Engine) replay(r *request, rec *Record) error {
 	h := resp.Header
 	if h == nil {
 		h = make(map[string][]string, 2)
+	} else {
+		e.cfg.headers.filterReplay(h)
 	}
 	h["Idempotency-Status"] = statusRepeated
 	if e.cfg.replayedHeader {
@@ -411,6 +416,9 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 	status := capd.Status
 	if status == 0 {
 		status = 200
+	}
+	if !capd.Streamed && isEventStream(capd.Header) {
+		capd.Streamed = true // delivered as it went, even without a flush
 	}
 	stored := false
 	switch {
@@ -476,10 +484,10 @@ func (e *Engine) complete(r *request, token uint64, leaseUntil time.Time, status
 	buf := make([]byte, 0, len(capd.Body)+256)
 	var payload []byte
 	var err error
-	if _, ok := c.serializer.(BinarySerializer); ok && len(c.replayAllow) == 0 {
-		payload = encodeBinary(buf, status, capd.Header, notReplayed, capd.Body)
+	if _, ok := c.serializer.(BinarySerializer); ok {
+		payload = encodeBinary(buf, status, capd.Header, &c.headers, capd.Outer, capd.Body)
 	} else {
-		r.resp = Response{Status: status, Header: replayHeaders(capd.Header, c.replayAllow), Body: capd.Body}
+		r.resp = Response{Status: status, Header: c.headers.storedHeaders(capd.Header, capd.Outer), Body: capd.Body}
 		payload, err = c.serializer.Encode(buf, &r.resp)
 		r.resp = Response{}
 	}

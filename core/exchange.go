@@ -15,8 +15,10 @@ type Exchange interface {
 	Method() string
 	// Path is the concrete request path, e.g. /payments/42.
 	Path() string
-	// Route is the matched route pattern, e.g. /payments/:id, or "" when
-	// the framework matched none.
+	// Route is the pattern of the route the framework matched for this
+	// request, e.g. /payments/:id, even under a global or group
+	// middleware, or "" when it matched none: the Engine then passes the
+	// request through untouched.
 	Route() string
 	// RawQuery is the undecoded query string without '?'.
 	RawQuery() string
@@ -53,6 +55,10 @@ type Captured struct {
 	Status int
 	// Header is the response header as the handler left it.
 	Header http.Header
+	// Outer holds the headers present before the rest of the chain ran
+	// (set by outer middleware); those still unchanged are not stored.
+	// nil when there were none.
+	Outer *HeaderSnapshot
 	// Body holds the response body when it fit in the capture limit.
 	Body []byte
 	// Oversize is true when the body exceeded the capture limit.

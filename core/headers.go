@@ -1,11 +1,15 @@
 package core
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
-// notReplayed lists the response headers that are never stored: hop-by-hop
-// headers describe one connection, Date and Content-Length are recomputed,
-// Set-Cookie must not hand one client's session to a replay, and the
-// idempotency headers are set afresh on every response.
+// notReplayed lists the response headers that are never stored nor
+// replayed: hop-by-hop headers describe one connection, Date and
+// Content-Length are recomputed, Set-Cookie must not hand one client's
+// session to a replay, and the idempotency headers are set afresh on every
+// response.
 var notReplayed = map[string]bool{
 	"Connection":          true,
 	"Keep-Alive":          true,
@@ -23,37 +27,153 @@ var notReplayed = map[string]bool{
 	"Idempotent-Replayed": true,
 }
 
-// replayHeaders returns the headers of h worth storing. With an allowlist
-// only those (and Content-Type) are kept. It returns h itself when nothing
-// needs dropping, so the common case does not copy.
-func replayHeaders(h http.Header, allow []string) http.Header {
-	if len(allow) > 0 {
-		out := make(http.Header, len(allow)+1)
-		if v, ok := h["Content-Type"]; ok {
-			out["Content-Type"] = v
-		}
-		for _, name := range allow {
-			if v, ok := h[name]; ok && !notReplayed[name] {
-				out[name] = v
-			}
-		}
-		return out
+// headerRules decide which response headers are stored and replayed: never
+// those of notReplayed or of the denylist (WithReplayHeadersExcept); only
+// those of the allowlist (WithReplayHeaders) when there is one. The same
+// rules run again on replay, so a record written by an older version, by
+// another configuration or by anyone with access to the store cannot make
+// a replay hand out a cookie or a hop-by-hop header.
+type headerRules struct {
+	allow []string        // canonical names; nil: every header
+	deny  map[string]bool // canonical names, on top of notReplayed
+}
+
+func (h *headerRules) replayable(name string) bool {
+	if notReplayed[name] || h.deny[name] {
+		return false
 	}
+	if h.allow == nil || name == "Content-Type" {
+		return true
+	}
+	for _, a := range h.allow {
+		if a == name {
+			return true
+		}
+	}
+	return false
+}
+
+// stored reports whether a captured header goes into the record: it must
+// be replayable, and set or changed by the handler (or middleware inside
+// the idempotency middleware), not left as outer middleware set it.
+func (h *headerRules) stored(name string, vals []string, outer *HeaderSnapshot) bool {
+	return h.replayable(name) && !outer.Unchanged(name, vals)
+}
+
+// filterReplay removes from a decoded response's header what must never be
+// replayed. The header is the decoder's own map.
+func (h *headerRules) filterReplay(hdr http.Header) {
+	for name := range hdr {
+		if !h.replayable(name) {
+			delete(hdr, name)
+		}
+	}
+}
+
+// storedHeaders returns the captured headers that go into the record, for
+// serializers other than the built-in one. It returns hdr itself when
+// nothing needs dropping.
+func (h *headerRules) storedHeaders(hdr http.Header, outer *HeaderSnapshot) http.Header {
 	drop := false
-	for name := range h {
-		if notReplayed[name] {
+	for name, vals := range hdr {
+		if !h.stored(name, vals, outer) {
 			drop = true
 			break
 		}
 	}
 	if !drop {
-		return h
+		return hdr
 	}
-	out := make(http.Header, len(h))
-	for name, v := range h {
-		if !notReplayed[name] {
-			out[name] = v
+	out := make(http.Header, len(hdr))
+	for name, vals := range hdr {
+		if h.stored(name, vals, outer) {
+			out[name] = vals
 		}
 	}
 	return out
+}
+
+// isEventStream reports whether a response is a server-sent event stream:
+// such a response is delivered as it goes and never stored, even when the
+// handler wrote it without flushing.
+func isEventStream(hdr http.Header) bool {
+	ct := hdr["Content-Type"]
+	return len(ct) > 0 && len(ct[0]) >= 17 && strings.EqualFold(ct[0][:17], "text/event-stream")
+}
+
+// HeaderSnapshot remembers the response headers that were present when
+// the idempotency middleware started: outer middleware (a request id,
+// CORS) set them, and sets them again on a replay, so they are neither
+// stored nor replayed unless the handler changed them. Adapters take one
+// before running the rest of the chain and hand it back in
+// Captured.Outer. The zero value is empty; Reset makes it reusable
+// without giving up its memory.
+type HeaderSnapshot struct {
+	names []string
+	offs  []int    // values of names[i] are vals[offs[i]:offs[i+1]]
+	vals  []string // copies of the string headers, so in-place edits show
+}
+
+// Reset empties the snapshot.
+func (s *HeaderSnapshot) Reset() {
+	clear(s.names)
+	clear(s.vals)
+	s.names, s.offs, s.vals = s.names[:0], s.offs[:0], s.vals[:0]
+}
+
+// Take records every header of h (canonical names, as http.Header keeps
+// them).
+func (s *HeaderSnapshot) Take(h http.Header) {
+	s.Reset()
+	for name, vals := range h {
+		s.names = append(s.names, name)
+		s.offs = append(s.offs, len(s.vals))
+		s.vals = append(s.vals, vals...)
+	}
+}
+
+// Add records one value of a header, for frameworks that visit headers
+// one value at a time. name must be canonical.
+func (s *HeaderSnapshot) Add(name, value string) {
+	if n := len(s.names); n == 0 || s.names[n-1] != name {
+		s.names = append(s.names, name)
+		s.offs = append(s.offs, len(s.vals))
+	}
+	s.vals = append(s.vals, value)
+}
+
+// Len returns the number of headers recorded.
+func (s *HeaderSnapshot) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.names)
+}
+
+// Unchanged reports whether header name had exactly the values vals when
+// the snapshot was taken. A nil snapshot has seen nothing.
+func (s *HeaderSnapshot) Unchanged(name string, vals []string) bool {
+	if s == nil {
+		return false
+	}
+	for i, n := range s.names {
+		if n != name {
+			continue
+		}
+		end := len(s.vals)
+		if i+1 < len(s.offs) {
+			end = s.offs[i+1]
+		}
+		was := s.vals[s.offs[i]:end]
+		if len(was) != len(vals) {
+			return false
+		}
+		for j := range was {
+			if was[j] != vals[j] {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

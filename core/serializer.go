@@ -25,23 +25,26 @@ const binaryFormatVersion = 1
 
 // Encode implements ResponseSerializer.
 func (BinarySerializer) Encode(dst []byte, r *Response) ([]byte, error) {
-	return encodeBinary(dst, r.Status, r.Header, nil, r.Body), nil
+	return encodeBinary(dst, r.Status, r.Header, nil, nil, r.Body), nil
 }
 
-// encodeBinary encodes a response, leaving out the headers in skip, so the
-// Engine stores a filtered response without copying its header map.
-func encodeBinary(dst []byte, status int, h map[string][]string, skip map[string]bool, body []byte) []byte {
+// encodeBinary encodes a response. With rules, only the headers they
+// store are written (see headerRules.stored), so the common case needs no
+// filtered copy of the header map.
+func encodeBinary(dst []byte, status int, h map[string][]string, rules *headerRules, outer *HeaderSnapshot, body []byte) []byte {
 	n := len(h)
-	for name := range h {
-		if skip[name] {
-			n--
+	if rules != nil {
+		for name, vals := range h {
+			if !rules.stored(name, vals, outer) {
+				n--
+			}
 		}
 	}
 	dst = append(dst, binaryFormatVersion)
 	dst = binary.AppendUvarint(dst, uint64(status))
 	dst = binary.AppendUvarint(dst, uint64(n))
 	for name, vals := range h {
-		if skip[name] {
+		if rules != nil && !rules.stored(name, vals, outer) {
 			continue
 		}
 		dst = appendBytes(dst, name)

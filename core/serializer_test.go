@@ -219,7 +219,7 @@ func TestEncodeBinarySkip(t *testing.T) {
 		"Content-Length": {"5"},
 		"X-Request-Id":   {"r1", "r2"},
 	}
-	enc := encodeBinary(nil, 201, h, notReplayed, []byte("hello"))
+	enc := encodeBinary(nil, 201, h, &headerRules{}, nil, []byte("hello"))
 	got, err := BinarySerializer{}.Decode(enc)
 	if err != nil {
 		t.Fatalf("Decode: %v", err)
@@ -229,7 +229,7 @@ func TestEncodeBinarySkip(t *testing.T) {
 		t.Fatalf("encodeBinary with skip = %+v, want %+v", got, want)
 	}
 	// Everything skipped: no headers at all, still a valid record.
-	enc = encodeBinary(nil, 200, http.Header{"Date": {"x"}}, notReplayed, nil)
+	enc = encodeBinary(nil, 200, http.Header{"Date": {"x"}}, &headerRules{}, nil, nil)
 	got, err = BinarySerializer{}.Decode(enc)
 	if err != nil || got.Header != nil || got.Status != 200 {
 		t.Fatalf("all headers skipped: %+v, %v", got, err)
@@ -240,7 +240,7 @@ func TestEncodeBinarySkip(t *testing.T) {
 	}
 }
 
-func TestReplayHeaders(t *testing.T) {
+func TestStoredHeaders(t *testing.T) {
 	h := http.Header{
 		"Content-Type":       {"application/json"},
 		"Set-Cookie":         {"s=1"},
@@ -249,22 +249,48 @@ func TestReplayHeaders(t *testing.T) {
 		"X-Custom":           {"a", "b"},
 		"Etag":               {`"v1"`},
 	}
-	got := replayHeaders(h, nil)
+	all := &headerRules{}
+	got := all.storedHeaders(h, nil)
 	want := http.Header{"Content-Type": {"application/json"}, "X-Custom": {"a", "b"}, "Etag": {`"v1"`}}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("replayHeaders = %v, want %v", got, want)
+		t.Fatalf("storedHeaders = %v, want %v", got, want)
 	}
 	if len(h) != 6 {
-		t.Fatal("replayHeaders modified its input")
+		t.Fatal("storedHeaders modified its input")
 	}
 	clean := http.Header{"Content-Type": {"a"}}
-	if got := replayHeaders(clean, nil); !reflect.DeepEqual(got, clean) {
+	if got := all.storedHeaders(clean, nil); !reflect.DeepEqual(got, clean) {
 		t.Fatalf("clean headers changed: %v", got)
 	}
 	// Allowlist: only those (and Content-Type); never the forbidden ones.
-	got = replayHeaders(h, []string{"Etag", "Set-Cookie", "X-Missing"})
+	allow := &headerRules{allow: []string{"Etag", "Set-Cookie", "X-Missing"}}
+	got = allow.storedHeaders(h, nil)
 	want = http.Header{"Content-Type": {"application/json"}, "Etag": {`"v1"`}}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("replayHeaders(allow) = %v, want %v", got, want)
+		t.Fatalf("storedHeaders(allow) = %v, want %v", got, want)
+	}
+	// Denylist on top of the fixed one.
+	deny := &headerRules{deny: map[string]bool{"Etag": true}}
+	got = deny.storedHeaders(h, nil)
+	want = http.Header{"Content-Type": {"application/json"}, "X-Custom": {"a", "b"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("storedHeaders(deny) = %v, want %v", got, want)
+	}
+	// Headers outer middleware set and the handler left alone are not
+	// stored; one the handler changed (in place, or by appending) is.
+	outer := http.Header{"X-Request-Id": {"r1"}, "Access-Control-Allow-Origin": {"https://a.example"}, "X-Custom": {"a"}}
+	var snap HeaderSnapshot
+	snap.Take(outer)
+	final := http.Header{"X-Request-Id": {"r1"}, "Access-Control-Allow-Origin": {"https://b.example"}, "X-Custom": {"a", "b"}, "Etag": {`"v1"`}}
+	got = all.storedHeaders(final, &snap)
+	want = http.Header{"Access-Control-Allow-Origin": {"https://b.example"}, "X-Custom": {"a", "b"}, "Etag": {`"v1"`}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("storedHeaders(outer) = %v, want %v", got, want)
+	}
+	// Replay filtering drops what must never be replayed, whatever the record says.
+	rec := http.Header{"Set-Cookie": {"stolen=1"}, "Connection": {"close"}, "Etag": {"x"}, "Location": {"/p/1"}}
+	deny.filterReplay(rec)
+	if !reflect.DeepEqual(rec, http.Header{"Location": {"/p/1"}}) {
+		t.Fatalf("filterReplay = %v", rec)
 	}
 }

@@ -20,11 +20,13 @@ type exchange struct {
 	c    echo.Context
 	next echo.HandlerFunc
 	w    captureWriter
+	snap core.HeaderSnapshot
 	body core.RestoredBody
 }
 
 func (x *exchange) reset() {
 	x.c, x.next = nil, nil
+	x.snap.Reset()
 	x.body = core.RestoredBody{}
 	x.w.ResponseWriter = nil
 }
@@ -32,7 +34,7 @@ func (x *exchange) reset() {
 func (x *exchange) Context() context.Context    { return x.c.Request().Context() }
 func (x *exchange) Method() string              { return x.c.Request().Method }
 func (x *exchange) Path() string                { return x.c.Request().URL.Path }
-func (x *exchange) Route() string               { return x.c.Path() }
+func (x *exchange) Route() string               { return routeOf(x.c) }
 func (x *exchange) RawQuery() string            { return x.c.Request().URL.RawQuery }
 func (x *exchange) Header(name string) []string { return x.c.Request().Header.Values(name) }
 func (x *exchange) ClientIP() string            { return x.c.RealIP() }
@@ -61,15 +63,27 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 	_, _ = res.Write(body)
 }
 
+// Next runs the chain. An error the handler returns is answered here,
+// by Echo's HTTPErrorHandler (c.Error), so that its response is captured
+// and treated like any other: a 4xx is stored and replayed, a 5xx
+// releases the key (see core.Exchange.Next). The error is then answered
+// and not returned again.
 func (x *exchange) Next(limit int) (core.Captured, error) {
 	res := x.c.Response()
 	orig := res.Writer
 	x.w.ResponseWriter = orig
 	x.w.Start(limit)
+	x.snap.Take(res.Header())
 	res.Writer = &x.w
 	defer func() { res.Writer = orig }()
-	err := x.next(x.c)
-	return x.w.Captured(res.Status, res.Header()), err
+	if err := x.next(x.c); err != nil {
+		x.c.Error(err)
+	}
+	capd := x.w.Captured(res.Status, res.Header())
+	if x.snap.Len() > 0 {
+		capd.Outer = &x.snap
+	}
+	return capd, nil
 }
 
 func (x *exchange) Pass() error { return x.next(x.c) }

@@ -24,6 +24,14 @@ func startEcho(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 	e.Use(middleware.Recover())
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			for _, h := range coretest.OuterHeaders(c.Request().Header.Get("Origin")) {
+				c.Response().Header().Set(h[0], h[1])
+			}
+			return next(c)
+		}
+	})
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
 			if u := c.Request().Header.Get("X-User-ID"); u != "" {
 				c.Set("user", u)
 			}
@@ -33,7 +41,16 @@ func startEcho(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 	if setup.Outer != nil {
 		e.Use(mustMiddleware(t, setup.Outer))
 	}
-	mw := mustMiddleware(t, setup.Options)
+	add := e.Add
+	var onRoute []echo.MiddlewareFunc
+	switch mw := mustMiddleware(t, setup.Options); setup.Mount {
+	case coretest.MountGlobal:
+		e.Use(mw)
+	case coretest.MountGroup:
+		add = e.Group("", mw).Add
+	default:
+		onRoute = append(onRoute, mw)
+	}
 	for _, route := range []string{"items", "other"} {
 		route := route
 		h := func(c echo.Context) error {
@@ -54,8 +71,12 @@ func startEcho(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 			switch {
 			case out.Panic:
 				panic("coretest panic")
+			case out.Err && out.ErrStatus != 0:
+				return echo.NewHTTPError(out.ErrStatus, "coretest handler error")
 			case out.Err:
 				return errors.New("coretest handler error")
+			case out.EventStream:
+				return c.Blob(out.Status, "text/event-stream", out.Body)
 			case out.Stream:
 				c.Response().WriteHeader(out.Status)
 				half := len(out.Body) / 2
@@ -67,7 +88,7 @@ func startEcho(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 			return c.Blob(out.Status, out.Header.Get("Content-Type"), out.Body)
 		}
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-			e.Add(m, "/"+route+"/:id", h, mw)
+			add(m, "/"+route+"/:id", h, onRoute...)
 		}
 	}
 	srv := httptest.NewServer(e)

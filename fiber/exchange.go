@@ -16,7 +16,8 @@ const enteredKey = "github.com/idemkit/idempotency/fiber.entered"
 
 // exchange maps one *fiber.Ctx to core.Exchange. It is pooled.
 type exchange struct {
-	c *fiber.Ctx
+	c    *fiber.Ctx
+	snap core.HeaderSnapshot
 }
 
 func (x *exchange) Context() context.Context { return x.c.UserContext() }
@@ -47,12 +48,10 @@ func (x *exchange) Path() string     { return string(x.c.Request().URI().Path())
 func (x *exchange) RawQuery() string { return string(x.c.Request().URI().QueryString()) }
 func (x *exchange) ClientIP() string { return x.c.IP() }
 
-func (x *exchange) Route() string {
-	if r := x.c.Route(); r != nil && r.Method != "USE" {
-		return r.Path
-	}
-	return "" // under app.Use the route is not known yet: the engine uses the path
-}
+// Route returns the matched route's pattern, also under app.Use or a
+// Group (see routeOf). The pattern is a string Fiber keeps for the app's
+// life, so it outlives the request.
+func (x *exchange) Route() string { return routeOf(x.c) }
 
 func (x *exchange) Header(name string) []string {
 	vals := x.c.Request().Header.PeekAll(name)
@@ -111,10 +110,26 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 	res.SetBodyRaw(body)
 }
 
+// Next runs the chain. An error the handler returns is answered here, by
+// the app's ErrorHandler, so that its response is captured and treated
+// like any other: a 4xx is stored and replayed, a 5xx releases the key
+// (see core.Exchange.Next).
 func (x *exchange) Next(limit int) (core.Captured, error) {
-	err := x.c.Next()
 	res := x.c.Response()
+	x.snap.Reset()
+	res.Header.VisitAll(func(k, v []byte) {
+		x.snap.Add(http.CanonicalHeaderKey(string(k)), string(v))
+	})
+	err := x.c.Next()
+	if err != nil {
+		if herr := x.c.App().ErrorHandler(x.c, err); herr == nil {
+			err = nil
+		}
+	}
 	capd := core.Captured{Status: res.StatusCode()}
+	if x.snap.Len() > 0 {
+		capd.Outer = &x.snap
+	}
 	if res.IsBodyStream() {
 		capd.Streamed = true
 		return capd, err

@@ -23,6 +23,12 @@ func startFiber(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 	f := fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 64 << 20})
 	f.Use(recover.New())
 	f.Use(func(c *fiber.Ctx) error {
+		for _, h := range coretest.OuterHeaders(c.Get("Origin")) {
+			c.Set(h[0], h[1])
+		}
+		return c.Next()
+	})
+	f.Use(func(c *fiber.Ctx) error {
 		if u := c.Get("X-User-ID"); u != "" {
 			c.Locals("user", u)
 		}
@@ -31,7 +37,16 @@ func startFiber(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 	if setup.Outer != nil {
 		f.Use(mustMiddleware(t, setup.Outer))
 	}
-	mw := mustMiddleware(t, setup.Options)
+	var routes fiber.Router = f
+	var onRoute []fiber.Handler
+	switch mw := mustMiddleware(t, setup.Options); setup.Mount {
+	case coretest.MountGlobal:
+		f.Use(mw)
+	case coretest.MountGroup:
+		routes = f.Group("/", mw)
+	default:
+		onRoute = append(onRoute, mw)
+	}
 	for _, route := range []string{"items", "other"} {
 		route := route
 		h := func(c *fiber.Ctx) error {
@@ -48,8 +63,13 @@ func startFiber(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 			switch {
 			case out.Panic:
 				panic("coretest panic")
+			case out.Err && out.ErrStatus != 0:
+				return fiber.NewError(out.ErrStatus, "coretest handler error")
 			case out.Err:
 				return errors.New("coretest handler error")
+			case out.EventStream:
+				c.Set("Content-Type", "text/event-stream")
+				return c.Status(out.Status).Send(out.Body)
 			case out.Stream:
 				c.Status(out.Status)
 				body := out.Body
@@ -65,7 +85,7 @@ func startFiber(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 			return c.Status(out.Status).Send(out.Body)
 		}
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-			f.Add(m, "/"+route+"/:id", mw, h)
+			routes.Add(m, "/"+route+"/:id", append(onRoute[:len(onRoute):len(onRoute)], h)...)
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -36,6 +36,7 @@ func Middleware(e *core.Engine) fiber.Handler {
 		x.c = c
 		err := e.Serve(x)
 		x.c = nil
+		x.snap.Reset()
 		exchanges.Put(x)
 		return err
 	}

@@ -20,11 +20,13 @@ const enteredKey = "github.com/idemkit/idempotency/gin.entered"
 type exchange struct {
 	c    *gin.Context
 	w    captureWriter
+	snap core.HeaderSnapshot
 	body core.RestoredBody
 }
 
 func (x *exchange) reset() {
 	x.c = nil
+	x.snap.Reset()
 	x.body = core.RestoredBody{}
 	x.w.ResponseWriter = nil
 }
@@ -65,14 +67,23 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 	x.c.Abort()
 }
 
+// Next runs the chain. A Gin handler reports errors through c.Error or
+// c.AbortWithError, having written its response (AbortWithError writes
+// the status): that response is captured like any other, which is the
+// rule every adapter follows (see core.Exchange.Next).
 func (x *exchange) Next(limit int) (core.Captured, error) {
 	orig := x.c.Writer
 	x.w.ResponseWriter = orig
 	x.w.Start(limit)
+	x.snap.Take(orig.Header())
 	x.c.Writer = &x.w
 	defer func() { x.c.Writer = orig }()
 	x.c.Next()
-	return x.w.Captured(orig.Status(), orig.Header()), nil
+	capd := x.w.Captured(orig.Status(), orig.Header())
+	if x.snap.Len() > 0 {
+		capd.Outer = &x.snap
+	}
+	return capd, nil
 }
 
 func (x *exchange) Pass() error {

@@ -1,6 +1,7 @@
 package idemgin_test
 
 import (
+	"errors"
 	"io"
 	"net/http/httptest"
 	"testing"
@@ -15,12 +16,17 @@ import (
 func init() { gin.SetMode(gin.ReleaseMode) }
 
 func TestConformance(t *testing.T) {
-	coretest.TestAdapter(t, coretest.Harness{Start: startGin})
+	coretest.TestAdapter(t, coretest.Harness{Start: startGin, HandlerErrors: true})
 }
 
 func startGin(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 	r := gin.New()
 	r.Use(gin.Recovery())
+	r.Use(func(c *gin.Context) {
+		for _, h := range coretest.OuterHeaders(c.GetHeader("Origin")) {
+			c.Header(h[0], h[1])
+		}
+	})
 	r.Use(func(c *gin.Context) {
 		if u := c.GetHeader("X-User-ID"); u != "" {
 			c.Set("user", u)
@@ -29,7 +35,16 @@ func startGin(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 	if setup.Outer != nil {
 		r.Use(mustMiddleware(t, setup.Outer))
 	}
-	mw := mustMiddleware(t, setup.Options)
+	var routes gin.IRoutes = r
+	var onRoute []gin.HandlerFunc
+	switch mw := mustMiddleware(t, setup.Options); setup.Mount {
+	case coretest.MountGlobal:
+		r.Use(mw)
+	case coretest.MountGroup:
+		routes = r.Group("/", mw)
+	default:
+		onRoute = append(onRoute, mw)
+	}
 	for _, route := range []string{"items", "other"} {
 		route := route
 		h := func(c *gin.Context) {
@@ -50,6 +65,19 @@ func startGin(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 			if out.Panic {
 				panic("coretest panic")
 			}
+			if out.Err {
+				code := out.ErrStatus
+				if code == 0 {
+					code = 500
+				}
+				_ = c.AbortWithError(code, errors.New("coretest handler error"))
+				return
+			}
+			if out.EventStream {
+				c.Status(out.Status)
+				c.SSEvent("", string(out.Body))
+				return
+			}
 			if out.Stream {
 				c.Status(out.Status)
 				half := len(out.Body) / 2
@@ -64,9 +92,8 @@ func startGin(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 			}
 			c.Data(out.Status, out.Header.Get("Content-Type"), out.Body)
 		}
-		r.Handle("GET", "/"+route+"/:id", mw, h)
-		for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
-			r.Handle(m, "/"+route+"/:id", mw, h)
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			routes.Handle(m, "/"+route+"/:id", append(onRoute[:len(onRoute):len(onRoute)], h)...)
 		}
 	}
 	srv := httptest.NewServer(r)

@@ -21,26 +21,44 @@ type Harness struct {
 	// URL; it registers the server's shutdown with t.Cleanup. The router
 	// must have, in this order:
 	//
+	//   - the framework's panic recovery;
+	//   - an outer middleware setting the headers of OuterHeaders(the
+	//     request's Origin header) on the response, then running the chain;
 	//   - a user middleware storing the X-User-ID request header, when
 	//     present, under the context key "user" (c.Set / c.Locals);
 	//   - when setup.Outer is not nil, a global idempotency middleware
 	//     built from setup.Outer;
+	//   - the idempotency middleware built from setup.Options, mounted as
+	//     setup.Mount says: on each route (MountRoute), for the whole
+	//     router (MountGlobal: r.Use / e.Use / app.Use), or on a group
+	//     at the root that holds the routes (MountGroup);
 	//   - routes GET, POST, PUT, PATCH and DELETE /items/:id and
-	//     /other/:id, each with a route-level idempotency middleware built
-	//     from setup.Options, then a handler that reads the body with the
+	//     /other/:id, each with a handler that reads the body with the
 	//     framework's API, calls app.Exec (Route "items" or "other") and
-	//     writes the Output with the framework's API.
+	//     writes the Output with the framework's API (see Output).
 	//
 	// Middlewares are built with the adapter's error-returning
 	// constructor; an error fails the test.
 	Start func(t *testing.T, app *App, setup Setup) string
-	// HandlerErrors is true when the framework's handlers return errors.
+	// HandlerErrors is true when the harness can fail a handler with the
+	// framework's error mechanism (Output.Err).
 	HandlerErrors bool
 }
+
+// Mount says where the idempotency middleware is registered.
+type Mount int
+
+// Mounts of the idempotency middleware under test.
+const (
+	MountRoute  Mount = iota // route-level, on each route
+	MountGlobal              // for the whole router
+	MountGroup               // on a group holding the routes
+)
 
 // Setup is the middleware configuration of one served app.
 type Setup struct {
 	Options []core.Option
+	Mount   Mount
 	Outer   []core.Option
 }
 
@@ -79,10 +97,14 @@ func (e *env) start(opts ...core.Option) *env {
 }
 
 func (e *env) startStore(st core.Store, opts ...core.Option) *env {
+	return e.startMounted(MountRoute, st, opts...)
+}
+
+func (e *env) startMounted(m Mount, st core.Store, opts ...core.Option) *env {
 	e.app = NewApp()
 	e.store = st
 	all := append([]core.Option{core.WithStore(st), core.WithUserKey("user")}, opts...)
-	e.base = e.h.Start(e.t, e.app, Setup{Options: all})
+	e.base = e.h.Start(e.t, e.app, Setup{Options: all, Mount: m})
 	// Cleanups run last-in first-out: idle keep-alive connections close
 	// before the server shuts down, so no server waits on them.
 	e.t.Cleanup(client.CloseIdleConnections)

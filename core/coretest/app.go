@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,9 +49,32 @@ type Output struct {
 	Stream bool
 	// Panic asks the harness to panic with "coretest panic".
 	Panic bool
-	// Err asks the harness to return an error from the handler (echo,
-	// fiber); harnesses of frameworks without handler errors ignore it.
-	Err bool
+	// Err asks the harness to fail the handler with the framework's own
+	// error mechanism (return an error in Echo and Fiber, c.AbortWithError
+	// in Gin). ErrStatus, when not 0, is the error's HTTP status
+	// (echo.NewHTTPError, fiber.NewError, AbortWithError's code);
+	// otherwise the error is a plain one (Gin: status 500).
+	Err       bool
+	ErrStatus int
+	// EventStream asks the harness to answer Body as text/event-stream
+	// with the framework's usual API, without flushing (gin c.SSEvent or
+	// c.Data, echo c.Blob, fiber c.Send).
+	EventStream bool
+}
+
+var requestIDs atomic.Uint64
+
+// OuterHeaders returns the response headers a harness's outer middleware
+// sets before the idempotency middleware runs: a fresh X-Request-Id on
+// every response and, for a request with an Origin header, a CORS
+// Access-Control-Allow-Origin echoing it. Neither may be stored: a replay
+// must carry this request's, set again by the outer middleware.
+func OuterHeaders(origin string) [][2]string {
+	h := [][2]string{{"X-Request-Id", "req-" + strconv.FormatUint(requestIDs.Add(1), 10)}}
+	if origin != "" {
+		h = append(h, [2]string{"Access-Control-Allow-Origin", origin})
+	}
+	return h
 }
 
 // Exec runs the application logic and counts the execution. Query
@@ -88,7 +112,18 @@ func (a *App) Exec(in Input) Output {
 	out.Header.Set("Set-Cookie", "session=s"+strconv.Itoa(n)+"; Path=/")
 	out.Stream = in.Query("stream") == "1"
 	out.Panic = in.Query("panic") == "1"
-	out.Err = in.Query("error") == "1"
+	if e := in.Query("error"); e != "" {
+		out.Err = true
+		out.ErrStatus, _ = strconv.Atoi(e)
+		if out.ErrStatus < 400 {
+			out.ErrStatus = 0
+		}
+	}
+	if in.Query("sse") == "1" {
+		out.EventStream = true
+		out.Header.Set("Content-Type", "text/event-stream")
+		out.Body = []byte("data: " + strconv.Itoa(n) + "\n\n")
+	}
 	return out
 }
 
