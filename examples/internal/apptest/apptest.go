@@ -234,6 +234,37 @@ func Run(t *testing.T, build Build) {
 		}
 	})
 
+	// Every response carries an X-Request-Id set outside the idempotency
+	// middleware: originals, the middleware's own refusals, a recovered
+	// panic, unguarded routes and the framework's 404, each a new id.
+	t.Run("RequestID", func(t *testing.T) {
+		app, _ := newApp(t)
+		const body = `{"amount":1,"currency":"EUR"}`
+		seen := map[string]string{}
+		for _, tc := range []struct {
+			name string
+			w    *Reply
+		}{
+			{"original", Do(app, "POST", "/payments", body, "Idempotency-Key", Key)},
+			{"missing key (400 problem)", Do(app, "POST", "/payments", body)},
+			{"mismatch (422 problem)", Do(app, "POST", "/payments", `{"amount":2,"currency":"EUR"}`, "Idempotency-Key", Key)},
+			{"panic (500)", Do(app, "POST", "/payments?panic=1", body, "Idempotency-Key", "6f1c3b9e-7a4d-4c1e-9b7f-0d6a5e3c2b1a")},
+			{"vote without key", Do(app, "POST", "/votes", "")},
+			{"GET /stats", Do(app, "GET", "/stats", "")},
+			{"unmatched route (404)", Do(app, "POST", "/nope", body, "Idempotency-Key", Key)},
+		} {
+			id := tc.w.Header.Get(shop.RequestIDHeader)
+			switch {
+			case !strings.HasPrefix(id, "req_"):
+				t.Errorf("%s: %d, X-Request-Id %q, want a req_ id", tc.name, tc.w.Code, id)
+			case seen[id] != "":
+				t.Errorf("%s: X-Request-Id %s was already on %s", tc.name, id, seen[id])
+			default:
+				seen[id] = tc.name
+			}
+		}
+	})
+
 	// The extra options reach every idempotent route.
 	t.Run("ExtraOptions", func(t *testing.T) {
 		rec := &recorder{}

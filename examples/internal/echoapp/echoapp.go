@@ -25,10 +25,12 @@ import (
 // returned as an error rather than a panic, so a server can report it and
 // exit cleanly.
 //
-// Middleware order matters: middleware.Recover is outermost, so a handler
-// panic first unwinds through the idempotency middleware, which releases
-// the key (a retry runs fresh), and is then turned into a 500 by Echo's
-// error handler.
+// Middleware order matters. RequestID is outermost, outside the
+// idempotency middleware, so every response gets a fresh X-Request-Id, a
+// replay included. middleware.Recover comes next, so a handler panic
+// first unwinds through the idempotency middleware, which releases the
+// key (a retry runs fresh), and is then turned into a 500 by Echo's error
+// handler.
 func New(store core.Store, s *shop.Shop, extra ...core.Option) (*echo.Echo, error) {
 	if store == nil {
 		return nil, errors.New("echoapp: nil store")
@@ -39,7 +41,7 @@ func New(store core.Store, s *shop.Shop, extra ...core.Option) (*echo.Echo, erro
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true // the servers log with slog
 	// The panicking goroutine's stack is enough in the log.
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}), User())
+	e.Use(RequestID(), middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}), User())
 	for _, rt := range shop.Routes() {
 		h := Handler(s, rt.Endpoint)
 		if !rt.Idempotent() {
@@ -55,6 +57,19 @@ func New(store core.Store, s *shop.Shop, extra ...core.Option) (*echo.Echo, erro
 		e.Add(rt.Method, rt.Path, h, mw)
 	}
 	return e, nil
+}
+
+// RequestID sets a fresh X-Request-Id (shop.NewRequestID) on every
+// response, before the rest of the chain runs. (Echo's own
+// middleware.RequestID would do, but it makes its own ids; the three
+// servers share one generator so that they cannot drift.)
+func RequestID() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set(shop.RequestIDHeader, shop.NewRequestID())
+			return next(c)
+		}
+	}
 }
 
 // User is the demo's authentication middleware: it stores the X-User-ID

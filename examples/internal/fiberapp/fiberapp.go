@@ -44,9 +44,11 @@ var ErrorWriter io.Writer = os.Stderr
 //
 // The idempotency middleware is attached to each route, not with
 // app.Use, so that the route scope sees the route pattern (see idemfiber).
-// Middleware order matters: recover is outermost, so a handler panic first
-// unwinds through the idempotency middleware, which releases the key (a
-// retry runs fresh), and is then turned into a 500 by ErrorHandler.
+// Middleware order matters. RequestID is outermost, outside the
+// idempotency middleware, so every response gets a fresh X-Request-Id, a
+// replay included. recover comes next, so a handler panic first unwinds
+// through the idempotency middleware, which releases the key (a retry
+// runs fresh), and is then turned into a 500 by ErrorHandler.
 func New(store core.Store, s *shop.Shop, extra ...core.Option) (*fiber.App, error) {
 	if store == nil {
 		return nil, errors.New("fiberapp: nil store")
@@ -66,7 +68,7 @@ func New(store core.Store, s *shop.Shop, extra ...core.Option) (*fiber.App, erro
 		// without copies a later request overwrites it (method="GETT").
 		Immutable: true,
 	})
-	app.Use(recover.New(recover.Config{
+	app.Use(RequestID(), recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(_ *fiber.Ctx, e any) {
 			fmt.Fprintf(ErrorWriter, "panic recovered: %v\n%s\n", e, debug.Stack())
@@ -100,6 +102,15 @@ func ErrorHandler(c *fiber.Ctx, err error) error {
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
 	return c.Status(fe.Code).SendString(fe.Message)
+}
+
+// RequestID sets a fresh X-Request-Id (shop.NewRequestID) on every
+// response, before the rest of the chain runs.
+func RequestID() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(shop.RequestIDHeader, shop.NewRequestID())
+		return c.Next()
+	}
 }
 
 // User is the demo's authentication middleware: it stores the X-User-ID

@@ -238,3 +238,17 @@ func TestEndpointString(t *testing.T) {
 		}
 	}
 }
+
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewRequestID()
+		if len(id) != len("req_")+26 || !strings.HasPrefix(id, "req_") {
+			t.Fatalf("request id %q, want req_ and 26 characters", id)
+		}
+		if seen[id] {
+			t.Fatalf("request id %q handed out twice", id)
+		}
+		seen[id] = true
+	}
+}
