@@ -89,7 +89,9 @@ func User() echo.MiddlewareFunc {
 // Handler maps an echo request to shop.Handle and writes its response
 // with c.Blob, which sets the status and Content-Type the shop chose.
 // (c.JSON would re-encode with Echo's serializer and add a newline; the
-// shop's bytes are what every framework must answer alike.)
+// shop's bytes are what every framework must answer alike.) A streamed
+// response (exports) is written chunk by chunk to c.Response(), with a
+// Flush after each.
 func Handler(s *shop.Shop, e shop.Endpoint) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var resp *shop.Response
@@ -109,7 +111,24 @@ func Handler(s *shop.Shop, e shop.Endpoint) echo.HandlerFunc {
 				User:   user,
 			})
 		}
-		h := c.Response().Header()
+		res := c.Response()
+		h := res.Header()
+		if resp.Stream != nil {
+			for k, v := range resp.Header {
+				h[k] = v
+			}
+			res.WriteHeader(resp.Status)
+			for _, chunk := range resp.Stream {
+				if req.Context().Err() != nil {
+					return nil
+				}
+				if _, err := res.Write(chunk); err != nil {
+					return nil // the client is gone; the status is sent
+				}
+				res.Flush()
+			}
+			return nil
+		}
 		for k, v := range resp.Header {
 			if k != echo.HeaderContentType { // c.Blob sets it
 				h[k] = v

@@ -7,6 +7,7 @@
 package fiberapp
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -127,7 +128,8 @@ func User() fiber.Handler {
 }
 
 // Handler maps a fiber request to shop.Handle and writes its response
-// with c.Status(...).Send(...).
+// with c.Status(...).Send(...), or, for a streamed response (exports),
+// through fasthttp's body stream writer, which flushes each chunk.
 func Handler(s *shop.Shop, e shop.Endpoint) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var resp *shop.Response
@@ -153,8 +155,30 @@ func Handler(s *shop.Shop, e shop.Endpoint) fiber.Handler {
 				}
 			}
 		}
-		return c.Status(resp.Status).Send(resp.Body)
+		c.Status(resp.Status)
+		if resp.Stream != nil {
+			stream(c, resp.Stream)
+			return nil
+		}
+		return c.Send(resp.Body)
 	}
+}
+
+// stream sets chunks as the response body, written after the handler
+// returns (fasthttp calls the writer once the headers are out, with a
+// chunked body) and flushed chunk by chunk. The writer must not touch c,
+// which is recycled by then.
+func stream(c *fiber.Ctx, chunks [][]byte) {
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		for _, chunk := range chunks {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			if err := w.Flush(); err != nil {
+				return // the client is gone
+			}
+		}
+	})
 }
 
 // query decodes the query string as net/http's URL.Query does.

@@ -93,11 +93,32 @@ func Handler(s *shop.Shop, e shop.Endpoint) gin.HandlerFunc {
 				User:   c.GetString(shop.UserKey),
 			})
 		}
-		h := c.Writer.Header()
-		for k, v := range resp.Header {
-			h[k] = v
-		}
-		c.Status(resp.Status)
+		write(c, resp)
+	}
+}
+
+// write copies resp's headers and writes its status and body, or streams
+// it: each chunk of resp.Stream is written and flushed through Gin's
+// writer (the way c.Stream does, without its CloseNotify, which
+// httptest's recorder lacks), until the client goes away.
+func write(c *gin.Context, resp *shop.Response) {
+	h := c.Writer.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	c.Status(resp.Status)
+	if resp.Stream == nil {
 		_, _ = c.Writer.Write(resp.Body)
+		return
+	}
+	ctx := c.Request.Context()
+	for _, chunk := range resp.Stream {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := c.Writer.Write(chunk); err != nil {
+			return
+		}
+		c.Writer.Flush()
 	}
 }
