@@ -198,6 +198,7 @@ func script() []step {
 				return single(rp, err, 0, "", "")
 			}
 			res := result{status: strconv.Itoa(rp.status), idem: orDash(rp.header.Get("Idempotency-Status")), body: string(rp.body), sig: signature(rp)}
+			res.expect(rp.header.Get(shop.RequestIDHeader) != "", "no %s header", shop.RequestIDHeader)
 			// A streamed answer is never stored, so the retry is never its
 			// replay; every framework must still answer it alike (sig).
 			res.expect(!apptest.IsStreamReplay(&apptest.Reply{Code: rp.status, Header: rp.header, Body: string(rp.body)}),

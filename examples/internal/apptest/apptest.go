@@ -236,8 +236,10 @@ func Run(t *testing.T, build Build) {
 	})
 
 	// Every response carries an X-Request-Id set outside the idempotency
-	// middleware: originals, the middleware's own refusals, a recovered
-	// panic, unguarded routes and the framework's 404, each a new id.
+	// middleware: originals, replays, the middleware's own refusals, a
+	// recovered panic, unguarded routes and the framework's 404, each a
+	// new id. A replay's is its own, not the stored original's: headers
+	// set outside the middleware are neither stored nor replayed.
 	t.Run("RequestID", func(t *testing.T) {
 		app, _ := newApp(t)
 		const body = `{"amount":1,"currency":"EUR"}`
@@ -247,6 +249,7 @@ func Run(t *testing.T, build Build) {
 			w    *Reply
 		}{
 			{"original", Do(app, "POST", "/payments", body, "Idempotency-Key", Key)},
+			{"replay", Do(app, "POST", "/payments", body, "Idempotency-Key", Key)},
 			{"missing key (400 problem)", Do(app, "POST", "/payments", body)},
 			{"mismatch (422 problem)", Do(app, "POST", "/payments", `{"amount":2,"currency":"EUR"}`, "Idempotency-Key", Key)},
 			{"panic (500)", Do(app, "POST", "/payments?panic=1", body, "Idempotency-Key", "6f1c3b9e-7a4d-4c1e-9b7f-0d6a5e3c2b1a")},
