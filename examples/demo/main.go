@@ -142,7 +142,7 @@ func run(ctx context.Context, w io.Writer, fws []framework, verbose bool) (bool,
 	}
 	if len(fws) > 1 {
 		if len(diffs) == 0 {
-			fmt.Fprintf(w, "%s: IDENTICAL, every step byte for byte: status, body, Idempotency-Status, Content-Type, Location, Cache-Control, Retry-After and Set-Cookie presence\n",
+			fmt.Fprintf(w, "%s: IDENTICAL, every step byte for byte: status, body, Idempotency-Status, Content-Type, Location, Cache-Control, Retry-After and Set-Cookie presence (X-Request-Id aside: fresh on every response)\n",
 				strings.Join(names, " = "))
 		} else {
 			allOK = false

@@ -125,6 +125,9 @@ type result struct {
 // that carry idempotency (Idempotency-Status, Content-Type, Location,
 // Cache-Control, the presence of Retry-After and Set-Cookie). Nothing is
 // normalised: ids such as pay_1 match because every server starts fresh.
+// X-Request-Id is left out on purpose: it is new on every response, so
+// single checks that it is there and replayed that a replay's differs
+// from the original's.
 func signature(rp reply) string {
 	h := rp.header
 	return fmt.Sprintf("%d Idempotency-Status=%q Content-Type=%q Location=%q Cache-Control=%q Retry-After:%t Set-Cookie:%t body=%q",
@@ -148,6 +151,7 @@ func single(rp reply, err error, wantStatus int, wantIdem, why string) result {
 	res.expect(rp.status == wantStatus, "status %d, want %d", rp.status, wantStatus)
 	got := rp.header.Get("Idempotency-Status")
 	res.expect(got == wantIdem, "Idempotency-Status %q, want %q", got, wantIdem)
+	res.expect(rp.header.Get(shop.RequestIDHeader) != "", "no %s header", shop.RequestIDHeader)
 	return res
 }
 
@@ -159,8 +163,11 @@ func problemJSON(res *result, rp reply) {
 }
 
 // replayed checks that a replay reproduces the first response: same
-// body and Location, and no Set-Cookie, which is never replayed.
+// body and Location, and no Set-Cookie, which is never replayed; its
+// X-Request-Id is its own, set outside the idempotency middleware.
 func replayed(res *result, t *target, rp reply) {
+	id, orig := rp.header.Get(shop.RequestIDHeader), t.first.header.Get(shop.RequestIDHeader)
+	res.expect(id == "" || id != orig, "the replay carries the original's %s %q, want a fresh one", shop.RequestIDHeader, orig)
 	res.expect(string(rp.body) == string(t.first.body), "replayed body %s differs from the original %s", rp.body, t.first.body)
 	loc, want := rp.header.Get("Location"), t.first.header.Get("Location")
 	res.expect(loc == want, "replayed Location %q, want %q", loc, want)
@@ -251,6 +258,7 @@ func concurrentDuplicates(ctx context.Context, t *target) result {
 	sigs := map[string]int{}
 	idems := map[string]int{}
 	bodies := map[string]bool{}
+	requestIDs := map[string]bool{}
 	for i, rp := range replies {
 		if errs[i] != nil {
 			statuses["error"]++
@@ -261,6 +269,7 @@ func concurrentDuplicates(ctx context.Context, t *target) result {
 		sigs[signature(rp)]++
 		idems[orDash(rp.header.Get("Idempotency-Status"))]++
 		bodies[string(rp.body)] = true
+		requestIDs[rp.header.Get(shop.RequestIDHeader)] = true
 		res.body = string(rp.body)
 	}
 	res.status = summarize(statuses, "x")
@@ -273,6 +282,8 @@ func concurrentDuplicates(ctx context.Context, t *target) result {
 	res.expect(idems["Original"] == 1 && idems["Repeated"] == duplicates-1,
 		"Idempotency-Status %s, want 1 Original, %d Repeated", res.idem, duplicates-1)
 	res.expect(len(bodies) <= 1, "%d different response bodies, want one", len(bodies))
+	res.expect(len(requestIDs) == duplicates && !requestIDs[""],
+		"%d different %s values in %d responses, want a fresh one on each", len(requestIDs), shop.RequestIDHeader, duplicates)
 	return res
 }
 

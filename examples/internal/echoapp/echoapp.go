@@ -25,10 +25,12 @@ import (
 // returned as an error rather than a panic, so a server can report it and
 // exit cleanly.
 //
-// Middleware order matters: middleware.Recover is outermost, so a handler
-// panic first unwinds through the idempotency middleware, which releases
-// the key (a retry runs fresh), and is then turned into a 500 by Echo's
-// error handler.
+// Middleware order matters. RequestID is outermost, outside the
+// idempotency middleware, so every response gets a fresh X-Request-Id, a
+// replay included. middleware.Recover comes next, so a handler panic
+// first unwinds through the idempotency middleware, which releases the
+// key (a retry runs fresh), and is then turned into a 500 by Echo's error
+// handler.
 func New(store core.Store, s *shop.Shop, extra ...core.Option) (*echo.Echo, error) {
 	if store == nil {
 		return nil, errors.New("echoapp: nil store")
@@ -39,7 +41,7 @@ func New(store core.Store, s *shop.Shop, extra ...core.Option) (*echo.Echo, erro
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true // the servers log with slog
 	// The panicking goroutine's stack is enough in the log.
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}), User())
+	e.Use(RequestID(), middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}), User())
 	for _, rt := range shop.Routes() {
 		h := Handler(s, rt.Endpoint)
 		if !rt.Idempotent() {
@@ -55,6 +57,19 @@ func New(store core.Store, s *shop.Shop, extra ...core.Option) (*echo.Echo, erro
 		e.Add(rt.Method, rt.Path, h, mw)
 	}
 	return e, nil
+}
+
+// RequestID sets a fresh X-Request-Id (shop.NewRequestID) on every
+// response, before the rest of the chain runs. (Echo's own
+// middleware.RequestID would do, but it makes its own ids; the three
+// servers share one generator so that they cannot drift.)
+func RequestID() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set(shop.RequestIDHeader, shop.NewRequestID())
+			return next(c)
+		}
+	}
 }
 
 // User is the demo's authentication middleware: it stores the X-User-ID
@@ -74,7 +89,9 @@ func User() echo.MiddlewareFunc {
 // Handler maps an echo request to shop.Handle and writes its response
 // with c.Blob, which sets the status and Content-Type the shop chose.
 // (c.JSON would re-encode with Echo's serializer and add a newline; the
-// shop's bytes are what every framework must answer alike.)
+// shop's bytes are what every framework must answer alike.) A streamed
+// response (exports) is written chunk by chunk to c.Response(), with a
+// Flush after each.
 func Handler(s *shop.Shop, e shop.Endpoint) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var resp *shop.Response
@@ -94,7 +111,24 @@ func Handler(s *shop.Shop, e shop.Endpoint) echo.HandlerFunc {
 				User:   user,
 			})
 		}
-		h := c.Response().Header()
+		res := c.Response()
+		h := res.Header()
+		if resp.Stream != nil {
+			for k, v := range resp.Header {
+				h[k] = v
+			}
+			res.WriteHeader(resp.Status)
+			for _, chunk := range resp.Stream {
+				if req.Context().Err() != nil {
+					return nil
+				}
+				if _, err := res.Write(chunk); err != nil {
+					return nil // the client is gone; the status is sent
+				}
+				res.Flush()
+			}
+			return nil
+		}
 		for k, v := range resp.Header {
 			if k != echo.HeaderContentType { // c.Blob sets it
 				h[k] = v

@@ -7,6 +7,7 @@
 package fiberapp
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -44,9 +45,11 @@ var ErrorWriter io.Writer = os.Stderr
 //
 // The idempotency middleware is attached to each route, not with
 // app.Use, so that the route scope sees the route pattern (see idemfiber).
-// Middleware order matters: recover is outermost, so a handler panic first
-// unwinds through the idempotency middleware, which releases the key (a
-// retry runs fresh), and is then turned into a 500 by ErrorHandler.
+// Middleware order matters. RequestID is outermost, outside the
+// idempotency middleware, so every response gets a fresh X-Request-Id, a
+// replay included. recover comes next, so a handler panic first unwinds
+// through the idempotency middleware, which releases the key (a retry
+// runs fresh), and is then turned into a 500 by ErrorHandler.
 func New(store core.Store, s *shop.Shop, extra ...core.Option) (*fiber.App, error) {
 	if store == nil {
 		return nil, errors.New("fiberapp: nil store")
@@ -66,7 +69,7 @@ func New(store core.Store, s *shop.Shop, extra ...core.Option) (*fiber.App, erro
 		// without copies a later request overwrites it (method="GETT").
 		Immutable: true,
 	})
-	app.Use(recover.New(recover.Config{
+	app.Use(RequestID(), recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(_ *fiber.Ctx, e any) {
 			fmt.Fprintf(ErrorWriter, "panic recovered: %v\n%s\n", e, debug.Stack())
@@ -102,6 +105,15 @@ func ErrorHandler(c *fiber.Ctx, err error) error {
 	return c.Status(fe.Code).SendString(fe.Message)
 }
 
+// RequestID sets a fresh X-Request-Id (shop.NewRequestID) on every
+// response, before the rest of the chain runs.
+func RequestID() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(shop.RequestIDHeader, shop.NewRequestID())
+		return c.Next()
+	}
+}
+
 // User is the demo's authentication middleware: it stores the X-User-ID
 // header in the fiber context under shop.UserKey (c.Locals), where
 // core.WithUserKey(shop.UserKey) finds it to scope keys per user.
@@ -116,7 +128,8 @@ func User() fiber.Handler {
 }
 
 // Handler maps a fiber request to shop.Handle and writes its response
-// with c.Status(...).Send(...).
+// with c.Status(...).Send(...), or, for a streamed response (exports),
+// through fasthttp's body stream writer, which flushes each chunk.
 func Handler(s *shop.Shop, e shop.Endpoint) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var resp *shop.Response
@@ -142,8 +155,30 @@ func Handler(s *shop.Shop, e shop.Endpoint) fiber.Handler {
 				}
 			}
 		}
-		return c.Status(resp.Status).Send(resp.Body)
+		c.Status(resp.Status)
+		if resp.Stream != nil {
+			stream(c, resp.Stream)
+			return nil
+		}
+		return c.Send(resp.Body)
 	}
+}
+
+// stream sets chunks as the response body, written after the handler
+// returns (fasthttp calls the writer once the headers are out, with a
+// chunked body) and flushed chunk by chunk. The writer must not touch c,
+// which is recycled by then.
+func stream(c *fiber.Ctx, chunks [][]byte) {
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		for _, chunk := range chunks {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			if err := w.Flush(); err != nil {
+				return // the client is gone
+			}
+		}
+	})
 }
 
 // query decodes the query string as net/http's URL.Query does.

@@ -21,9 +21,13 @@ import (
 // returned as an error rather than a panic, so a server can report it and
 // exit cleanly.
 //
-// Middleware order matters: gin.Recovery is outermost, so a handler panic
-// first unwinds through the idempotency middleware, which releases the
-// key (a retry runs fresh), and is then turned into a 500.
+// Middleware order matters. RequestID is outermost, outside the
+// idempotency middleware, so every response gets a fresh X-Request-Id, a
+// replay included: the idempotency middleware must neither store nor
+// replay headers set before it ran (SPEC §3, step 8). gin.Recovery comes
+// next, so a handler panic first unwinds through the idempotency
+// middleware, which releases the key (a retry runs fresh), and is then
+// turned into a 500 that still carries its request id.
 func New(store core.Store, s *shop.Shop, extra ...core.Option) (*gin.Engine, error) {
 	if store == nil {
 		return nil, errors.New("ginapp: nil store")
@@ -32,7 +36,7 @@ func New(store core.Store, s *shop.Shop, extra ...core.Option) (*gin.Engine, err
 		return nil, errors.New("ginapp: nil shop")
 	}
 	r := gin.New()
-	r.Use(gin.Recovery(), User())
+	r.Use(RequestID(), gin.Recovery(), User())
 	for _, rt := range shop.Routes() {
 		h := Handler(s, rt.Endpoint)
 		if !rt.Idempotent() {
@@ -48,6 +52,15 @@ func New(store core.Store, s *shop.Shop, extra ...core.Option) (*gin.Engine, err
 		r.Handle(rt.Method, rt.Path, mw, h)
 	}
 	return r, nil
+}
+
+// RequestID sets a fresh X-Request-Id (shop.NewRequestID) on every
+// response, before the rest of the chain runs.
+func RequestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header(shop.RequestIDHeader, shop.NewRequestID())
+		c.Next()
+	}
 }
 
 // User is the demo's authentication middleware: it stores the X-User-ID
@@ -80,11 +93,32 @@ func Handler(s *shop.Shop, e shop.Endpoint) gin.HandlerFunc {
 				User:   c.GetString(shop.UserKey),
 			})
 		}
-		h := c.Writer.Header()
-		for k, v := range resp.Header {
-			h[k] = v
-		}
-		c.Status(resp.Status)
+		write(c, resp)
+	}
+}
+
+// write copies resp's headers and writes its status and body, or streams
+// it: each chunk of resp.Stream is written and flushed through Gin's
+// writer (the way c.Stream does, without its CloseNotify, which
+// httptest's recorder lacks), until the client goes away.
+func write(c *gin.Context, resp *shop.Response) {
+	h := c.Writer.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	c.Status(resp.Status)
+	if resp.Stream == nil {
 		_, _ = c.Writer.Write(resp.Body)
+		return
+	}
+	ctx := c.Request.Context()
+	for _, chunk := range resp.Stream {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := c.Writer.Write(chunk); err != nil {
+			return
+		}
+		c.Writer.Flush()
 	}
 }

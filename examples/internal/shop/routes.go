@@ -40,6 +40,7 @@ func Routes() []Route {
 		{Refunds, http.MethodPost, "/refunds"},
 		{Votes, http.MethodPost, "/votes"},
 		{Webhooks, http.MethodPost, "/webhooks"},
+		{Exports, http.MethodPost, "/exports"},
 		{Stats, http.MethodGet, "/stats"},
 	}
 }
@@ -57,11 +58,14 @@ func Options(store core.Store, e Endpoint, extra ...core.Option) []core.Option {
 	opts = append(opts, core.WithStore(store), core.WithUserKey(UserKey))
 	opts = append(opts, extra...)
 	switch e {
-	case Payments, Refunds:
+	case Payments, Refunds, Exports:
 		// The defaults are what money needs: a key is required, it must be
 		// a UUID, the scope is user_route (a key of alice on /payments
 		// never replays bob's or /refunds' response) and the payload is
 		// fingerprinted, so a reused key with another amount gets 422.
+		// Exports share them: an export is expensive and must not run
+		// twice for one key, yet its answer is streamed and so never
+		// stored for a replay (see Shop.Handle).
 	case Votes:
 		// A per-route option tag: clients may omit the key (a vote without
 		// one simply counts again), and a replayed vote is forgotten after

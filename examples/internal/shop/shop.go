@@ -2,6 +2,7 @@ package shop
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,12 +25,13 @@ const (
 	Refunds
 	Votes
 	Webhooks
+	Exports
 	Stats
 
 	counted = Stats // number of endpoints with an execution counter
 )
 
-var endpointNames = [...]string{"payments", "refunds", "votes", "webhooks", "stats"}
+var endpointNames = [...]string{"payments", "refunds", "votes", "webhooks", "exports", "stats"}
 
 // String returns the endpoint's name as /stats reports it.
 func (e Endpoint) String() string {
@@ -64,11 +66,16 @@ type Request struct {
 }
 
 // Response is what a handler answers. Adapters copy Header, then write
-// Status and Body.
+// Status and Body, or, when Stream is set, stream it.
 type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	// Stream, when not nil, replaces Body: the adapter writes its chunks
+	// in order with its framework's streaming API, flushing after each
+	// one, so a client sees every chunk as it is written. Only the
+	// exports endpoint streams (text/event-stream, see Handle).
+	Stream [][]byte
 }
 
 // Shop holds the execution counters. Its methods are safe for concurrent
@@ -78,8 +85,8 @@ type Shop struct {
 	// executions counts every time a handler body starts, whatever it
 	// answers: that is the number idempotency must keep at one per key.
 	executions [counted]atomic.Int64
-	// created numbers the resources created (pay_N, ref_N, vote_N), so ids
-	// stay dense even when failed executions are counted.
+	// created numbers the resources created (pay_N, ref_N, vote_N,
+	// exp_N), so ids stay dense even when failed executions are counted.
 	created [counted]atomic.Int64
 }
 
@@ -105,6 +112,7 @@ type Counts struct {
 	Refunds  int64 `json:"refunds"`
 	Votes    int64 `json:"votes"`
 	Webhooks int64 `json:"webhooks"`
+	Exports  int64 `json:"exports"`
 }
 
 // Snapshot returns the current counters.
@@ -114,6 +122,7 @@ func (s *Shop) Snapshot() Snapshot {
 		Refunds:  s.executions[Refunds].Load(),
 		Votes:    s.executions[Votes].Load(),
 		Webhooks: s.executions[Webhooks].Load(),
+		Exports:  s.executions[Exports].Load(),
 	}}
 }
 
@@ -139,7 +148,8 @@ func ReadBody(r io.Reader) ([]byte, error) {
 
 // Handle runs endpoint e on req. It panics when the query asks for it
 // (panic=1): the framework's recovery middleware must answer, and the
-// idempotency middleware must release the key on the way.
+// idempotency middleware must release the key on the way. The answer of
+// Exports is a stream (Response.Stream), every other one a Body.
 func (s *Shop) Handle(ctx context.Context, e Endpoint, req *Request) *Response {
 	if e == Stats {
 		return s.stats()
@@ -164,6 +174,8 @@ func (s *Shop) Handle(ctx context.Context, e Endpoint, req *Request) *Response {
 	case Votes:
 		id := "vote_" + strconv.FormatInt(s.created[Votes].Add(1), 10)
 		return JSON(http.StatusCreated, voteOut{ID: id})
+	case Exports:
+		return s.export(req)
 	default: // Webhooks
 		return JSON(http.StatusOK, webhookOut{Received: req.Header.Get(WebhookHeader)})
 	}
@@ -259,6 +271,52 @@ func (s *Shop) createMoney(req *Request, e Endpoint, prefix, location string) *R
 		Name: "receipt", Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	}).String())
 	return resp
+}
+
+// ExportSteps is the number of progress events an export streams.
+const ExportSteps = 3
+
+// ExportContentType is the media type of an export's answer.
+const ExportContentType = "text/event-stream"
+
+type exportEvent struct {
+	Export string `json:"export"`
+	Step   int    `json:"step"`
+	Of     int    `json:"of"`
+}
+
+// export answers POST /exports: any JSON body is accepted (it stands for
+// the export's filters), and the answer is streamed as server-sent
+// events, one "progress" event per step:
+//
+//	id: 1
+//	event: progress
+//	data: {"export":"exp_1","step":1,"of":3}
+//
+// A streamed answer cannot be stored, so the idempotency middleware
+// cannot replay it; what a retry gets instead is the middleware's
+// business (SPEC §3, step 9).
+func (s *Shop) export(req *Request) *Response {
+	if !json.Valid(req.Body) {
+		return Error(http.StatusBadRequest, "body must be JSON, e.g. {}")
+	}
+	id := "exp_" + strconv.FormatInt(s.created[Exports].Add(1), 10)
+	events := make([][]byte, ExportSteps)
+	for i := range events {
+		data, err := sonic.ConfigStd.Marshal(exportEvent{Export: id, Step: i + 1, Of: ExportSteps})
+		if err != nil { // cannot happen: fixed types
+			return Error(http.StatusInternalServerError, "export event could not be encoded")
+		}
+		events[i] = fmt.Appendf(nil, "id: %d\nevent: progress\ndata: %s\n\n", i+1, data)
+	}
+	return &Response{
+		Status: http.StatusOK,
+		Header: http.Header{
+			"Content-Type":  {ExportContentType},
+			"Cache-Control": {"no-cache"},
+		},
+		Stream: events,
+	}
 }
 
 func isCurrency(c string) bool {

@@ -3,6 +3,7 @@ package shop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -148,7 +149,7 @@ func TestVotesWebhooksStats(t *testing.T) {
 		t.Errorf("webhook: %d %s", r.Status, r.Body)
 	}
 	r = s.Handle(context.Background(), Stats, &Request{})
-	want := `{"executions":{"payments":0,"refunds":0,"votes":1,"webhooks":1}}`
+	want := `{"executions":{"payments":0,"refunds":0,"votes":1,"webhooks":1,"exports":0}}`
 	if r.Status != 200 || string(r.Body) != want {
 		t.Errorf("stats: %d %s, want %s", r.Status, r.Body, want)
 	}
@@ -232,9 +233,61 @@ func TestWebhookOptionsAcceptTokens(t *testing.T) {
 }
 
 func TestEndpointString(t *testing.T) {
-	for e, want := range map[Endpoint]string{Payments: "payments", Refunds: "refunds", Votes: "votes", Webhooks: "webhooks", Stats: "stats", Endpoint(9): "endpoint(9)"} {
+	for e, want := range map[Endpoint]string{Payments: "payments", Refunds: "refunds", Votes: "votes", Webhooks: "webhooks", Exports: "exports", Stats: "stats", Endpoint(9): "endpoint(9)"} {
 		if got := e.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", int(e), got, want)
 		}
+	}
+}
+
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewRequestID()
+		if len(id) != len("req_")+26 || !strings.HasPrefix(id, "req_") {
+			t.Fatalf("request id %q, want req_ and 26 characters", id)
+		}
+		if seen[id] {
+			t.Fatalf("request id %q handed out twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestExport(t *testing.T) {
+	s := New()
+	r := pay(s, Exports, "", `{}`, "alice")
+	if r.Status != http.StatusOK || r.Body != nil {
+		t.Fatalf("export: %d, body %q", r.Status, r.Body)
+	}
+	if got := r.Header.Get("Content-Type"); got != ExportContentType {
+		t.Errorf("Content-Type %q", got)
+	}
+	if got := r.Header.Get("Cache-Control"); got != "no-cache" {
+		t.Errorf("Cache-Control %q", got)
+	}
+	if len(r.Stream) != ExportSteps {
+		t.Fatalf("%d events, want %d", len(r.Stream), ExportSteps)
+	}
+	for i, ev := range r.Stream {
+		want := fmt.Sprintf("id: %d\nevent: progress\ndata: {\"export\":\"exp_1\",\"step\":%d,\"of\":3}\n\n", i+1, i+1)
+		if string(ev) != want {
+			t.Errorf("event %d: %q, want %q", i, ev, want)
+		}
+	}
+	if r := pay(s, Exports, "", `{"format":"csv"}`, ""); r.Status != 200 || !strings.Contains(string(r.Stream[0]), `"exp_2"`) {
+		t.Errorf("second export: %d %q", r.Status, r.Stream)
+	}
+	for _, body := range []string{"", "{", "csv"} {
+		r := pay(s, Exports, "", body, "")
+		if r.Status != http.StatusBadRequest || r.Stream != nil {
+			t.Errorf("body %q: %d, stream %q", body, r.Status, r.Stream)
+		}
+	}
+	if r := pay(s, Exports, "fail=503", `{}`, ""); r.Status != 503 || r.Stream != nil {
+		t.Errorf("fail=503: %d", r.Status)
+	}
+	if got := s.Snapshot().Executions; got != (Counts{Exports: 6}) {
+		t.Errorf("executions %+v, want 6 exports (2 streamed, 3 refused, 1 failed)", got)
 	}
 }
