@@ -10,12 +10,13 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/core/coretest"
 	idemfiber "github.com/idemkit/idempotency/fiber"
 	"github.com/idemkit/idempotency/storage/memory"
 )
 
-// benchPayload is a 200-byte JSON body, as SPEC §7 prescribes.
-var benchPayload = []byte(`{"amount":12500,"currency":"EUR","customer":"cus_8f2k3j4h5g6f","description":"Order #100234 - 2x widget, 1x gadget","metadata":{"channel":"web","campaign":"autumn-sale","ref":"r-7777"},"capture":true}`)
+// benchPayload is the 200-byte JSON body every adapter's benchmark sends.
+var benchPayload = coretest.BenchPayload
 
 var (
 	statusOriginal = []byte("Original")

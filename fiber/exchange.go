@@ -16,8 +16,9 @@ const enteredKey = "github.com/idemkit/idempotency/fiber.entered"
 
 // exchange maps one *fiber.Ctx to core.Exchange. It is pooled.
 type exchange struct {
-	c    *fiber.Ctx
-	snap core.HeaderSnapshot
+	c     *fiber.Ctx
+	snap  core.HeaderSnapshot
+	visit func(k, v []byte) // x.snapshotHeader
 }
 
 func (x *exchange) Context() context.Context { return x.c.UserContext() }
@@ -117,9 +118,10 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 func (x *exchange) Next(limit int) (core.Captured, error) {
 	res := x.c.Response()
 	x.snap.Reset()
-	res.Header.VisitAll(func(k, v []byte) {
-		x.snap.Add(http.CanonicalHeaderKey(string(k)), string(v))
-	})
+	if x.visit == nil {
+		x.visit = x.snapshotHeader // bound once per pooled exchange
+	}
+	res.Header.VisitAll(x.visit)
 	err := x.c.Next()
 	if err != nil {
 		if herr := x.c.App().ErrorHandler(x.c, err); herr == nil {
@@ -149,3 +151,22 @@ func (x *exchange) Next(limit int) (core.Captured, error) {
 }
 
 func (x *exchange) Pass() error { return x.c.Next() }
+
+// snapshotHeader records one response header present before the chain
+// runs. fasthttp reports its default Content-Type (and Server) before
+// anyone set them; storing those unchanged is harmless, and skipping them
+// keeps the snapshot free for the common request. Idempotency-Status is
+// the Engine's own, never stored.
+func (x *exchange) snapshotHeader(k, v []byte) {
+	if !snapshotSkips(k) {
+		x.snap.Add(http.CanonicalHeaderKey(string(k)), string(v))
+	}
+}
+
+func snapshotSkips(k []byte) bool {
+	switch string(k) { // no allocation: the conversion only feeds the switch
+	case "Content-Type", "Server", "Date", "Content-Length", "Idempotency-Status":
+		return true
+	}
+	return false
+}
