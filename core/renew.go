@@ -114,9 +114,10 @@ func (e *Engine) renewLoop() {
 // claim is listed; a claim that completes meanwhile is simply ignored.
 func (e *Engine) renewPass(now time.Time, due []*claim) {
 	c := &e.cfg
-	// A pass may take at most one renewal period: the next one starts
-	// from scratch, and a lease is three periods long.
-	ctx, cancel := context.WithTimeout(context.Background(), c.renewEvery)
+	// A pass may take up to two renewal periods (of the three a lease
+	// lasts): a slow store still renews in time, and a pass that fails
+	// leaves a period for the retry.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*c.renewEvery)
 	defer cancel()
 	rw := &e.renew
 	if br, ok := c.store.(BatchRenewer); ok {
@@ -157,7 +158,12 @@ func (e *Engine) settleRenewal(cl *claim, sent time.Time, err error) {
 		return
 	}
 	if !errors.Is(err, ErrLeaseLost) {
-		return // a store error: the next pass tries again
+		// A store error: the claim is due again at once, so the next tick
+		// retries it rather than waiting a whole period.
+		rw.mu.Lock()
+		cl.nextRenew = time.Time{}
+		rw.mu.Unlock()
+		return
 	}
 	rw.mu.Lock()
 	report := cl.listed // a claim that just completed is not lost
