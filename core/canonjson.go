@@ -12,18 +12,24 @@ import (
 // Canonical JSON, as fingerprinted:
 //
 //   - insignificant whitespace is dropped;
-//   - object members are sorted by key; when a key repeats, the last
-//     member wins (as in encoding/json and JavaScript);
-//   - except that members whose keys differ but fold to the same case
-//     ("amount" and "AMOUNT", "k" and "\u212a" KELVIN SIGN) keep their
-//     document order relative to each other: encoding/json and sonic
-//     match keys to struct fields case-insensitively and the last match
-//     wins, so {"amount":1,"AMOUNT":1000} and {"AMOUNT":1000,"amount":1}
-//     are different requests. Such a fold group takes the positions its
-//     keys would have in sorted order and fills them in document order; a
-//     repeated key counts at its last occurrence. Objects without such
-//     keys, and objects already in order, are canonicalised exactly as if
-//     this rule did not exist;
+//   - object members are sorted by key, and a repeated key keeps every
+//     member, in document order: Go's decoders do not simply let the last
+//     one win. Into a struct or a map, encoding/json and sonic merge
+//     repeated objects ({"in":{"x":1},"in":{"y":2}} sets both x and y)
+//     and arrays of objects (element by element), and null leaves a
+//     number, string, bool or struct field as it was ({"n":5,"n":null}
+//     sets n to 5). So {"a":1,"a":2}, {"a":2,"a":1} and {"a":2} are three
+//     requests;
+//   - likewise, members whose keys fold to the same case ("amount" and
+//     "AMOUNT", "k" and "\u212a" KELVIN SIGN) keep their document order
+//     relative to each other: encoding/json and sonic match keys to
+//     struct fields case-insensitively and the last match wins, so
+//     {"amount":1,"AMOUNT":1000} and {"AMOUNT":1000,"amount":1} are
+//     different requests. Such a fold group, repeated keys included,
+//     takes the positions its members would have in sorted order and
+//     fills them in document order. Objects without repeated or
+//     fold-colliding keys are canonicalised exactly as if these two rules
+//     did not exist, and objects already in order are left as they are;
 //   - strings are unescaped and re-encoded one way: raw UTF-8 except '"',
 //     '\' and control characters, so "\u0041" and "A" are equal;
 //   - strings with invalid UTF-8 or unpaired surrogate escapes are
@@ -210,7 +216,7 @@ func (c *canon) object(depth int, act *activeSet) error {
 	}
 	// Members are written in input order as "key":value, separated by
 	// commas; most objects then need no second pass. Objects whose keys
-	// are out of order (or repeat) are rewritten once, sorted.
+	// are out of order are rewritten once, sorted.
 	sorted := true
 	// foldy: some key has an upper-case ASCII letter or a non-ASCII byte.
 	// Without one, no two keys can fold together unless they are equal.
@@ -249,8 +255,8 @@ func (c *canon) object(depth int, act *activeSet) error {
 			c.out = c.out[:memberStart]
 		} else {
 			m := member{keyStart, keyEnd, len(c.out), keyPrefix(c.out[keyStart:keyEnd])}
-			if n := len(c.members); n > base && !keyLess(c.out, c.members[n-1], m) {
-				sorted = false // out of order, or a repeated key
+			if n := len(c.members); n > base && keyLess(c.out, m, c.members[n-1]) {
+				sorted = false
 			}
 			if !foldy {
 				foldy = keyMayFold(c.out[keyStart:keyEnd], m.prefix)
@@ -271,8 +277,8 @@ func (c *canon) object(depth int, act *activeSet) error {
 		c.pos++
 		break
 	}
-	// An object already in order needs nothing more: its keys are
-	// distinct, and keys that fold together are in document order.
+	// An object already in order needs nothing more: repeated keys and
+	// keys that fold together are in document order.
 	if !sorted {
 		c.emitObject(start, c.members[base:], foldy)
 	}
@@ -282,51 +288,36 @@ func (c *canon) object(depth int, act *activeSet) error {
 }
 
 // emitObject rewrites the members written after out[start] ('{') sorted by
-// key, the last of equal keys winning, without the closing brace. When
-// foldy (some key has an upper-case ASCII letter or a non-ASCII byte),
-// members whose keys fold together are put back in document order.
+// key, without the closing brace. Members with equal keys keep their
+// document order (the sort is stable). When foldy (some key has an
+// upper-case ASCII letter or a non-ASCII byte), members whose keys fold
+// together are put back in document order too.
 func (c *canon) emitObject(start int, ms []member, foldy bool) {
 	sortMembers(c.out, ms)
 	if foldy && c.foldCollision(ms) {
-		// The sort is stable: of equal keys, the last in the document
-		// comes last, and wins.
-		n := 0
-		for i := range ms {
-			if i+1 < len(ms) && keyEqual(c.out, ms[i], ms[i+1], 0) {
-				continue
-			}
-			ms[n] = ms[i]
-			n++
-		}
-		ms = ms[:n]
-		c.orderFoldGroups(ms) // keys stay distinct: the loop below drops none
+		c.orderFoldGroups(ms)
 	}
 	c.tmp = append(c.tmp[:0], c.out[start:]...)
 	c.out = c.out[:start+1]
-	first := true
 	for i, m := range ms {
-		if i+1 < len(ms) && keyEqual(c.tmp, ms[i], ms[i+1], start) {
-			continue // a later member with the same key wins
-		}
-		if !first {
+		if i > 0 {
 			c.out = append(c.out, ',')
 		}
-		first = false
 		c.out = append(c.out, c.tmp[m.keyStart-start:m.end-start]...)
 	}
 }
 
-// keyEqual compares the keys of a and b, which sit off bytes further in
-// buf than their offsets say.
-func keyEqual(buf []byte, a, b member, off int) bool {
+// keyEqual compares the keys of a and b in buf.
+func keyEqual(buf []byte, a, b member) bool {
 	if a.prefix != b.prefix {
 		return false
 	}
-	return string(buf[a.keyStart-off:a.keyEnd-off]) == string(buf[b.keyStart-off:b.keyEnd-off])
+	return string(buf[a.keyStart:a.keyEnd]) == string(buf[b.keyStart:b.keyEnd])
 }
 
 // foldCollision reports whether two members of ms, sorted by key, have
-// distinct keys that may fold to the same case (equal keys do not count).
+// distinct keys that may fold to the same case (equal keys do not count:
+// the stable sort keeps them in document order already).
 // It may err towards true (a hash collision), never towards false: true
 // only costs orderFoldGroups, which finds the real groups.
 func (c *canon) foldCollision(ms []member) bool {
@@ -355,7 +346,7 @@ func (c *canon) foldCollision(ms []member) bool {
 	// Hash each distinct key once (equal keys are adjacent).
 	hs := c.hashes[:0]
 	for i, m := range ms {
-		if i+1 < len(ms) && keyEqual(c.out, m, ms[i+1], 0) {
+		if i+1 < len(ms) && keyEqual(c.out, m, ms[i+1]) {
 			continue
 		}
 		hs = append(hs, c.foldHash(c.out[m.keyStart:m.keyEnd]))
@@ -405,10 +396,11 @@ func asciiFoldEqual(a, b []byte) bool {
 	return upperWord(loadTail(a)) == upperWord(loadTail(b))
 }
 
-// orderFoldGroups takes members with distinct keys in sorted order and,
-// for each group of two or more whose keys fold to the same case, moves
+// orderFoldGroups takes members in sorted order and, for each group of two
+// or more whose keys fold to the same case (equal keys included), moves
 // the group's members into document order across the positions the group
-// holds: {"a":1,"B":2,"A":3} sorts to A,B,a and becomes a,B,A.
+// holds: {"a":1,"B":2,"A":3} sorts to A,B,a and becomes a,B,A;
+// {"a":1,"A":2,"a":3} sorts to A,a,a and becomes a,A,a.
 func (c *canon) orderFoldGroups(ms []member) {
 	fb, recs := c.fold[:0], c.frecs[:0]
 	for i, m := range ms {
@@ -424,7 +416,7 @@ func (c *canon) orderFoldGroups(ms []member) {
 	grp := c.grp[:0]
 	for i := 0; i < len(recs); {
 		j := i + 1
-		for j < len(recs) && keyEqual(fb, recs[i], recs[j], 0) {
+		for j < len(recs) && keyEqual(fb, recs[i], recs[j]) {
 			j++
 		}
 		if j-i > 1 {

@@ -45,10 +45,13 @@ func TestCanonicalJSONExact(t *testing.T) {
 		{`{"a":2,"b":1}`, `{"a":2,"b":1}`},
 		{` { "b" : 1 , "a" : [ 1 , 2 , { "d" : null , "c" : true } ] } `, `{"a":[1,2,{"c":true,"d":null}],"b":1}`},
 		{`[3,1,2]`, `[3,1,2]`}, // arrays keep their order
-		{`{"a":1,"a":2}`, `{"a":2}`},
-		{`{"a":1,"b":0,"a":2}`, `{"a":2,"b":0}`},
-		{`{"b":0,"a":1,"a":{"x":1},"a":[3]}`, `{"a":[3],"b":0}`},
-		{`{"a":{"z":1,"y":2},"a":{"q":1}}`, `{"a":{"q":1}}`},
+		// A repeated key keeps every member, in document order.
+		{`{"a":1,"a":2}`, `{"a":1,"a":2}`},
+		{`{"a":2,"a":1}`, `{"a":2,"a":1}`},
+		{`{"a":1,"b":0,"a":2}`, `{"a":1,"a":2,"b":0}`},
+		{`{"b":0,"a":1,"a":{"x":1},"a":[3]}`, `{"a":1,"a":{"x":1},"a":[3],"b":0}`},
+		{`{"a":{"z":1,"y":2},"a":{"q":1}}`, `{"a":{"y":2,"z":1},"a":{"q":1}}`},
+		{`{"c":1,"a":null,"b":2,"a":5,"c":0}`, `{"a":null,"a":5,"b":2,"c":1,"c":0}`},
 		{`{"A":1,"a":2,"_":3,"1":4,"":5}`, `{"":5,"1":4,"A":1,"_":3,"a":2}`},
 		// strings
 		{`"\u0041"`, `"A"`},
@@ -76,7 +79,7 @@ func TestCanonicalJSONExact(t *testing.T) {
 		{`"1234567\u0041"`, `"1234567A"`},
 		{"\"\u00fc\u00f1\u00ef\u00e7\u00f8d\u00e9 \u65e5\u672c\"", "\"\u00fc\u00f1\u00ef\u00e7\u00f8d\u00e9 \u65e5\u672c\""},
 		{`{"\u0062":1,"a":2}`, `{"a":2,"b":1}`}, // keys are unescaped before sorting
-		{`{"b":1,"\u0062":2}`, `{"b":2}`},       // and before the duplicate check
+		{`{"b":1,"\u0062":2}`, `{"b":1,"b":2}`}, // and are then the same key
 		// numbers
 		{`0`, `0`},
 		{`-0`, `0`},
@@ -340,7 +343,13 @@ func TestCanonicalIgnore(t *testing.T) {
 		// order within their fold group.
 		{`{"ts":1,"TS":2}`, []string{"ts"}, `{"TS":2}`},
 		{`{"Ts":1,"b":2}`, []string{"ts"}, `{"Ts":1,"b":2}`},
-		{`{"a":1,"A":2,"a":3}`, []string{"A"}, `{"a":3}`},
+		{`{"a":1,"A":2,"a":3}`, []string{"A"}, `{"a":1,"a":3}`},
+		// Every member of an ignored key is left out.
+		{`{"a":{"x":1},"b":1,"a":{"y":2}}`, []string{"a"}, `{"b":1}`},
+		{`{"a":1,"b":2,"a":3,"b":4}`, []string{"*"}, `{}`},
+		{`{"a":{"t":1,"x":1},"a":{"y":2,"t":2}}`, []string{"a.t"}, `{"a":{"x":1},"a":{"y":2}}`},
+		{`{"a":{"t":1},"A":{"t":2},"a":{"t":3,"t":4}}`, []string{"a.t"}, `{"a":{},"A":{"t":2},"a":{}}`},
+		{`{"x":[{"t":1,"t":2}],"x":[{"t":3}]}`, []string{"*.*.t"}, `{"x":[{}],"x":[{}]}`},
 		{`{"TS":2,"ts":1,"Ts":3}`, []string{"ts"}, `{"TS":2,"Ts":3}`},
 		{`{"Ts":3,"ts":1,"TS":2}`, []string{"ts"}, `{"Ts":3,"TS":2}`},
 		{`{"META":{"id":1,"ID":0},"meta":{"id":2,"Id":3}}`, []string{"meta.id"}, `{"META":{"id":1,"ID":0},"meta":{"Id":3}}`},
@@ -376,7 +385,7 @@ func TestCompileIgnore(t *testing.T) {
 }
 
 // TestCanonicalLargeObjects exercises the merge sort (objects above 16
-// members) against a reference sort, with duplicates.
+// members) against a reference stable sort, with repeated keys.
 func TestCanonicalLargeObjects(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{15, 16, 17, 33, 100, 1000} {
@@ -385,28 +394,27 @@ func TestCanonicalLargeObjects(t *testing.T) {
 			keys[i] = fmt.Sprintf("k%d", r.IntN(n)) // duplicates likely
 		}
 		var b strings.Builder
-		last := map[string]int{}
 		b.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
 				b.WriteByte(',')
 			}
 			fmt.Fprintf(&b, "%q:\"v%d\"", k, i+1)
-			last[k] = i + 1
 		}
 		b.WriteByte('}')
-		uniq := make([]string, 0, len(last))
-		for k := range last {
-			uniq = append(uniq, k)
+		// Every member stays; a repeated key's members in document order.
+		order := make([]int, n)
+		for i := range order {
+			order[i] = i
 		}
-		sort.Strings(uniq)
+		sort.SliceStable(order, func(i, j int) bool { return keys[order[i]] < keys[order[j]] })
 		var want strings.Builder
 		want.WriteByte('{')
-		for i, k := range uniq {
+		for i, m := range order {
 			if i > 0 {
 				want.WriteByte(',')
 			}
-			fmt.Fprintf(&want, "%q:\"v%d\"", k, last[k])
+			fmt.Fprintf(&want, "%q:\"v%d\"", keys[m], m+1)
 		}
 		want.WriteByte('}')
 		if got := mustCanon(t, b.String()); got != want.String() {
@@ -598,7 +606,7 @@ type foldTarget struct {
 }
 
 // decodeBoth decodes body with encoding/json and with sonic.
-func decodeBoth(t *testing.T, body string) (std, snc foldTarget) {
+func decodeBoth[T any](t *testing.T, body string) (std, snc T) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(body), &std); err != nil {
 		t.Fatalf("encoding/json: %s: %v", body, err)
@@ -631,10 +639,12 @@ func TestFingerprintFoldGroups(t *testing.T) {
 		{"dotted capital I", "{\"i\":1,\"\u0130\":2}", "{\"\u0130\":2,\"i\":1}", differ}, // sonic
 		{"escaped key", `{"amount":1,"\u0041MOUNT":1000}`, `{"AMOUNT":1000,"amount":1}`, differ},
 		{"escaped key, same order", `{"amount":1,"\u0041MOUNT":1000}`, `{"amount":1,"AMOUNT":1000}`, same},
-		{"duplicate wins at its last position", `{"a":1,"A":2,"a":3}`, `{"a":3,"A":2}`, differ},
-		{"duplicate at its last position", `{"a":1,"A":2,"a":3}`, `{"A":2,"a":3}`, same},
-		{"duplicate, other first", `{"a":1,"A":2,"a":3}`, `{"A":2,"a":1,"a":3}`, same},
-		{"duplicate of the other spelling", `{"A":1,"a":2,"A":3}`, `{"a":2,"A":3}`, same},
+		{"last duplicate moved", `{"a":1,"A":2,"a":3}`, `{"a":3,"A":2}`, differ},
+		// Repeated keys keep every member (see TestFingerprintRepeatedKeys).
+		{"duplicate dropped", `{"a":1,"A":2,"a":3}`, `{"A":2,"a":3}`, conservative},
+		{"duplicate, other first", `{"a":1,"A":2,"a":3}`, `{"A":2,"a":1,"a":3}`, conservative},
+		{"duplicate kept, other key moved", `{"a":1,"A":2,"b":0,"a":3}`, `{"b":0,"a":1,"A":2,"a":3}`, same},
+		{"duplicate of the other spelling", `{"A":1,"a":2,"A":3}`, `{"a":2,"A":3}`, conservative},
 		{"duplicate of the other spelling, moved", `{"A":1,"a":2,"A":3}`, `{"A":3,"a":2}`, differ},
 		{"group around another key", `{"a":1,"B":2,"A":3}`, `{"B":2,"a":1,"A":3}`, same},
 		{"group around another key, swapped", `{"a":1,"B":2,"A":3}`, `{"A":3,"B":2,"a":1}`, differ},
@@ -651,8 +661,8 @@ func TestFingerprintFoldGroups(t *testing.T) {
 	h := NewCanonicalHasher()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdA, sonicA := decodeBoth(t, tt.a)
-			stdB, sonicB := decodeBoth(t, tt.b)
+			stdA, sonicA := decodeBoth[foldTarget](t, tt.a)
+			stdB, sonicB := decodeBoth[foldTarget](t, tt.b)
 			sameIntent := reflect.DeepEqual(stdA, stdB) && reflect.DeepEqual(sonicA, sonicB)
 			// Decoding into a map keeps every spelling: its intent too.
 			mapA, _ := decodeAny([]byte(tt.a))
@@ -671,14 +681,121 @@ func TestFingerprintFoldGroups(t *testing.T) {
 	}
 }
 
+// repeatTarget is what a handler might decode a body with repeated keys
+// into. encoding/json and sonic decode each member in turn into the same
+// field: a repeated object merges into a struct or a map, a repeated array
+// merges into the elements of a slice of structs, and null leaves a
+// number, string or struct as it was. Only a pointer, an interface or a
+// scalar that is set again sees just the last member.
+type repeatTarget struct {
+	In struct {
+		X int `json:"x"`
+		Y int `json:"y"`
+	} `json:"in"`
+	N     int            `json:"n"`
+	S     string         `json:"s"`
+	P     *int           `json:"p"`
+	M     map[string]int `json:"m"`
+	Items []struct {
+		SKU string `json:"sku"`
+		Qty int    `json:"qty"`
+	} `json:"items"`
+}
+
+// TestFingerprintRepeatedKeys: a repeated key keeps every member, in
+// document order. With the last member winning, the pairs marked differ
+// shared a fingerprint although encoding/json and sonic decode them into
+// different values, and a retry of the second replayed the first's
+// response.
+func TestFingerprintRepeatedKeys(t *testing.T) {
+	const (
+		same         = iota // same intent: equal fingerprints
+		differ              // encoding/json and sonic both decode differently (proved below): different fingerprints
+		conservative        // same intent, yet different fingerprints: repeated members are never dropped
+	)
+	tests := []struct {
+		name string
+		a, b string
+		want int
+	}{
+		{"objects merge", `{"in":{"x":1},"in":{"y":2}}`, `{"in":{"y":2}}`, differ},
+		{"objects merge, overlapping", `{"in":{"x":1,"y":1},"in":{"y":2}}`, `{"in":{"y":2}}`, differ},
+		{"maps merge", `{"m":{"a":1},"m":{"b":2}}`, `{"m":{"b":2}}`, differ},
+		{"array elements merge", `{"items":[{"sku":"a"}],"items":[{"qty":2}]}`, `{"items":[{"qty":2}]}`, differ},
+		{"null leaves a number", `{"n":5,"n":null}`, `{"n":null}`, differ},
+		{"null leaves a string", `{"s":"x","s":null}`, `{"s":null}`, differ},
+		{"null leaves a struct", `{"in":{"x":1},"in":null}`, `{"in":null}`, differ},
+		{"among other keys", `{"n":1,"in":{"x":1},"s":"","in":{"y":2}}`, `{"s":"","in":{"y":2},"n":1}`, differ},
+		{"nested", `{"items":[{"qty":1,"qty":null}]}`, `{"items":[{"qty":null}]}`, differ},
+		{"order of repeats", `{"n":1,"n":2}`, `{"n":2,"n":1}`, differ},
+		{"order of merged objects", `{"in":{"x":1},"in":{"x":2,"y":3}}`, `{"in":{"x":2,"y":3},"in":{"x":1}}`, differ},
+		{"with a case variant", `{"in":{"x":1},"IN":{"y":2},"in":null}`, `{"IN":{"y":2},"in":null}`, differ},
+		{"other keys move", `{"n":1,"in":{"x":1},"n":2}`, `{"in":{"x":1},"n":1,"n":2}`, same},
+		{"whitespace and escapes", `{"n":1,"n":2}`, ` { "\u006e" : 1 , "n" : 2 } `, same},
+		{"repeated scalar", `{"n":1,"n":2}`, `{"n":2}`, conservative},
+		{"repeated object, same fields", `{"in":{"x":1},"in":{"x":2}}`, `{"in":{"x":2}}`, conservative},
+		{"pointer set to null", `{"p":1,"p":null}`, `{"p":null}`, conservative},
+	}
+	h := NewCanonicalHasher()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdA, sonicA := decodeBoth[repeatTarget](t, tt.a)
+			stdB, sonicB := decodeBoth[repeatTarget](t, tt.b)
+			mapA, _ := decodeAny([]byte(tt.a))
+			mapB, _ := decodeAny([]byte(tt.b))
+			stdSame, sonicSame := reflect.DeepEqual(stdA, stdB), reflect.DeepEqual(sonicA, sonicB)
+			var ok bool
+			switch tt.want {
+			case differ:
+				ok = !stdSame && !sonicSame
+			default:
+				ok = stdSame && sonicSame && reflect.DeepEqual(mapA, mapB)
+			}
+			if !ok {
+				t.Fatalf("test bug: encoding/json same = %v, sonic same = %v\n%s: %+v / %+v / %v\n%s: %+v / %+v / %v",
+					stdSame, sonicSame, tt.a, stdA, sonicA, mapA, tt.b, stdB, sonicB, mapB)
+			}
+			fa, fb := fp(t, h, post(jsonCT, tt.a)), fp(t, h, post(jsonCT, tt.b))
+			if (fa == fb) != (tt.want == same) {
+				ca, _ := canonicalize(tt.a)
+				cb, _ := canonicalize(tt.b)
+				t.Errorf("equal fingerprints = %v, want %v\n%s -> %s\n%s -> %s", fa == fb, tt.want == same, tt.a, ca, tt.b, cb)
+			}
+		})
+	}
+
+	// An ignored path leaves out every member it names, however often its
+	// key repeats; the members around it stay, repeats included.
+	ig := NewCanonicalHasher(WithIgnore("s", "in.x"))
+	base := fp(t, ig, post(jsonCT, `{"n":1,"in":{"y":2}}`))
+	for _, body := range []string{
+		`{"n":1,"s":"a","in":{"y":2},"s":"b"}`,
+		`{"s":null,"in":{"x":1,"y":2},"n":1,"s":{"x":1}}`,
+		`{"n":1,"in":{"x":1,"y":2,"x":3}}`,
+	} {
+		if fp(t, ig, post(jsonCT, body)) != base {
+			t.Errorf("%s: ignored members change the fingerprint", body)
+		}
+	}
+	if fp(t, ig, post(jsonCT, `{"n":1,"in":{"x":1},"in":{"y":2}}`)) == base {
+		t.Error("a repeated key around an ignored member was dropped")
+	}
+}
+
 func TestCanonicalFoldGroupsExact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"amount":1,"AMOUNT":1000}`, `{"amount":1,"AMOUNT":1e3}`},
 		{`{"AMOUNT":1000,"amount":1}`, `{"AMOUNT":1e3,"amount":1}`},
 		{`{"a":1,"B":2,"A":3}`, `{"a":1,"B":2,"A":3}`},
 		{`{"B":2,"A":3,"a":1}`, `{"A":3,"B":2,"a":1}`},
-		{`{"a":1,"A":2,"a":3}`, `{"A":2,"a":3}`},
-		{`{"A":1,"A":2}`, `{"A":2}`},
+		// Repeated keys are in the group: slots A, a, a; a,A,a in document order.
+		{`{"a":1,"A":2,"a":3}`, `{"a":1,"A":2,"a":3}`},
+		{`{"A":1,"A":2}`, `{"A":1,"A":2}`},
+		{`{"A":3,"A":1,"b":2}`, `{"A":3,"A":1,"b":2}`},
+		{`{"b":2,"A":3,"A":1}`, `{"A":3,"A":1,"b":2}`}, // upper case, repeated, no collision: sorted
+		{`{"B":0,"a":3,"A":2,"a":1}`, `{"a":3,"B":0,"A":2,"a":1}`},
+		{"{\"\u00e9\":1,\"\u00c9\":2,\"\u00e9\":3}", "{\"\u00e9\":1,\"\u00c9\":2,\"\u00e9\":3}"},
+		{"{\"z\":0,\"\u00e9\":1,\"\u00c9\":2,\"\u00e9\":3}", "{\"z\":0,\"\u00e9\":1,\"\u00c9\":2,\"\u00e9\":3}"},
 		{`{"b":1,"a":2,"C":3}`, `{"C":3,"a":2,"b":1}`}, // upper case, no collision: sorted
 		{`{"ab":1,"aB":2,"Ab":3,"AB":4}`, `{"ab":1,"aB":2,"Ab":3,"AB":4}`},
 		{`{"x":{"Q":1,"q":2},"X":[{"z":1,"Z":0}]}`, `{"x":{"Q":1,"q":2},"X":[{"z":1,"Z":0}]}`},
@@ -840,9 +957,9 @@ func TestFoldWords(t *testing.T) {
 }
 
 // TestCanonicalFoldLargeObjects compares objects of up to 200 members,
-// many of them case variants and repeats, with a reference: the last of
-// equal keys survives at its own position, distinct keys are sorted, and
-// each fold group then fills its sorted positions in document order.
+// many of them case variants and repeats, with a reference: every member
+// stays, members are sorted by key (stably), and each fold group, repeated
+// keys included, then fills its sorted positions in document order.
 func TestCanonicalFoldLargeObjects(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	alphabet := []string{"a", "A", "b", "B", "ab", "aB", "Ab", "AB", "k", "K", "\u212a", "s", "S", "\u017f", "x", "y", "long_key_name", "LONG_key_name", "\u00e9", "\u00c9"}
@@ -867,16 +984,8 @@ func TestCanonicalFoldLargeObjects(t *testing.T) {
 				doc = append(doc, kv{k, i + 1, i})
 			}
 			b.WriteByte('}')
-			// Last occurrence wins, at its own position.
-			last := map[string]kv{}
-			for _, m := range doc {
-				last[m.key] = m
-			}
-			var uniq []kv
-			for _, m := range last {
-				uniq = append(uniq, m)
-			}
-			sort.Slice(uniq, func(i, j int) bool { return uniq[i].key < uniq[j].key })
+			uniq := append([]kv(nil), doc...)
+			sort.SliceStable(uniq, func(i, j int) bool { return uniq[i].key < uniq[j].key })
 			out := make([]kv, len(uniq))
 			done := make([]bool, len(uniq))
 			for i := range uniq {
@@ -923,6 +1032,7 @@ func TestCanonicalAllocs(t *testing.T) {
 		`{"currency":"EUR","amount":100,"items":[{"sku":"a","qty":1}],"meta":{"b":1,"a":2}}`,
 		`{"currencyCode":"EUR","totalAmount":100,"lineItems":[{"skuId":"a","qty":1}],"metaData":{"clientRequestId":"x","Ts":1}}`,
 		`{"amount":1,"AMOUNT":1000,"items":[{"qty":1,"QTY":5,"Qty":2}],"a":1,"A":2,"a":3}`,
+		`{"b":{"y":1,"x":2},"a":1,"b":{"x":3},"a":null,"c":[{"q":1,"p":2,"q":3}]}`,
 		"{\"k\":1,\"\u212a\":2,\"\u00e9t\u00e9\":3,\"\u00c9T\u00c9\":4}",
 	} {
 		var c canon

@@ -368,7 +368,9 @@ func WithHashAlgorithm(newHash func() hash.Hash) Option {
 }
 
 // WithIgnoredFields leaves JSON fields out of the default fingerprint, by
-// dotted path: "metadata.client_request_id", "items.*.timestamp".
+// dotted path: "metadata.client_request_id", "items.*.timestamp". Paths
+// match keys exactly and case-sensitively, every occurrence of a repeated
+// key included (see WithIgnore).
 func WithIgnoredFields(paths ...string) Option {
 	return optionFunc(func(c *config) error {
 		for _, p := range paths {

@@ -64,7 +64,8 @@ func WithHashFunc(newHash func() hash.Hash) HashOption {
 // retries gets a mismatch (422), never a replay. Ignoring every spelling
 // would let a member that a handler reads as something else (a second
 // struct field whose name differs only in case, a key of a decoded map)
-// change the request without changing its fingerprint.
+// change the request without changing its fingerprint. A matching key is
+// left out every time it occurs, however often it repeats.
 func WithIgnore(paths ...string) HashOption {
 	return func(h *CanonicalHasher) { h.ignore = compileIgnore(paths) }
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/bytedance/sonic"
 )
 
 func FuzzParseKeyValue(f *testing.F) {
@@ -108,11 +110,26 @@ func decodeAny(b []byte) (any, error) {
 }
 
 // fuzzStruct has fields named like the seeds' keys. They hold any, into
-// which a later duplicate replaces an earlier one (a struct or map field
-// would merge them, and null would leave a scalar as it was).
+// which a later duplicate replaces an earlier one.
 type fuzzStruct struct {
 	A, B, K, S, I, X, Z, Amount any
 	Q                           any `json:"q"`
+}
+
+// fuzzMerge has the same fields, of types into which a repeated member
+// does not simply replace the earlier ones: objects merge into a struct
+// or a map, arrays into the elements of a slice of structs, and null
+// leaves a number, string, bool or struct as it was.
+type fuzzMerge struct {
+	A      struct{ A, B, X, Z any }
+	B      map[string]any
+	K      []struct{ A, X any }
+	S      string
+	I      float64
+	X      bool
+	Z      struct{ Q map[string]int }
+	Amount *float64
+	Q      []any `json:"q"`
 }
 
 func FuzzCanonicalJSON(f *testing.F) {
@@ -127,6 +144,11 @@ func FuzzCanonicalJSON(f *testing.F) {
 		"{\"s\":1,\"\u017f\":2}", "{\"i\":1,\"\u0130\":2,\"\u0131\":3}", `{"x":{"Q":1,"q":2},"X":[{"z":1,"Z":0}]}`,
 		`{"a\n":1,"A\n":2,"a\u001F":3,"A\u001f":4}`, `{"\u0041":1,"a":2,"\u0061":3}`,
 		`{"A":0,"b":1,"c":2,"d":3,"e":4,"f":5,"g":6,"h":7,"i":8,"j":9,"k":10,"l":11,"m":12,"n":13,"o":14,"p":15,"q":16,"a":17}`,
+		// Repeated keys keep every member: decoders merge them.
+		`{"a":{"x":1},"a":{"z":2}}`, `{"b":{"x":1},"z":0,"b":{"y":2}}`, `{"k":[{"a":1}],"k":[{"x":2},{"a":3}]}`,
+		`{"s":"v","s":null}`, `{"i":5,"i":null}`, `{"x":true,"X":null}`, `{"a":{"x":1},"A":{"z":2},"a":null}`,
+		`{"z":{"q":{"a":1}},"Z":{"Q":{"b":2}},"z":{"q":null}}`, `{"amount":1,"amount":null}`, `{"q":[1,{"a":1}],"q":[{"b":2}]}`,
+		`{"b":1,"a":{"x":1},"a":{"x":2},"b":{"b":null}}`, `{"a":{"a":1,"a":{"b":2},"a":[3]},"a":{"b":4}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -174,6 +196,18 @@ func FuzzCanonicalJSON(f *testing.F) {
 		if (err1 == nil) != (err2 == nil) || !reflect.DeepEqual(ws, gs) {
 			t.Fatalf("run(%q) = %q decodes differently into a struct: %+v, %v vs %+v, %v", in, out, ws, err1, gs, err2)
 		}
+		// And for fields into which repeated members merge, with
+		// encoding/json and with sonic.
+		var wm, gm fuzzMerge
+		err1, err2 = json.Unmarshal(in, &wm), json.Unmarshal(out, &gm)
+		if (err1 == nil) != (err2 == nil) || !reflect.DeepEqual(wm, gm) {
+			t.Fatalf("run(%q) = %q decodes differently into a merging struct: %+v, %v vs %+v, %v", in, out, wm, err1, gm, err2)
+		}
+		var sm, tm fuzzMerge
+		err1, err2 = sonic.Unmarshal(in, &sm), sonic.Unmarshal(out, &tm)
+		if (err1 == nil) != (err2 == nil) || (err1 == nil && !reflect.DeepEqual(sm, tm)) {
+			t.Fatalf("run(%q) = %q decodes differently with sonic: %+v, %v vs %+v, %v", in, out, sm, err1, tm, err2)
+		}
 		// No insignificant whitespace survives.
 		inStr := false
 		for i := 0; i < len(out); i++ {
@@ -211,6 +245,10 @@ func FuzzCanonicalReorder(f *testing.F) {
 	f.Add("k", "\u212a", "K", "", 1.0, int64(2), "y")
 	f.Add("s", "n", "\u017f", "", 1.0, int64(2), "y")
 	f.Add("i", "\u0130", "\u0131", "", 1.0, int64(2), "y")
+	f.Add("amount", "amount", "note", "EUR", 100.5, int64(7), "x")
+	f.Add("a", "b", "a", "", 0.0, int64(-1), "")
+	f.Add("k", "k", "k", "v", 1.0, int64(2), "w")
+	f.Add("k", "K", "k", "v", 1.0, int64(2), "w")
 	f.Fuzz(func(t *testing.T, k1, k2, k3, s string, num float64, n int64, other string) {
 		if math.IsNaN(num) || math.IsInf(num, 0) {
 			return
@@ -223,11 +261,9 @@ func FuzzCanonicalReorder(f *testing.F) {
 			b, _ := json.Marshal(keys[i])
 			encKeys[i] = string(b)
 		}
-		if keys[0] == keys[1] || keys[1] == keys[2] || keys[0] == keys[2] {
-			return // duplicate keys: the last one wins, so order matters
-		}
-		// Keys that fold together: the reversed order below is another
-		// request for Go's decoders.
+		// Keys that fold together, or repeat (refFoldEqual holds for equal
+		// keys): the reversed order below is another request for Go's
+		// decoders, as the three values differ in type.
 		folded := refFoldEqual(keys[0], keys[1]) || refFoldEqual(keys[1], keys[2]) || refFoldEqual(keys[0], keys[2])
 		sv, _ := json.Marshal(s)
 		// Order A: as encoding/json writes it.
