@@ -131,8 +131,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r := base.Clone(ctx)
 		b.set(r, rc)
 		resp, err := t.next.RoundTrip(r)
-		if attempt >= t.cfg.maxAttempts || !mayRetry || !b.replayable || !t.shouldRetry(ctx, resp, err) {
+		if attempt >= t.cfg.maxAttempts || !mayRetry || !b.replayable || !t.shouldRetry(resp, err) {
 			return resp, err
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			// The caller gave up while an answer that would be retried
+			// arrived: report why the retries stopped, not that answer.
+			discard(resp)
+			return nil, cerr
 		}
 		delay := t.delay(attempt, resp)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay {
@@ -155,10 +161,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-func (t *Transport) shouldRetry(ctx context.Context, resp *http.Response, err error) bool {
-	if ctx.Err() != nil {
-		return false
-	}
+func (t *Transport) shouldRetry(resp *http.Response, err error) bool {
 	if resp != nil && resp.StatusCode == http.StatusUnprocessableEntity {
 		// The key was used with another payload: every retry would get
 		// the same answer, and the request needs a new key.
