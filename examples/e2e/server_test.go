@@ -175,14 +175,17 @@ func (r reply) String() string {
 	return fmt.Sprintf("%d Idempotency-Status=%q Retry-After=%q %s", r.status, r.idem(), r.header.Get("Retry-After"), r.body)
 }
 
-// pay sends POST path (e.g. /payments?delay=300ms) with key and a payment.
+// pay sends POST path (e.g. /payments?delay=300ms) with key (none when
+// empty) and a payment, as alice.
 func pay(ctx context.Context, c *http.Client, base, path, key string) (reply, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader(`{"amount":1000,"currency":"EUR"}`))
 	if err != nil {
 		return reply{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", key)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	req.Header.Set(shop.UserHeader, "alice")
 	resp, err := c.Do(req)
 	if err != nil {

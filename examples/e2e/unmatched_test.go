@@ -71,7 +71,7 @@ func TestUnmatchedRoutesPassThrough(t *testing.T) {
 			for range unmatchedWorkers {
 				wg.Go(func() {
 					for i := range jobs {
-						replies[i], errs[i] = post(ctx, client, srv.base+unmatchedPath(i), unmatchedKey(i))
+						replies[i], errs[i] = pay(ctx, client, srv.base, unmatchedPath(i), unmatchedKey(i))
 					}
 				})
 			}
@@ -154,30 +154,6 @@ func unmatchedKey(i int) string {
 
 func unmatchedKind(i int) string {
 	return [...]string{"valid key", "no key", "invalid key"}[i%3]
-}
-
-// post sends POST url with key (none when empty) and a payment body as
-// alice.
-func post(ctx context.Context, c *http.Client, url, key string) (reply, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"amount":1000,"currency":"EUR"}`))
-	if err != nil {
-		return reply{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(shop.UserHeader, "alice")
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return reply{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return reply{}, err
-	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: string(b)}, nil
 }
 
 // idemkitMetrics returns the lines of srv's GET /metrics that belong to
