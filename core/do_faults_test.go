@@ -69,6 +69,13 @@ func TestDoStoreErrors(t *testing.T) {
 		t.Fatalf("err = %v, want ErrStoreUnavailable wrapping the cause", err)
 	}
 
+	// A store error that does not say it is an outage is wrapped, cause kept.
+	e = newEngine(t, core.WithStore(plainErrorStore{memory.New()}))
+	_, _, err = e.Do(context.Background(), "q", "k", core.Fingerprint{}, func(context.Context) ([]byte, error) { return nil, nil })
+	if !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, errPlain) {
+		t.Fatalf("err = %v, want ErrStoreUnavailable wrapping the store's own error", err)
+	}
+
 	rec := &coretest.Recorder{}
 	e = newEngine(t, core.WithStore(coretest.CorruptStore{Store: memory.New()}), core.WithFailOpen(true), core.WithTelemetry(rec))
 	ran := false
@@ -126,4 +133,14 @@ func TestCloseWithAlerts(t *testing.T) {
 	if err := e.Close(ctx); err != nil {
 		t.Fatalf("Close = %v: it waited for the alert worker", err)
 	}
+}
+
+var errPlain = errors.New("plain store error")
+
+// plainErrorStore fails Begin with an error that does not wrap
+// core.ErrStoreUnavailable, as a careless third-party store might.
+type plainErrorStore struct{ core.Store }
+
+func (plainErrorStore) Begin(context.Context, string, core.Attempt) (core.BeginResult, error) {
+	return core.BeginResult{}, errPlain
 }
