@@ -178,6 +178,26 @@ func TestFaultResentCommands(t *testing.T) {
 			t.Errorf("LOCK_INCONSISTENCY: %s (%v)", e.Detail, e.Err)
 		}
 	}
+	// runStalledAtEnd runs every key's handler, and once all of them are
+	// running (their Begins answered) stalls Redis's replies, so that what
+	// the handlers' ends send (Complete, Release) is resent. Each handler
+	// then returns result(i).
+	runStalledAtEnd := func(ks []*key, result func(i int) ([]byte, error)) []error {
+		var started sync.WaitGroup
+		started.Add(len(ks))
+		release := make(chan struct{})
+		go func() {
+			started.Wait()
+			resetStats()
+			proxy.Stall(coretest.Downstream, stallWindow, stallHold)
+			close(release)
+		}()
+		return runAll(ks, nil, func(i int) ([]byte, error) {
+			started.Done()
+			<-release
+			return result(i)
+		})
+	}
 
 	t.Run("Begin", func(t *testing.T) {
 		warm(t)
@@ -208,20 +228,7 @@ func TestFaultResentCommands(t *testing.T) {
 	t.Run("Complete", func(t *testing.T) {
 		warm(t)
 		ks := newKeys("complete")
-		var started sync.WaitGroup
-		started.Add(n)
-		release := make(chan struct{})
-		go func() {
-			started.Wait()
-			resetStats()
-			proxy.Stall(coretest.Downstream, stallWindow, stallHold)
-			close(release)
-		}()
-		errs := runAll(ks, nil, func(i int) ([]byte, error) {
-			started.Done()
-			<-release
-			return []byte(ks[i].name), nil
-		})
+		errs := runStalledAtEnd(ks, func(i int) ([]byte, error) { return []byte(ks[i].name), nil })
 		for i, err := range errs {
 			if err != nil {
 				t.Errorf("%s: %v", ks[i].name, err)
@@ -239,21 +246,8 @@ func TestFaultResentCommands(t *testing.T) {
 	t.Run("Release", func(t *testing.T) {
 		warm(t)
 		ks := newKeys("release")
-		var started sync.WaitGroup
-		started.Add(n)
-		release := make(chan struct{})
-		go func() {
-			started.Wait()
-			resetStats()
-			proxy.Stall(coretest.Downstream, stallWindow, stallHold)
-			close(release)
-		}()
 		fail := errors.New("handler failed")
-		errs := runAll(ks, nil, func(int) ([]byte, error) {
-			started.Done()
-			<-release
-			return nil, fail
-		})
+		errs := runStalledAtEnd(ks, func(int) ([]byte, error) { return nil, fail })
 		for i, err := range errs {
 			if !errors.Is(err, fail) {
 				t.Errorf("%s: %v, want the handler's error", ks[i].name, err)
@@ -274,7 +268,6 @@ func TestFaultResentCommands(t *testing.T) {
 			}
 		}
 		replayAll(t, ks, 2) // the failed run and its retry
-
 	})
 
 	// A caller without a nonce: the store draws one per call, so a
