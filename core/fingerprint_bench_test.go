@@ -14,17 +14,42 @@ import (
 )
 
 // benchBody builds a realistic JSON order of about size bytes: nested
-// objects, arrays, numbers, escapes and non-ASCII text.
-func benchBody(size int) []byte {
+// objects, arrays, numbers, escapes and non-ASCII text, with lower-case
+// keys.
+func benchBody(size int) []byte { return orderBody(size, snakeOrder) }
+
+// camelBody is benchBody with camelCase keys, as many JSON APIs have:
+// every object then has keys that might fold together with another.
+func camelBody(size int) []byte { return orderBody(size, camelOrder) }
+
+// orderShape is the text of an order body: head, then items formatted
+// from item (sku number, qty, price units, cents, note number) until the
+// body reaches its size, then tail.
+type orderShape struct{ head, item, tail string }
+
+var (
+	snakeOrder = orderShape{
+		head: `{"currency":"EUR","customer":{"name":"Zoë \"Z\" Müller","email":"zoe@example.com","tags":["vip","eu"]},"items":[`,
+		item: `{"sku":"SKU-%05d","qty":%d,"price":%d.%02d,"note":"line\n%d ünïcode"}`,
+		tail: `],"amount":123456,"metadata":{"client_request_id":"abc","ts":1700000000}}`,
+	}
+	camelOrder = orderShape{
+		head: `{"currencyCode":"EUR","customerInfo":{"fullName":"Zoë \"Z\" Müller","emailAddress":"zoe@example.com","tagList":["vip","eu"]},"lineItems":[`,
+		item: `{"skuId":"SKU-%05d","quantity":%d,"unitPrice":%d.%02d,"noteText":"line\n%d ünïcode"}`,
+		tail: `],"totalAmount":123456,"metaData":{"clientRequestId":"abc","createdAt":1700000000}}`,
+	}
+)
+
+func orderBody(size int, o orderShape) []byte {
 	var b strings.Builder
-	b.WriteString(`{"currency":"EUR","customer":{"name":"Zoë \"Z\" Müller","email":"zoe@example.com","tags":["vip","eu"]},"items":[`)
-	for i := 0; b.Len() < size-120; i++ {
+	b.WriteString(o.head)
+	for i := 0; b.Len() < size-len(o.tail)-50; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"sku":"SKU-%05d","qty":%d,"price":%d.%02d,"note":"line\n%d ünïcode"}`, i, i%7+1, 100+i, i%100, i)
+		fmt.Fprintf(&b, o.item, i, i%7+1, 100+i, i%100, i)
 	}
-	b.WriteString(`],"amount":123456,"metadata":{"client_request_id":"abc","ts":1700000000}}`)
+	b.WriteString(o.tail)
 	return []byte(b.String())
 }
 
@@ -41,21 +66,6 @@ func textBody(size int) []byte {
 		fmt.Fprintf(&b, `{"title":"Ticket %d about billing","body":"%s","priority":%d,"tags":["billing","q4"]}`, i, para, i%4)
 	}
 	b.WriteString(`],"source":"email"}`)
-	return []byte(b.String())
-}
-
-// camelBody is benchBody with camelCase keys, as many JSON APIs have:
-// every object then has keys that might fold together with another.
-func camelBody(size int) []byte {
-	var b strings.Builder
-	b.WriteString(`{"currencyCode":"EUR","customerInfo":{"fullName":"Zoë \"Z\" Müller","emailAddress":"zoe@example.com","tagList":["vip","eu"]},"lineItems":[`)
-	for i := 0; b.Len() < size-140; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"skuId":"SKU-%05d","quantity":%d,"unitPrice":%d.%02d,"noteText":"line\n%d ünïcode"}`, i, i%7+1, 100+i, i%100, i)
-	}
-	b.WriteString(`],"totalAmount":123456,"metaData":{"clientRequestId":"abc","createdAt":1700000000}}`)
 	return []byte(b.String())
 }
 
