@@ -89,7 +89,7 @@ func (e *Engine) completeLater(r *request, token uint64, leaseUntil time.Time, s
 		defer b.wg.Done()
 		defer b.pending.Add(-1)
 		defer b.pendingBytes.Add(-size)
-		err := e.retryComplete(r, token, leaseUntil, payload)
+		err := e.retryComplete(r, token, leaseUntil, payload, err)
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrLeaseLost):
@@ -105,24 +105,17 @@ func (e *Engine) completeLater(r *request, token uint64, leaseUntil time.Time, s
 // retryComplete is completeLater's loop: jittered exponential backoff
 // from 20 ms to 1 s, each attempt bounded by the store timeout and by the
 // lease's end.
-func (e *Engine) retryComplete(r *request, token uint64, leaseUntil time.Time, payload []byte) error {
-	b := &e.bg
+func (e *Engine) retryComplete(r *request, token uint64, leaseUntil time.Time, payload []byte, err error) error {
 	c := &e.cfg
-	ctx, cancel := context.WithDeadline(b.ctx, leaseUntil)
+	ctx, cancel := context.WithDeadline(e.bg.ctx, leaseUntil)
 	defer cancel()
 	delay := 20 * time.Millisecond
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(jitter(delay))
 	defer timer.Stop()
-	<-timer.C
-	var err error
 	for {
-		timer.Reset(delay/2 + rand.N(delay/2+1))
 		select {
 		case <-ctx.Done():
-			if err == nil {
-				err = ctx.Err()
-			}
-			return err
+			return err // the last store error says more than the deadline
 		case <-timer.C:
 		}
 		callCtx, callCancel := e.storeContext(ctx)
@@ -132,5 +125,10 @@ func (e *Engine) retryComplete(r *request, token uint64, leaseUntil time.Time, p
 			return err
 		}
 		delay = min(delay*2, time.Second)
+		timer.Reset(jitter(delay))
 	}
 }
+
+// jitter returns a duration between d/2 and d, so that completions that
+// failed together do not retry together.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
