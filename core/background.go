@@ -75,7 +75,8 @@ func (e *Engine) storeContext(ctx context.Context) (context.Context, context.Can
 func (e *Engine) completeLater(r *request, token uint64, leaseUntil time.Time, status int, payload []byte, err error) {
 	b := &e.bg
 	size := int64(len(payload))
-	if b.pending.Add(1) > maxPendingCompletions || b.pendingBytes.Add(size) > maxPendingBytes {
+	n, bytes := b.pending.Add(1), b.pendingBytes.Add(size) // both, then undo both if over
+	if n > maxPendingCompletions || bytes > maxPendingBytes {
 		b.pending.Add(-1)
 		b.pendingBytes.Add(-size)
 		e.emit(r, &Event{Type: EventStoreUnavailable, Status: status, Err: err,

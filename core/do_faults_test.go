@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -143,4 +144,44 @@ type plainErrorStore struct{ core.Store }
 
 func (plainErrorStore) Begin(context.Context, string, core.Attempt) (core.BeginResult, error) {
 	return core.BeginResult{}, errPlain
+}
+
+// Past the bound on waiting completions, a failed completion is given up
+// at once, and the bound's counters come back to zero when it drains.
+func TestPendingCompletionsBounded(t *testing.T) {
+	st := &coretest.CompleteOutage{Store: memory.New(), For: time.Hour}
+	rec := &coretest.Recorder{}
+	e := newEngine(t, core.WithStore(st), core.WithLease(time.Hour), core.WithTelemetry(rec))
+	big := make([]byte, 40<<20) // two of these exceed the 64 MiB bound
+	for i := range 3 {
+		fn := func(context.Context) ([]byte, error) { return big, nil }
+		if _, _, err := e.Do(context.Background(), "q", fmt.Sprint("k", i), core.Fingerprint{}, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	given := 0
+	for _, ev := range rec.Events(core.EventStoreUnavailable) {
+		if strings.Contains(ev.Detail, "too many completions") {
+			given++
+		}
+	}
+	if given != 2 {
+		t.Fatalf("%d completions given up at the byte bound, want 2", given)
+	}
+	// And past the count bound: 10,000 wait, the next is given up.
+	small := func(context.Context) ([]byte, error) { return []byte("r"), nil }
+	for i := range 10_000 {
+		if _, _, err := e.Do(context.Background(), "q", fmt.Sprint("s", i), core.Fingerprint{}, small); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := core.PendingCompletions(e); n != 10_000 {
+		t.Fatalf("%d completions waiting, want the bound, 10,000", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_ = e.Close(ctx)
+	if n, b := core.PendingCompletions(e); n != 0 || b != 0 {
+		t.Fatalf("after Close: %d completions, %d bytes still counted", n, b)
+	}
 }
