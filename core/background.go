@@ -120,7 +120,7 @@ func (e *Engine) retryComplete(r *request, token uint64, leaseUntil time.Time, p
 		case <-timer.C:
 		}
 		callCtx, callCancel := e.storeContext(ctx)
-		err = c.store.Complete(callCtx, r.storeKey, token, payload, c.ttl)
+		err = c.store.Complete(callCtx, r.storeKey, token, StateCompleted, payload, c.ttl)
 		callCancel()
 		if err == nil || errors.Is(err, ErrLeaseLost) {
 			return err

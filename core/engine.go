@@ -500,7 +500,7 @@ func (e *Engine) complete(r *request, token uint64, leaseUntil time.Time, status
 		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: len(capd.Body), Detail: "large response stored"})
 	}
 	ctx, cancel := e.storeContext(detached(r.ctx))
-	err = c.store.Complete(ctx, r.storeKey, token, payload, c.ttl)
+	err = c.store.Complete(ctx, r.storeKey, token, StateCompleted, payload, c.ttl)
 	cancel()
 	switch {
 	case err == nil:

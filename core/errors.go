@@ -31,4 +31,23 @@ var (
 	// ErrMismatch is returned by Engine.Do when the key was used with a
 	// different fingerprint.
 	ErrMismatch = errors.New("idempotency: key reused with a different payload")
+	// ErrResultUnavailable is returned by Engine.Do for a key whose
+	// function ran to completion but whose result could not be stored (a
+	// tombstone): it will not run again for that key.
+	ErrResultUnavailable = errors.New("idempotency: operation ran but its result is unavailable")
+	// ErrUncertain is returned by Engine.Do for a key whose function failed
+	// after declaring irreversible effects (or whose owner died then): it
+	// will not run again until an operator resolves the key (Resolve).
+	ErrUncertain = errors.New("idempotency: operation outcome uncertain; resolve the key")
+	// ErrNotResolvable is returned by Store.Resolve and Engine.Resolve for
+	// a record that is neither uncertain, a tombstone, nor a committed
+	// claim whose lease expired.
+	ErrNotResolvable = errors.New("idempotency: record is not uncertain or a tombstone")
+	// ErrNoClaim is returned by DeclareEffects and DerivedKey when the
+	// context does not come from a handler running under an idempotency
+	// claim, or the claim has ended.
+	ErrNoClaim = errors.New("idempotency: no idempotency claim in this context")
+	// ErrNoDerivedKeySecret is returned by DerivedKey when the Engine has
+	// no secret to derive keys with (WithDerivedKeySecret).
+	ErrNoDerivedKeySecret = errors.New("idempotency: no derived-key secret configured")
 )

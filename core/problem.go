@@ -34,21 +34,29 @@ const (
 	ProblemStoreUnavailable ProblemKind = "store-unavailable"
 	ProblemCorruptRecord    ProblemKind = "corrupt-record"
 	ProblemScope            ProblemKind = "scope-unavailable"
+	// ProblemResultUnavailable (410): the key's handler ran to completion,
+	// but its response was not stored; it will not run again.
+	ProblemResultUnavailable ProblemKind = "result-unavailable"
+	// ProblemOperationUncertain (423): the key's handler failed after
+	// declaring irreversible effects; an operator must resolve the key.
+	ProblemOperationUncertain ProblemKind = "operation-uncertain"
 )
 
 // ProblemTypeBase prefixes every problem type URI.
 const ProblemTypeBase = "urn:idemkit:problem:"
 
 var problemTitles = map[ProblemKind]string{
-	ProblemMissingKey:       "Idempotency key missing",
-	ProblemInvalidKey:       "Invalid idempotency key",
-	ProblemBodyTooLarge:     "Request body too large",
-	ProblemUnreadableBody:   "Request body unreadable",
-	ProblemPayloadMismatch:  "Idempotency key reused with a different request",
-	ProblemInFlight:         "Request with this idempotency key is in progress",
-	ProblemStoreUnavailable: "Idempotency store unavailable",
-	ProblemCorruptRecord:    "Stored response unreadable",
-	ProblemScope:            "Idempotency scope unavailable",
+	ProblemMissingKey:         "Idempotency key missing",
+	ProblemInvalidKey:         "Invalid idempotency key",
+	ProblemBodyTooLarge:       "Request body too large",
+	ProblemUnreadableBody:     "Request body unreadable",
+	ProblemPayloadMismatch:    "Idempotency key reused with a different request",
+	ProblemInFlight:           "Request with this idempotency key is in progress",
+	ProblemStoreUnavailable:   "Idempotency store unavailable",
+	ProblemCorruptRecord:      "Stored response unreadable",
+	ProblemScope:              "Idempotency scope unavailable",
+	ProblemResultUnavailable:  "Result of this request unavailable",
+	ProblemOperationUncertain: "Outcome of this request uncertain",
 }
 
 func newProblem(kind ProblemKind, status int, detail string) *Problem {

@@ -11,10 +11,15 @@ import (
 // Keys passed to a Store are already scoped by the Engine, so a Store never
 // needs to know about users or routes.
 type Store interface {
-	// Begin atomically looks up key and, when no live claim or completed
+	// Begin atomically looks up key and, when no live claim or final
 	// record exists, claims it for a.Lease with a new fencing token. An
 	// in-flight record whose lease has expired is taken over by a request
-	// with the same fingerprint (its owner is presumed dead).
+	// with the same fingerprint (its owner is presumed dead), unless the
+	// claim is committed (Commit): then Begin turns it into an uncertain
+	// record instead, keeps its expiry, reports Stranded, and answers
+	// Uncertain (Mismatch for another fingerprint). A final record answers
+	// Replay (completed), Unavailable (tombstone) or Uncertain, or
+	// Mismatch when its fingerprint differs.
 	//
 	// Begin must be safe to resend: when the in-flight claim was made with
 	// a.Nonce (a client library resent a command whose reply was lost),
@@ -26,19 +31,46 @@ type Store interface {
 	// ErrLeaseLost when the claim is gone or is held with another token.
 	Renew(ctx context.Context, key string, token uint64, lease time.Duration) error
 
-	// Complete stores the encoded response for key and keeps it for ttl,
-	// but only while the claim is still held with token; otherwise it
-	// returns ErrLeaseLost and changes nothing (fencing). A record already
-	// completed with token is the caller's own earlier success (a resent
-	// command): Complete returns nil and leaves the stored response as it
-	// is.
-	Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error
+	// Commit marks the claim held with token as committed: its handler
+	// declared that irreversible effects may happen from now on. A
+	// committed claim is never taken over (see Begin). Commit of a claim
+	// already committed with token returns nil (a resent command); it
+	// returns ErrLeaseLost and changes nothing when the claim is gone, is
+	// held with another token, or is no longer in flight.
+	Commit(ctx context.Context, key string, token uint64) error
 
-	// Release deletes the claim held with token so that a retry runs fresh.
-	// It returns ErrLeaseLost and changes nothing when another token holds
-	// the record or it is completed. An absent record is already released
-	// (a resent Release, or a claim that expired): Release returns nil.
+	// Complete ends the claim held with token with a final record of
+	// state, kept for ttl:
+	//   - StateCompleted: payload is the encoded response, replayed;
+	//   - StateTombstone: the handler ran to completion but its response
+	//     could not be stored; payload is a short reason for operators;
+	//   - StateUncertain: the handler failed after Commit; payload is a
+	//     short reason for operators.
+	// The fingerprint stays. Complete is fenced: when the claim is not held
+	// with token it returns ErrLeaseLost and changes nothing. A final
+	// record already written with token is the caller's own earlier
+	// command, resent: Complete returns nil and leaves it as it is, with
+	// one exception: an uncertain record that Begin made of this token's
+	// stranded claim is replaced by StateCompleted or StateTombstone, since
+	// its only run has finished after all.
+	Complete(ctx context.Context, key string, token uint64, state State, payload []byte, ttl time.Duration) error
+
+	// Release deletes the claim held with token (committed or not) so that
+	// a retry runs fresh. It returns ErrLeaseLost and changes nothing when
+	// another token holds the record or it is final. An absent record is
+	// already released (a resent Release, or a claim that expired):
+	// Release returns nil.
 	Release(ctx context.Context, key string, token uint64) error
+
+	// Resolve settles a record an operator has looked into: an uncertain
+	// record, a tombstone, or a committed claim whose lease has expired.
+	// With payload nil it deletes the record, so that the next request
+	// runs afresh; otherwise it stores payload as the completed response,
+	// kept for ttl with the record's fingerprint, so that retries replay
+	// it. It returns ErrNotFound for an absent record and ErrNotResolvable,
+	// changing nothing, for any other state (a live claim, a completed
+	// record).
+	Resolve(ctx context.Context, key string, payload []byte, ttl time.Duration) error
 
 	// Get returns the record for key, or ErrNotFound.
 	Get(ctx context.Context, key string) (Record, error)
@@ -101,15 +133,30 @@ const (
 	StateInFlight State = iota + 1
 	// StateCompleted marks a key whose response is stored.
 	StateCompleted
+	// StateTombstone marks a key whose handler ran to completion but whose
+	// response could not be stored (too large, streamed): retries are
+	// refused with result-unavailable and never run the handler again.
+	StateTombstone
+	// StateUncertain marks a key whose handler failed (or whose owner
+	// died) after declaring irreversible effects: retries are refused with
+	// operation-uncertain until an operator resolves the key or it expires.
+	StateUncertain
 )
 
-// String returns "in_flight" or "completed".
+// Final reports whether s ends a claim (completed, tombstone, uncertain).
+func (s State) Final() bool { return s >= StateCompleted && s <= StateUncertain }
+
+// String returns "in_flight", "completed", "tombstone" or "uncertain".
 func (s State) String() string {
 	switch s {
 	case StateInFlight:
 		return "in_flight"
 	case StateCompleted:
 		return "completed"
+	case StateTombstone:
+		return "tombstone"
+	case StateUncertain:
+		return "uncertain"
 	default:
 		return "unknown"
 	}
@@ -120,13 +167,17 @@ type Record struct {
 	State       State
 	Fingerprint Fingerprint
 	// Token is the fencing token of the current claim (in flight) or of the
-	// claim that completed the record.
+	// claim that ended the record.
 	Token uint64
+	// Committed is true for an in-flight claim whose handler declared
+	// irreversible effects (Store.Commit).
+	Committed bool
 	// LeaseUntil is when the in-flight claim expires unless renewed.
 	LeaseUntil time.Time
 	// ExpiresAt is when the record itself is forgotten.
 	ExpiresAt time.Time
-	// Payload is the encoded response of a completed record.
+	// Payload is the encoded response of a completed record, or the
+	// reason of a tombstone or uncertain record.
 	Payload []byte
 }
 
@@ -142,6 +193,12 @@ const (
 	Mismatch
 	// InFlight means a live claim with the same fingerprint exists.
 	InFlight
+	// Unavailable means a tombstone with the same fingerprint exists: the
+	// key ran to completion but its response was not stored.
+	Unavailable
+	// Uncertain means an uncertain record with the same fingerprint
+	// exists: the key's handler may have had effects, then failed.
+	Uncertain
 )
 
 // String returns the outcome's lower-case name.
@@ -155,6 +212,10 @@ func (o Outcome) String() string {
 		return "mismatch"
 	case InFlight:
 		return "in_flight"
+	case Unavailable:
+		return "unavailable"
+	case Uncertain:
+		return "uncertain"
 	default:
 		return "unknown"
 	}
@@ -167,11 +228,16 @@ type BeginResult struct {
 	Token uint64
 	// TookOver is true when the claim replaced an expired in-flight claim.
 	TookOver bool
+	// Stranded is true when this Begin found a committed claim whose lease
+	// had expired (its owner died after declaring effects) and turned it
+	// into an uncertain record. The Engine reports it once
+	// (EventOperationUncertain).
+	Stranded bool
 	// Evicted is the number of completed records the store evicted before
 	// their TTL to make room for this claim (a bounded store under
 	// pressure). A retry of an evicted key runs its handler again, so the
 	// Engine reports it (EventRecordEvicted).
 	Evicted int
-	// Record is the existing record for Replay, Mismatch and InFlight.
+	// Record is the existing record for every outcome but Claimed.
 	Record Record
 }

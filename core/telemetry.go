@@ -44,6 +44,14 @@ const (
 	// records before their TTL to make room (Event.Hits says how many); a
 	// retry of those keys runs its handler again.
 	EventRecordEvicted EventType = "RECORD_EVICTED"
+	// EventResultUnavailable: a handler ran to completion but its response
+	// could not be stored (too large, streamed): a tombstone was written,
+	// and retries get result-unavailable instead of running again.
+	EventResultUnavailable EventType = "RESULT_UNAVAILABLE"
+	// EventOperationUncertain: a handler failed, or its owner died, after
+	// declaring irreversible effects: the key is blocked (retries get
+	// operation-uncertain) until an operator resolves it or it expires.
+	EventOperationUncertain EventType = "OPERATION_UNCERTAIN"
 )
 
 // Event is one occurrence of the catalogue. It never carries a request or
@@ -85,6 +93,10 @@ const (
 	OutcomeInvalid    RequestOutcome = "invalid"
 	OutcomeBypass     RequestOutcome = "bypass"
 	OutcomeStoreError RequestOutcome = "store_error"
+	// OutcomeUnavailable: a retry of a tombstoned key (result-unavailable).
+	OutcomeUnavailable RequestOutcome = "unavailable"
+	// OutcomeUncertain: a retry of an uncertain key (operation-uncertain).
+	OutcomeUncertain RequestOutcome = "uncertain"
 )
 
 // Measurement describes one request that reached the Engine.

@@ -20,6 +20,8 @@ var Catalogue = []core.EventType{
 	core.EventGlobalScopeUser,
 	core.EventRecordRejected,
 	core.EventRecordEvicted,
+	core.EventResultUnavailable,
+	core.EventOperationUncertain,
 }
 
 // Level is the log level an event deserves: Error for what may break the
@@ -27,10 +29,12 @@ var Catalogue = []core.EventType{
 // misuse and pressure, Info for the rest.
 func Level(t core.EventType) slog.Level {
 	switch t {
-	case core.EventLockInconsistency, core.EventStoreUnavailable, core.EventRecordRejected, core.EventRecordEvicted:
+	case core.EventLockInconsistency, core.EventStoreUnavailable, core.EventRecordRejected, core.EventRecordEvicted,
+		core.EventOperationUncertain:
 		return slog.LevelError
 	case core.EventPayloadMismatch, core.EventResponseDuplicate, core.EventSizeWarning,
-		core.EventExceptionThrown, core.EventGlobalScopeUser, core.EventConcurrentConflict:
+		core.EventExceptionThrown, core.EventGlobalScopeUser, core.EventConcurrentConflict,
+		core.EventResultUnavailable:
 		return slog.LevelWarn
 	default:
 		return slog.LevelInfo

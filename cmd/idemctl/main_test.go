@@ -114,7 +114,7 @@ func (e *env) storeResponse(scope, key string, r *core.Response) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.store.Complete(ctx, sk, res.Token, payload, time.Hour); err != nil {
+	if err := e.store.Complete(ctx, sk, res.Token, core.StateCompleted, payload, time.Hour); err != nil {
 		e.t.Fatal(err)
 	}
 }

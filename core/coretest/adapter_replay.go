@@ -85,7 +85,7 @@ var replayCases = []adapterCase{
 		if err != nil || res.Outcome != core.Claimed {
 			t.Fatalf("Begin: %v %v", res.Outcome, err)
 		}
-		if err := st.Complete(ctx, sk, res.Token, payload, time.Hour); err != nil {
+		if err := st.Complete(ctx, sk, res.Token, core.StateCompleted, payload, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		r := e.do(req{key: k1, body: payment})

@@ -51,11 +51,27 @@ func (f *FlakyStore) Renew(ctx context.Context, key string, token uint64, lease 
 }
 
 // Complete implements core.Store.
-func (f *FlakyStore) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+func (f *FlakyStore) Complete(ctx context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
 	if err := f.fail(); err != nil {
 		return err
 	}
-	return f.Store.Complete(ctx, key, token, payload, ttl)
+	return f.Store.Complete(ctx, key, token, state, payload, ttl)
+}
+
+// Commit implements core.Store.
+func (f *FlakyStore) Commit(ctx context.Context, key string, token uint64) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Store.Commit(ctx, key, token)
+}
+
+// Resolve implements core.Store.
+func (f *FlakyStore) Resolve(ctx context.Context, key string, payload []byte, ttl time.Duration) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Store.Resolve(ctx, key, payload, ttl)
 }
 
 // Release implements core.Store.
@@ -100,9 +116,14 @@ func (t twice) Renew(ctx context.Context, key string, token uint64, lease time.D
 	return t.Store.Renew(ctx, key, token, lease)
 }
 
-func (t twice) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
-	_ = t.Store.Complete(ctx, key, token, payload, ttl)
-	return t.Store.Complete(ctx, key, token, payload, ttl)
+func (t twice) Complete(ctx context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
+	_ = t.Store.Complete(ctx, key, token, state, payload, ttl)
+	return t.Store.Complete(ctx, key, token, state, payload, ttl)
+}
+
+func (t twice) Commit(ctx context.Context, key string, token uint64) error {
+	_ = t.Store.Commit(ctx, key, token)
+	return t.Store.Commit(ctx, key, token)
 }
 
 func (t twice) Release(ctx context.Context, key string, token uint64) error {
@@ -152,7 +173,7 @@ type CompleteOutage struct {
 }
 
 // Complete implements core.Store.
-func (s *CompleteOutage) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+func (s *CompleteOutage) Complete(ctx context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
 	s.calls.Add(1)
 	s.mu.Lock()
 	if s.until.IsZero() {
@@ -163,7 +184,7 @@ func (s *CompleteOutage) Complete(ctx context.Context, key string, token uint64,
 	if down {
 		return fmt.Errorf("%w: %w", core.ErrStoreUnavailable, ErrInjected)
 	}
-	return s.Store.Complete(ctx, key, token, payload, ttl)
+	return s.Store.Complete(ctx, key, token, state, payload, ttl)
 }
 
 // Calls returns how often Complete was called.
@@ -237,11 +258,18 @@ func (s slow) Renew(ctx context.Context, key string, token uint64, lease time.Du
 	return s.Store.Renew(ctx, key, token, lease)
 }
 
-func (s slow) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+func (s slow) Complete(ctx context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
 	if err := s.wait(ctx); err != nil {
 		return err
 	}
-	return s.Store.Complete(ctx, key, token, payload, ttl)
+	return s.Store.Complete(ctx, key, token, state, payload, ttl)
+}
+
+func (s slow) Commit(ctx context.Context, key string, token uint64) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.Store.Commit(ctx, key, token)
 }
 
 func (s slow) Release(ctx context.Context, key string, token uint64) error {

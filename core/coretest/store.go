@@ -141,7 +141,7 @@ func (s suite) mismatch(t *testing.T, st core.Store) {
 	k := key(t)
 	claim := mustBegin(t, st, k, fp("a"), time.Minute)
 	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Mismatch)
-	if err := st.Complete(context.Background(), k, claim.Token, []byte("x"), ttl); err != nil {
+	if err := st.Complete(context.Background(), k, claim.Token, core.StateCompleted, []byte("x"), ttl); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
 	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Mismatch)
@@ -152,7 +152,7 @@ func (s suite) completeReplay(t *testing.T, st core.Store) {
 	k := key(t)
 	claim := mustBegin(t, st, k, fp("a"), time.Minute)
 	payload := []byte("\x00binary\xffpayload")
-	if err := st.Complete(context.Background(), k, claim.Token, payload, ttl); err != nil {
+	if err := st.Complete(context.Background(), k, claim.Token, core.StateCompleted, payload, ttl); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
@@ -168,7 +168,7 @@ func (s suite) completeReplay(t *testing.T, st core.Store) {
 	}
 	// Completing again with the same token is a resent command: it
 	// succeeds and changes nothing.
-	if err := st.Complete(context.Background(), k, claim.Token, []byte("again"), ttl); err != nil {
+	if err := st.Complete(context.Background(), k, claim.Token, core.StateCompleted, []byte("again"), ttl); err != nil {
 		t.Fatalf("resent Complete = %v, want nil", err)
 	}
 	if err := st.Release(context.Background(), k, claim.Token); !errors.Is(err, core.ErrLeaseLost) {
@@ -225,17 +225,17 @@ func (s suite) fencing(t *testing.T, st core.Store) {
 	if err := st.Renew(ctx, k, old.Token, time.Minute); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("stale Renew = %v, want ErrLeaseLost", err)
 	}
-	if err := st.Complete(ctx, k, old.Token, []byte("stale"), ttl); !errors.Is(err, core.ErrLeaseLost) {
+	if err := st.Complete(ctx, k, old.Token, core.StateCompleted, []byte("stale"), ttl); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("stale Complete = %v, want ErrLeaseLost", err)
 	}
 	if err := st.Release(ctx, k, old.Token); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("stale Release = %v, want ErrLeaseLost", err)
 	}
 	// The stale owner changed nothing: the current owner completes.
-	if err := st.Complete(ctx, k, cur.Token, []byte("fresh"), ttl); err != nil {
+	if err := st.Complete(ctx, k, cur.Token, core.StateCompleted, []byte("fresh"), ttl); err != nil {
 		t.Fatalf("current Complete: %v", err)
 	}
-	if err := st.Complete(ctx, k, old.Token, []byte("stale"), ttl); !errors.Is(err, core.ErrLeaseLost) {
+	if err := st.Complete(ctx, k, old.Token, core.StateCompleted, []byte("stale"), ttl); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("stale Complete after completion = %v, want ErrLeaseLost", err)
 	}
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
@@ -258,7 +258,7 @@ func (s suite) renew(t *testing.T, st core.Store) {
 	}
 	// Three leases have passed; renewal kept it ours.
 	wantOutcome(t, mustBegin(t, st, k, fp("a"), s.lease), core.InFlight)
-	if err := st.Complete(ctx, k, claim.Token, []byte("ok"), ttl); err != nil {
+	if err := st.Complete(ctx, k, claim.Token, core.StateCompleted, []byte("ok"), ttl); err != nil {
 		t.Fatalf("Complete after renewals: %v", err)
 	}
 }
@@ -267,7 +267,7 @@ func (s suite) ttlExpiry(t *testing.T, st core.Store) {
 	ctx := context.Background()
 	k := key(t)
 	claim := mustBegin(t, st, k, fp("a"), s.lease)
-	if err := st.Complete(ctx, k, claim.Token, []byte("short"), s.lease); err != nil {
+	if err := st.Complete(ctx, k, claim.Token, core.StateCompleted, []byte("short"), s.lease); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
 	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.Replay)
@@ -283,7 +283,7 @@ func (s suite) deleteKey(t *testing.T, st core.Store) {
 	ctx := context.Background()
 	k := key(t)
 	claim := mustBegin(t, st, k, fp("a"), time.Minute)
-	if err := st.Complete(ctx, k, claim.Token, []byte("x"), ttl); err != nil {
+	if err := st.Complete(ctx, k, claim.Token, core.StateCompleted, []byte("x"), ttl); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Delete(ctx, k); err != nil {
@@ -297,7 +297,7 @@ func (s suite) deleteKey(t *testing.T, st core.Store) {
 	if err := st.Delete(ctx, k); err != nil {
 		t.Fatalf("Delete in flight: %v", err)
 	}
-	if err := st.Complete(ctx, k, inflight.Token, []byte("late"), ttl); !errors.Is(err, core.ErrLeaseLost) {
+	if err := st.Complete(ctx, k, inflight.Token, core.StateCompleted, []byte("late"), ttl); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("Complete after Delete = %v, want ErrLeaseLost", err)
 	}
 	if _, err := st.Get(ctx, k); !errors.Is(err, core.ErrNotFound) {
@@ -343,11 +343,11 @@ func (s suite) isolation(t *testing.T, st core.Store) {
 	a, b := key(t)+":a", key(t)+":b"
 	ca := mustBegin(t, st, a, fp("a"), time.Minute)
 	wantOutcome(t, mustBegin(t, st, b, fp("b"), time.Minute), core.Claimed)
-	if err := st.Complete(ctx, a, ca.Token, []byte("A"), ttl); err != nil {
+	if err := st.Complete(ctx, a, ca.Token, core.StateCompleted, []byte("A"), ttl); err != nil {
 		t.Fatal(err)
 	}
 	wantOutcome(t, mustBegin(t, st, b, fp("b"), time.Minute), core.InFlight)
-	if err := st.Complete(ctx, b, ca.Token, []byte("wrong"), ttl); !errors.Is(err, core.ErrLeaseLost) {
+	if err := st.Complete(ctx, b, ca.Token, core.StateCompleted, []byte("wrong"), ttl); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("token of key a completed key b: %v", err)
 	}
 }
@@ -358,7 +358,7 @@ func (s suite) awkwardKeys(t *testing.T, st core.Store) {
 	for _, k := range []string{base + "{tag}", base + "}{", base + " spaced key", base + ":ünï©ødé", base + "\x00nul"} {
 		claim := mustBegin(t, st, k, fp("a"), time.Minute)
 		wantOutcome(t, claim, core.Claimed)
-		if err := st.Complete(ctx, k, claim.Token, []byte(k), ttl); err != nil {
+		if err := st.Complete(ctx, k, claim.Token, core.StateCompleted, []byte(k), ttl); err != nil {
 			t.Fatalf("Complete(%q): %v", k, err)
 		}
 		res := mustBegin(t, st, k, fp("a"), time.Minute)
@@ -462,7 +462,7 @@ func (s suite) concurrentCycle(t *testing.T, st core.Store) {
 				switch res.Outcome {
 				case core.Claimed:
 					claims[i%keys].Add(1)
-					if err := st.Complete(context.Background(), k, res.Token, []byte(k), ttl); err != nil {
+					if err := st.Complete(context.Background(), k, res.Token, core.StateCompleted, []byte(k), ttl); err != nil {
 						t.Error(err)
 					}
 				case core.Replay:
@@ -541,7 +541,7 @@ func (s suite) resentBegin(t *testing.T, st core.Store) {
 		t.Fatal(err)
 	}
 	wantOutcome(t, res, core.InFlight)
-	if err := st.Complete(ctx, k, first.Token, []byte("done"), ttl); err != nil {
+	if err := st.Complete(ctx, k, first.Token, core.StateCompleted, []byte("done"), ttl); err != nil {
 		t.Fatalf("Complete with the resent claim's token: %v", err)
 	}
 	// Once completed, even the owner's own resend replays.
@@ -575,7 +575,7 @@ func (s suite) resentFinish(t *testing.T, st core.Store) {
 	k := key(t)
 	claim := mustBegin(t, st, k, fp("a"), time.Minute)
 	for i := 0; i < 2; i++ {
-		if err := st.Complete(ctx, k, claim.Token, []byte(fmt.Sprint("payload", i)), ttl); err != nil {
+		if err := st.Complete(ctx, k, claim.Token, core.StateCompleted, []byte(fmt.Sprint("payload", i)), ttl); err != nil {
 			t.Fatalf("Complete #%d = %v, want nil", i+1, err)
 		}
 	}
@@ -613,7 +613,7 @@ func (s suite) everyCallTwice(t *testing.T, st core.Store) {
 	if err := tw.Renew(ctx, k, claim.Token, time.Minute); err != nil {
 		t.Fatalf("Renew sent twice: %v", err)
 	}
-	if err := tw.Complete(ctx, k, claim.Token, []byte("once"), ttl); err != nil {
+	if err := tw.Complete(ctx, k, claim.Token, core.StateCompleted, []byte("once"), ttl); err != nil {
 		t.Fatalf("Complete sent twice: %v", err)
 	}
 	res := mustBegin(t, tw, k, fp("a"), time.Minute)
@@ -652,7 +652,7 @@ func (s suite) concurrentTwice(t *testing.T, st core.Store) {
 			}
 			if res.Outcome == core.Claimed {
 				claimed.Add(1)
-				if err := tw.Complete(context.Background(), k, res.Token, []byte("x"), ttl); err != nil {
+				if err := tw.Complete(context.Background(), k, res.Token, core.StateCompleted, []byte("x"), ttl); err != nil {
 					errs <- fmt.Errorf("winner's Complete: %w", err)
 				}
 			}
@@ -700,7 +700,7 @@ func (s suite) batchRenew(t *testing.T, st core.Store) {
 	}
 	for _, r := range rs[:40] {
 		wantOutcome(t, mustBegin(t, st, r.Key, fp("a"), time.Minute), core.InFlight)
-		if err := st.Complete(ctx, r.Key, r.Token, []byte("ok"), ttl); err != nil {
+		if err := st.Complete(ctx, r.Key, r.Token, core.StateCompleted, []byte("ok"), ttl); err != nil {
 			t.Fatalf("Complete after batch renewals: %v", err)
 		}
 	}

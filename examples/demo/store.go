@@ -35,11 +35,25 @@ func (s *outageStore) Renew(ctx context.Context, key string, token uint64, lease
 	return s.Store.Renew(ctx, key, token, lease)
 }
 
-func (s *outageStore) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+func (s *outageStore) Complete(ctx context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
 	if s.down.Load() {
 		return errOutage
 	}
-	return s.Store.Complete(ctx, key, token, payload, ttl)
+	return s.Store.Complete(ctx, key, token, state, payload, ttl)
+}
+
+func (s *outageStore) Commit(ctx context.Context, key string, token uint64) error {
+	if s.down.Load() {
+		return errOutage
+	}
+	return s.Store.Commit(ctx, key, token)
+}
+
+func (s *outageStore) Resolve(ctx context.Context, key string, payload []byte, ttl time.Duration) error {
+	if s.down.Load() {
+		return errOutage
+	}
+	return s.Store.Resolve(ctx, key, payload, ttl)
 }
 
 func (s *outageStore) Release(ctx context.Context, key string, token uint64) error {

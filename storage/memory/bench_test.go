@@ -31,7 +31,7 @@ func fillCompleted(b *testing.B, st *memory.Store, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := st.Complete(ctx, k, res.Token, payload, time.Hour); err != nil {
+		if err := st.Complete(ctx, k, res.Token, core.StateCompleted, payload, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -56,7 +56,7 @@ func BenchmarkBeginAtBound(b *testing.B) {
 			if err != nil || res.Outcome != core.Claimed {
 				b.Fatalf("Begin: %+v, %v", res, err)
 			}
-			if err := st.Complete(ctx, k, res.Token, payload, time.Hour); err != nil {
+			if err := st.Complete(ctx, k, res.Token, core.StateCompleted, payload, time.Hour); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -82,7 +82,7 @@ func BenchmarkBeginAtBound(b *testing.B) {
 				if res.Outcome != core.Claimed {
 					continue // a key reused by another goroutine at the wrap
 				}
-				if err := st.Complete(ctx, k, res.Token, payload, time.Hour); err != nil {
+				if err := st.Complete(ctx, k, res.Token, core.StateCompleted, payload, time.Hour); err != nil {
 					b.Error(err)
 					return
 				}

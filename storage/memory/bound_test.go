@@ -48,7 +48,7 @@ func complete(t testing.TB, st *memory.Store, k string, payload []byte, ttl time
 	if res.Outcome != core.Claimed {
 		t.Fatalf("Begin(%.40q) = %v, want claimed", k, res.Outcome)
 	}
-	if err := st.Complete(ctx, k, res.Token, payload, ttl); err != nil {
+	if err := st.Complete(ctx, k, res.Token, core.StateCompleted, payload, ttl); err != nil {
 		t.Fatalf("Complete(%.40q): %v", k, err)
 	}
 	return res
@@ -255,14 +255,14 @@ func TestBoundsUnderConcurrency(t *testing.T) {
 				}
 				switch i % 7 {
 				case 0, 1, 2, 3:
-					err = st.Complete(ctx, k, res.Token, payload, time.Duration(1+i%4)*50*time.Millisecond)
+					err = st.Complete(ctx, k, res.Token, core.StateCompleted, payload, time.Duration(1+i%4)*50*time.Millisecond)
 				case 4:
 					err = st.Release(ctx, k, res.Token)
 				case 5:
 					rs := []core.Renewal{{Key: k, Token: res.Token}}
 					st.RenewBatch(ctx, time.Minute, rs)
 					if err = rs[0].Err; err == nil {
-						err = st.Complete(ctx, k, res.Token, payload, time.Second)
+						err = st.Complete(ctx, k, res.Token, core.StateCompleted, payload, time.Second)
 					}
 				default:
 					err = st.Delete(ctx, k)
@@ -338,7 +338,7 @@ func TestTooLarge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = st.Complete(ctx, "k", res.Token, make([]byte, 64<<10), time.Hour)
+	err = st.Complete(ctx, "k", res.Token, core.StateCompleted, make([]byte, 64<<10), time.Hour)
 	if !errors.Is(err, memory.ErrTooLarge) || !errors.Is(err, core.ErrStoreUnavailable) {
 		t.Fatalf("Complete with a 64 KiB payload = %v, want ErrTooLarge", err)
 	}

@@ -527,7 +527,7 @@ func (s *Store) RenewBatch(_ context.Context, lease time.Duration, rs []core.Ren
 // not modify it afterwards. The record is accounted with cap(payload)
 // bytes; making room for them may evict other completed records (counted
 // in Stats, not reported to the caller).
-func (s *Store) Complete(_ context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+func (s *Store) Complete(_ context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
 	now := s.now()
 	home := s.shardOf(key)
 	sh := &s.shards[home]
@@ -680,4 +680,14 @@ func (s *Store) AcquireCooldown(_ context.Context, name string, ttl time.Duratio
 	}
 	s.cool[name] = now.Add(ttl)
 	return true, nil
+}
+
+// Commit implements core.Store.
+func (s *Store) Commit(_ context.Context, key string, token uint64) error {
+	return errors.New("memory: Commit not implemented yet") // TODO(issue 11)
+}
+
+// Resolve implements core.Store.
+func (s *Store) Resolve(_ context.Context, key string, payload []byte, ttl time.Duration) error {
+	return errors.New("memory: Resolve not implemented yet") // TODO(issue 11)
 }

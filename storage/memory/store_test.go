@@ -27,7 +27,7 @@ func TestBoundEvictsOldestCompleted(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Begin %s: %v", k, err)
 		}
-		if err := st.Complete(ctx, k, res.Token, []byte(k), time.Hour); err != nil {
+		if err := st.Complete(ctx, k, res.Token, core.StateCompleted, []byte(k), time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		keys = append(keys, k)

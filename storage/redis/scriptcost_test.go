@@ -75,7 +75,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 		}},
 		{"begin/replay", func(b *testing.B) func(int) {
 			k := uniq(b)
-			if err := st.Complete(ctx, k, claim(b, k, time.Minute), payload, time.Hour); err != nil {
+			if err := st.Complete(ctx, k, claim(b, k, time.Minute), core.StateCompleted, payload, time.Hour); err != nil {
 				b.Fatal(err)
 			}
 			return func(int) {
@@ -133,7 +133,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 				toks[i] = claim(b, k, time.Minute)
 			}
 			return func(i int) {
-				if err := st.Complete(ctx, ks[i], toks[i], payload, time.Hour); err != nil {
+				if err := st.Complete(ctx, ks[i], toks[i], core.StateCompleted, payload, time.Hour); err != nil {
 					b.Fatal(err)
 				}
 			}

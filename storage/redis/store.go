@@ -241,7 +241,7 @@ func (s *Store) RenewBatch(ctx context.Context, lease time.Duration, rs []core.R
 // Complete implements core.Store in one round trip. Completing a record
 // already completed with token (a resent Complete) succeeds and leaves
 // the stored payload as it is.
-func (s *Store) Complete(ctx context.Context, key string, token uint64, payload []byte, ttl time.Duration) error {
+func (s *Store) Complete(ctx context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
 	return s.fenced(ctx, s.rdb, completeScript, key, strconv.FormatUint(token, 10), payload, ttl.Milliseconds())
 }
 
@@ -330,4 +330,14 @@ func (s *Store) LoadScripts(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Commit implements core.Store.
+func (s *Store) Commit(ctx context.Context, key string, token uint64) error {
+	return fmt.Errorf("idemredis: Commit not implemented yet") // TODO(issue 11)
+}
+
+// Resolve implements core.Store.
+func (s *Store) Resolve(ctx context.Context, key string, payload []byte, ttl time.Duration) error {
+	return fmt.Errorf("idemredis: Resolve not implemented yet") // TODO(issue 11)
 }

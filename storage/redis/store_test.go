@@ -184,7 +184,7 @@ func TestUnknownFormatVersionFailsClosed(t *testing.T) {
 		if err := st.Release(ctx, k, 1); !errors.Is(err, core.ErrLeaseLost) {
 			t.Fatalf("%s: Release = %v, want ErrLeaseLost", name, err)
 		}
-		if err := st.Complete(ctx, k, 1, []byte("x"), time.Minute); !errors.Is(err, core.ErrLeaseLost) {
+		if err := st.Complete(ctx, k, 1, core.StateCompleted, []byte("x"), time.Minute); !errors.Is(err, core.ErrLeaseLost) {
 			t.Fatalf("%s: Complete = %v, want ErrLeaseLost", name, err)
 		}
 		if n := rdb.HLen(ctx, rk).Val(); n != int64(len(fields)/2) {

@@ -76,7 +76,7 @@ func roundTrip(t *testing.T, store core.Store) {
 	if err != nil || res.Outcome != core.Claimed {
 		t.Fatalf("Begin: %+v, %v", res, err)
 	}
-	if err := store.Complete(ctx, key, res.Token, []byte("stored"), time.Minute); err != nil {
+	if err := store.Complete(ctx, key, res.Token, core.StateCompleted, []byte("stored"), time.Minute); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
 	res, err = store.Begin(ctx, key, core.Attempt{Fingerprint: core.Fingerprint{1}, Lease: time.Minute, TTL: time.Minute})
