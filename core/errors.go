@@ -43,6 +43,11 @@ var (
 	// a record that is neither uncertain, a tombstone, nor a committed
 	// claim whose lease expired.
 	ErrNotResolvable = errors.New("idempotency: record is not uncertain or a tombstone")
+	// ErrPayloadTooLarge is wrapped by a store's refusal of a payload it can
+	// never hold (the memory store's per-record byte bound). Retrying
+	// cannot help, so the Engine writes a tombstone instead: the response
+	// ran to completion but cannot be stored.
+	ErrPayloadTooLarge = errors.New("idempotency: payload too large for the store")
 	// ErrNoClaim is returned by DeclareEffects and DerivedKey when the
 	// context does not come from a handler running under an idempotency
 	// claim, or the claim has ended.
