@@ -3,6 +3,7 @@ package coretest
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,8 +99,8 @@ var effectCases = []adapterCase{
 	}},
 	{name: "Step9_EffectsFromFrameworkContext", run: func(t *testing.T, e *env) {
 		e.start()
-		if r := e.do(req{key: k1, body: payment, path: "/items/1?effects=fw&status=502"}); r.Status == 503 {
-			t.Skipf("the framework's own context is not a context.Context here: %s", r.Body)
+		if r := e.do(req{key: k1, body: payment, path: "/items/1?effects=fw&status=502"}); r.Status == 503 && strings.Contains(string(r.Body), errNoFrameworkCtx.Error()) {
+			t.Skip("the framework's own context is not a context.Context (Echo v4)")
 		} else if r.Status != 502 {
 			t.Fatalf("first reply %d %s", r.Status, r.Body)
 		}

@@ -158,9 +158,11 @@ func (a *App) Exec(in Input) Output {
 	return out
 }
 
+var errNoFrameworkCtx = errors.New("coretest: the harness has no framework context")
+
 func declareEffects(ctx context.Context) error {
 	if ctx == nil {
-		return errors.New("coretest: the harness has no framework context")
+		return errNoFrameworkCtx
 	}
 	return core.DeclareEffects(ctx)
 }
