@@ -116,11 +116,12 @@ func WithMaxBodyBytes(n int64) Option {
 //		return core.DerivedKey(ctx, "psp")
 //	}))
 //
-// fn is called only for POST, PUT, PATCH and DELETE requests that do not
-// already carry the key header: a key the caller set on the request wins,
-// and fn is not called at all. fn is called once per logical request,
-// before anything is sent, and its key is sent on every attempt of that
-// request; it is never called per retry.
+// fn is called only for POST, PUT, PATCH and DELETE requests whose key
+// header (WithHeaderName) is missing or empty: a key the caller set on the
+// request wins, and fn is not called at all. fn is called once per logical
+// request, before anything is sent, and its key is sent on every attempt
+// of that request; it is never called per retry. It must be safe for
+// concurrent use, as the Transport is.
 //
 // When fn returns an error, RoundTrip returns an error that wraps it
 // (errors.Is and errors.As see it), and nothing is sent. When fn returns
