@@ -56,7 +56,6 @@ func TestCommittedClaimSurvivesPressure(t *testing.T) {
 	}
 	memory.CheckInvariants(t, st)
 
-
 	// Stranded, it is a final record like the others: evictable, and
 	// counted when evicted.
 	st = memory.New(memory.WithMaxEntries(1), memory.WithClock(clk.Now))
