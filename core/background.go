@@ -135,6 +135,15 @@ func (e *Engine) retryComplete(r *request, token uint64, leaseUntil time.Time, s
 		if err == nil || errors.Is(err, ErrLeaseLost) {
 			return err
 		}
+		if errors.Is(err, ErrPayloadTooLarge) && state == StateCompleted {
+			// No retry can store it: leave a tombstone instead, as a
+			// first completion would have.
+			e.emit(r, &Event{Type: EventResultUnavailable, Err: err,
+				Detail: "response too large for the store: not stored; a tombstone answers retries with result-unavailable"})
+			state, payload = StateTombstone, []byte("response too large for the store; not stored")
+			timer.Reset(0)
+			continue
+		}
 		delay = min(delay*2, time.Second)
 		timer.Reset(jitter(delay))
 	}
