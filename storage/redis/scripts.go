@@ -112,11 +112,14 @@ return {1, tok, took}
 
 // readClaim opens every script that acts on a claim. held is true while
 // KEYS[1] is in flight and held with the fencing token ARGV[1]; it is the
-// one place the fencing rule is written. r keeps state, token and version
-// for the scripts' answers when it is not held.
+// one place the fencing rule is written. mine is true when the record is
+// of this format and carries the token ARGV[1], in flight or final. r
+// keeps state, token and version for the scripts' answers when it is not
+// held.
 const readClaim = `
 local r = redis.call('HMGET', KEYS[1], 's', 't', 'v')
-local held = r[1] == '1' and r[2] == ARGV[1]
+local mine = r[2] == ARGV[1] and r[3] == '` + FormatVersion + `'
+local held = mine and r[1] == '1'
 `
 
 // renewScript: KEYS[1] record; ARGV token, lease ms, min ttl ms.
@@ -153,7 +156,7 @@ return 1
 // or a tombstone replaces it, since the claim's only run has finished.
 var completeScript = redis.NewScript(readClaim + `
 if not held then
-  if r[2] ~= ARGV[1] or not (r[1] == '2' or r[1] == '3' or r[1] == '4') then
+  if not mine or not (r[1] == '2' or r[1] == '3' or r[1] == '4') then
     return 0
   end
   if r[1] ~= '4' or ARGV[4] == '4' then
