@@ -56,15 +56,17 @@ func BenchmarkScriptCPU(b *testing.B) {
 	}
 	// stranded returns b.N keys whose committed claims' leases have
 	// expired, which no Begin has seen yet.
-	stranded := func(b *testing.B) []string {
+	stranded := func(b *testing.B) ([]string, []uint64) {
 		ks := keys(b)
-		for _, k := range ks {
-			if err := st.Commit(ctx, k, claim(b, k, time.Millisecond)); err != nil {
+		toks := make([]uint64, len(ks))
+		for i, k := range ks {
+			toks[i] = claim(b, k, time.Millisecond)
+			if err := st.Commit(ctx, k, toks[i]); err != nil {
 				b.Fatal(err)
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
-		return ks
+		return ks, toks
 	}
 	// uncertain returns b.N keys holding uncertain records.
 	uncertain := func(b *testing.B) []string {
@@ -201,7 +203,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 			}
 		}},
 		{"begin/stranded", func(b *testing.B) func(int) {
-			ks := stranded(b)
+			ks, _ := stranded(b)
 			return func(i int) {
 				res, err := st.Begin(ctx, ks[i], attempt(time.Minute))
 				want(b, res, err, core.Uncertain)
@@ -234,13 +236,11 @@ func BenchmarkScriptCPU(b *testing.B) {
 				}
 			}
 		}},
-		{"complete/replaces-uncertain", func(b *testing.B) func(int) {
-			ks := keys(b)
-			toks := make([]uint64, len(ks))
-			for i, k := range ks {
-				toks[i] = claim(b, k, time.Minute)
-				if err := st.Complete(ctx, k, toks[i], core.StateUncertain, []byte("failed"), time.Hour); err != nil {
-					b.Fatal(err)
+		{"complete/replaces-stranded", func(b *testing.B) func(int) {
+			ks, toks := stranded(b)
+			for _, k := range ks {
+				if res, err := st.Begin(ctx, k, attempt(time.Minute)); err != nil || !res.Stranded {
+					b.Fatalf("Begin = %+v, %v; want stranded", res, err)
 				}
 			}
 			return func(i int) {
@@ -266,7 +266,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 			}
 		}},
 		{"resolve/stranded-claim", func(b *testing.B) func(int) {
-			ks := stranded(b)
+			ks, _ := stranded(b)
 			return func(i int) {
 				if err := st.Resolve(ctx, ks[i], payload, time.Hour); err != nil {
 					b.Fatal(err)

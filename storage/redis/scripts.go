@@ -5,10 +5,11 @@ import "github.com/redis/go-redis/v9"
 // Record hash fields: v format version, s state (1 in flight, 2
 // completed, 3 tombstone, 4 uncertain), f fingerprint, t fencing token, l
 // lease end (ms since epoch; 0 once final), n nonce and token of the
-// attempt holding the claim ("<nonce>:<token>"), c "1" once the claim is
-// committed (Commit; it stays on the final record, where it means
-// nothing), p payload (the encoded response, or the reason of a tombstone
-// or uncertain record).
+// attempt holding the claim ("<nonce>:<token>"; on a stranded record the
+// nonce of the Begin that stranded it), c "1" once the claim is committed
+// (Commit), "2" on the uncertain record Begin made of a stranded claim (it
+// stays on a later final record, where it means nothing), p payload (the
+// encoded response, or the reason of a tombstone or uncertain record).
 //
 // Times come from the server (TIME), so instances with skewed clocks agree
 // on when a lease ends. Tokens are the server clock in microseconds,
@@ -59,8 +60,10 @@ const strandedReason = "owner lost its lease after declaring effects"
 // unknown version or state is reported, never overwritten or treated as
 // absent. An in-flight claim whose lease expired is taken over, unless
 // it is committed: then it becomes uncertain (keeping its token,
-// fingerprint and expiry), and the one Begin that did it reports
-// stranded = 1, whatever its fingerprint.
+// fingerprint and expiry; c "2" marks it stranded, n holds the stranding
+// attempt's nonce), and the one Begin that did it reports stranded = 1,
+// whatever its fingerprint, as does its resend. The owner's own resent
+// Begin (its nonce) still gets its claim back.
 // The nonce field holds the token too, so that a takeover by code that
 // does not write it (an older release during a rolling upgrade) can never
 // hand the new owner's claim to the previous attempt.
@@ -72,13 +75,17 @@ if r[1] or r[2] then
   if r[1] ~= ARGV[4] or not (s == '1' or s == '2' or s == '3' or s == '4') then
     return {-1, r[1] or '', s or ''}
   end
-  if s == '1' and r[8] == '1' then
+  local mine = r[6] == ARGV[5] .. ':' .. r[4]
+  if s == '1' and r[8] == '1' and not mine then
     now = redis.call('TIME')
     ms = now[1] * 1000 + math.floor(now[2] / 1000)
     if (tonumber(r[5]) or 0) <= ms then
-      redis.call('HSET', KEYS[1], 's', '4', 'p', '` + strandedReason + `', 'l', '0')
+      redis.call('HSET', KEYS[1], 's', '4', 'p', '` + strandedReason + `', 'l', '0',
+        'c', '2', 'n', ARGV[5] .. ':' .. r[4])
       s, r[5], r[7], stranded = '4', '0', '` + strandedReason + `', 1
     end
+  elseif s == '4' and r[8] == '2' and mine then
+    stranded = 1
   end
   if r[3] ~= ARGV[1] then
     return {3, s, r[3] or '', r[5] or '0', redis.call('PTTL', KEYS[1]), stranded, r[8] or '', r[4] or '', r[7] or ''}
@@ -86,7 +93,7 @@ if r[1] or r[2] then
   if s ~= '1' then
     return {2, s, redis.call('PTTL', KEYS[1]), r[7] or '', r[4] or '', stranded}
   end
-  if r[6] == ARGV[5] .. ':' .. r[4] then
+  if mine then
     return {1, r[4], 0}
   end
   took = 1
@@ -114,10 +121,10 @@ return {1, tok, took}
 // KEYS[1] is in flight and held with the fencing token ARGV[1]; it is the
 // one place the fencing rule is written. mine is true when the record is
 // of this format and carries the token ARGV[1], in flight or final. r
-// keeps state, token and version for the scripts' answers when it is not
-// held.
+// keeps state, token, version and commitment for the scripts' answers
+// when it is not held.
 const readClaim = `
-local r = redis.call('HMGET', KEYS[1], 's', 't', 'v')
+local r = redis.call('HMGET', KEYS[1], 's', 't', 'v', 'c')
 local mine = r[2] == ARGV[1] and r[3] == '` + FormatVersion + `'
 local held = mine and r[1] == '1'
 `
@@ -151,15 +158,15 @@ return 1
 // completed, 3 tombstone, 4 uncertain).
 // Returns 1 when it stored the final record, 2 when a final record was
 // already written with token (a resent Complete: it stays as it is), 0
-// when the claim is lost. An uncertain record with token (Begin stranded
-// the claim, or the owner wrote it) is the exception: a completed record
-// or a tombstone replaces it, since the claim's only run has finished.
+// when the claim is lost. The uncertain record Begin made of the token's
+// stranded claim is the exception: a completed record or a tombstone
+// replaces it, since the claim's only run has finished after all.
 var completeScript = redis.NewScript(readClaim + `
 if not held then
   if not mine or not (r[1] == '2' or r[1] == '3' or r[1] == '4') then
     return 0
   end
-  if r[1] ~= '4' or ARGV[4] == '4' then
+  if r[1] ~= '4' or r[4] ~= '2' or ARGV[4] == '4' then
     return 2
   end
 end

@@ -226,6 +226,48 @@ func TestStrandedOnce(t *testing.T) {
 	}
 }
 
+// The stranding Begin's resend (its reply was lost) reports the claim
+// stranded too, so that the Engine still reports it; another attempt does
+// not. The owner's own resent Begin gets its claim back instead of
+// stranding it.
+func TestStrandedResend(t *testing.T) {
+	e := newStatesEnv(t)
+	ctx := context.Background()
+	k, tok := e.stranded()
+	a := core.Attempt{Fingerprint: fpB, Nonce: 4242, Lease: time.Minute, TTL: recTTL}
+	for i := range 2 {
+		res, err := e.st.Begin(ctx, k, a)
+		if err != nil || res.Outcome != core.Mismatch || !res.Stranded || res.Record.State != core.StateUncertain {
+			t.Fatalf("stranding Begin #%d = %+v, %v", i+1, res, err)
+		}
+	}
+	if res := e.begin(k, fpA, time.Minute); res.Outcome != core.Uncertain || res.Stranded {
+		t.Fatalf("another Begin = %+v", res)
+	}
+	// Once the owner completed it, the resend no longer reports it.
+	wantErr(t, "owner's Complete", e.st.Complete(ctx, k, tok, core.StateCompleted, []byte("done"), recTTL), nil)
+	if res, err := e.st.Begin(ctx, k, a); err != nil || res.Outcome != core.Mismatch || res.Stranded {
+		t.Fatalf("stranding Begin resent after completion = %+v, %v", res, err)
+	}
+
+	// The owner's resent Begin, after its lease ended: its own claim.
+	k = e.key()
+	own := core.Attempt{Fingerprint: fpA, Nonce: 99, Lease: 20 * time.Millisecond, TTL: recTTL}
+	res, err := e.st.Begin(ctx, k, own)
+	if err != nil || res.Outcome != core.Claimed {
+		t.Fatal(res, err)
+	}
+	wantErr(t, "Commit", e.st.Commit(ctx, k, res.Token), nil)
+	time.Sleep(50 * time.Millisecond)
+	again, err := e.st.Begin(ctx, k, own)
+	if err != nil || again.Outcome != core.Claimed || again.Token != res.Token || again.Stranded {
+		t.Fatalf("owner's resent Begin = %+v, %v", again, err)
+	}
+	if res := e.begin(k, fpA, time.Minute); res.Outcome != core.Uncertain || !res.Stranded {
+		t.Fatalf("another Begin = %+v", res)
+	}
+}
+
 // An expired claim that was never committed is taken over, as before.
 func TestUncommittedExpiredIsTakenOver(t *testing.T) {
 	e := newStatesEnv(t)
@@ -318,12 +360,14 @@ func TestCompleteStates(t *testing.T) {
 	if rec := e.get(k); rec.State != core.StateTombstone || string(rec.Payload) != "too large" {
 		t.Fatalf("record %+v", rec)
 	}
-	// The owner's own uncertain record gives way to its completion too.
+	// The owner's own uncertain record is final too: only the one Begin
+	// made of a stranded claim gives way.
 	k = e.key()
 	tok = e.claim(k, time.Minute)
 	wantErr(t, "uncertain", e.st.Complete(ctx, k, tok, core.StateUncertain, []byte("failed"), recTTL), nil)
 	wantErr(t, "tombstone after uncertain", e.st.Complete(ctx, k, tok, core.StateTombstone, []byte("ran"), recTTL), nil)
-	if rec := e.get(k); rec.State != core.StateTombstone || string(rec.Payload) != "ran" {
+	wantErr(t, "completion after uncertain", e.st.Complete(ctx, k, tok, core.StateCompleted, []byte("ran"), recTTL), nil)
+	if rec := e.get(k); rec.State != core.StateUncertain || string(rec.Payload) != "failed" {
 		t.Fatalf("record %+v", rec)
 	}
 	// A state that ends nothing is the caller's bug, not a lost lease.
