@@ -72,7 +72,7 @@ func (e *Engine) storeContext(ctx context.Context) (context.Context, context.Can
 // the claim's lease would end, or the Engine closes. Each attempt is
 // fenced by the store like any Complete, so a late success can never
 // overwrite a newer owner's result.
-func (e *Engine) completeLater(r *request, token uint64, leaseUntil time.Time, status int, payload []byte, err error) {
+func (e *Engine) completeLater(r *request, token uint64, leaseUntil time.Time, status int, state State, payload []byte, err error) {
 	b := &e.bg
 	size := int64(len(payload))
 	n, bytes := b.pending.Add(1), b.pendingBytes.Add(size) // both, then undo both if over
@@ -90,7 +90,7 @@ func (e *Engine) completeLater(r *request, token uint64, leaseUntil time.Time, s
 		defer b.wg.Done()
 		defer b.pending.Add(-1)
 		defer b.pendingBytes.Add(-size)
-		err := e.retryComplete(r, token, leaseUntil, payload, err)
+		err := e.retryComplete(r, token, leaseUntil, state, payload, err)
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrLeaseLost):
@@ -106,7 +106,7 @@ func (e *Engine) completeLater(r *request, token uint64, leaseUntil time.Time, s
 // retryComplete is completeLater's loop: jittered exponential backoff
 // from 20 ms to 1 s, each attempt bounded by the store timeout and by the
 // lease's end.
-func (e *Engine) retryComplete(r *request, token uint64, leaseUntil time.Time, payload []byte, err error) error {
+func (e *Engine) retryComplete(r *request, token uint64, leaseUntil time.Time, state State, payload []byte, err error) error {
 	c := &e.cfg
 	ctx, cancel := context.WithDeadline(e.bg.ctx, leaseUntil)
 	defer cancel()
@@ -120,7 +120,7 @@ func (e *Engine) retryComplete(r *request, token uint64, leaseUntil time.Time, p
 		case <-timer.C:
 		}
 		callCtx, callCancel := e.storeContext(ctx)
-		err = c.store.Complete(callCtx, r.storeKey, token, StateCompleted, payload, c.ttl)
+		err = c.store.Complete(callCtx, r.storeKey, token, state, payload, c.ttl)
 		callCancel()
 		if err == nil || errors.Is(err, ErrLeaseLost) {
 			return err

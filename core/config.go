@@ -55,12 +55,15 @@ type config struct {
 	maxResponseBytes int
 	sizeWarning      int
 	cacheable        func(status int) bool
+	releaseUnstored  bool
 	headers          headerRules
 	replayedHeader   bool
 
 	failOpen     bool
 	storeTimeout time.Duration
 	responder    ErrorResponder
+
+	derivedSecret []byte
 
 	telemetry     TelemetryDriver
 	alerts        []AlertHandler
@@ -395,9 +398,10 @@ func WithMaxBodyBytes(n int64) Option {
 	})
 }
 
-// WithMaxResponseBytes sets the largest response body that is stored;
-// larger responses are delivered but not stored, so a retry runs again.
-// Default 1 MiB.
+// WithMaxResponseBytes sets the largest response body that is stored.
+// A larger response is delivered but not stored: it leaves a tombstone,
+// so a retry gets result-unavailable instead of running the handler again
+// (see WithReleaseUnstored). Default 1 MiB.
 func WithMaxResponseBytes(n int) Option {
 	return optionFunc(func(c *config) error {
 		if n < 0 {
@@ -416,6 +420,41 @@ func WithSizeWarning(n int) Option {
 			return invalid("size warning must not be negative, got %d", n)
 		}
 		c.sizeWarning = n
+		return nil
+	})
+}
+
+// WithReleaseUnstored releases the claim, instead of leaving a tombstone,
+// when a response ran to completion but cannot be stored (larger than the
+// max response size, or streamed): a retry then runs the handler again.
+// Use it only on routes where a re-run is harmless (a report, a search):
+// on a route that charges or ships, the tombstone is what keeps a retry
+// from doing it twice. A handler that declared effects (DeclareEffects)
+// leaves a tombstone anyway. Default off (tombstones). Tag flag
+// "release_unstored".
+func WithReleaseUnstored() Option {
+	return optionFunc(func(c *config) error {
+		c.releaseUnstored = true
+		return nil
+	})
+}
+
+// MinDerivedKeySecret is the shortest secret WithDerivedKeySecret accepts.
+const MinDerivedKeySecret = 16
+
+// WithDerivedKeySecret sets the secret DerivedKey derives downstream keys
+// with (HMAC-SHA256). Every instance serving the same routes must share
+// it, and it must stay the same across restarts: a derived key is only
+// useful if a re-run on another instance, or after a crash, derives the
+// same one. Keep it secret, as anyone holding it can compute the keys a
+// payment provider will deduplicate on. At least MinDerivedKeySecret
+// bytes. Default none: DerivedKey returns ErrNoDerivedKeySecret.
+func WithDerivedKeySecret(secret []byte) Option {
+	return optionFunc(func(c *config) error {
+		if len(secret) < MinDerivedKeySecret {
+			return invalid("derived-key secret must be at least %d bytes, got %d", MinDerivedKeySecret, len(secret))
+		}
+		c.derivedSecret = append([]byte(nil), secret...)
 		return nil
 	})
 }

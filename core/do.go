@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Do runs fn at most once for key within scope, with the same protocol as
@@ -13,12 +14,16 @@ import (
 // another fingerprint gives ErrMismatch; a store outage gives an error
 // wrapping ErrStoreUnavailable (or runs fn when failing open). When fn
 // returns an error or panics, the claim is released and a later Do runs
-// again. It suits queue and webhook consumers:
+// again, unless fn declared effects (DeclareEffects with the context it
+// is given): then the key becomes uncertain and later calls get
+// ErrUncertain until it is resolved (Resolve). A result the store cannot
+// hold leaves a tombstone: later calls get ErrResultUnavailable. fn's
+// context also gives DerivedKey. It suits queue and webhook consumers:
 //
 //	res, replayed, err := eng.Do(ctx, "orders", msg.ID, core.Fingerprint{}, handle)
 func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn func(ctx context.Context) ([]byte, error)) (result []byte, replayed bool, err error) {
 	c := &e.cfg
-	r := &request{ctx: ctx, method: "DO", route: scope, scope: scope}
+	r := &request{e: e, ctx: ctx, method: "DO", route: scope, scope: scope}
 	canon, err := e.validateKey(key)
 	if err != nil {
 		r.key = key
@@ -65,11 +70,17 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 		e.emit(r, &Event{Type: EventConcurrentConflict, Elapsed: r.lockWait})
 		e.record(r, OutcomeConflict, 0, 0, 0, false)
 		return nil, false, ErrInFlight
+	case Unavailable:
+		e.record(r, OutcomeUnavailable, 0, 0, 0, false)
+		return nil, false, ErrResultUnavailable
+	case Uncertain:
+		e.record(r, OutcomeUncertain, 0, 0, 0, false)
+		return nil, false, ErrUncertain
 	}
 
 	var out []byte
 	elapsed, lease, err := e.underClaim(r, res.Token, func() (err error) {
-		out, err = fn(ctx)
+		out, err = fn(r)
 		return err
 	})
 	if err != nil {
@@ -77,8 +88,8 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 		return nil, false, err
 	}
 	stored := false
-	if !lease.lost {
-		stored = e.complete(r, res.Token, lease.until, http.StatusOK, &Captured{Status: http.StatusOK, Body: out})
+	if !lease.lost || lease.committed {
+		stored = e.complete(r, res.Token, lease, http.StatusOK, &Captured{Status: http.StatusOK, Body: out})
 	}
 	e.record(r, OutcomeOriginal, http.StatusOK, elapsed, len(out), stored)
 	return out, false, nil
@@ -89,16 +100,28 @@ type Inspection struct {
 	Record
 	// Response is the decoded stored response of a completed record.
 	Response *Response
+	// Reason says why a tombstone or uncertain record was written.
+	Reason string
+	// Stranded is true for a committed claim whose lease has expired: its
+	// owner died after declaring effects. The next request with the key
+	// turns it uncertain; Resolve settles it.
+	Stranded bool
 }
 
 // Inspect returns the record of key in scope (see ScopeString for the
 // scopes the HTTP middleware uses), or ErrNotFound.
 func (e *Engine) Inspect(ctx context.Context, scope, key string) (Inspection, error) {
-	rec, err := e.cfg.store.Get(ctx, scopedKey(scope, key))
+	rec, err := e.cfg.store.Get(ctx, scopedKey(scope, e.adminKey(key)))
 	if err != nil {
 		return Inspection{}, err
 	}
 	in := Inspection{Record: rec}
+	switch rec.State {
+	case StateTombstone, StateUncertain:
+		in.Reason = string(rec.Payload)
+	case StateInFlight:
+		in.Stranded = rec.Committed && !rec.LeaseUntil.IsZero() && time.Now().After(rec.LeaseUntil)
+	}
 	if rec.State == StateCompleted {
 		resp, err := e.cfg.serializer.Decode(rec.Payload)
 		if err != nil {
@@ -109,11 +132,58 @@ func (e *Engine) Inspect(ctx context.Context, scope, key string) (Inspection, er
 	return in, nil
 }
 
+// Resolve settles a key that no request may run again by itself: an
+// uncertain one (its handler failed, or its owner died, after declaring
+// effects), a tombstone, or a committed claim whose owner died (see
+// Inspection.Stranded). Find out first what happened (the payment
+// provider's dashboard, the order table), then:
+//
+//   - resp nil releases the key: the next request with it runs the handler
+//     afresh. Choose it when the effects did not happen.
+//   - resp not nil completes the key with that response: requests with it
+//     (and the same payload) get it replayed. Choose it when they did.
+//     Headers are filtered as a handler's would be (no Set-Cookie, no
+//     hop-by-hop ones).
+//
+// It returns ErrNotFound when the key has no record and ErrNotResolvable,
+// changing nothing, when the record is anything else (a running claim, a
+// completed response). key is canonicalised as requests' keys are (UUID
+// lower case) when it passes the Engine's validator.
+func (e *Engine) Resolve(ctx context.Context, scope, key string, resp *Response) error {
+	c := &e.cfg
+	var payload []byte
+	if resp != nil {
+		if resp.Status < 100 || resp.Status > 999 {
+			return fmt.Errorf("idempotency: resolve: status %d is not an HTTP status", resp.Status)
+		}
+		var err error
+		if _, ok := c.serializer.(BinarySerializer); ok {
+			payload = encodeBinary(nil, resp.Status, resp.Header, &c.headers, nil, resp.Body)
+		} else {
+			stored := Response{Status: resp.Status, Header: c.headers.storedHeaders(resp.Header, nil), Body: resp.Body}
+			payload, err = c.serializer.Encode(nil, &stored)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return c.store.Resolve(ctx, scopedKey(scope, e.adminKey(key)), payload, c.ttl)
+}
+
+// adminKey is key as requests name it, for operators who type it: the
+// validator's canonical form when key is valid, else key as given.
+func (e *Engine) adminKey(key string) string {
+	if canon, err := e.validateKey(key); err == nil {
+		return canon
+	}
+	return key
+}
+
 // Flush forgets key in scope, completed or in flight, so that the next
 // request with it runs afresh. An in-flight owner's completion is then
 // rejected by fencing.
 func (e *Engine) Flush(ctx context.Context, scope, key string) error {
-	err := e.cfg.store.Delete(ctx, scopedKey(scope, key))
+	err := e.cfg.store.Delete(ctx, scopedKey(scope, e.adminKey(key)))
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}

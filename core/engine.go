@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -100,6 +102,7 @@ func (e *Engine) Store() Store { return e.cfg.store }
 
 // request is what the Engine knows about one request once it is keyed.
 type request struct {
+	e        *Engine
 	ex       Exchange
 	ctx      context.Context
 	method   string
@@ -113,6 +116,7 @@ type request struct {
 	// as separate values they would each escape to the heap.
 	fp    FingerprintInput
 	claim claim
+	fx    effects
 	resp  Response
 }
 
@@ -128,7 +132,7 @@ func (e *Engine) Serve(ex Exchange) error {
 	if !c.hasMethod(method) || (c.skip != nil && c.skip(ex)) {
 		return ex.Pass()
 	}
-	r := &request{ex: ex, ctx: ex.Context(), method: method, route: ex.Route()}
+	r := &request{e: e, ex: ex, ctx: ex.Context(), method: method, route: ex.Route()}
 	if r.route == "" {
 		// The framework matched no route: its own 404 (or 405) answers,
 		// untouched, and nothing is recorded, so that random paths can
@@ -194,6 +198,12 @@ func (e *Engine) Serve(ex Exchange) error {
 		return e.runOriginal(r, res.Token)
 	case Replay:
 		return e.replay(r, &res.Record)
+	case Unavailable:
+		return e.refuse(r, OutcomeUnavailable, newProblem(ProblemResultUnavailable, http.StatusGone,
+			"a request with this idempotency key already ran to completion, but its response could not be kept; it will not run again with this key"))
+	case Uncertain:
+		return e.refuse(r, OutcomeUncertain, newProblem(ProblemOperationUncertain, http.StatusLocked,
+			"a request with this idempotency key may have taken effect but did not finish; it will not run again with this key until the operation has been checked"))
 	case Mismatch:
 		e.emit(r, &Event{Type: EventPayloadMismatch, Status: 422})
 		return e.refuse(r, OutcomeMismatch, newProblem(ProblemPayloadMismatch, 422,
@@ -328,6 +338,10 @@ func (e *Engine) begin(r *request, a Attempt) (BeginResult, error) {
 	r.begunAt = time.Now()
 	res, err := e.cfg.store.Begin(ctx, r.storeKey, a)
 	cancel()
+	if err == nil && res.Stranded {
+		e.emit(r, &Event{Type: EventOperationUncertain,
+			Detail: "the owner of a claim that declared effects died or lost its lease: the key is uncertain until resolved"})
+	}
 	if err == nil && res.Evicted > 0 {
 		e.emit(r, &Event{Type: EventRecordEvicted, Hits: res.Evicted,
 			Detail: "the store evicted completed records before their TTL to make room: a retry of those keys would run again; raise the store's bounds or rate-limit clients"})
@@ -400,13 +414,16 @@ var (
 	valueTrue      = []string{"true"}
 )
 
-// runOriginal runs the handler under the claim, then stores or releases.
+// runOriginal runs the handler under the claim, then ends the claim: it
+// stores the response, releases the key, or, when a retry must not run
+// the handler again but there is nothing to replay, leaves a tombstone or
+// an uncertain record.
 func (e *Engine) runOriginal(r *request, token uint64) error {
 	c := &e.cfg
 	r.ex.SetHeader("Idempotency-Status", statusOriginal)
 	var capd Captured
 	elapsed, lease, herr := e.underClaim(r, token, func() (err error) {
-		capd, err = r.ex.Next(c.maxResponseBytes)
+		capd, err = r.ex.Next(r, c.maxResponseBytes)
 		return err
 	})
 	if herr != nil {
@@ -420,36 +437,87 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 	if !capd.Streamed && isEventStream(capd.Header) {
 		capd.Streamed = true // delivered as it went, even without a flush
 	}
+	committed := lease.committed
 	stored := false
 	switch {
+	case lease.lost && !committed:
+		// The lease was lost while the handler ran (already reported):
+		// another request may own the key now; do not touch it. A
+		// committed claim cannot have been taken over: its record is
+		// still this token's (uncertain at worst), so it is ended below.
 	case capd.Streamed:
-		e.release(r, token)
+		e.endUnstored(r, token, lease.until, status, committed, "response streamed")
 	case capd.Oversize:
-		e.release(r, token)
 		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: c.maxResponseBytes,
 			Detail: "response larger than the max response size: delivered, not stored"})
+		e.endUnstored(r, token, lease.until, status, committed, fmt.Sprintf("response larger than %d bytes", c.maxResponseBytes))
 	case status >= 500 || !c.cacheable(status):
-		e.release(r, token)
-	case lease.lost:
-		// The lease was lost while the handler ran (already reported):
-		// another request may own the key now; do not touch it.
+		e.endFailed(r, token, lease.until, status, committed, fmt.Sprintf("handler answered %d", status))
 	default:
-		stored = e.complete(r, token, lease.until, status, &capd)
+		stored = e.complete(r, token, lease, status, &capd)
 	}
 	e.record(r, OutcomeOriginal, status, elapsed, len(capd.Body), stored)
 	return nil
 }
 
-// leaseState is what the renewer knew of a claim when its handler ended.
+// endUnstored ends a claim whose response ran to completion but cannot be
+// stored: a tombstone, so that a retry is refused instead of running the
+// handler again, or, under WithReleaseUnstored and without declared
+// effects, a release.
+func (e *Engine) endUnstored(r *request, token uint64, leaseUntil time.Time, status int, committed bool, why string) {
+	if e.cfg.releaseUnstored && !committed {
+		e.release(r, token)
+		return
+	}
+	e.emit(r, &Event{Type: EventResultUnavailable, Status: status,
+		Detail: why + ": not stored; a tombstone answers retries with result-unavailable"})
+	e.settle(r, token, leaseUntil, status, StateTombstone, []byte(why+" (status "+strconv.Itoa(status)+"); not stored"))
+}
+
+// endFailed ends a claim whose handler failed (a non-cacheable status, an
+// error, a panic): released so that a retry runs fresh, unless the
+// handler declared effects: then nobody knows whether they happened, and
+// the key becomes uncertain until an operator resolves it.
+func (e *Engine) endFailed(r *request, token uint64, leaseUntil time.Time, status int, committed bool, why string) {
+	if !committed {
+		e.release(r, token)
+		return
+	}
+	e.emit(r, &Event{Type: EventOperationUncertain, Status: status,
+		Detail: why + " after declaring effects: the key is uncertain until resolved"})
+	e.settle(r, token, leaseUntil, status, StateUncertain, []byte(why+" after declaring effects"))
+}
+
+// settle writes a final record that is not a response (a tombstone or an
+// uncertain record), with the same fencing and background retry as a
+// completion: a lost settle would let the claim expire, and an expired
+// uncommitted claim is taken over, which is the re-run it exists to stop.
+func (e *Engine) settle(r *request, token uint64, leaseUntil time.Time, status int, state State, reason []byte) {
+	c := &e.cfg
+	ctx, cancel := e.storeContext(detached(r.ctx))
+	err := c.store.Complete(ctx, r.storeKey, token, state, reason, c.ttl)
+	cancel()
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrLeaseLost):
+		e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
+			Detail: "fencing rejected the " + state.String() + " record: the lease was lost while the handler ran"})
+	default:
+		e.completeLater(r, token, leaseUntil, status, state, reason, err)
+	}
+}
+
+// leaseState is what was known of a claim when its handler ended.
 type leaseState struct {
-	lost  bool      // lost while the handler ran (already reported)
-	until time.Time // held at least until then, unless lost
+	lost      bool      // lost while the handler ran (already reported)
+	until     time.Time // held at least until then, unless lost
+	committed bool      // the handler declared effects (DeclareEffects)
 }
 
 // underClaim runs fn while the claim's lease is renewed. When fn returns
-// an error or panics, the claim is released so that a retry runs fresh,
-// EXCEPTION_THROWN fires, and a panic keeps propagating (to the
-// framework's recovery).
+// an error or panics, the claim ends as endFailed says (released, or
+// uncertain after declared effects), EXCEPTION_THROWN fires, and a panic
+// keeps propagating (to the framework's recovery).
 func (e *Engine) underClaim(r *request, token uint64, fn func() error) (elapsed time.Duration, lease leaseState, err error) {
 	e.startRenewal(r, token)
 	start := time.Now()
@@ -458,18 +526,24 @@ func (e *Engine) underClaim(r *request, token uint64, fn func() error) (elapsed 
 		if finished {
 			return
 		}
-		e.stopRenewal(r)
-		e.release(r, token)
+		lost, until := e.stopRenewal(r)
+		committed := r.fx.end()
 		e.emit(r, &Event{Type: EventExceptionThrown, Status: 500, Elapsed: time.Since(start), Detail: "handler panicked"})
+		if !lost || committed {
+			e.endFailed(r, token, until, 500, committed, "handler panicked")
+		}
 		e.record(r, OutcomeOriginal, 500, time.Since(start), 0, false)
 	}()
 	err = fn()
 	finished = true
 	lease.lost, lease.until = e.stopRenewal(r)
+	lease.committed = r.fx.end()
 	elapsed = time.Since(start)
 	if err != nil {
-		e.release(r, token)
 		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: elapsed, Err: err, Detail: "handler returned an error"})
+		if !lease.lost || lease.committed {
+			e.endFailed(r, token, lease.until, 500, lease.committed, "handler returned an error")
+		}
 	}
 	return elapsed, lease, err
 }
@@ -478,8 +552,9 @@ func (e *Engine) underClaim(r *request, token uint64, fn func() error) (elapsed 
 // the completion goes on in the background until the lease would end
 // (completeLater): a response that ran but was not stored would run again
 // on a retry once the lease expires, so a short outage should end in a
-// replay instead.
-func (e *Engine) complete(r *request, token uint64, leaseUntil time.Time, status int, capd *Captured) bool {
+// replay instead. A store that can never hold the response
+// (ErrPayloadTooLarge) gets a tombstone instead.
+func (e *Engine) complete(r *request, token uint64, lease leaseState, status int, capd *Captured) bool {
 	c := &e.cfg
 	buf := make([]byte, 0, len(capd.Body)+256)
 	var payload []byte
@@ -492,8 +567,8 @@ func (e *Engine) complete(r *request, token uint64, leaseUntil time.Time, status
 		r.resp = Response{}
 	}
 	if err != nil {
-		e.release(r, token)
-		e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: "response could not be encoded; claim released"})
+		e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: "response could not be encoded"})
+		e.endUnstored(r, token, lease.until, status, lease.committed, "response could not be encoded")
 		return false
 	}
 	if c.sizeWarning > 0 && len(capd.Body) > c.sizeWarning {
@@ -509,8 +584,13 @@ func (e *Engine) complete(r *request, token uint64, leaseUntil time.Time, status
 		e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
 			Detail: "fencing rejected the completion: the lease was lost while the handler ran"})
 		return false
+	case errors.Is(err, ErrPayloadTooLarge):
+		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: len(payload), Err: err,
+			Detail: "response too large for the store: delivered, not stored"})
+		e.endUnstored(r, token, lease.until, status, lease.committed, "response too large for the store")
+		return false
 	}
-	e.completeLater(r, token, leaseUntil, status, payload, err)
+	e.completeLater(r, token, lease.until, status, StateCompleted, payload, err)
 	return false
 }
 

@@ -43,9 +43,15 @@ type Exchange interface {
 	SetHeader(name string, values []string)
 	// Reply writes a complete response (a replay or a problem).
 	Reply(status int, header http.Header, body []byte)
-	// Next runs the rest of the chain and captures what it wrote, keeping
-	// at most limit body bytes. Panics propagate to the caller.
-	Next(limit int) (Captured, error)
+	// Next runs the rest of the chain with ctx as the request's context
+	// and captures what it wrote, keeping at most limit body bytes. ctx
+	// carries the claim (DeclareEffects, DerivedKey): the adapter installs
+	// it where its framework's handlers take their context from (the
+	// http.Request, fiber's UserContext) and stores it under
+	// ClaimContextKey in the framework's own context where that context is
+	// itself a context.Context (gin's c.Set, fiber's c.Locals). Panics
+	// propagate to the caller.
+	Next(ctx context.Context, limit int) (Captured, error)
 	// Pass runs the rest of the chain untouched.
 	Pass() error
 }

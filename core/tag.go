@@ -15,6 +15,7 @@ import (
 //	optional | required          key optional or required (default required)
 //	nopayload                    no fingerprint check (WithoutPayloadCheck)
 //	failopen | failclosed        store outage behaviour (default failclosed)
+//	release_unstored             WithReleaseUnstored (default: tombstones)
 //	ttl=DURATION                 WithTTL
 //	lease=DURATION               WithLease
 //	wait=DURATION                WithLockWait
@@ -57,6 +58,8 @@ func applyTagItem(c *config, item string) error {
 			c.failOpen = true
 		case "failclosed":
 			c.failOpen = false
+		case "release_unstored":
+			c.releaseUnstored = true
 		default:
 			return invalid("tag: unknown flag %q", name)
 		}

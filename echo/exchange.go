@@ -68,7 +68,8 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 // and treated like any other: a 4xx is stored and replayed, a 5xx
 // releases the key (see core.Exchange.Next). The error is then answered
 // and not returned again.
-func (x *exchange) Next(limit int) (core.Captured, error) {
+func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
+	x.c.SetRequest(x.c.Request().WithContext(ctx))
 	res := x.c.Response()
 	orig := res.Writer
 	x.w.ResponseWriter = orig

@@ -61,7 +61,7 @@ func startEcho(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 			user, _ := c.Get("user").(string)
 			out := app.Exec(coretest.Input{
 				Method: c.Request().Method, Route: route, ID: c.Param("id"),
-				Query: c.QueryParam, Body: body, User: user,
+				Query: c.QueryParam, Body: body, User: user, Ctx: c.Request().Context(),
 			})
 			for k, v := range out.Header {
 				for _, s := range v {

@@ -115,7 +115,9 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 // the app's ErrorHandler, so that its response is captured and treated
 // like any other: a 4xx is stored and replayed, a 5xx releases the key
 // (see core.Exchange.Next).
-func (x *exchange) Next(limit int) (core.Captured, error) {
+func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
+	x.c.SetUserContext(ctx)
+	x.c.Locals(core.ClaimContextKey, ctx) // c.Context() finds it too
 	res := x.c.Response()
 	x.snap.Reset()
 	if x.visit == nil {

@@ -53,7 +53,7 @@ func startFiber(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 			user, _ := c.Locals("user").(string)
 			out := app.Exec(coretest.Input{
 				Method: c.Method(), Route: route, ID: c.Params("id"),
-				Query: func(n string) string { return c.Query(n) }, Body: append([]byte(nil), c.Body()...), User: user,
+				Query: func(n string) string { return c.Query(n) }, Body: append([]byte(nil), c.Body()...), User: user, Ctx: c.UserContext(), FrameworkCtx: c.Context(),
 			})
 			for k, v := range out.Header {
 				for _, s := range v {

@@ -71,7 +71,9 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 // c.AbortWithError, having written its response (AbortWithError writes
 // the status): that response is captured like any other, which is the
 // rule every adapter follows (see core.Exchange.Next).
-func (x *exchange) Next(limit int) (core.Captured, error) {
+func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
+	x.c.Request = x.c.Request.WithContext(ctx)
+	x.c.Set(core.ClaimContextKey, ctx) // a *gin.Context passed as the context finds it too
 	orig := x.c.Writer
 	x.w.ResponseWriter = orig
 	x.w.Start(limit)

@@ -55,7 +55,7 @@ func startGin(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 			}
 			out := app.Exec(coretest.Input{
 				Method: c.Request.Method, Route: route, ID: c.Param("id"),
-				Query: c.Query, Body: body, User: c.GetString("user"),
+				Query: c.Query, Body: body, User: c.GetString("user"), Ctx: c.Request.Context(), FrameworkCtx: c,
 			})
 			for k, v := range out.Header {
 				for _, s := range v {

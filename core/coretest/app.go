@@ -1,13 +1,17 @@
 package coretest
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/idemkit/idempotency/core"
 )
 
 // App is the framework-neutral application behind the adapter suite. Each
@@ -36,6 +40,14 @@ type Input struct {
 	Body []byte
 	// User is the value the user middleware stored, if any.
 	User string
+	// Ctx is the context the framework's handlers take for downstream
+	// calls: c.Request.Context() (gin), c.Request().Context() (echo),
+	// c.UserContext() (fiber).
+	Ctx context.Context
+	// FrameworkCtx is the framework's own context where it is a
+	// context.Context itself (gin's *gin.Context, fiber's c.Context()),
+	// else nil.
+	FrameworkCtx context.Context
 }
 
 // Output is what the handler answers; harnesses write it with their
@@ -80,16 +92,35 @@ func OuterHeaders(origin string) [][2]string {
 // Exec runs the application logic and counts the execution. Query
 // parameters: status=N answers N; delay=D sleeps D first; panic=1 panics;
 // error=1 returns a handler error; stream=1 streams; size=N pads the body
-// to N bytes.
+// to N bytes; effects=1 declares effects (core.DeclareEffects) with
+// in.Ctx first, effects=fw with in.FrameworkCtx, and answers 503 if that
+// fails; derived=NAME sets X-Derived-Key to core.DerivedKey(in.Ctx, NAME).
 func (a *App) Exec(in Input) Output {
 	a.mu.Lock()
 	a.count[in.Route]++
 	n := a.count[in.Route]
 	a.mu.Unlock()
+	if fx := in.Query("effects"); fx != "" {
+		ctx := in.Ctx
+		if fx == "fw" {
+			ctx = in.FrameworkCtx
+		}
+		if err := declareEffects(ctx); err != nil {
+			return Output{Status: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"text/plain"}},
+				Body: []byte("effects not declared: " + err.Error())}
+		}
+	}
 	if d, err := time.ParseDuration(in.Query("delay")); err == nil {
 		time.Sleep(d)
 	}
 	out := Output{Status: http.StatusCreated, Header: http.Header{}}
+	if name := in.Query("derived"); name != "" {
+		k, err := core.DerivedKey(in.Ctx, name)
+		if err != nil {
+			k = "error: " + err.Error()
+		}
+		out.Header.Set("X-Derived-Key", k)
+	}
 	if s, err := strconv.Atoi(in.Query("status")); err == nil {
 		out.Status = s
 	}
@@ -125,6 +156,15 @@ func (a *App) Exec(in Input) Output {
 		out.Body = []byte("data: " + strconv.Itoa(n) + "\n\n")
 	}
 	return out
+}
+
+var errNoFrameworkCtx = errors.New("coretest: the harness has no framework context")
+
+func declareEffects(ctx context.Context) error {
+	if ctx == nil {
+		return errNoFrameworkCtx
+	}
+	return core.DeclareEffects(ctx)
 }
 
 // Count returns how often route ran.

@@ -293,3 +293,68 @@ func (s slowBatch) RenewBatch(ctx context.Context, lease time.Duration, rs []cor
 	}
 	s.br.RenewBatch(ctx, lease, rs)
 }
+
+// KilledAfterCommit wraps a Store as seen by an instance that dies right
+// after a handler declares effects: once Commit succeeds for a claim,
+// nothing more of that claim reaches the store (Renew, Complete and
+// Release fail as an unreachable store would), so the claim's lease runs
+// out with its record left committed, as after a SIGKILL.
+type KilledAfterCommit struct {
+	core.Store
+	mu     sync.Mutex
+	killed map[uint64]bool // tokens whose owner "died"
+}
+
+var _ core.Store = (*KilledAfterCommit)(nil)
+
+// NewKilledAfterCommit wraps s.
+func NewKilledAfterCommit(s core.Store) *KilledAfterCommit {
+	return &KilledAfterCommit{Store: s, killed: map[uint64]bool{}}
+}
+
+func (k *KilledAfterCommit) dead(token uint64) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.killed[token] {
+		return fmt.Errorf("%w: %w (owner killed)", core.ErrStoreUnavailable, ErrInjected)
+	}
+	return nil
+}
+
+// Commit implements core.Store.
+func (k *KilledAfterCommit) Commit(ctx context.Context, key string, token uint64) error {
+	if err := k.dead(token); err != nil {
+		return err
+	}
+	err := k.Store.Commit(ctx, key, token)
+	if err == nil {
+		k.mu.Lock()
+		k.killed[token] = true
+		k.mu.Unlock()
+	}
+	return err
+}
+
+// Renew implements core.Store.
+func (k *KilledAfterCommit) Renew(ctx context.Context, key string, token uint64, lease time.Duration) error {
+	if err := k.dead(token); err != nil {
+		return err
+	}
+	return k.Store.Renew(ctx, key, token, lease)
+}
+
+// Complete implements core.Store.
+func (k *KilledAfterCommit) Complete(ctx context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
+	if err := k.dead(token); err != nil {
+		return err
+	}
+	return k.Store.Complete(ctx, key, token, state, payload, ttl)
+}
+
+// Release implements core.Store.
+func (k *KilledAfterCommit) Release(ctx context.Context, key string, token uint64) error {
+	if err := k.dead(token); err != nil {
+		return err
+	}
+	return k.Store.Release(ctx, key, token)
+}

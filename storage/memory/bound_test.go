@@ -339,8 +339,11 @@ func TestTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = st.Complete(ctx, "k", res.Token, core.StateCompleted, make([]byte, 64<<10), time.Hour)
-	if !errors.Is(err, memory.ErrTooLarge) || !errors.Is(err, core.ErrStoreUnavailable) {
-		t.Fatalf("Complete with a 64 KiB payload = %v, want ErrTooLarge", err)
+	if !errors.Is(err, memory.ErrTooLarge) || !errors.Is(err, core.ErrPayloadTooLarge) {
+		t.Fatalf("Complete with a 64 KiB payload = %v, want ErrTooLarge and core.ErrPayloadTooLarge", err)
+	}
+	if errors.Is(err, core.ErrStoreUnavailable) {
+		t.Fatalf("Complete with a 64 KiB payload = %v: not an outage, a retry cannot help", err)
 	}
 	if err := st.Release(ctx, "k", res.Token); err != nil {
 		t.Fatalf("Release after a refused Complete: %v", err)

@@ -48,13 +48,16 @@ func WithMaxEntries(n int) Option {
 // MaxResponseBytes: a response larger than the whole bound is not stored.
 //
 // When either bound is reached, the store first reclaims every expired
-// record (and every in-flight claim whose lease has expired, whose owner
-// is presumed dead); if that is not enough it evicts the completed records
-// closest to their expiry, first from the shard of the new record, then
-// from the others. Evicting a completed record before its TTL makes a
-// re-run possible, so it is counted in Stats and, when Begin made it,
-// reported in BeginResult.Evicted (the Engine's EventRecordEvicted). A live claim is
-// never evicted: a store full of live claims refuses new ones with ErrFull.
+// record (and every uncommitted in-flight claim whose lease has expired,
+// whose owner is presumed dead); if that is not enough it evicts the final
+// records (completed, tombstones, uncertain) closest to their expiry,
+// first from the shard of the new record, then from the others. Evicting
+// a final record before its TTL makes a re-run possible, so it is counted
+// in Stats and, when Begin made it, reported in BeginResult.Evicted (the
+// Engine's EventRecordEvicted). A live claim is never evicted, nor is a
+// committed claim before its TTL even once its lease has expired (Begin
+// turns it uncertain): a store full of them refuses new claims with
+// ErrFull.
 func WithMaxBytes(n int64) Option {
 	return func(c *config) {
 		if n > 0 {

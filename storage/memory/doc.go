@@ -21,17 +21,28 @@
 // bytes), so a typical record with a 1 KiB response takes about 1.3 KiB.
 //
 // At the bound, a new record first makes the store reclaim every expired
-// record and every in-flight claim whose lease has expired (its owner is
-// presumed dead; a retry would take it over). Only if that is not enough
-// does it evict live completed records, those closest to their expiry
-// first (for records of one TTL, the oldest), from the new record's shard
+// record and every uncommitted in-flight claim whose lease has expired
+// (its owner is presumed dead; a retry would take it over). Only if that
+// is not enough does it evict live final records (completed responses,
+// tombstones, uncertain records), those closest to their expiry first
+// (for records of one TTL, the oldest), from the new record's shard
 // first. Each eviction before the TTL makes a re-run possible, so each is
 // counted in Stats; those made by Begin are also reported in
 // BeginResult.Evicted, which the Engine turns into EventRecordEvicted
-// (Complete, making room for a response, has no way to report them). Claims whose lease is live are
-// never evicted: when every record is one, new claims fail with ErrFull
+// (Complete, making room for a response, has no way to report them).
+// Claims whose lease is live are never evicted, and neither are committed
+// claims (their handler declared effects) before their TTL, even when
+// their lease has expired: a free key would let a retry repeat the
+// effects, so Begin turns such a claim into an uncertain record instead.
+// When every record is such a claim, new claims fail with ErrFull
 // (wrapped in core.ErrStoreUnavailable: 503, or a pass-through when the
 // Engine fails open).
+//
+// A response that alone exceeds the byte bound is refused with an error
+// wrapping core.ErrPayloadTooLarge (and ErrTooLarge), on which the Engine
+// leaves a tombstone: the reason of a tombstone or uncertain record is
+// dropped rather than refused when it does not fit, so that those always
+// can be written.
 //
 // # Sizing
 //

@@ -25,7 +25,7 @@ func CheckInvariants(t testing.TB, s *Store) {
 			n := 0
 			var prev *entry
 			for e := q.head; e != nil; prev, e = e, e.next {
-				if e.prev != prev || int(e.idx) != j || e.state != core.StateCompleted || sh.m[e.key] != e {
+				if e.prev != prev || int(e.idx) != j || !e.state.Final() || sh.m[e.key] != e {
 					t.Errorf("shard %d: done list %d broken at %q", i, j, e.key)
 				}
 				if prev != nil && prev.exp > e.exp {
@@ -44,6 +44,12 @@ func CheckInvariants(t testing.TB, s *Store) {
 		for k, e := range sh.m {
 			if e.key != k {
 				t.Errorf("shard %d: entry %q under key %q", i, e.key, k)
+			}
+			if e.committed && e.state != core.StateInFlight || e.stranded && e.state != core.StateUncertain {
+				t.Errorf("shard %d: entry %q is %v, committed %v, stranded %v", i, k, e.state, e.committed, e.stranded)
+			}
+			if e.stranded && e.payload != nil {
+				t.Errorf("shard %d: stranded entry %q stores a payload", i, k)
 			}
 			if e.state == core.StateInFlight {
 				h := sh.live

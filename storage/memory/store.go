@@ -24,15 +24,27 @@ var (
 // is at its bound and every record is a live claim, so none can be evicted.
 var ErrFull = errors.New("memory: store full of in-flight claims")
 
-// ErrTooLarge is returned (wrapped in core.ErrStoreUnavailable) for a
-// record that alone exceeds the byte bound (WithMaxBytes).
+// ErrTooLarge is returned for a record that alone exceeds the byte bound
+// (WithMaxBytes), so that no eviction can ever make room for it.
+//
+// Complete and Resolve wrap it in core.ErrPayloadTooLarge, and not in
+// core.ErrStoreUnavailable: the store is up, and resending the same
+// response can only fail again, so the Engine writes a tombstone instead
+// (which always fits, see Complete). Begin, refusing a key that alone is
+// too large, has no claim to leave a tombstone on: it wraps ErrTooLarge in
+// core.ErrStoreUnavailable, so that the request fails closed (or open).
 var ErrTooLarge = errors.New("memory: record larger than the store's byte bound")
+
+// strandedReason is the payload of an uncertain record that Begin made of
+// a committed claim whose lease expired.
+const strandedReason = "owner lost its lease after declaring effects"
 
 // Store is the in-memory store. The zero value is not usable; call New.
 //
 // Records live in 64 shards, each a map, a min-heap of in-flight claims
-// ordered by the earlier of their lease end and expiry, and lists of
-// completed records in order of expiry (one per TTL). The bounds are
+// ordered by the earlier of their lease end and expiry (by expiry alone
+// for a committed claim), and lists of final records (completed,
+// tombstone, uncertain) in order of expiry (one per TTL). The bounds are
 // global (atomic counters), so the store refuses a claim only when the
 // whole store is full of live claims, however the keys fall into shards.
 type Store struct {
@@ -66,34 +78,43 @@ type Store struct {
 type shard struct {
 	mu   sync.Mutex
 	m    map[string]*entry
-	live heap   // in-flight claims by min(lease, exp)
-	done queues // completed records by exp
+	live heap   // in-flight claims by deadline
+	done queues // final records by exp
 
 	// Counters for Stats, under mu.
 	evicted, evictedClaims, expired uint64
 	_                               [64]byte
 }
 
-// entry is one record: 136 bytes, allocated in the 144-byte size class.
-// Its key is the map's key too (one string, not two copies).
+// entry is one record: 144 bytes, the 144-byte size class. Its key is
+// the map's key too (one string, not two copies).
 type entry struct {
-	key        string
-	payload    []byte
-	fp         core.Fingerprint
-	token      uint64
-	nonce      uint64 // of the attempt holding the claim
+	key     string
+	payload []byte
+	fp      core.Fingerprint
+	token   uint64
+	// nonce is the attempt's holding the claim; on a stranded record, the
+	// attempt's that stranded it, so that its resent Begin reports it too.
+	nonce      uint64
 	lease      int64  // lease end, ns since epoch (in flight only)
 	exp        int64  // expiry, ns since epoch
+	ttl        int64  // of the last write: picks a done list for a stranded claim
 	size       int64  // accounted bytes
-	prev, next *entry // neighbours in a done list (completed only)
+	prev, next *entry // neighbours in a done list (final records only)
 	idx        int32  // position in the live heap, or done list number
 	state      core.State
+	committed  bool // an in-flight claim whose handler declared effects
+	// stranded marks an uncertain record that Begin made of a committed
+	// claim whose lease expired; its owner may still complete it.
+	stranded bool
 }
 
 // deadline is the entry's key in its heap: when it can be dropped without
-// losing anything a live request relies on.
+// losing anything a live request relies on. A committed claim keeps its
+// key until it expires even when its lease ends: its handler may have had
+// effects, and a free key would let a retry run them again.
 func (e *entry) deadline() int64 {
-	if e.state == core.StateInFlight && e.lease < e.exp {
+	if e.state == core.StateInFlight && !e.committed && e.lease < e.exp {
 		return e.lease
 	}
 	return e.exp
@@ -162,8 +183,13 @@ func allocSize(n int) int64 {
 
 func (s *Store) record(e *entry) core.Record {
 	r := core.Record{State: e.state, Fingerprint: e.fp, Token: e.token, ExpiresAt: s.time(e.exp), Payload: e.payload}
-	if e.state == core.StateInFlight {
+	switch {
+	case e.state == core.StateInFlight:
 		r.LeaseUntil = s.time(e.lease)
+		r.Committed = e.committed
+	case e.stranded:
+		// Not stored: stranding then needs no room, so it cannot fail.
+		r.Payload = []byte(strandedReason)
 	}
 	return r
 }
@@ -224,7 +250,7 @@ func (s *Store) unreserve(n, size int64) {
 // remove forgets e and gives its room back.
 func (s *Store) remove(sh *shard, e *entry) {
 	delete(sh.m, e.key)
-	if e.state == core.StateCompleted {
+	if e.state.Final() {
 		sh.done.remove(e)
 	} else {
 		sh.live.remove(e)
@@ -243,7 +269,7 @@ func (s *Store) lookup(sh *shard, key string, now int64) *entry {
 	return e
 }
 
-// reclaimDone drops the shard's expired completed records.
+// reclaimDone drops the shard's expired final records.
 func (s *Store) reclaimDone(sh *shard, now int64) {
 	for e := sh.done.first(); e != nil && e.exp <= now; e = sh.done.first() {
 		s.remove(sh, e)
@@ -251,8 +277,8 @@ func (s *Store) reclaimDone(sh *shard, now int64) {
 	}
 }
 
-// reclaim drops every record of the shard that has expired and every claim
-// whose lease has expired.
+// reclaim drops every record of the shard that has expired and every
+// uncommitted claim whose lease has expired.
 func (s *Store) reclaim(sh *shard, now int64) {
 	s.reclaimDone(sh, now)
 	for len(sh.live) > 0 && sh.live[0].at <= now {
@@ -266,7 +292,7 @@ func (s *Store) reclaim(sh *shard, now int64) {
 	}
 }
 
-// evictDone evicts the shard's completed record closest to its expiry.
+// evictDone evicts the shard's final record closest to its expiry.
 func (s *Store) evictDone(sh *shard, now int64) (live bool) {
 	e := sh.done.first()
 	s.remove(sh, e)
@@ -280,7 +306,7 @@ func (s *Store) evictDone(sh *shard, now int64) (live bool) {
 
 // room reserves n entries and size bytes for a record of sh, with sh
 // locked. It reclaims the shard's expired records and, when nothing is
-// expired anywhere (hint), evicts the shard's completed records. It
+// expired anywhere (hint), evicts the shard's final records. It
 // reports false when the caller must unlock and call makeRoom.
 func (s *Store) room(sh *shard, n, size, now int64) (ok bool, evicted int) {
 	s.reclaimDone(sh, now)
@@ -297,7 +323,7 @@ func (s *Store) room(sh *shard, n, size, now int64) (ok bool, evicted int) {
 
 // makeRoom reserves n entries and size bytes, with no shard locked: it
 // sweeps every expired record and abandoned claim out of the store, then
-// evicts completed records, from shard home first, then from the others.
+// evicts final records, from shard home first, then from the others.
 func (s *Store) makeRoom(home int, n, size, now int64) (evicted int, err error) {
 	if n > s.cfg.maxEntries || size > s.cfg.maxBytes {
 		s.refused.Add(1)
@@ -325,7 +351,7 @@ func (s *Store) makeRoom(home int, n, size, now int64) (evicted int, err error) 
 	return evicted, nil
 }
 
-// evictAny evicts one completed record, from shard home if it has one,
+// evictAny evicts one final record, from shard home if it has one,
 // else from the next shard that has.
 func (s *Store) evictAny(home int, now int64) (found, live bool) {
 	for i := 0; i < shardCount; i++ {
@@ -375,7 +401,7 @@ func (s *Store) sweep(now int64) {
 	}
 }
 
-// Begin implements core.Store. A claim that needs room evicts completed
+// Begin implements core.Store. A claim that needs room evicts final
 // records (see WithMaxBytes) and reports how many in BeginResult.Evicted.
 func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
 	if err := ctx.Err(); err != nil {
@@ -422,6 +448,7 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 		nonce: a.Nonce,
 		lease: after(now, a.Lease),
 		exp:   after(now, a.TTL),
+		ttl:   int64(a.TTL),
 		size:  size,
 		state: core.StateInFlight,
 	}
@@ -434,25 +461,66 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 
 // existing answers Begin for a key that has a live record.
 func (s *Store) existing(sh *shard, e *entry, a core.Attempt, now int64) core.BeginResult {
+	resent := a.Nonce != 0 && e.nonce == a.Nonce
+	stranded := false
+	switch {
+	case e.state == core.StateInFlight && e.committed && now >= e.lease && !resent:
+		s.strand(sh, e, a.Nonce)
+		stranded = true
+	case e.stranded && resent:
+		stranded = true // the stranding Begin, resent: its lost reply said so
+	}
+	var res core.BeginResult
 	switch {
 	case e.fp != a.Fingerprint:
-		return core.BeginResult{Outcome: core.Mismatch, Record: s.record(e)}
+		res = core.BeginResult{Outcome: core.Mismatch, Record: s.record(e)}
 	case e.state == core.StateCompleted:
-		return core.BeginResult{Outcome: core.Replay, Record: s.record(e)}
-	case a.Nonce != 0 && e.nonce == a.Nonce:
+		res = core.BeginResult{Outcome: core.Replay, Record: s.record(e)}
+	case e.state == core.StateTombstone:
+		res = core.BeginResult{Outcome: core.Unavailable, Record: s.record(e)}
+	case e.state == core.StateUncertain:
+		res = core.BeginResult{Outcome: core.Uncertain, Record: s.record(e)}
+	case resent:
 		// A resent Begin: the claim is the caller's own.
 		return core.BeginResult{Outcome: core.Claimed, Token: e.token}
 	case now < e.lease:
 		return core.BeginResult{Outcome: core.InFlight, Record: s.record(e)}
+	default:
+		return s.takeOver(sh, e, a, now)
 	}
-	// The owner's lease expired: take the claim over with a new token.
+	res.Stranded = stranded
+	return res
+}
+
+// takeOver gives the uncommitted claim e, whose owner's lease expired, to
+// attempt a with a new token.
+func (s *Store) takeOver(sh *shard, e *entry, a core.Attempt, now int64) core.BeginResult {
 	e.token = s.tokens.Add(1)
 	e.lease = after(now, a.Lease)
 	e.exp = after(now, a.TTL)
+	e.ttl = int64(a.TTL)
 	e.nonce = a.Nonce
 	sh.live.fix(e)
 	s.noted(e.deadline())
 	return core.BeginResult{Outcome: core.Claimed, Token: e.token, TookOver: true}
+}
+
+// strand turns the committed claim e, whose lease expired, into an
+// uncertain record with the same token, fingerprint and expiry: its owner
+// may have had effects before it died, so no retry may run them again,
+// and the key waits for an operator (Resolve), its owner's late Complete,
+// or its expiry. It takes no room: the reason is not stored (see record),
+// and as a final record e becomes evictable under pressure, like any
+// other.
+func (s *Store) strand(sh *shard, e *entry, nonce uint64) {
+	sh.live.remove(e)
+	e.state = core.StateUncertain
+	e.stranded = true
+	e.committed = false
+	e.lease = 0
+	e.nonce = nonce
+	// Its deadline stays e.exp, which hint already allows for.
+	sh.done.push(e, e.ttl)
 }
 
 // owned returns the in-flight entry held with token, or nil.
@@ -523,59 +591,6 @@ func (s *Store) RenewBatch(_ context.Context, lease time.Duration, rs []core.Ren
 	}
 }
 
-// Complete implements core.Store. The store keeps payload; the caller must
-// not modify it afterwards. The record is accounted with cap(payload)
-// bytes; making room for them may evict other completed records (counted
-// in Stats, not reported to the caller).
-func (s *Store) Complete(_ context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
-	now := s.now()
-	home := s.shardOf(key)
-	sh := &s.shards[home]
-	extra := allocSize(cap(payload))
-	reserved := false
-	sh.mu.Lock()
-	for {
-		e := s.owned(sh, key, token, now)
-		if e == nil {
-			var err error = core.ErrLeaseLost
-			if c := s.lookup(sh, key, now); c != nil && c.state == core.StateCompleted && c.token == token {
-				err = nil // completed by this very claim: a resent Complete
-			}
-			sh.mu.Unlock()
-			if reserved {
-				s.unreserve(0, extra)
-			}
-			return err
-		}
-		if !reserved {
-			if e.size+extra > s.cfg.maxBytes {
-				sh.mu.Unlock()
-				s.refused.Add(1)
-				return fmt.Errorf("%w: %w", core.ErrStoreUnavailable, ErrTooLarge)
-			}
-			if ok, _ := s.room(sh, 0, extra, now); !ok {
-				sh.mu.Unlock()
-				if _, err := s.makeRoom(home, 0, extra, now); err != nil {
-					return err
-				}
-				reserved = true
-				sh.mu.Lock() // the claim may have been lost meanwhile: look again
-				continue
-			}
-		}
-		sh.live.remove(e)
-		e.state = core.StateCompleted
-		e.payload = payload
-		e.size += extra
-		e.lease = 0
-		e.exp = after(now, ttl)
-		sh.done.push(e, int64(ttl))
-		s.noted(e.exp)
-		sh.mu.Unlock()
-		return nil
-	}
-}
-
 // Release implements core.Store.
 func (s *Store) Release(_ context.Context, key string, token uint64) error {
 	now := s.now()
@@ -631,19 +646,20 @@ type Stats struct {
 	// MaxEntries and MaxBytes are the bounds.
 	MaxEntries int
 	MaxBytes   int64
-	// Evicted counts completed records evicted before their TTL to make
-	// room. Each one can make a retry run again: it should stay 0, and a
+	// Evicted counts final records (completed, tombstones, uncertain)
+	// evicted before their TTL to make room. Each one can make a retry run again: it should stay 0, and a
 	// rising count means the bounds are too small for the traffic (or one
 	// client floods the store with unique keys).
 	Evicted uint64
-	// EvictedClaims counts in-flight claims dropped, to make room, after
-	// their lease had expired (their owner presumed dead); a retry would
-	// have taken them over anyway.
+	// EvictedClaims counts uncommitted in-flight claims dropped, to make
+	// room, after their lease had expired (their owner presumed dead); a
+	// retry would have taken them over anyway.
 	EvictedClaims uint64
 	// Expired counts records dropped after their TTL.
 	Expired uint64
-	// Refused counts claims and completions refused with ErrFull or
-	// ErrTooLarge.
+	// Refused counts claims, completions and resolutions refused with
+	// ErrFull or ErrTooLarge, and reasons of tombstones or uncertain
+	// records dropped for want of room.
 	Refused uint64
 }
 
@@ -680,14 +696,4 @@ func (s *Store) AcquireCooldown(_ context.Context, name string, ttl time.Duratio
 	}
 	s.cool[name] = now.Add(ttl)
 	return true, nil
-}
-
-// Commit implements core.Store.
-func (s *Store) Commit(_ context.Context, key string, token uint64) error {
-	return errors.New("memory: Commit not implemented yet") // TODO(issue 11)
-}
-
-// Resolve implements core.Store.
-func (s *Store) Resolve(_ context.Context, key string, payload []byte, ttl time.Duration) error {
-	return errors.New("memory: Resolve not implemented yet") // TODO(issue 11)
 }
