@@ -542,3 +542,80 @@ func TestStatesEveryCallTwice(t *testing.T) {
 	wantErr(t, "Commit sent twice", tw.Commit(ctx, k, res.Token), nil)
 	wantErr(t, "Release of a committed claim sent twice", tw.Release(ctx, k, res.Token), nil)
 }
+
+// The Engine on the Redis store: a handler that fails after declaring
+// effects leaves the key uncertain; a dead owner's committed claim is
+// reported once by concurrent retries; Engine.Resolve settles both.
+func TestEngineEffects(t *testing.T) {
+	e := newStatesEnv(t)
+	ctx := context.Background()
+	ev := &events{}
+	eng, err := core.New(core.WithStore(e.st), core.WithKeyValidator(core.Token()), core.WithTelemetry(ev),
+		core.WithLockWait(0), core.WithAlertHandler(func(context.Context, core.Event) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs int
+	failAfterEffects := func(ctx context.Context) ([]byte, error) {
+		runs++
+		if err := core.DeclareEffects(ctx); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("provider timed out")
+	}
+	if _, _, err := eng.Do(ctx, "s", "charge", fpA, failAfterEffects); err == nil {
+		t.Fatal("Do succeeded")
+	}
+	rec, err := e.st.Get(ctx, core.StoreKey("s", "charge"))
+	if err != nil || rec.State != core.StateUncertain {
+		t.Fatalf("record %+v, %v; want uncertain", rec, err)
+	}
+	if _, _, err := eng.Do(ctx, "s", "charge", fpA, failAfterEffects); !errors.Is(err, core.ErrUncertain) || runs != 1 {
+		t.Fatalf("retry: %v after %d runs, want ErrUncertain after 1", err, runs)
+	}
+	if err := eng.Resolve(ctx, "s", "charge", &core.Response{Status: 200, Body: []byte("charged")}); err != nil {
+		t.Fatal(err)
+	}
+	out, replayed, err := eng.Do(ctx, "s", "charge", fpA, failAfterEffects)
+	if err != nil || !replayed || string(out) != "charged" || runs != 1 {
+		t.Fatalf("after Resolve: %q replayed=%v err=%v runs=%d", out, replayed, err, runs)
+	}
+
+	// A dead owner: its committed claim's lease ends, ten retries race.
+	sk := core.StoreKey("s", "dead")
+	res, err := e.st.Begin(ctx, sk, core.Attempt{Fingerprint: fpA, Nonce: 5, Lease: 20 * time.Millisecond, TTL: recTTL})
+	if err != nil || res.Outcome != core.Claimed {
+		t.Fatal(res, err)
+	}
+	if err := e.st.Commit(ctx, sk, res.Token); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = eng.Do(ctx, "s", "dead", fpA, func(context.Context) ([]byte, error) { return []byte("ran again"), nil })
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if !errors.Is(err, core.ErrUncertain) {
+			t.Fatalf("retry of a dead owner's committed claim: %v, want ErrUncertain", err)
+		}
+	}
+	if n := len(ev.of(core.EventOperationUncertain)); n != 2 { // the failed handler above, and this once
+		t.Fatalf("%d OPERATION_UNCERTAIN events, want 2", n)
+	}
+	if err := eng.Resolve(ctx, "s", "dead", nil); err != nil {
+		t.Fatal(err)
+	}
+	if out, replayed, err := eng.Do(ctx, "s", "dead", fpA, func(context.Context) ([]byte, error) { return []byte("fresh"), nil }); err != nil || replayed || string(out) != "fresh" {
+		t.Fatalf("after release: %q %v %v", out, replayed, err)
+	}
+	if err := eng.Resolve(ctx, "s", "dead", nil); !errors.Is(err, core.ErrNotResolvable) {
+		t.Fatalf("Resolve of a completed key = %v", err)
+	}
+}
