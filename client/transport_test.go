@@ -448,7 +448,9 @@ func TestUnprocessableNeverRetried(t *testing.T) {
 }
 
 func TestOtherStatusesNotRetried(t *testing.T) {
-	for _, status := range []int{400, 401, 403, 404, 413, 500, 501} {
+	// 410 result-unavailable and 423 operation-uncertain: the request ran,
+	// or may have; a retry cannot help and must not hammer the server.
+	for _, status := range []int{400, 401, 403, 404, 410, 413, 423, 500, 501} {
 		rec := newRecorder(t, failThen(5, status, "0"))
 		tr, _ := fast()
 		if resp := post(t, tr, rec.srv.URL, `{}`); resp.StatusCode != status {
