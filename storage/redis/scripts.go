@@ -75,16 +75,16 @@ if r[1] or r[2] then
   if r[1] ~= ARGV[4] or not (s == '1' or s == '2' or s == '3' or s == '4') then
     return {-1, r[1] or '', s or ''}
   end
-  local mine = r[6] == ARGV[5] .. ':' .. r[4]
-  if s == '1' and r[8] == '1' and not mine then
+  local own = ARGV[5] .. ':' .. (r[4] or '')
+  if s == '1' and r[8] == '1' and r[6] ~= own then
     now = redis.call('TIME')
     ms = now[1] * 1000 + math.floor(now[2] / 1000)
     if (tonumber(r[5]) or 0) <= ms then
       redis.call('HSET', KEYS[1], 's', '4', 'p', '` + strandedReason + `', 'l', '0',
-        'c', '2', 'n', ARGV[5] .. ':' .. r[4])
+        'c', '2', 'n', own)
       s, r[5], r[7], stranded = '4', '0', '` + strandedReason + `', 1
     end
-  elseif s == '4' and r[8] == '2' and mine then
+  elseif s == '4' and r[8] == '2' and r[6] == own then
     stranded = 1
   end
   if r[3] ~= ARGV[1] then
@@ -93,7 +93,7 @@ if r[1] or r[2] then
   if s ~= '1' then
     return {2, s, redis.call('PTTL', KEYS[1]), r[7] or '', r[4] or '', stranded}
   end
-  if mine then
+  if r[6] == own then
     return {1, r[4], 0}
   end
   took = 1
