@@ -16,8 +16,10 @@ type Store interface {
 	// in-flight record whose lease has expired is taken over by a request
 	// with the same fingerprint (its owner is presumed dead), unless the
 	// claim is committed (Commit): then Begin turns it into an uncertain
-	// record instead, keeps its expiry, reports Stranded, and answers
-	// Uncertain (Mismatch for another fingerprint). A final record answers
+	// record instead, keeps its expiry, reports Stranded (to that Begin,
+	// and to that Begin resent with its nonce, so that a lost reply
+	// cannot lose the report), and answers Uncertain (Mismatch for
+	// another fingerprint). A final record answers
 	// Replay (completed), Unavailable (tombstone) or Uncertain, or
 	// Mismatch when its fingerprint differs.
 	//
@@ -67,9 +69,14 @@ type Store interface {
 	// With payload nil it deletes the record, so that the next request
 	// runs afresh; otherwise it stores payload as the completed response,
 	// kept for ttl with the record's fingerprint, so that retries replay
-	// it. It returns ErrNotFound for an absent record and ErrNotResolvable,
-	// changing nothing, for any other state (a live claim, a completed
-	// record).
+	// it, under a token no claim holds (0, or a fresh one), so that a late
+	// Complete of the previous owner is refused (ErrLeaseLost) rather than
+	// taken for its own. It returns ErrNotFound for an absent record and
+	// ErrNotResolvable, changing nothing, for any other state (a live
+	// claim, a completed record). Unlike the other calls, Resolve is not
+	// recognised when resent: an operator's tool should not resend it
+	// (idemctl turns go-redis's resends off), since a resent success
+	// reports ErrNotFound or ErrNotResolvable.
 	Resolve(ctx context.Context, key string, payload []byte, ttl time.Duration) error
 
 	// Get returns the record for key, or ErrNotFound.
