@@ -62,6 +62,7 @@ func TestStoreWith(t *testing.T, newStore NewStore, lease time.Duration) {
 		{"ReleaseOfACommittedClaim", s.releaseCommitted},
 		{"FinalCallsSentTwice", s.finalTwice},
 		{"CommittedClaimIsStrandedNotTakenOver", s.strandedNotTakenOver},
+		{"ResentStrandingBeginReportsStranded", s.strandedResentBegin},
 		{"MismatchStrandsToo", s.strandedByMismatch},
 		{"StrandedRecordKeepsItsExpiry", s.strandedExpires},
 		{"UncommittedClaimIsStillTakenOver", s.uncommittedTakenOver},

@@ -83,10 +83,10 @@ func (s suite) resolveComplete(t *testing.T, st core.Store) {
 			t.Fatalf("%s: resolved record expires in %v, want about %v", name, until, ttl)
 		}
 		wantOutcome(t, mustBegin(t, st, r.key, fp("b"), time.Minute), core.Mismatch)
-		// The old owner's late answer, whatever the store replies, must
-		// not replace the operator's.
-		if err := st.Complete(ctx, r.key, r.token, core.StateCompleted, []byte("late"), ttl); err != nil && !errors.Is(err, core.ErrLeaseLost) {
-			t.Fatalf("%s: old owner's Complete after Resolve = %v", name, err)
+		// The old owner's late answer is refused: the operator's record
+		// holds no claim's token, so it is not taken for a resend.
+		if err := st.Complete(ctx, r.key, r.token, core.StateCompleted, []byte("late"), ttl); !errors.Is(err, core.ErrLeaseLost) {
+			t.Fatalf("%s: old owner's Complete after Resolve = %v, want ErrLeaseLost", name, err)
 		}
 		if rec := mustGet(t, st, r.key); rec.State != core.StateCompleted || string(rec.Payload) != "operator's answer" {
 			t.Fatalf("%s: after the old owner's Complete: %v %q", name, rec.State, rec.Payload)

@@ -32,6 +32,35 @@ func (s suite) abandonCommitted(t *testing.T, st core.Store, k string, recordTTL
 	return claim, rec
 }
 
+// The Begin that strands a claim may lose its reply; resent with its
+// nonce it must report Stranded again, or OPERATION_UNCERTAIN is never
+// fired. Another attempt never does.
+func (s suite) strandedResentBegin(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	s.abandonCommitted(t, st, k, ttl)
+	a := core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl}
+	for i := range 2 {
+		res, err := st.Begin(ctx, k, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantOutcome(t, res, core.Uncertain)
+		if !res.Stranded {
+			t.Fatalf("stranding Begin (send %d) did not report Stranded", i+1)
+		}
+	}
+	a.Nonce = nonce()
+	res, err := st.Begin(ctx, k, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOutcome(t, res, core.Uncertain)
+	if res.Stranded {
+		t.Fatal("another attempt reported Stranded")
+	}
+}
+
 // A committed claim whose lease expired is not taken over: the first
 // Begin turns it into an uncertain record and alone reports it stranded.
 func (s suite) strandedNotTakenOver(t *testing.T, st core.Store) {
