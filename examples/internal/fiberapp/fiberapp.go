@@ -132,8 +132,7 @@ func User() fiber.Handler {
 // with c.Status(...).Send(...), or, for a streamed response (exports),
 // through fasthttp's body stream writer, which flushes each chunk. The
 // shop gets c.UserContext(), where idemfiber puts the claim: payments
-// declare their effects through it (c.Context(), fasthttp's request,
-// would do too, through c.Locals, but is no context.Context to build on).
+// declare their effects through it.
 func Handler(s *shop.Shop, e shop.Endpoint) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var resp *shop.Response
