@@ -399,6 +399,48 @@ func Run(t *testing.T, build Build) {
 		}
 	})
 
+	// With a derived-key secret, payments show the provider key they
+	// would send: the same on the run after a released failure, on the
+	// replay, and on another app sharing the secret; another key, user or
+	// route gets another one. Without a secret there is none.
+	t.Run("ProviderKey", func(t *testing.T) {
+		secret := core.WithDerivedKeySecret([]byte("0123456789abcdef"))
+		s := shop.New()
+		app := build(t, memory.New(), s, secret)
+		const body = `{"amount":1,"currency":"EUR"}`
+		pk := func(w *Reply) string { return w.Header.Get(shop.ProviderKeyHeader) }
+		failed := Do(app, "POST", "/payments?fail=500", body, "Idempotency-Key", Key, shop.UserHeader, "alice")
+		first := Do(app, "POST", "/payments", body, "Idempotency-Key", Key, shop.UserHeader, "alice")
+		replay := Do(app, "POST", "/payments", body, "Idempotency-Key", Key, shop.UserHeader, "alice")
+		if failed.Code != 500 || first.Code != 201 || first.Header.Get("Idempotency-Status") != "Original" || replay.Header.Get("Idempotency-Status") != "Repeated" {
+			t.Fatalf("fail=500, then twice plain: %d, %d %q, %d %q", failed.Code,
+				first.Code, first.Header.Get("Idempotency-Status"), replay.Code, replay.Header.Get("Idempotency-Status"))
+		}
+		k := pk(first)
+		if len(k) != 36 || pk(failed) != k || pk(replay) != k {
+			t.Errorf("provider keys: failed run %q, re-run %q, replay %q; want one UUID", pk(failed), k, pk(replay))
+		}
+		other := build(t, memory.New(), shop.New(), secret)
+		if w := Do(other, "POST", "/payments", body, "Idempotency-Key", Key, shop.UserHeader, "alice"); pk(w) != k {
+			t.Errorf("another instance with the secret derived %q, want %q", pk(w), k)
+		}
+		seen := map[string]string{k: "alice's payment"}
+		for name, w := range map[string]*Reply{
+			"bob's payment":  Do(app, "POST", "/payments", body, "Idempotency-Key", Key, shop.UserHeader, "bob"),
+			"alice's refund": Do(app, "POST", "/refunds", body, "Idempotency-Key", Key, shop.UserHeader, "alice"),
+			"another key":    Do(app, "POST", "/payments", body, "Idempotency-Key", "7f1c3b9e-7a4d-4c1e-9b7f-0d6a5e3c2b1a", shop.UserHeader, "alice"),
+		} {
+			if w.Code != 201 || pk(w) == "" || seen[pk(w)] != "" {
+				t.Errorf("%s: %d, provider key %q (also %s's)", name, w.Code, pk(w), seen[pk(w)])
+			}
+			seen[pk(w)] = name
+		}
+		plain := build(t, memory.New(), shop.New())
+		if w := Do(plain, "POST", "/payments", body, "Idempotency-Key", Key); w.Code != 201 || pk(w) != "" {
+			t.Errorf("without a secret: %d, provider key %q, want none", w.Code, pk(w))
+		}
+	})
+
 	// The extra options reach every idempotent route.
 	t.Run("ExtraOptions", func(t *testing.T) {
 		rec := &recorder{}

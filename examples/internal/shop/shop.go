@@ -171,6 +171,20 @@ func (s *Shop) Handle(ctx context.Context, e Endpoint, req *Request) *Response {
 	if len(req.Body) > MaxBodyBytes {
 		return Error(http.StatusRequestEntityTooLarge, fmt.Sprintf("request bodies are limited to %d bytes", MaxBodyBytes))
 	}
+	if e == Payments || e == Refunds {
+		// Derived before anything can fail, as a handler derives the key
+		// of the provider call it is about to make: whatever the switches
+		// do, every answer shows the key this operation would use.
+		if pk := providerKey(ctx); pk != "" {
+			resp := s.handle(ctx, e, req)
+			resp.Header.Set(ProviderKeyHeader, pk)
+			return resp
+		}
+	}
+	return s.handle(ctx, e, req)
+}
+
+func (s *Shop) handle(ctx context.Context, e Endpoint, req *Request) *Response {
 	if resp := simulate(ctx, req.Query); resp != nil {
 		return resp
 	}
@@ -266,6 +280,26 @@ type webhookOut struct {
 
 type errorOut struct {
 	Error string `json:"error"`
+}
+
+// ProviderKeyHeader carries, on every answer of payments and refunds
+// when the engine has a derived-key secret (core.WithDerivedKeySecret),
+// the idempotency key the handler would send to its payment provider:
+// core.DerivedKey(ctx, "psp"). It is the same on every run of one
+// operation (same scope and key), on any instance sharing the secret, so
+// a re-run after a released failure would be deduplicated by the
+// provider. A real server keeps it to itself; the example shows it.
+const ProviderKeyHeader = "X-Provider-Key"
+
+// providerKey returns the operation's provider key, or "" when there is
+// none: no secret (core.ErrNoDerivedKeySecret) or no claim, which
+// declareEffects refuses anyway.
+func providerKey(ctx context.Context) string {
+	pk, err := core.DerivedKey(ctx, "psp")
+	if err != nil {
+		return ""
+	}
+	return pk
 }
 
 // declareEffects tells the idempotency middleware that the handler is
