@@ -1,6 +1,7 @@
 package idemclient
 
 import (
+	"context"
 	"net/http"
 	"time"
 )
@@ -27,7 +28,7 @@ type config struct {
 	backoffMax   time.Duration
 	headerName   string
 	maxBodyBytes int64
-	keyFunc      func(*http.Request) string
+	keyFunc      func(context.Context) (string, error)
 	retryOn      func(*http.Response, error) bool
 }
 
@@ -38,7 +39,7 @@ func newConfig(opts []Option) config {
 		backoffMax:   DefaultBackoffMax,
 		headerName:   DefaultHeaderName,
 		maxBodyBytes: DefaultMaxBodyBytes,
-		keyFunc:      func(*http.Request) string { return NewKey() },
+		keyFunc:      func(context.Context) (string, error) { return NewKey(), nil },
 		retryOn:      DefaultRetryOn,
 	}
 	for _, o := range opts {
@@ -107,15 +108,33 @@ func WithMaxBodyBytes(n int64) Option {
 	})
 }
 
-// WithKeyFunc sets how keys are generated for requests that need one
-// (POST, PUT, PATCH and DELETE without the key header). f is called once
-// per logical request, never per attempt. An empty result sends the
-// request without a key, which then is retried only when its method is
-// idempotent (PUT, DELETE). Default NewKey, a random UUID v4.
-func WithKeyFunc(f func(req *http.Request) string) Option {
+// WithKeyFunc sets where the key of a request comes from: fn gets the
+// request's context and returns the key, e.g. one derived for a downstream
+// call from the idempotency claim the caller runs under:
+//
+//	idemclient.New(nil, idemclient.WithKeyFunc(func(ctx context.Context) (string, error) {
+//		return core.DerivedKey(ctx, "psp")
+//	}))
+//
+// fn is called only for POST, PUT, PATCH and DELETE requests whose key
+// header (WithHeaderName) is missing or empty: a key the caller set on the
+// request wins, and fn is not called at all. fn is called once per logical
+// request, before anything is sent, and its key is sent on every attempt
+// of that request; it is never called per retry. It must be safe for
+// concurrent use, as the Transport is.
+//
+// When fn returns an error, RoundTrip returns an error that wraps it
+// (errors.Is and errors.As see it), and nothing is sent. When fn returns
+// an empty key, RoundTrip returns an error that wraps ErrEmptyKey, and
+// nothing is sent. The Transport never falls back to a random key, nor
+// sends the request without one: either would defeat the deduplication
+// the key exists for. A caller who wants a fallback writes it in fn.
+//
+// A nil fn keeps the default. Default NewKey, a random UUID v4.
+func WithKeyFunc(fn func(ctx context.Context) (string, error)) Option {
 	return optionFunc(func(c *config) {
-		if f != nil {
-			c.keyFunc = f
+		if fn != nil {
+			c.keyFunc = fn
 		}
 	})
 }

@@ -12,6 +12,21 @@
 // kept: create one per intent (say, per checkout) and reuse it when the
 // whole operation is retried later.
 //
+// A server that calls another service from inside an idempotent handler
+// can take the key from the request's context instead, with WithKeyFunc,
+// e.g. the key core.DerivedKey derives from the handler's own claim, so
+// that every run of the operation sends the downstream service the same
+// key:
+//
+//	t := idemclient.New(nil, idemclient.WithKeyFunc(func(ctx context.Context) (string, error) {
+//		return core.DerivedKey(ctx, "psp")
+//	}))
+//
+// The function is called once per logical request, not per attempt, and
+// only when the request carries no key of its own. When it fails, or
+// returns an empty key, the request fails before anything is sent: the
+// Transport never falls back to a random key or to no key.
+//
 // Every attempt sends identical bytes: the body is buffered (up to
 // WithMaxBodyBytes, 10 MiB by default) or re-read through req.GetBody. A
 // body that can be sent only once is sent once, without retries.

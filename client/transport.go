@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -105,7 +106,9 @@ func idempotentMethod(method string) bool {
 // times with the same key and the same body, and returns the response of
 // the last attempt: a success, a response that is not retried, or the
 // last retryable one when the attempts are exhausted. It returns the
-// context's error when the request's context ends while it waits.
+// context's error when the request's context ends while it waits. When
+// the key function (WithKeyFunc) fails, it sends nothing and returns an
+// error that wraps the function's error, or ErrEmptyKey.
 //
 // req itself is never modified; every attempt sends a clone.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -113,9 +116,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := req.Clone(ctx)
 	key := req.Header.Get(t.cfg.headerName)
 	if key == "" && needsKey(req.Method) {
-		if key = t.cfg.keyFunc(req); key != "" {
-			base.Header.Set(t.cfg.headerName, key)
+		var err error
+		if key, err = t.key(ctx); err != nil {
+			if req.Body != nil {
+				req.Body.Close() // a RoundTripper closes the body, even on error
+			}
+			return nil, err
 		}
+		base.Header.Set(t.cfg.headerName, key)
 	}
 	mayRetry := t.cfg.maxAttempts > 1 && (key != "" || idempotentMethod(req.Method))
 
@@ -159,6 +167,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		rc = next
 	}
+}
+
+// ErrEmptyKey is wrapped by the error of a request whose key function
+// (WithKeyFunc) returned an empty key.
+var ErrEmptyKey = errors.New("empty key")
+
+// key returns the key of a logical request from the key function, or an
+// error that says the request was not sent.
+func (t *Transport) key(ctx context.Context) (string, error) {
+	key, err := t.cfg.keyFunc(ctx)
+	if err == nil && key == "" {
+		err = ErrEmptyKey
+	}
+	if err != nil {
+		return "", fmt.Errorf("idemclient: no idempotency key, request not sent: %w", err)
+	}
+	return key, nil
 }
 
 func (t *Transport) shouldRetry(resp *http.Response, err error) bool {

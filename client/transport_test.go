@@ -209,21 +209,159 @@ func TestHeaderName(t *testing.T) {
 	}
 }
 
-func TestKeyFunc(t *testing.T) {
-	rec := newRecorder(t, failThen(1, http.StatusServiceUnavailable, ""))
+// ctxKey is the context key under which the tests' key functions find
+// the key, standing in for the claim core.DerivedKey reads.
+type ctxKey struct{}
+
+// keyFromContext is a key function that reads the key from the context
+// and counts its calls; the call number is appended to the key, so that a
+// key computed per attempt would show.
+func keyFromContext(calls *int) Option {
+	var mu sync.Mutex
+	return WithKeyFunc(func(ctx context.Context) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		*calls++
+		k, ok := ctx.Value(ctxKey{}).(string)
+		if !ok {
+			return "", errNoClaim
+		}
+		return fmt.Sprintf("%s#%d", k, *calls), nil
+	})
+}
+
+var errNoClaim = errors.New("no claim in context")
+
+func TestKeyFuncFromContextSameKeyOnEveryAttempt(t *testing.T) {
+	rec := newRecorder(t, failThen(2, http.StatusServiceUnavailable, ""))
 	calls := 0
-	tr, _ := fast(WithKeyFunc(func(r *http.Request) string {
-		calls++
-		return "order-" + r.URL.Path[1:]
-	}))
-	post(t, tr, rec.srv.URL+"/7", `{}`)
+	tr, _ := fast(keyFromContext(&calls))
+	ctx := context.WithValue(context.Background(), ctxKey{}, "op-7")
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, rec.srv.URL, strings.NewReader(`{}`))
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("status %d, want 201", resp.StatusCode)
+	}
+	got := rec.attempts()
+	if len(got) != 3 {
+		t.Fatalf("%d attempts, want 3", len(got))
+	}
+	for i, a := range got {
+		if a.key != "op-7#1" {
+			t.Fatalf("attempt %d: key %q, want op-7#1 from the context, computed once", i+1, a.key)
+		}
+	}
 	if calls != 1 {
 		t.Fatalf("key func called %d times, want once per logical request", calls)
 	}
-	for _, a := range rec.attempts() {
-		if a.key != "order-7" {
-			t.Fatalf("key %q, want order-7", a.key)
+
+	// The next logical request asks again, with its own context.
+	ctx = context.WithValue(context.Background(), ctxKey{}, "op-8")
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, rec.srv.URL, strings.NewReader(`{}`))
+	if resp, err = tr.RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := rec.attempts(); got[len(got)-1].key != "op-8#2" {
+		t.Fatalf("key %q, want op-8#2", got[len(got)-1].key)
+	}
+}
+
+// closeRecorder is a request body that records whether it was closed.
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+func TestKeyFuncFailureSendsNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fn   func(context.Context) (string, error)
+		want error
+	}{
+		{"error", func(context.Context) (string, error) { return "", errNoClaim }, errNoClaim},
+		{"error with a key", func(context.Context) (string, error) { return "k", errNoClaim }, errNoClaim},
+		{"empty key", func(context.Context) (string, error) { return "", nil }, ErrEmptyKey},
+	} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			rec := newRecorder(t, failThen(0, 0, ""))
+			tr, _ := fast(WithKeyFunc(tc.fn))
+			body := &closeRecorder{Reader: strings.NewReader(`{}`)}
+			req, _ := http.NewRequest(method, rec.srv.URL, body)
+			resp, err := tr.RoundTrip(req)
+			if resp != nil {
+				resp.Body.Close()
+				t.Fatalf("%s %s: got a response, want none", tc.name, method)
+			}
+			if !errors.Is(err, tc.want) || !strings.HasPrefix(err.Error(), "idemclient: ") {
+				t.Fatalf("%s %s: err %v, want an idemclient error wrapping %v", tc.name, method, err, tc.want)
+			}
+			if n := len(rec.attempts()); n != 0 {
+				t.Fatalf("%s %s: %d attempts reached the server, want none", tc.name, method, n)
+			}
+			if !body.closed {
+				t.Fatalf("%s %s: request body not closed", tc.name, method)
+			}
 		}
+	}
+
+	// Through an http.Client, the cause is still there to test.
+	rec := newRecorder(t, failThen(0, 0, ""))
+	calls := 0
+	client := &http.Client{Transport: New(nil, keyFromContext(&calls))}
+	_, err := client.Post(rec.srv.URL, "application/json", strings.NewReader(`{}`))
+	if !errors.Is(err, errNoClaim) {
+		t.Fatalf("err %v, want it to wrap %v", err, errNoClaim)
+	}
+	if n := len(rec.attempts()); n != 0 {
+		t.Fatalf("%d attempts reached the server, want none", n)
+	}
+}
+
+func TestKeyFuncExplicitHeaderWins(t *testing.T) {
+	rec := newRecorder(t, failThen(1, http.StatusServiceUnavailable, ""))
+	calls := 0
+	tr, _ := fast(keyFromContext(&calls))
+	// The context has no key, so the key func would fail if it were called.
+	req, _ := http.NewRequest(http.MethodPost, rec.srv.URL, strings.NewReader(`{}`))
+	req.Header.Set("Idempotency-Key", "checkout-42")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := rec.attempts()
+	if len(got) != 2 || got[0].key != "checkout-42" || got[1].key != "checkout-42" {
+		t.Fatalf("attempts %+v, want two with the caller's checkout-42", got)
+	}
+	if calls != 0 {
+		t.Fatalf("key func called %d times, want never when the request has a key", calls)
+	}
+}
+
+func TestKeyFuncOnlyForMutatingMethods(t *testing.T) {
+	calls := 0
+	tr, _ := fast(keyFromContext(&calls))
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+		rec := newRecorder(t, failThen(1, http.StatusServiceUnavailable, ""))
+		req, _ := http.NewRequest(method, rec.srv.URL, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		resp.Body.Close()
+		if got := rec.attempts(); len(got) != 2 || got[0].hasKey || got[1].hasKey {
+			t.Fatalf("%s: attempts %+v, want two without a key", method, got)
+		}
+	}
+	if calls != 0 {
+		t.Fatalf("key func called %d times, want never for GET, HEAD, OPTIONS", calls)
 	}
 }
 
@@ -310,7 +448,9 @@ func TestUnprocessableNeverRetried(t *testing.T) {
 }
 
 func TestOtherStatusesNotRetried(t *testing.T) {
-	for _, status := range []int{400, 401, 403, 404, 413, 500, 501} {
+	// 410 result-unavailable and 423 operation-uncertain: the request ran,
+	// or may have; a retry cannot help and must not hammer the server.
+	for _, status := range []int{400, 401, 403, 404, 410, 413, 423, 500, 501} {
 		rec := newRecorder(t, failThen(5, status, "0"))
 		tr, _ := fast()
 		if resp := post(t, tr, rec.srv.URL, `{}`); resp.StatusCode != status {
@@ -577,28 +717,33 @@ func TestNetworkErrorExhausted(t *testing.T) {
 }
 
 func TestNoKeyNoRetryUnlessIdempotent(t *testing.T) {
-	noKey := WithKeyFunc(func(*http.Request) string { return "" })
-
+	// A method the Transport does not give a key, and that HTTP does not
+	// call idempotent, is sent once.
 	rec := newRecorder(t, failThen(1, http.StatusServiceUnavailable, ""))
-	tr, _ := fast(noKey)
-	if resp := post(t, tr, rec.srv.URL, `{}`); resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("status %d, want the 503: a POST without a key is not retried", resp.StatusCode)
+	tr, _ := fast()
+	req, _ := http.NewRequest("PURGE", rec.srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want the 503: PURGE without a key is not retried", resp.StatusCode)
 	}
 	if got := rec.attempts(); len(got) != 1 || got[0].hasKey {
 		t.Fatalf("attempts %+v, want one without a key", got)
 	}
 
-	for _, method := range []string{http.MethodPut, http.MethodDelete, http.MethodGet} {
-		rec := newRecorder(t, failThen(1, http.StatusServiceUnavailable, ""))
-		req, _ := http.NewRequest(method, rec.srv.URL, nil)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if got := rec.attempts(); len(got) != 2 || got[0].hasKey {
-			t.Fatalf("%s: attempts %+v, want two without a key (idempotent method)", method, got)
-		}
+	// With a key of the caller's, it is retried.
+	rec = newRecorder(t, failThen(1, http.StatusServiceUnavailable, ""))
+	req, _ = http.NewRequest("PURGE", rec.srv.URL, nil)
+	req.Header.Set("Idempotency-Key", "purge-1")
+	if resp, err = tr.RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := rec.attempts(); len(got) != 2 || got[1].key != "purge-1" {
+		t.Fatalf("attempts %+v, want two with the caller's key", got)
 	}
 }
 

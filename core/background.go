@@ -80,11 +80,11 @@ func (e *Engine) completeLater(r *request, token uint64, leaseUntil time.Time, s
 		b.pending.Add(-1)
 		b.pendingBytes.Add(-size)
 		e.emit(r, &Event{Type: EventStoreUnavailable, Status: status, Err: err,
-			Detail: "response delivered but not stored (too many completions already waiting for the store); a retry after the lease expires runs again"})
+			Detail: "response delivered but its " + state.String() + " record not stored (too many completions already waiting for the store); " + afterLease(r)})
 		return
 	}
 	e.emit(r, &Event{Type: EventStoreUnavailable, Status: status, Err: err,
-		Detail: "response delivered, not yet stored: completion retried in the background until the lease ends"})
+		Detail: "response delivered, its " + state.String() + " record not yet stored: retried in the background until the lease ends"})
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -98,9 +98,19 @@ func (e *Engine) completeLater(r *request, token uint64, leaseUntil time.Time, s
 				Detail: "fencing rejected the background completion: the lease was lost"})
 		default:
 			e.emit(r, &Event{Type: EventStoreUnavailable, Status: status, Err: err,
-				Detail: "response delivered but not stored before the lease ended; a retry runs again"})
+				Detail: "response delivered but its " + state.String() + " record not stored before the lease ended; " + afterLease(r)})
 		}
 	}()
+}
+
+// afterLease says what a retry meets once the claim's lease has expired
+// without its final record: a claim that declared effects is never taken
+// over (it turns uncertain), any other runs again.
+func afterLease(r *request) string {
+	if r.fx.committed {
+		return "a retry after the lease gets operation-uncertain"
+	}
+	return "a retry after the lease expires runs again"
 }
 
 // retryComplete is completeLater's loop: jittered exponential backoff
@@ -124,6 +134,15 @@ func (e *Engine) retryComplete(r *request, token uint64, leaseUntil time.Time, s
 		callCancel()
 		if err == nil || errors.Is(err, ErrLeaseLost) {
 			return err
+		}
+		if errors.Is(err, ErrPayloadTooLarge) && state == StateCompleted {
+			// No retry can store it: leave a tombstone instead, as a
+			// first completion would have.
+			e.emit(r, &Event{Type: EventResultUnavailable, Err: err,
+				Detail: "response too large for the store: not stored; a tombstone answers retries with result-unavailable"})
+			state, payload = StateTombstone, []byte("response too large for the store; not stored")
+			timer.Reset(0)
+			continue
 		}
 		delay = min(delay*2, time.Second)
 		timer.Reset(jitter(delay))

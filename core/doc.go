@@ -21,8 +21,14 @@
 // atomic Store.Begin that claims the key, replays a completed record,
 // refuses a different payload (422) or waits for an in-flight original
 // (then 409). The handler runs under a lease renewed in the background;
-// one atomic, fencing-checked Store.Complete stores a cacheable response,
-// and anything else releases the claim so a retry runs fresh.
+// one atomic, fencing-checked Store.Complete stores a cacheable response.
+// A response that ran but cannot be stored (streamed, too large) leaves a
+// tombstone, so a retry is refused (410) instead of running again; a
+// failure (5xx, error, panic) releases the claim so a retry runs fresh,
+// unless the handler declared irreversible effects first
+// (DeclareEffects): then the key becomes uncertain (423) until an
+// operator resolves it (Engine.Resolve). DerivedKey gives the handler a
+// stable key for its own downstream calls.
 //
 // Options are validated at construction (New returns an error wrapping
 // ErrInvalidOption); Tag parses the common ones from one string for

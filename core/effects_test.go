@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -247,5 +248,43 @@ func TestDerivedKey(t *testing.T) {
 	})
 	if _, err := core.New(core.WithStore(memory.New()), core.WithDerivedKeySecret([]byte("short"))); !errors.Is(err, core.ErrInvalidOption) {
 		t.Fatalf("short secret accepted: %v", err)
+	}
+}
+
+// tooLargeAfterBlip fails the first completion with an outage, then
+// refuses the response as too large, as a store whose bound was reached
+// meanwhile would.
+type tooLargeAfterBlip struct {
+	core.Store
+	calls atomic.Int32
+}
+
+func (s *tooLargeAfterBlip) Complete(ctx context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
+	if state == core.StateCompleted {
+		if s.calls.Add(1) == 1 {
+			return fmt.Errorf("%w: blip", core.ErrStoreUnavailable)
+		}
+		return fmt.Errorf("%w: no room", core.ErrPayloadTooLarge)
+	}
+	return s.Store.Complete(ctx, key, token, state, payload, ttl)
+}
+
+func TestBackgroundCompletionTooLargeLeavesTombstone(t *testing.T) {
+	st := &tooLargeAfterBlip{Store: memory.New()}
+	e := newEngine(t, core.WithStore(st))
+	ctx := context.Background()
+	var runs atomic.Int32
+	fn := func(context.Context) ([]byte, error) { runs.Add(1); return []byte("big"), nil }
+	if _, _, err := e.Do(ctx, "s", "k", core.Fingerprint{}, fn); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(ctx); err != nil { // waits for the background completion
+		t.Fatal(err)
+	}
+	if _, _, err := e.Do(ctx, "s", "k", core.Fingerprint{}, fn); !errors.Is(err, core.ErrResultUnavailable) {
+		t.Fatalf("retry = %v, want ErrResultUnavailable", err)
+	}
+	if runs.Load() != 1 {
+		t.Fatalf("ran %d times, want once", runs.Load())
 	}
 }

@@ -56,6 +56,20 @@ func TestStoreWith(t *testing.T, newStore NewStore, lease time.Duration) {
 		{"EveryCallSentTwice", s.everyCallTwice},
 		{"ManyGoroutinesEveryCallTwice", s.concurrentTwice},
 		{"BatchRenewal", s.batchRenew},
+		{"TombstoneAnswersUnavailable", s.tombstone},
+		{"UncertainViaComplete", s.uncertainComplete},
+		{"CommitIsIdempotentAndFenced", s.commit},
+		{"ReleaseOfACommittedClaim", s.releaseCommitted},
+		{"FinalCallsSentTwice", s.finalTwice},
+		{"CommittedClaimIsStrandedNotTakenOver", s.strandedNotTakenOver},
+		{"MismatchStrandsToo", s.strandedByMismatch},
+		{"StrandedRecordKeepsItsExpiry", s.strandedExpires},
+		{"UncommittedClaimIsStillTakenOver", s.uncommittedTakenOver},
+		{"ManyGoroutinesOneStrandedKey", s.concurrentStranded},
+		{"StrandedOwnerCompletes", s.strandedOwnerCompletes},
+		{"ResolveWithoutPayloadFreesTheKey", s.resolveRelease},
+		{"ResolveWithPayloadReplays", s.resolveComplete},
+		{"ResolveRefusesOtherStates", s.resolveRefused},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -72,7 +72,7 @@ func (s *Store) Complete(_ context.Context, key string, token uint64, state core
 		if need > held {
 			if !s.take(sh, e, need-held, now) {
 				sh.mu.Unlock()
-				if _, err := s.makeRoom(home, 0, need-held, now); err == nil {
+				if _, err := s.makeRoom(evictFrom(home, e), 0, need-held, now); err == nil {
 					held = need
 				} else if state == core.StateCompleted {
 					s.giveBack(held)
@@ -144,7 +144,7 @@ func (s *Store) Resolve(_ context.Context, key string, payload []byte, ttl time.
 		if need > held {
 			if !s.take(sh, e, need-held, now) {
 				sh.mu.Unlock()
-				if _, err := s.makeRoom(home, 0, need-held, now); err != nil {
+				if _, err := s.makeRoom(evictFrom(home, e), 0, need-held, now); err != nil {
 					s.giveBack(held)
 					return err
 				}
@@ -185,6 +185,18 @@ func (s *Store) take(sh *shard, e *entry, n, now int64) bool {
 	}
 	// A final e is in sh's done lists, where room could evict e itself.
 	return s.reserve(0, n)
+}
+
+// evictFrom is the shard where makeRoom starts evicting for a new payload
+// of e, in shard home. A final e is itself a candidate, likely the first
+// of its shard (a stranded record keeps its claim's expiry): evicting it
+// would lose the very answer that makes room, and free its key for a
+// re-run. From the next shard, home is visited last.
+func evictFrom(home int, e *entry) int {
+	if e.state.Final() {
+		return (home + 1) % shardCount
+	}
+	return home
 }
 
 // settle writes the final record state over e, kept for ttl. Its room is

@@ -21,7 +21,8 @@ var (
 )
 
 // ErrFull is returned (wrapped in core.ErrStoreUnavailable) when the store
-// is at its bound and every record is a live claim, so none can be evicted.
+// is at its bound and every record is a live or committed claim, so none
+// can be evicted.
 var ErrFull = errors.New("memory: store full of in-flight claims")
 
 // ErrTooLarge is returned for a record that alone exceeds the byte bound
@@ -93,8 +94,9 @@ type entry struct {
 	payload []byte
 	fp      core.Fingerprint
 	token   uint64
-	// nonce is the attempt's holding the claim; on a stranded record, the
-	// attempt's that stranded it, so that its resent Begin reports it too.
+	// nonce is that of the attempt holding the claim; on a stranded
+	// record, that of the attempt that stranded it, so that its resent
+	// Begin reports it too.
 	nonce      uint64
 	lease      int64  // lease end, ns since epoch (in flight only)
 	exp        int64  // expiry, ns since epoch
@@ -519,7 +521,9 @@ func (s *Store) strand(sh *shard, e *entry, nonce uint64) {
 	e.committed = false
 	e.lease = 0
 	e.nonce = nonce
-	// Its deadline stays e.exp, which hint already allows for.
+	// Its deadline stays e.exp, which hint already allows for. The push
+	// walks back past the records its TTL's list gained since the claim
+	// began: rare enough not to matter.
 	sh.done.push(e, e.ttl)
 }
 
