@@ -7,8 +7,6 @@ import (
 	"io"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/idemkit/idempotency/core"
 )
 
 // flushResult is what flush reports (and its -json form).
@@ -17,8 +15,8 @@ type flushResult struct {
 	Key      string `json:"key"`
 	RedisKey string `json:"redis_key"`
 	Existed  bool   `json:"existed"`
-	// State is the state of the deleted record: in_flight, completed or
-	// unknown.
+	// State is the state of the deleted record: in_flight, completed,
+	// tombstone, uncertain or unknown.
 	State string `json:"state,omitempty"`
 }
 
@@ -82,13 +80,10 @@ func flush(ctx context.Context, c *conn, scope, key string) (*flushResult, error
 	res.Existed = del.Val() > 0
 	if res.Existed {
 		res.State = "unknown"
-		if v := fields.Val(); len(v) == 2 && v[0] == knownFormatVersion {
-			switch v[1] {
-			case "1":
-				res.State = core.StateInFlight.String()
-			case "2":
-				res.State = core.StateCompleted.String()
-			}
+		if v := fields.Val(); len(v) == 2 {
+			version, _ := v[0].(string)
+			state, _ := v[1].(string)
+			res.State = stateName(version, state).String()
 		}
 	}
 	return res, nil

@@ -32,20 +32,35 @@ type inspection struct {
 
 	Version      string `json:"version,omitempty"`
 	KnownVersion bool   `json:"known_version"`
-	// State is in_flight, completed, or unknown (unknown format version).
-	State       string     `json:"state,omitempty"`
+	// State is in_flight, completed, tombstone, uncertain, or unknown
+	// (unknown format version or state).
+	State string `json:"state,omitempty"`
+	// Committed is true for an in-flight claim whose handler declared
+	// irreversible effects: it is never taken over.
+	Committed bool `json:"committed,omitempty"`
+	// Stranded is true for a committed claim whose lease has expired: its
+	// owner died after declaring effects. The next request with the key
+	// turns it into an uncertain record; it can be resolved now.
+	Stranded    bool       `json:"stranded,omitempty"`
 	Fingerprint string     `json:"fingerprint,omitempty"`
 	Token       uint64     `json:"token,omitempty"`
 	LeaseEnd    *time.Time `json:"lease_end,omitempty"`
 	// LeaseLeftMS is the time left on an in-flight lease, by the Redis
 	// server's clock; negative once it expired (the owner is presumed dead
-	// and the next request with the key takes over).
+	// and the next request with the key takes over, or, when the claim is
+	// committed, makes it uncertain).
 	LeaseLeftMS *int64 `json:"lease_left_ms,omitempty"`
 	// TTLMS is the time until Redis forgets the record; -1 without expiry.
-	TTLMS        int64     `json:"ttl_ms"`
-	PayloadBytes int       `json:"payload_bytes"`
-	Response     *response `json:"response,omitempty"`
-	DecodeError  string    `json:"decode_error,omitempty"`
+	TTLMS        int64 `json:"ttl_ms"`
+	PayloadBytes int   `json:"payload_bytes"`
+	// Reason is the payload of a tombstone or an uncertain record: why it
+	// was written, for operators.
+	Reason      *string   `json:"reason,omitempty"`
+	Response    *response `json:"response,omitempty"`
+	DecodeError string    `json:"decode_error,omitempty"`
+	// Resolvable is true for a record `idemctl resolve` can settle: a
+	// tombstone, an uncertain record or a stranded claim.
+	Resolvable bool `json:"resolvable"`
 }
 
 // response is a decoded stored response.
@@ -127,16 +142,8 @@ func inspect(ctx context.Context, c *conn, scope, key string, full bool) (*inspe
 	}
 	in.Version = m["v"]
 	in.KnownVersion = in.Version == knownFormatVersion
-	switch {
-	case !in.KnownVersion:
-		in.State = "unknown"
-	case m["s"] == "1":
-		in.State = core.StateInFlight.String()
-	case m["s"] == "2":
-		in.State = core.StateCompleted.String()
-	default:
-		in.State = "unknown"
-	}
+	state := stateName(m["v"], m["s"])
+	in.State = state.String()
 	if f, ok := m["f"]; ok {
 		in.Fingerprint = hex.EncodeToString([]byte(f))
 	}
@@ -146,9 +153,18 @@ func inspect(ctx context.Context, c *conn, scope, key string, full bool) (*inspe
 		left := end.Sub(serverTime(ctx, c.rdb)).Milliseconds()
 		in.LeaseEnd, in.LeaseLeftMS = &end, &left
 	}
+	if state == core.StateInFlight && m["c"] == "1" {
+		in.Committed = true
+		in.Stranded = in.LeaseLeftMS != nil && *in.LeaseLeftMS <= 0
+	}
+	in.Resolvable = state == core.StateTombstone || state == core.StateUncertain || in.Stranded
 	payload, hasPayload := m["p"]
 	in.PayloadBytes = len(payload)
-	if hasPayload && in.KnownVersion {
+	switch {
+	case !hasPayload:
+	case state == core.StateTombstone || state == core.StateUncertain:
+		in.Reason = &payload
+	case state == core.StateCompleted:
 		resp, err := core.BinarySerializer{}.Decode([]byte(payload))
 		if err != nil {
 			in.DecodeError = err.Error() + " (was the engine configured with another serializer?)"
@@ -208,19 +224,36 @@ func printInspection(w io.Writer, in *inspection) {
 	fmt.Fprintf(tw, "redis key\t%s\n", in.RedisKey)
 	fmt.Fprintf(tw, "scope\t%s\n", in.Scope)
 	fmt.Fprintf(tw, "key\t%s\n", in.Key)
-	fmt.Fprintf(tw, "state\t%s\n", in.State)
+	switch {
+	case in.Stranded:
+		fmt.Fprintf(tw, "state\t%s, committed, stranded: its owner declared effects, then its lease ended; the next request makes it uncertain\n", in.State)
+	case in.Committed:
+		fmt.Fprintf(tw, "state\t%s, committed: the handler declared effects; it is never taken over\n", in.State)
+	case in.State == core.StateTombstone.String():
+		fmt.Fprintf(tw, "state\t%s: the handler ran to completion but its response was not stored; retries get result-unavailable\n", in.State)
+	case in.State == core.StateUncertain.String():
+		fmt.Fprintf(tw, "state\t%s: the handler may have had effects, then failed; retries get operation-uncertain\n", in.State)
+	default:
+		fmt.Fprintf(tw, "state\t%s\n", in.State)
+	}
 	if in.KnownVersion {
 		fmt.Fprintf(tw, "format\tv%s\n", in.Version)
 	} else {
 		fmt.Fprintf(tw, "format\tv%q: unknown to this idemctl (written by another idemkit version?); the store neither replays nor overwrites it until it expires\n", in.Version)
 	}
 	fmt.Fprintf(tw, "fingerprint\t%s\n", orDash(in.Fingerprint))
-	fmt.Fprintf(tw, "token\t%d\n", in.Token)
+	if in.Token == 0 && in.State == core.StateCompleted.String() {
+		fmt.Fprintf(tw, "token\t0 (resolved by an operator)\n")
+	} else {
+		fmt.Fprintf(tw, "token\t%d\n", in.Token)
+	}
 	switch {
 	case in.LeaseEnd == nil:
 		fmt.Fprintf(tw, "lease end\t-\n")
 	case *in.LeaseLeftMS >= 0:
 		fmt.Fprintf(tw, "lease end\t%s (in %s)\n", in.LeaseEnd.UTC().Format(time.RFC3339Nano), ms(*in.LeaseLeftMS))
+	case in.Committed:
+		fmt.Fprintf(tw, "lease end\t%s (expired %s ago: the owner is presumed dead)\n", in.LeaseEnd.UTC().Format(time.RFC3339Nano), ms(-*in.LeaseLeftMS))
 	default:
 		fmt.Fprintf(tw, "lease end\t%s (expired %s ago: the owner is presumed dead; the next request takes over)\n", in.LeaseEnd.UTC().Format(time.RFC3339Nano), ms(-*in.LeaseLeftMS))
 	}
@@ -230,8 +263,19 @@ func printInspection(w io.Writer, in *inspection) {
 		fmt.Fprintf(tw, "ttl\t%s\n", ms(in.TTLMS))
 	}
 	fmt.Fprintf(tw, "payload\t%d bytes\n", in.PayloadBytes)
+	if in.Reason != nil {
+		reason := *in.Reason
+		if !isText([]byte(reason)) {
+			reason = strconv.Quote(reason)
+		}
+		fmt.Fprintf(tw, "reason\t%s\n", orDash(reason))
+	}
 	if in.DecodeError != "" {
 		fmt.Fprintf(tw, "decode error\t%s\n", in.DecodeError)
+	}
+	if in.Resolvable {
+		fmt.Fprintf(tw, "resolve\tidemctl resolve -scope %s -key %s -release (or -status N -body ... to answer retries)\n",
+			shellQuote(in.Scope), shellQuote(in.Key))
 	}
 	r := in.Response
 	if r == nil {
@@ -280,6 +324,33 @@ func printInspection(w io.Writer, in *inspection) {
 		return
 	}
 	fmt.Fprint(w, "\n"+hex.Dump(r.raw))
+}
+
+// stateName reads a record's version and state fields; 0 (unknown) for
+// a format this tool does not know.
+func stateName(version, state string) core.State {
+	if version != knownFormatVersion {
+		return 0
+	}
+	switch state {
+	case "1":
+		return core.StateInFlight
+	case "2":
+		return core.StateCompleted
+	case "3":
+		return core.StateTombstone
+	case "4":
+		return core.StateUncertain
+	}
+	return 0
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@%+=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func orDash(s string) string {

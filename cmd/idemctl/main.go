@@ -6,6 +6,18 @@
 //	idemctl inspect -scope 'user_route:alice|POST /payments' -key 4b9f0c2e-…
 //	idemctl flush   -scope 'user_route:alice|POST /payments' -key 4b9f0c2e-…
 //	idemctl stats   [-json]
+//	idemctl resolve -scope 'user_route:alice|POST /payments' -key 4b9f0c2e-… -release
+//	idemctl resolve -scope 'user_route:alice|POST /payments' -key 4b9f0c2e-… \
+//		-status 201 -header 'Content-Type: application/json' -body @response.json
+//
+// resolve settles a key that waits for an operator: a tombstone (the
+// handler ran but its response was not stored), an uncertain record (the
+// handler failed after declaring irreversible effects) or a stranded
+// claim (its owner died after declaring them). -release deletes the
+// record, so that the next request runs afresh; -status completes it with
+// a response, encoded as the Engine encodes its own (core.BinarySerializer),
+// which retries with the same payload then replay. Find out first what
+// the operation did downstream.
 //
 // -redis defaults to $REDIS_URL, then redis://localhost:6379/0; a cluster
 // is given as redis+cluster://host:port,host:port. -prefix is the
@@ -15,8 +27,9 @@
 // write timeouts are capped at it (default 0: no limit beyond go-redis's
 // own timeouts).
 //
-// Exit status: 0 success, 1 failure, 2 usage error, 3 inspect found no
-// record.
+// Exit status: 0 success, 1 failure, 2 usage error, 3 inspect or resolve
+// found no record, 4 resolve found a record it cannot resolve (a live
+// claim, a completed record).
 package main
 
 import (

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -684,5 +686,301 @@ func TestClientTimeouts(t *testing.T) {
 			t.Errorf("%s with -timeout %v: %+v, want %+v", tc.url, tc.timeout, got, tc.want)
 		}
 		c.Close()
+	}
+}
+
+// claim claims key in scope through the store with lease, and commits the
+// claim when committed.
+func (e *env) claim(scope, key string, lease time.Duration, committed bool) uint64 {
+	e.t.Helper()
+	ctx := context.Background()
+	sk := core.StoreKey(scope, key)
+	res, err := e.store.Begin(ctx, sk, core.Attempt{Fingerprint: fingerprint(key), Nonce: uint64(time.Now().UnixNano()) | 1, Lease: lease, TTL: time.Hour})
+	if err != nil || res.Outcome != core.Claimed {
+		e.t.Fatalf("Begin: %v %v", res.Outcome, err)
+	}
+	if committed {
+		if err := e.store.Commit(ctx, sk, res.Token); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return res.Token
+}
+
+// final claims key and ends it with a final record of state and reason.
+func (e *env) final(scope, key string, state core.State, reason string) {
+	e.t.Helper()
+	tok := e.claim(scope, key, time.Minute, state == core.StateUncertain)
+	if err := e.store.Complete(context.Background(), core.StoreKey(scope, key), tok, state, []byte(reason), time.Hour); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// stranded leaves a committed claim on key whose lease has ended.
+func (e *env) stranded(scope, key string) uint64 {
+	e.t.Helper()
+	tok := e.claim(scope, key, 10*time.Millisecond, true)
+	time.Sleep(30 * time.Millisecond)
+	return tok
+}
+
+func TestInspectNewStates(t *testing.T) {
+	e := newEnv(t, "idem:")
+	e.final(payments, "tomb", core.StateTombstone, "response too large to store (12 MiB)")
+	e.final(payments, "unc", core.StateUncertain, "handler failed after declaring effects: 502 from the provider")
+	e.claim(payments, "live", time.Minute, true)
+	e.stranded(payments, "dead")
+
+	for _, tc := range []struct {
+		key   string
+		want  []string
+		check func(in inspection) bool
+	}{
+		{"tomb", []string{"state        tombstone: the handler ran to completion but its response was not stored",
+			"reason       response too large to store (12 MiB)", "resolve      idemctl resolve -scope 'user_route:alice|POST /payments' -key tomb -release"},
+			func(in inspection) bool {
+				return in.State == "tombstone" && in.Reason != nil && *in.Reason == "response too large to store (12 MiB)" && in.Resolvable && in.Response == nil && in.DecodeError == ""
+			}},
+		{"unc", []string{"state        uncertain: the handler may have had effects, then failed", "reason       handler failed after declaring effects: 502 from the provider", "resolve "},
+			func(in inspection) bool {
+				return in.State == "uncertain" && in.Reason != nil && in.Resolvable && !in.Committed && in.Response == nil
+			}},
+		{"live", []string{"state        in_flight, committed: the handler declared effects; it is never taken over", " (in "},
+			func(in inspection) bool {
+				return in.State == "in_flight" && in.Committed && !in.Stranded && !in.Resolvable
+			}},
+		{"dead", []string{"state        in_flight, committed, stranded:", "ago: the owner is presumed dead)\n", "resolve "},
+			func(in inspection) bool {
+				return in.State == "in_flight" && in.Committed && in.Stranded && in.Resolvable && *in.LeaseLeftMS <= 0
+			}},
+	} {
+		code, out, errOut := e.ctl("idem:", "inspect", "-scope", payments, "-key", tc.key)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", tc.key, code, errOut)
+		}
+		wantContains(t, out, tc.want...)
+		if tc.key == "live" && strings.Contains(out, "resolve ") {
+			t.Errorf("a live claim is offered for resolution:\n%s", out)
+		}
+		_, out, _ = e.ctl("idem:", "inspect", "-scope", payments, "-key", tc.key, "-json")
+		if in := decode[inspection](t, out); !tc.check(in) {
+			t.Errorf("%s: inspection %+v", tc.key, in)
+		}
+	}
+	// The first request after the stranded claim's lease makes it uncertain.
+	res, err := e.store.Begin(context.Background(), core.StoreKey(payments, "dead"), core.Attempt{Fingerprint: fingerprint("dead"), Lease: time.Second, TTL: time.Hour})
+	if err != nil || !res.Stranded {
+		t.Fatalf("Begin: %+v %v", res, err)
+	}
+	_, out, _ := e.ctl("idem:", "inspect", "-scope", payments, "-key", "dead")
+	wantContains(t, out, "state        uncertain", "reason       owner lost its lease after declaring effects", "lease end    -")
+}
+
+func TestStatsNewStates(t *testing.T) {
+	e := newEnv(t, "idem:")
+	e.complete(payments, "done", "ok")
+	e.final(payments, "tomb1", core.StateTombstone, "too large")
+	e.final(payments, "tomb2", core.StateTombstone, "streamed")
+	e.final(payments, "unc", core.StateUncertain, "failed")
+	e.claim(payments, "live", time.Minute, false)
+	e.claim(payments, "committed", time.Minute, true)
+	e.stranded(payments, "stranded")
+
+	code, out, errOut := e.ctl("idem:", "stats", "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	got := decode[statistics](t, out)
+	rec, err := e.store.Get(context.Background(), core.StoreKey(payments, "done"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := statistics{Prefix: "idem:", Nodes: 1, Records: 7, InFlight: 3, LeaseExpired: 1, Committed: 2, Stranded: 1,
+		Completed: 1, Tombstone: 2, Uncertain: 1, PayloadBytes: int64(len(rec.Payload))}
+	if got != want {
+		t.Fatalf("stats\n got %+v\nwant %+v", got, want)
+	}
+	_, out, _ = e.ctl("idem:", "stats")
+	wantContains(t, out,
+		"records         7\n",
+		"  in flight     3   (1 with an expired lease)\n",
+		"    committed   2   (1 stranded: lease ended after declaring effects)\n",
+		"  completed     1\n",
+		"  tombstone     2\n",
+		"  uncertain     1\n",
+	)
+}
+
+func TestFlushNewStates(t *testing.T) {
+	e := newEnv(t, "idem:")
+	e.final(payments, "tomb", core.StateTombstone, "too large")
+	e.final(payments, "unc", core.StateUncertain, "failed")
+	for k, state := range map[string]string{"tomb": "tombstone", "unc": "uncertain"} {
+		_, out, _ := e.ctl("idem:", "flush", "-scope", payments, "-key", k, "-json")
+		if r := decode[flushResult](t, out); !r.Existed || r.State != state {
+			t.Fatalf("flush %+v, want %s", r, state)
+		}
+	}
+}
+
+func TestResolveRelease(t *testing.T) {
+	e := newEnv(t, "idem:")
+	e.final(payments, "unc", core.StateUncertain, "failed")
+	e.final(payments, "tomb", core.StateTombstone, "too large")
+	e.stranded(payments, "dead")
+	for k, was := range map[string]string{"unc": "uncertain", "tomb": "tombstone", "dead": "stranded"} {
+		rk := e.store.RecordKey(core.StoreKey(payments, k))
+		code, out, errOut := e.ctl("idem:", "resolve", "-scope", payments, "-key", k, "-release")
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", k, code, errOut)
+		}
+		wantContains(t, out, "released "+was+" record "+rk+": the next request with its key runs afresh")
+		if n := e.rdb.Exists(context.Background(), rk).Val(); n != 0 {
+			t.Fatalf("%s: record still there", k)
+		}
+		// The next request runs afresh.
+		e.complete(payments, k, "fresh")
+	}
+	if e.runs.Load() != 3 {
+		t.Fatalf("runs %d", e.runs.Load())
+	}
+	// A second resolve finds nothing.
+	code, _, errOut := e.ctl("idem:", "resolve", "-scope", payments, "-key", "nope", "-release")
+	if code != exitNotFound || !strings.Contains(errOut, "no record "+e.store.RecordKey(core.StoreKey(payments, "nope"))+": nothing to resolve") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+func TestResolveComplete(t *testing.T) {
+	e := newEnv(t, "idem:")
+	ctx := context.Background()
+	owner := e.stranded(payments, "dead")
+	body := `{"id":"pay_9","status":"captured"}`
+	file := t.TempDir() + "/resp.json"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := e.ctl("idem:", "resolve", "-scope", payments, "-key", "dead", "-status", "201",
+		"-header", "content-type: application/json", "-header", "Location: /payments/pay_9", "-header", "X-Note: a", "-header", "X-Note:b",
+		"-body", "@"+file, "-ttl", "2h", "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	got := decode[resolveResult](t, out)
+	want := resolveResult{Scope: payments, Key: "dead", RedisKey: e.store.RecordKey(core.StoreKey(payments, "dead")), Was: "stranded",
+		Action: "completed", Status: 201, BodyBytes: len(body), TTLMS: (2 * time.Hour).Milliseconds()}
+	if got != want {
+		t.Fatalf("result\n got %+v\nwant %+v", got, want)
+	}
+	// Stored as the Engine stores a response: it decodes, and replays.
+	rec, err := e.store.Get(ctx, core.StoreKey(payments, "dead"))
+	if err != nil || rec.State != core.StateCompleted || rec.Fingerprint != fingerprint("dead") {
+		t.Fatalf("record %+v, %v", rec, err)
+	}
+	if d := time.Until(rec.ExpiresAt); d > 2*time.Hour || d < 2*time.Hour-time.Minute {
+		t.Fatalf("expires in %v", d)
+	}
+	resp, err := core.BinarySerializer{}.Decode(rec.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHdr := http.Header{"Content-Type": {"application/json"}, "Location": {"/payments/pay_9"}, "X-Note": {"a", "b"}}
+	if resp.Status != 201 || string(resp.Body) != body || fmt.Sprint(resp.Header) != fmt.Sprint(wantHdr) {
+		t.Fatalf("response %d %v %q", resp.Status, resp.Header, resp.Body)
+	}
+	out2, replayed, err := e.eng.Do(ctx, payments, "dead", fingerprint("dead"), func(context.Context) ([]byte, error) {
+		e.runs.Add(1)
+		return nil, nil
+	})
+	if err != nil || !replayed || string(out2) != body || e.runs.Load() != 0 {
+		t.Fatalf("Do after resolve: %q replayed=%v err=%v runs=%d", out2, replayed, err, e.runs.Load())
+	}
+	// The owner, had it survived, is fenced off.
+	if err := e.store.Complete(ctx, core.StoreKey(payments, "dead"), owner, core.StateCompleted, []byte("late"), time.Hour); !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("owner's Complete after resolve = %v", err)
+	}
+	_, out, _ = e.ctl("idem:", "inspect", "-scope", payments, "-key", "dead")
+	wantContains(t, out, "state        completed", "token        0 (resolved by an operator)", "status       201 Created", "headers      Content-Type: application/json")
+
+	// Text output, an inline body, no headers, the default TTL.
+	e.final(payments, "unc", core.StateUncertain, "failed")
+	code, out, errOut = e.ctl("idem:", "resolve", "-scope", payments, "-key", "unc", "-status", "409", "-body", "already done")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	wantContains(t, out, "completed uncertain record "+e.store.RecordKey(core.StoreKey(payments, "unc"))+" with 409 Conflict (12-byte body), kept 24h0m0s: retries with the same payload replay it")
+	rec, _ = e.store.Get(ctx, core.StoreKey(payments, "unc"))
+	if resp, err := (core.BinarySerializer{}).Decode(rec.Payload); err != nil || resp.Status != 409 || string(resp.Body) != "already done" || len(resp.Header) != 0 {
+		t.Fatalf("response %+v %v", resp, err)
+	}
+}
+
+func TestResolveRefused(t *testing.T) {
+	e := newEnv(t, "idem:")
+	e.complete(payments, "done", "ok")
+	e.claim(payments, "live", time.Minute, true)
+	e.claim(payments, "expired", 10*time.Millisecond, false)
+	if err := e.rdb.HSet(context.Background(), e.store.RecordKey(core.StoreKey(payments, "future")), "v", "9", "s", "4").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	for k, want := range map[string]string{
+		"done":    "is completed: not resolvable. Retries replay its response; 'idemctl flush' deletes it.",
+		"live":    "is a live committed claim: not resolvable. Its handler is still running",
+		"expired": "is a claim in flight: not resolvable. Its owner died before declaring effects: the next request with the key takes it over",
+		"future":  "is of an unknown format: not resolvable. It was written by another idemkit version",
+	} {
+		for _, args := range [][]string{{"-release"}, {"-status", "200", "-body", "x"}} {
+			code, out, errOut := e.ctl("idem:", append([]string{"resolve", "-scope", payments, "-key", k}, args...)...)
+			if code != exitNotResolvable || out != "" || !strings.Contains(errOut, "idemctl resolve: record "+e.store.RecordKey(core.StoreKey(payments, k))+" "+want) {
+				t.Errorf("%s %v: exit %d\n%s%s", k, args, code, out, errOut)
+			}
+		}
+	}
+	// Nothing changed.
+	if rec, err := e.store.Get(context.Background(), core.StoreKey(payments, "done")); err != nil || string(rec.Payload) == "" {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+	if rec, err := e.store.Get(context.Background(), core.StoreKey(payments, "live")); err != nil || !rec.Committed {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+}
+
+func TestResolveUsage(t *testing.T) {
+	sk := []string{"resolve", "-scope", payments, "-key", "k"}
+	for _, c := range []struct {
+		args []string
+		out  string
+	}{
+		{[]string{"resolve", "-release"}, "-scope and -key are required"},
+		{sk, "one of -release or -status is required"},
+		{append(sk, "-release", "-status", "200"), "-release and -status exclude each other"},
+		{append(sk, "-release", "-body", "x"), "-body and -header go with -status, not -release"},
+		{append(sk, "-release", "-header", "A: b"), "-body and -header go with -status, not -release"},
+		{append(sk, "-status", "99"), "-status 99: want an HTTP status from 200 to 599"},
+		{append(sk, "-status", "600"), "want an HTTP status from 200 to 599"},
+		{append(sk, "-status", "200", "-ttl", "0"), "-ttl 0s: want a positive duration"},
+		{append(sk, "-status", "200", "-header", "no colon"), "want 'Name: value'"},
+		{append(sk, "-status", "200", "-header", "Bad Name: x"), "want 'Name: value'"},
+		{append(sk, "-status", "200", "-header", "set-cookie: s=1"), "header Set-Cookie is never stored nor replayed"},
+		{append(sk, "-status", "200", "-header", "Content-Length: 3"), "header Content-Length is never stored nor replayed"},
+	} {
+		code, out, errOut := ctl(c.args...)
+		if code != exitUsage || !strings.Contains(out+errOut, c.out) {
+			t.Errorf("idemctl %q: exit %d, want %d with %q\n%s%s", c.args, code, exitUsage, c.out, out, errOut)
+		}
+	}
+	code, _, errOut := ctl(append(sk, "-redis", "redis://127.0.0.1:1/0", "-status", "200", "-body", "@"+t.TempDir()+"/missing")...)
+	if code != exitFailure || !strings.Contains(errOut, "no such file") {
+		t.Errorf("missing body file: exit %d: %s", code, errOut)
+	}
+	code, _, errOut = ctl("resolve", "-h")
+	if code != exitOK || !strings.Contains(errOut, "usage: idemctl resolve -scope S -key K (-release | -status N") || !strings.Contains(errOut, "-header 'Name: value'") {
+		t.Errorf("resolve -h: exit %d\n%s", code, errOut)
+	}
+	code, out, _ := ctl("help")
+	if code != exitOK || !strings.Contains(out, "  resolve  settle a tombstone, an uncertain record or a stranded claim") ||
+		!strings.Contains(out, "4 resolve found a record it cannot resolve") {
+		t.Errorf("help: exit %d\n%s", code, out)
 	}
 }

@@ -26,8 +26,15 @@ type conn struct {
 	prefix string
 }
 
-func (g *globals) connect() (*conn, error) {
-	rdb, err := newClient(g.url(), g.timeout)
+func (g *globals) connect() (*conn, error) { return g.connectWith(false) }
+
+// connectOnce connects with a client that never resends a command (go-redis
+// resends one whose reply timed out), for commands whose resend would
+// answer differently.
+func (g *globals) connectOnce() (*conn, error) { return g.connectWith(true) }
+
+func (g *globals) connectWith(once bool) (*conn, error) {
+	rdb, err := newClientWith(g.url(), g.timeout, once)
 	if err != nil {
 		return nil, err
 	}
@@ -53,6 +60,12 @@ func (c *conn) recordKey(scope, key string) string {
 // dial, read and write timeouts (from the URL or go-redis's defaults of
 // seconds), so that no single network operation outlasts it either.
 func newClient(raw string, timeout time.Duration) (redis.UniversalClient, error) {
+	return newClientWith(raw, timeout, false)
+}
+
+// newClientWith is newClient; once disables go-redis's resending of a
+// command after a network error or a timeout (MaxRetries -1).
+func newClientWith(raw string, timeout time.Duration, once bool) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
 		return nil, fmt.Errorf("invalid Redis URL %q: want redis://host:port/db or redis+cluster://host:port,host:port", redactURL(raw))
@@ -67,6 +80,9 @@ func newClient(raw string, timeout time.Duration) (redis.UniversalClient, error)
 		opts.DialTimeout = capTimeout(opts.DialTimeout, defaultDialTimeout, timeout)
 		opts.ReadTimeout = capTimeout(opts.ReadTimeout, defaultReadTimeout, timeout)
 		opts.WriteTimeout = capTimeout(opts.WriteTimeout, opts.ReadTimeout, timeout)
+		if once {
+			opts.MaxRetries = -1
+		}
 		return redis.NewClusterClient(opts), nil
 	}
 	opts, err := redis.ParseURL(raw)
@@ -77,6 +93,9 @@ func newClient(raw string, timeout time.Duration) (redis.UniversalClient, error)
 	opts.DialTimeout = capTimeout(opts.DialTimeout, defaultDialTimeout, timeout)
 	opts.ReadTimeout = capTimeout(opts.ReadTimeout, defaultReadTimeout, timeout)
 	opts.WriteTimeout = capTimeout(opts.WriteTimeout, opts.ReadTimeout, timeout)
+	if once {
+		opts.MaxRetries = -1
+	}
 	return redis.NewClient(opts), nil
 }
 

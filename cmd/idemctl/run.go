@@ -23,6 +23,9 @@ const (
 	exitFailure  = 1
 	exitUsage    = 2
 	exitNotFound = 3
+	// exitNotResolvable: resolve found a record that is not a tombstone,
+	// an uncertain record or a stranded claim.
+	exitNotResolvable = 4
 )
 
 // defaultRedisURL is used when neither -redis nor REDIS_URL is set.
@@ -62,13 +65,15 @@ var commands = map[string]func(ctx context.Context, g *globals, args []string, s
 	"inspect": runInspect,
 	"flush":   runFlush,
 	"stats":   runStats,
+	"resolve": runResolve,
 }
 
 // summaries describe the commands in the usage.
 var summaries = map[string]string{
-	"inspect": "show one record: state, fingerprint, lease, TTL and the stored response",
+	"inspect": "show one record: state (committed, stranded), fingerprint, lease, TTL, and the stored response or the reason",
 	"flush":   "delete one record, so that the next request with its key runs afresh",
-	"stats":   "count the records under the prefix: in flight, completed, unknown format, payload bytes, cooldowns",
+	"stats":   "count the records under the prefix: in flight (committed, stranded), completed, tombstone, uncertain, unknown format, payload bytes, cooldowns",
+	"resolve": "settle a tombstone, an uncertain record or a stranded claim: release it (-release), or complete it with a response (-status, -body, -header) that retries replay",
 }
 
 // quietOnce installs quietLogger once per process: go-redis's logger is a
@@ -127,7 +132,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 	fs.PrintDefaults()
 	fs.SetOutput(out)
 	fmt.Fprintf(w, "\nRun 'idemctl <command> -h' for the command's flags.\n"+
-		"Exit status: 0 success, 1 failure, 2 usage error, 3 inspect found no record.\n")
+		"Exit status: 0 success, 1 failure, 2 usage error, 3 inspect or resolve found no record,\n"+
+		"4 resolve found a record it cannot resolve.\n")
 }
 
 // subcommand parses a command's flags, the global ones included. It

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/idemkit/idempotency/core"
 )
 
 // scanCount is the COUNT hint of every SCAN: large enough to walk big
@@ -21,13 +23,24 @@ type statistics struct {
 	Prefix string `json:"prefix"`
 	// Nodes is the number of servers scanned (the masters of a cluster).
 	Nodes int `json:"nodes"`
-	// Records counts idemkit records: InFlight + Completed + UnknownVersion.
+	// Records counts idemkit records: InFlight + Completed + Tombstone +
+	// Uncertain + UnknownVersion.
 	Records  int64 `json:"records"`
 	InFlight int64 `json:"in_flight"`
 	// LeaseExpired counts the in-flight records whose lease has ended by
 	// the server's clock: their owner is presumed dead.
 	LeaseExpired int64 `json:"in_flight_lease_expired"`
-	Completed    int64 `json:"completed"`
+	// Committed counts the in-flight records whose handler declared
+	// irreversible effects; Stranded those of them whose lease has ended
+	// (the next request with the key makes them uncertain).
+	Committed int64 `json:"in_flight_committed"`
+	Stranded  int64 `json:"in_flight_stranded"`
+	Completed int64 `json:"completed"`
+	// Tombstone counts keys whose handler ran but whose response was not
+	// stored; Uncertain keys whose handler may have had effects, then
+	// failed. Both wait for an operator (idemctl resolve) or their TTL.
+	Tombstone int64 `json:"tombstone"`
+	Uncertain int64 `json:"uncertain"`
 	// UnknownVersion counts records in a format this tool does not know.
 	UnknownVersion int64 `json:"unknown_version"`
 	// PayloadBytes sums the stored (encoded) responses.
@@ -41,7 +54,11 @@ func (s *statistics) add(o *statistics) {
 	s.Records += o.Records
 	s.InFlight += o.InFlight
 	s.LeaseExpired += o.LeaseExpired
+	s.Committed += o.Committed
+	s.Stranded += o.Stranded
 	s.Completed += o.Completed
+	s.Tombstone += o.Tombstone
+	s.Uncertain += o.Uncertain
 	s.UnknownVersion += o.UnknownVersion
 	s.PayloadBytes += o.PayloadBytes
 	s.CooldownKeys += o.CooldownKeys
@@ -79,7 +96,10 @@ func runStats(ctx context.Context, g *globals, args []string, stdout, stderr io.
 	fmt.Fprintf(tw, "nodes\t%d\n", st.Nodes)
 	fmt.Fprintf(tw, "records\t%d\n", st.Records)
 	fmt.Fprintf(tw, "  in flight\t%d\t(%d with an expired lease)\n", st.InFlight, st.LeaseExpired)
+	fmt.Fprintf(tw, "    committed\t%d\t(%d stranded: lease ended after declaring effects)\n", st.Committed, st.Stranded)
 	fmt.Fprintf(tw, "  completed\t%d\n", st.Completed)
+	fmt.Fprintf(tw, "  tombstone\t%d\n", st.Tombstone)
+	fmt.Fprintf(tw, "  uncertain\t%d\n", st.Uncertain)
 	fmt.Fprintf(tw, "  unknown format\t%d\n", st.UnknownVersion)
 	fmt.Fprintf(tw, "payload bytes\t%d\t(%s)\n", st.PayloadBytes, byteSize(st.PayloadBytes))
 	fmt.Fprintf(tw, "cooldown keys\t%d\n", st.CooldownKeys)
@@ -143,7 +163,8 @@ func scan(ctx context.Context, node *redis.Client, pattern string, fn func(keys 
 	}
 }
 
-// countRecords reads the version, state, lease end and payload size of a
+// countRecords reads the version, state, lease end, commitment and
+// payload size of a
 // batch of keys in one pipeline and adds them to st. Keys that expired
 // since the SCAN are skipped.
 func countRecords(ctx context.Context, node *redis.Client, keys []string, nowMS int64, st *statistics) error {
@@ -151,7 +172,7 @@ func countRecords(ctx context.Context, node *redis.Client, keys []string, nowMS 
 	sizes := make([]*redis.IntCmd, len(keys))
 	_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
-			fields[i] = p.HMGet(ctx, k, "v", "s", "l")
+			fields[i] = p.HMGet(ctx, k, "v", "s", "l", "c")
 			sizes[i] = p.HStrLen(ctx, k, "p")
 		}
 		return nil
@@ -178,16 +199,28 @@ func countRecords(ctx context.Context, node *redis.Client, keys []string, nowMS 
 			st.UnknownVersion++
 			continue
 		}
-		switch state {
-		case "1":
+		switch stateName(version, state) {
+		case core.StateInFlight:
 			st.InFlight++
 			lease, _ := v[2].(string)
+			expired := false
 			if end, err := strconv.ParseInt(lease, 10, 64); err == nil && end <= nowMS {
 				st.LeaseExpired++
+				expired = true
 			}
-		case "2":
+			if committed, _ := v[3].(string); committed == "1" {
+				st.Committed++
+				if expired {
+					st.Stranded++
+				}
+			}
+		case core.StateCompleted:
 			st.Completed++
 			st.PayloadBytes += sizes[i].Val()
+		case core.StateTombstone:
+			st.Tombstone++
+		case core.StateUncertain:
+			st.Uncertain++
 		default:
 			st.UnknownVersion++
 		}

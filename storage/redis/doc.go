@@ -38,10 +38,15 @@
 //
 // Each record is one Redis hash whose key carries the scoped idempotency
 // key inside a cluster hash tag, so every operation touches one slot.
-// Begin, Renew, Complete and Release are each one Lua script, run with
-// EVALSHA (falling back to EVAL when the server's script cache was
-// flushed): a replay costs one round trip and a first request two.
-// RenewBatch renews any number of claims in one pipeline.
+// Begin, Renew, Commit, Complete, Release and Resolve are each one Lua
+// script, run with EVALSHA (falling back to EVAL when the server's script
+// cache was flushed): a replay costs one round trip and a first request
+// two. RenewBatch renews any number of claims in one pipeline.
+//
+// A committed claim (Commit) whose owner dies is never taken over: the
+// first Begin after its lease turns it into an uncertain record, which
+// stays until an operator resolves it (Resolve, or idemctl resolve) or it
+// expires.
 //
 // Fencing tokens are the Redis server's clock in microseconds, bumped past
 // the key's previous token, so they increase per key and a stale owner's

@@ -565,3 +565,106 @@ func allIndexes(n int) []int {
 	}
 	return idx
 }
+
+// TestFaultResentStates stalls Redis's replies past the client's read
+// timeout while it commits claims, writes tombstones and uncertain
+// records, and strands dead owners' claims: go-redis sends each command
+// again, Redis runs it twice, and every resend must give the first run's
+// answer. Without it a resent Commit would report the lease lost (the
+// handler would abandon its effects), and a resent stranding Begin would
+// say nothing, so that no OPERATION_UNCERTAIN would ever be reported.
+func TestFaultResentStates(t *testing.T) {
+	redistest.Require(t)
+	addr := redistest.Server(t)
+	proxy := coretest.NewFaultProxy(t, addr)
+	direct := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: 1, PoolSize: 64})
+	t.Cleanup(func() { rdb.Close(); direct.Close() })
+	st := idemredis.New(rdb, idemredis.WithPrefix("faultstates:"))
+	setup := idemredis.New(direct, idemredis.WithPrefix("faultstates:"))
+	ctx := context.Background()
+	if err := st.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	// stalled runs op(i) for every i at once with Redis's replies stalled,
+	// and checks that each ran twice.
+	stalled := func(t *testing.T, op func(i int) error) []error {
+		t.Helper()
+		warmPool(t, rdb, 2*n+8)
+		if err := direct.ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		proxy.Stall(coretest.Downstream, 120*time.Millisecond, 300*time.Millisecond)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = op(i) }()
+		}
+		wg.Wait()
+		if c := evalshaCalls(t, direct); c != 2*n {
+			t.Errorf("Redis ran %d scripts, want %d (each command twice)", c, 2*n)
+		}
+		return errs
+	}
+	claims := func(prefix string, lease time.Duration) ([]string, []uint64) {
+		ks, toks := make([]string, n), make([]uint64, n)
+		for i := range ks {
+			ks[i] = fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), i)
+			res, err := setup.Begin(ctx, ks[i], core.Attempt{Fingerprint: core.Fingerprint{7}, Nonce: rand.Uint64() | 1, Lease: lease, TTL: time.Minute})
+			if err != nil || res.Outcome != core.Claimed {
+				t.Fatal(res, err)
+			}
+			toks[i] = res.Token
+		}
+		return ks, toks
+	}
+
+	t.Run("Commit", func(t *testing.T) {
+		ks, toks := claims("commit", time.Minute)
+		for i, err := range stalled(t, func(i int) error { return st.Commit(ctx, ks[i], toks[i]) }) {
+			if err != nil {
+				t.Errorf("%s: resent Commit = %v", ks[i], err)
+			}
+		}
+	})
+
+	for _, state := range []core.State{core.StateTombstone, core.StateUncertain} {
+		t.Run(state.String(), func(t *testing.T) {
+			ks, toks := claims(state.String(), time.Minute)
+			errs := stalled(t, func(i int) error {
+				return st.Complete(ctx, ks[i], toks[i], state, []byte("reason"), time.Minute)
+			})
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("%s: resent Complete = %v", ks[i], err)
+				}
+				if rec, err := setup.Get(ctx, ks[i]); err != nil || rec.State != state || string(rec.Payload) != "reason" {
+					t.Errorf("%s: record %+v, %v", ks[i], rec, err)
+				}
+			}
+		})
+	}
+
+	t.Run("Stranded", func(t *testing.T) {
+		ks, toks := claims("stranded", 20*time.Millisecond)
+		for i, k := range ks {
+			if err := setup.Commit(ctx, k, toks[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		res := make([]core.BeginResult, n)
+		errs := stalled(t, func(i int) (err error) {
+			res[i], err = st.Begin(ctx, ks[i], core.Attempt{Fingerprint: core.Fingerprint{7}, Nonce: rand.Uint64() | 1, Lease: time.Minute, TTL: time.Minute})
+			return err
+		})
+		for i, err := range errs {
+			if err != nil || res[i].Outcome != core.Uncertain || !res[i].Stranded {
+				t.Errorf("%s: resent stranding Begin = %v stranded=%v, %v; want uncertain, stranded", ks[i], res[i].Outcome, res[i].Stranded, err)
+			}
+		}
+	})
+}

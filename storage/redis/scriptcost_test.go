@@ -54,6 +54,30 @@ func BenchmarkScriptCPU(b *testing.B) {
 		}
 		return ks
 	}
+	// stranded returns b.N keys whose committed claims' leases have
+	// expired, which no Begin has seen yet.
+	stranded := func(b *testing.B) ([]string, []uint64) {
+		ks := keys(b)
+		toks := make([]uint64, len(ks))
+		for i, k := range ks {
+			toks[i] = claim(b, k, time.Millisecond)
+			if err := st.Commit(ctx, k, toks[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		return ks, toks
+	}
+	// uncertain returns b.N keys holding uncertain records.
+	uncertain := func(b *testing.B) []string {
+		ks := keys(b)
+		for _, k := range ks {
+			if err := st.Complete(ctx, k, claim(b, k, time.Minute), core.StateUncertain, []byte("failed"), time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return ks
+	}
 	uniq := func(b *testing.B) string { return fmt.Sprintf("%s:%d", b.Name(), time.Now().UnixNano()) }
 	want := func(b *testing.B, res core.BeginResult, err error, o core.Outcome) {
 		if err != nil || res.Outcome != o {
@@ -134,6 +158,126 @@ func BenchmarkScriptCPU(b *testing.B) {
 			}
 			return func(i int) {
 				if err := st.Complete(ctx, ks[i], toks[i], core.StateCompleted, payload, time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"begin/unavailable", func(b *testing.B) func(int) {
+			k := uniq(b)
+			if err := st.Complete(ctx, k, claim(b, k, time.Minute), core.StateTombstone, []byte("response too large"), time.Hour); err != nil {
+				b.Fatal(err)
+			}
+			return func(int) {
+				res, err := st.Begin(ctx, k, attempt(time.Minute))
+				want(b, res, err, core.Unavailable)
+			}
+		}},
+		{"begin/uncertain", func(b *testing.B) func(int) {
+			k := uniq(b)
+			if err := st.Complete(ctx, k, claim(b, k, time.Minute), core.StateUncertain, []byte("handler failed after declaring effects"), time.Hour); err != nil {
+				b.Fatal(err)
+			}
+			return func(int) {
+				res, err := st.Begin(ctx, k, attempt(time.Minute))
+				want(b, res, err, core.Uncertain)
+			}
+		}},
+		{"begin/inflight-committed", func(b *testing.B) func(int) {
+			k := uniq(b)
+			if err := st.Commit(ctx, k, claim(b, k, time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+			return func(int) {
+				res, err := st.Begin(ctx, k, attempt(time.Minute))
+				want(b, res, err, core.InFlight)
+			}
+		}},
+		{"begin/mismatch-committed", func(b *testing.B) func(int) {
+			k := uniq(b)
+			if err := st.Commit(ctx, k, claim(b, k, time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+			return func(int) {
+				res, err := st.Begin(ctx, k, core.Attempt{Fingerprint: core.Fingerprint{2}, Lease: time.Minute, TTL: time.Hour})
+				want(b, res, err, core.Mismatch)
+			}
+		}},
+		{"begin/stranded", func(b *testing.B) func(int) {
+			ks, _ := stranded(b)
+			return func(i int) {
+				res, err := st.Begin(ctx, ks[i], attempt(time.Minute))
+				want(b, res, err, core.Uncertain)
+				if !res.Stranded {
+					b.Fatal("not stranded")
+				}
+			}
+		}},
+		{"commit", func(b *testing.B) func(int) {
+			ks := keys(b)
+			toks := make([]uint64, len(ks))
+			for i, k := range ks {
+				toks[i] = claim(b, k, time.Minute)
+			}
+			return func(i int) {
+				if err := st.Commit(ctx, ks[i], toks[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"complete/tombstone", func(b *testing.B) func(int) {
+			ks := keys(b)
+			toks := make([]uint64, len(ks))
+			for i, k := range ks {
+				toks[i] = claim(b, k, time.Minute)
+			}
+			return func(i int) {
+				if err := st.Complete(ctx, ks[i], toks[i], core.StateTombstone, []byte("response too large"), time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"complete/replaces-stranded", func(b *testing.B) func(int) {
+			ks, toks := stranded(b)
+			for _, k := range ks {
+				if res, err := st.Begin(ctx, k, attempt(time.Minute)); err != nil || !res.Stranded {
+					b.Fatalf("Begin = %+v, %v; want stranded", res, err)
+				}
+			}
+			return func(i int) {
+				if err := st.Complete(ctx, ks[i], toks[i], core.StateCompleted, payload, time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"resolve/release", func(b *testing.B) func(int) {
+			ks := uncertain(b)
+			return func(i int) {
+				if err := st.Resolve(ctx, ks[i], nil, time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"resolve/complete", func(b *testing.B) func(int) {
+			ks := uncertain(b)
+			return func(i int) {
+				if err := st.Resolve(ctx, ks[i], payload, time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"resolve/stranded-claim", func(b *testing.B) func(int) {
+			ks, _ := stranded(b)
+			return func(i int) {
+				if err := st.Resolve(ctx, ks[i], payload, time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"resolve/not-resolvable", func(b *testing.B) func(int) {
+			k := uniq(b)
+			claim(b, k, time.Hour)
+			return func(int) {
+				if err := st.Resolve(ctx, k, payload, time.Hour); !errors.Is(err, core.ErrNotResolvable) {
 					b.Fatal(err)
 				}
 			}

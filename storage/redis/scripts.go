@@ -2,65 +2,110 @@ package idemredis
 
 import "github.com/redis/go-redis/v9"
 
-// Record hash fields: v format version, s state (1 in flight, 2 completed),
-// f fingerprint, t fencing token, l lease end (ms since epoch; 0 once
-// completed), n nonce and token of the attempt holding the claim
-// ("<nonce>:<token>"), p payload.
+// Record hash fields: v format version, s state (1 in flight, 2
+// completed, 3 tombstone, 4 uncertain), f fingerprint, t fencing token, l
+// lease end (ms since epoch; 0 once final), n nonce and token of the
+// attempt holding the claim ("<nonce>:<token>"; on a stranded record the
+// nonce of the Begin that stranded it), c "1" once the claim is committed
+// (Commit), "2" on the uncertain record Begin made of a stranded claim (it
+// stays on a later final record, where it means nothing), p payload (the
+// encoded response, or the reason of a tombstone or uncertain record).
 //
 // Times come from the server (TIME), so instances with skewed clocks agree
 // on when a lease ends. Tokens are the server clock in microseconds,
 // formatted with %d%06d or %.0f because Lua numbers are doubles and
 // tostring would print large ones in exponent form; lease ends (13
-// digits) survive Lua's %.14g.
+// digits) survive Lua's %.14g. A record that Resolve completed carries
+// token 0, which no claim ever holds, so its former owner's late Complete
+// is fenced off instead of being taken for its own resend.
 //
 // Every redis.call costs about as much Redis CPU as the script's own
 // overhead (SPEC §7 allows 5 µs per script, measured by
-// BenchmarkScriptCPU), so each path makes as few as it can: a resent
-// Begin makes one, a replay two, a first claim four.
+// BenchmarkScriptCPU), so each path makes as few as it can:
+//
+//	Begin     resent 1; replay, tombstone, uncertain, mismatch 2
+//	          (3 when the record is a committed claim); in flight 3;
+//	          first claim, takeover 4; stranded (a committed claim
+//	          whose lease expired, turned uncertain) 4
+//	Commit    2 (1 when the claim is lost, as for every fenced script)
+//	Renew     4, or 5 when the key's TTL must grow
+//	Complete  3 (1 for a resend)
+//	Release   2
+//	Resolve   2 to delete, 3 to complete; one more (TIME) for a
+//	          committed claim; 1 when there is nothing to resolve
 //
 // go-redis resends a command whose reply did not arrive in time, so every
 // script must give the same answer when it runs twice: Begin recognises
-// its own claim by the attempt's nonce, Complete its own completion by the
-// token, and Release finds nothing to release.
+// its own claim by the attempt's nonce, Commit finds its claim committed
+// already, Complete its own final record by the token, and Release finds
+// nothing to release. Resolve is the exception: an operator's command, it
+// answers a resend with ErrNotFound or ErrNotResolvable (see
+// Store.Resolve).
+
+// strandedReason is the payload Begin gives the uncertain record it makes
+// of a stranded claim. It must not contain a quote: it is spliced into
+// the script's source.
+const strandedReason = "owner lost its lease after declaring effects"
 
 // beginScript: KEYS[1] record; ARGV fingerprint, lease ms, ttl ms, version,
 // nonce. Returns, by outcome:
 //
-//	{1, token, tookOver}               claimed (or the caller's own claim, resent)
-//	{2, pttl, payload}                 replay
-//	{3, state, fingerprint, leaseEnd, pttl} mismatch
-//	{4, leaseEnd, pttl}                in flight
-//	{-1, version}                      a record of an unknown format version
+//	{1, token, tookOver}                    claimed (or the caller's own claim, resent)
+//	{2, state, pttl, payload, token, stranded}  a final record, same fingerprint
+//	{3, state, fingerprint, leaseEnd, pttl, stranded, committed, token, payload}  mismatch
+//	{4, leaseEnd, pttl, token, committed}   in flight
+//	{-1, version, state}                    a record of an unknown format
 //
 // A record exists when it has a version or a state field: one with an
-// unknown version is reported, never overwritten or treated as absent.
+// unknown version or state is reported, never overwritten or treated as
+// absent. An in-flight claim whose lease expired is taken over, unless
+// it is committed: then it becomes uncertain (keeping its token,
+// fingerprint and expiry; c "2" marks it stranded, n holds the stranding
+// attempt's nonce), and the one Begin that did it reports stranded = 1,
+// whatever its fingerprint, as does its resend. The owner's own resent
+// Begin (its nonce) still gets its claim back.
 // The nonce field holds the token too, so that a takeover by code that
 // does not write it (an older release during a rolling upgrade) can never
 // hand the new owner's claim to the previous attempt.
 var beginScript = redis.NewScript(`
-local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'l', 'n', 'p')
-local took = 0
+local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'l', 'n', 'p', 'c')
+local took, stranded, now, ms = 0, 0
 if r[1] or r[2] then
-  if r[1] ~= ARGV[4] then
-    return {-1, r[1] or ''}
+  local s = r[2]
+  if r[1] ~= ARGV[4] or not (s == '1' or s == '2' or s == '3' or s == '4') then
+    return {-1, r[1] or '', s or ''}
+  end
+  local own = ARGV[5] .. ':' .. (r[4] or '')
+  if s == '1' and r[8] == '1' and r[6] ~= own then
+    now = redis.call('TIME')
+    ms = now[1] * 1000 + math.floor(now[2] / 1000)
+    if (tonumber(r[5]) or 0) <= ms then
+      redis.call('HSET', KEYS[1], 's', '4', 'p', '` + strandedReason + `', 'l', '0',
+        'c', '2', 'n', own)
+      s, r[5], r[7], stranded = '4', '0', '` + strandedReason + `', 1
+    end
+  elseif s == '4' and r[8] == '2' and r[6] == own then
+    stranded = 1
   end
   if r[3] ~= ARGV[1] then
-    return {3, r[2], r[3], r[5] or '0', redis.call('PTTL', KEYS[1])}
+    return {3, s, r[3] or '', r[5] or '0', redis.call('PTTL', KEYS[1]), stranded, r[8] or '', r[4] or '', r[7] or ''}
   end
-  if r[2] == '2' then
-    return {2, redis.call('PTTL', KEYS[1]), r[7]}
+  if s ~= '1' then
+    return {2, s, redis.call('PTTL', KEYS[1]), r[7] or '', r[4] or '', stranded}
   end
-  if r[6] == ARGV[5] .. ':' .. r[4] then
+  if r[6] == own then
     return {1, r[4], 0}
   end
   took = 1
 end
-local now = redis.call('TIME')
-local ms = now[1] * 1000 + math.floor(now[2] / 1000)
+if not now then
+  now = redis.call('TIME')
+  ms = now[1] * 1000 + math.floor(now[2] / 1000)
+end
 local tok
 if took == 1 then
   if tonumber(r[5]) > ms then
-    return {4, r[5], redis.call('PTTL', KEYS[1])}
+    return {4, r[5], redis.call('PTTL', KEYS[1]), r[4], r[8] or ''}
   end
   tok = string.format('%.0f', math.max(r[4] + 1, now[1] * 1000000 + now[2]))
 else
@@ -74,11 +119,14 @@ return {1, tok, took}
 
 // readClaim opens every script that acts on a claim. held is true while
 // KEYS[1] is in flight and held with the fencing token ARGV[1]; it is the
-// one place the fencing rule is written. r keeps state, token and version
-// for the scripts' answers when it is not held.
+// one place the fencing rule is written. mine is true when the record is
+// of this format and carries the token ARGV[1], in flight or final. r
+// keeps state, token, version and commitment for the scripts' answers
+// when it is not held.
 const readClaim = `
-local r = redis.call('HMGET', KEYS[1], 's', 't', 'v')
-local held = r[1] == '1' and r[2] == ARGV[1]
+local r = redis.call('HMGET', KEYS[1], 's', 't', 'v', 'c')
+local mine = r[2] == ARGV[1] and r[3] == '` + FormatVersion + `'
+local held = mine and r[1] == '1'
 `
 
 // renewScript: KEYS[1] record; ARGV token, lease ms, min ttl ms.
@@ -95,26 +143,42 @@ end
 return 1
 `)
 
-// completeScript: KEYS[1] record; ARGV token, payload, ttl ms.
-// Returns 1 when it stored the payload, 2 when the record was already
-// completed with token (a resent Complete: the stored payload stays), 0
-// when the claim is lost.
-var completeScript = redis.NewScript(readClaim + `
+// commitScript: KEYS[1] record; ARGV token.
+// Returns 1 when the claim held with token is (now, or already) committed,
+// 0 when the claim is lost or no longer in flight.
+var commitScript = redis.NewScript(readClaim + `
 if not held then
-  if r[1] == '2' and r[2] == ARGV[1] then
-    return 2
-  end
   return 0
 end
-redis.call('HSET', KEYS[1], 's', '2', 'p', ARGV[2], 'l', '0')
+redis.call('HSET', KEYS[1], 'c', '1')
+return 1
+`)
+
+// completeScript: KEYS[1] record; ARGV token, payload, ttl ms, state (2
+// completed, 3 tombstone, 4 uncertain).
+// Returns 1 when it stored the final record, 2 when a final record was
+// already written with token (a resent Complete: it stays as it is), 0
+// when the claim is lost. The uncertain record Begin made of the token's
+// stranded claim is the exception: a completed record or a tombstone
+// replaces it, since the claim's only run has finished after all.
+var completeScript = redis.NewScript(readClaim + `
+if not held then
+  if not mine or not (r[1] == '2' or r[1] == '3' or r[1] == '4') then
+    return 0
+  end
+  if r[1] ~= '4' or r[4] ~= '2' or ARGV[4] == '4' then
+    return 2
+  end
+end
+redis.call('HSET', KEYS[1], 's', ARGV[4], 'p', ARGV[2], 'l', '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `)
 
 // releaseScript: KEYS[1] record; ARGV token.
-// Returns 1 when it deleted the claim, 2 when there was no record (a
-// resent Release, or a claim that expired), 0 when another token holds the
-// record or it is completed (or of an unknown format).
+// Returns 1 when it deleted the claim (committed or not), 2 when there was
+// no record (a resent Release, or a claim that expired), 0 when another
+// token holds the record or it is final (or of an unknown format).
 var releaseScript = redis.NewScript(readClaim + `
 if not held then
   if r[1] or r[3] then
@@ -123,5 +187,39 @@ if not held then
   return 2
 end
 redis.call('DEL', KEYS[1])
+return 1
+`)
+
+// resolveScript: KEYS[1] record; ARGV version, payload or nothing (ARGV[2]
+// absent: delete), ttl ms.
+// Returns 1 when it resolved the record, 0 when there is none, -1 when it
+// is not resolvable (a live claim, an uncommitted claim, a completed
+// record), {-2, version, state} for a record of an unknown format.
+// Resolvable are a tombstone, an uncertain record, and a committed claim
+// whose lease has expired by the server's clock. A completed record keeps
+// the fingerprint and gets token 0 (see above).
+var resolveScript = redis.NewScript(`
+local r = redis.call('HMGET', KEYS[1], 'v', 's', 'c', 'l')
+if not (r[1] or r[2]) then
+  return 0
+end
+local s = r[2]
+if r[1] ~= ARGV[1] or not (s == '1' or s == '2' or s == '3' or s == '4') then
+  return {-2, r[1] or '', s or ''}
+end
+if s == '1' and r[3] == '1' then
+  local now = redis.call('TIME')
+  if (tonumber(r[4]) or 0) > now[1] * 1000 + math.floor(now[2] / 1000) then
+    return -1
+  end
+elseif s ~= '3' and s ~= '4' then
+  return -1
+end
+if #ARGV < 2 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+redis.call('HSET', KEYS[1], 's', '2', 'p', ARGV[2], 'l', '0', 't', '0')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `)

@@ -91,7 +91,7 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 }
 
 // parseBegin reads beginScript's answer. fp is the attempt's fingerprint,
-// which a replayed or in-flight record has too.
+// which a record answered with any outcome but Mismatch has too.
 func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 	bad := func() (core.BeginResult, error) {
 		return core.BeginResult{}, unavailable(fmt.Errorf("unexpected begin reply %q", v))
@@ -109,32 +109,88 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 		took, _ := v[2].(int64)
 		return core.BeginResult{Outcome: core.Claimed, Token: tok, TookOver: took == 1}, nil
 	case 2:
-		if len(v) < 3 {
+		if len(v) < 6 {
 			return bad()
 		}
-		rec := core.Record{State: core.StateCompleted, Fingerprint: fp, Payload: []byte(asString(v[2]))}
-		rec.ExpiresAt = expiresAt(v[1])
-		return core.BeginResult{Outcome: core.Replay, Record: rec}, nil
+		st, ok := parseState(v[1])
+		if !ok || !st.Final() {
+			return bad()
+		}
+		rec := core.Record{State: st, Fingerprint: fp, Token: token(v[4]), Payload: []byte(asString(v[3])), ExpiresAt: expiresAt(v[2])}
+		res := core.BeginResult{Outcome: finalOutcome[st], Record: rec}
+		res.Stranded = v[5] == int64(1)
+		return res, nil
 	case 3:
+		if len(v) < 9 {
+			return bad()
+		}
+		st, ok := parseState(v[1])
+		if !ok {
+			return bad()
+		}
+		rec := core.Record{State: st, LeaseUntil: leaseEnd(v[3]), ExpiresAt: expiresAt(v[4]), Token: token(v[7])}
+		rec.Committed = st == core.StateInFlight && asString(v[6]) == "1"
+		if st.Final() {
+			rec.Payload = []byte(asString(v[8]))
+		}
+		copy(rec.Fingerprint[:], asString(v[2]))
+		return core.BeginResult{Outcome: core.Mismatch, Record: rec, Stranded: v[5] == int64(1)}, nil
+	case 4:
 		if len(v) < 5 {
 			return bad()
 		}
-		rec := core.Record{State: core.StateInFlight, LeaseUntil: leaseEnd(v[3]), ExpiresAt: expiresAt(v[4])}
-		if asString(v[1]) == "2" {
-			rec.State = core.StateCompleted
-		}
-		copy(rec.Fingerprint[:], asString(v[2]))
-		return core.BeginResult{Outcome: core.Mismatch, Record: rec}, nil
-	case 4:
+		rec := core.Record{State: core.StateInFlight, Fingerprint: fp, Token: token(v[3]), Committed: asString(v[4]) == "1",
+			LeaseUntil: leaseEnd(v[1]), ExpiresAt: expiresAt(v[2])}
+		return core.BeginResult{Outcome: core.InFlight, Record: rec}, nil
+	case -1:
 		if len(v) < 3 {
 			return bad()
 		}
-		rec := core.Record{State: core.StateInFlight, Fingerprint: fp, LeaseUntil: leaseEnd(v[1]), ExpiresAt: expiresAt(v[2])}
-		return core.BeginResult{Outcome: core.InFlight, Record: rec}, nil
-	case -1:
-		return core.BeginResult{}, fmt.Errorf("%w: %w: record format version %q", core.ErrStoreUnavailable, core.ErrCorruptRecord, asString(v[1]))
+		return core.BeginResult{}, fmt.Errorf("%w: %w", core.ErrStoreUnavailable, unknownFormat(v[1], v[2]))
 	}
 	return bad()
+}
+
+// finalOutcome is Begin's answer for a final record of the attempt's
+// fingerprint.
+var finalOutcome = map[core.State]core.Outcome{
+	core.StateCompleted: core.Replay,
+	core.StateTombstone: core.Unavailable,
+	core.StateUncertain: core.Uncertain,
+}
+
+// parseState reads a record's state field (s).
+func parseState(v any) (core.State, bool) {
+	switch asString(v) {
+	case "1":
+		return core.StateInFlight, true
+	case "2":
+		return core.StateCompleted, true
+	case "3":
+		return core.StateTombstone, true
+	case "4":
+		return core.StateUncertain, true
+	}
+	return 0, false
+}
+
+// stateField is the state field (s) of each state a record can be in.
+var stateField = [...]string{
+	core.StateInFlight:  "1",
+	core.StateCompleted: "2",
+	core.StateTombstone: "3",
+	core.StateUncertain: "4",
+}
+
+// unknownFormat is the error for a record whose format version or state
+// this code does not know.
+func unknownFormat(version, state any) error {
+	return fmt.Errorf("%w: record format version %q, state %q", core.ErrCorruptRecord, asString(version), asString(state))
+}
+
+func token(v any) uint64 {
+	t, _ := strconv.ParseUint(asString(v), 10, 64)
+	return t
 }
 
 // leaseEnd reads a lease end in ms since the epoch (0: none).
@@ -238,17 +294,66 @@ func (s *Store) RenewBatch(ctx context.Context, lease time.Duration, rs []core.R
 	}
 }
 
+// Commit implements core.Store in one round trip. Committing a claim
+// already committed with token (a resent Commit) succeeds.
+func (s *Store) Commit(ctx context.Context, key string, token uint64) error {
+	return s.fenced(ctx, s.rdb, commitScript, key, strconv.FormatUint(token, 10))
+}
+
 // Complete implements core.Store in one round trip. Completing a record
-// already completed with token (a resent Complete) succeeds and leaves
-// the stored payload as it is.
+// already final with token (a resent Complete) succeeds and leaves it as
+// it is, except that a completed record or a tombstone replaces an
+// uncertain one.
 func (s *Store) Complete(ctx context.Context, key string, token uint64, state core.State, payload []byte, ttl time.Duration) error {
-	return s.fenced(ctx, s.rdb, completeScript, key, strconv.FormatUint(token, 10), payload, ttl.Milliseconds())
+	if !state.Final() {
+		return fmt.Errorf("idemredis: Complete with state %v, want completed, tombstone or uncertain", state)
+	}
+	return s.fenced(ctx, s.rdb, completeScript, key, strconv.FormatUint(token, 10), payload, ttl.Milliseconds(), stateField[state])
 }
 
 // Release implements core.Store. Releasing an absent record (a resent
 // Release, or a claim that expired) succeeds.
 func (s *Store) Release(ctx context.Context, key string, token uint64) error {
 	return s.fenced(ctx, s.rdb, releaseScript, key, strconv.FormatUint(token, 10))
+}
+
+// Resolve implements core.Store in one round trip. A committed claim's
+// lease is judged by the Redis server's clock. A record Resolve completes
+// keeps its fingerprint but not its token: the claim's owner, should it
+// still run, is fenced off (its Complete returns core.ErrLeaseLost).
+//
+// A resent Resolve (go-redis resends after a read timeout) finds the
+// record resolved already and returns ErrNotFound (deleted) or
+// ErrNotResolvable (completed): callers that retry should read the
+// record before reporting failure.
+func (s *Store) Resolve(ctx context.Context, key string, payload []byte, ttl time.Duration) error {
+	args := []any{FormatVersion}
+	if payload != nil {
+		if ttl < time.Millisecond {
+			return fmt.Errorf("idemredis: Resolve with ttl %v, want at least 1ms", ttl)
+		}
+		args = append(args, payload, ttl.Milliseconds())
+	}
+	v, err := resolveScript.Run(ctx, s.rdb, []string{s.RecordKey(key)}, args...).Result()
+	if err != nil {
+		return unavailable(err)
+	}
+	switch v := v.(type) {
+	case int64:
+		switch v {
+		case 1:
+			return nil
+		case 0:
+			return core.ErrNotFound
+		case -1:
+			return core.ErrNotResolvable
+		}
+	case []any:
+		if len(v) == 3 && v[0] == int64(-2) {
+			return fmt.Errorf("%w: %w", core.ErrNotResolvable, unknownFormat(v[1], v[2]))
+		}
+	}
+	return unavailable(fmt.Errorf("unexpected resolve reply %q", v))
 }
 
 // Get implements core.Store (one pipelined round trip).
@@ -268,13 +373,15 @@ func (s *Store) Get(ctx context.Context, key string) (core.Record, error) {
 	if m["v"] == "" && m["s"] == "" {
 		return core.Record{}, core.ErrNotFound // absent, or a hash that is no record
 	}
-	if m["v"] != FormatVersion || (m["s"] != "1" && m["s"] != "2") {
-		return core.Record{}, fmt.Errorf("%w: record format version %q, state %q", core.ErrCorruptRecord, m["v"], m["s"])
+	st, ok := parseState(m["s"])
+	if m["v"] != FormatVersion || !ok {
+		return core.Record{}, unknownFormat(m["v"], m["s"])
 	}
-	rec := core.Record{State: core.StateInFlight}
-	if m["s"] == "2" {
-		rec.State = core.StateCompleted
+	rec := core.Record{State: st}
+	if st.Final() {
 		rec.Payload = []byte(m["p"])
+	} else {
+		rec.Committed = m["c"] == "1"
 	}
 	copy(rec.Fingerprint[:], m["f"])
 	rec.Token, _ = strconv.ParseUint(m["t"], 10, 64)
@@ -319,7 +426,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // With WithRenewClient, the renewal script is loaded through that client
 // too.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{beginScript, renewScript, completeScript, releaseScript} {
+	for _, sc := range []*redis.Script{beginScript, renewScript, commitScript, completeScript, releaseScript, resolveScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return unavailable(err)
 		}
@@ -330,14 +437,4 @@ func (s *Store) LoadScripts(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// Commit implements core.Store.
-func (s *Store) Commit(ctx context.Context, key string, token uint64) error {
-	return fmt.Errorf("idemredis: Commit not implemented yet") // TODO(issue 11)
-}
-
-// Resolve implements core.Store.
-func (s *Store) Resolve(ctx context.Context, key string, payload []byte, ttl time.Duration) error {
-	return fmt.Errorf("idemredis: Resolve not implemented yet") // TODO(issue 11)
 }
