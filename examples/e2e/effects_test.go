@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +25,8 @@ import (
 // POST /payments?effects=1&delay=3s (effects declared, then a stall) and
 // is killed during the stall. Past the lease, the second answers 423
 // operation-uncertain and runs nothing, however often it is asked, until
-// an operator releases the key; then the next retry runs once and the
-// one after replays it.
+// an operator releases the key with idemctl resolve -release; then the
+// next retry runs once and the one after replays it.
 func TestOwnerKilledAfterEffects(t *testing.T) {
 	t.Parallel()
 	rds := redistest.StartProcess(t)
@@ -111,11 +113,17 @@ func TestOwnerKilledAfterEffects(t *testing.T) {
 	}
 
 	// The operator checked with the provider that nothing was charged and
-	// releases the key. idemctl has no resolve command yet (it is being
-	// added beside the Redis store's support for these states), so the
-	// store's own Resolve, which idemctl will call, does it.
-	if err := store.Resolve(ctx, storeKey, nil, core.DefaultTTL); err != nil {
-		t.Fatalf("resolve: %v", err)
+	// releases the key with the CLI, on the same Redis.
+	scope := core.ScopeString(core.ScopeUserRoute, "alice", http.MethodPost, "/payments", "")
+	cmd := exec.CommandContext(ctx, idemctl(t), "-redis", url, "-timeout", "10s", "resolve", "-scope", scope, "-key", key, "-release")
+	cmd.Env = append(os.Environ(), "REDIS_URL=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "released uncertain record") {
+		t.Fatalf("idemctl resolve: %v (status %d)\n%s", err, exitCode(err), out)
+	}
+	t.Logf("idemctl resolve: %s", strings.TrimSpace(string(out)))
+	if _, err := store.Get(ctx, storeKey); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("record after the release: %v, want none", err)
 	}
 	for i, want := range []string{"Original", "Repeated"} {
 		r, err := pay(ctx, client, b.base, path, key)
