@@ -93,6 +93,9 @@ func run(ctx context.Context, w io.Writer, fws []framework, verbose bool) (bool,
 			case r.exec != st.wantExec:
 				exec += fmt.Sprintf(" (want %d)", st.wantExec)
 			}
+			if st.endpoint != shop.Payments {
+				exec += " " + st.endpoint.String()
+			}
 			check := "ok"
 			switch {
 			case !r.ok(st.wantExec):
@@ -224,7 +227,7 @@ func play(ctx context.Context, fw framework, steps []step, seed [32]byte) ([]row
 			return nil, 0, errors.New("interrupted")
 		}
 		rows[i].result = st.play(ctx, t)
-		rows[i].exec, rows[i].execErr = t.payments(ctx)
+		rows[i].exec, rows[i].execErr = t.executions(ctx, st.endpoint)
 	}
 	return rows, t.sent.Load(), nil
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/bytedance/sonic"
 
+	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/apptest"
 	"github.com/idemkit/idempotency/examples/internal/shop"
 )
 
@@ -39,7 +41,15 @@ type target struct {
 
 	key   string // the key of the first payment, reused by the next steps
 	first reply  // the first payment's response, which replays must equal
-	sent  atomic.Int64
+	// exportKey and uncertainKey are the keys of the tombstone and the
+	// uncertain-payment scenarios, reused by their retries.
+	exportKey, uncertainKey string
+	// exports counts the exports streamed so far, which number them
+	// (exp_N).
+	exports int
+	// sent counts the requests sent to /payments, the endpoint whose
+	// executions the verdict compares them with.
+	sent atomic.Int64
 }
 
 // reply is a response, read whole.
@@ -61,7 +71,9 @@ func (t *target) post(ctx context.Context, path, key, body string) (reply, error
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	t.sent.Add(1)
+	if strings.HasPrefix(path, "/payments") {
+		t.sent.Add(1)
+	}
 	return t.send(req)
 }
 
@@ -78,9 +90,9 @@ func (t *target) send(req *http.Request) (reply, error) {
 	return reply{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
-// payments reads the payments counter through GET /stats, as a user of
-// the example server would.
-func (t *target) payments(ctx context.Context) (int64, error) {
+// executions reads the execution counter of e through GET /stats, as a
+// user of the example server would.
+func (t *target) executions(ctx context.Context, e shop.Endpoint) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/stats", nil)
 	if err != nil {
 		return 0, err
@@ -96,15 +108,25 @@ func (t *target) payments(ctx context.Context) (int64, error) {
 	if err := sonic.ConfigStd.Unmarshal(r.body, &snap); err != nil {
 		return 0, fmt.Errorf("GET /stats: %w", err)
 	}
-	return snap.Executions.Payments, nil
+	switch e {
+	case shop.Payments:
+		return snap.Executions.Payments, nil
+	case shop.Exports:
+		return snap.Executions.Exports, nil
+	default:
+		return 0, fmt.Errorf("the demo does not count %v", e)
+	}
 }
 
 // step is one scenario.
 type step struct {
 	name string
-	// wantExec is the payments execution count expected after the step:
-	// the number idempotency exists to keep down.
+	// wantExec is the execution count of endpoint expected after the
+	// step: the number idempotency exists to keep down.
 	wantExec int64
+	// endpoint is the handler whose executions the step counts: the zero
+	// value, shop.Payments, unless it says otherwise.
+	endpoint shop.Endpoint
 	play     func(ctx context.Context, t *target) result
 }
 
@@ -160,6 +182,13 @@ func single(rp reply, err error, wantStatus int, wantIdem, why string) result {
 func problemJSON(res *result, rp reply) {
 	ct := rp.header.Get("Content-Type")
 	res.expect(strings.HasPrefix(ct, "application/problem+json"), "Content-Type %q, want application/problem+json", ct)
+}
+
+// problemOf checks that rp is the problem of kind (its type URI).
+func problemOf(res *result, rp reply, kind core.ProblemKind) {
+	problemJSON(res, rp)
+	want := fmt.Sprintf(`"type":%q`, core.ProblemTypeBase+string(kind))
+	res.expect(strings.Contains(string(rp.body), want), "body %s lacks %s", rp.body, want)
 }
 
 // replayed checks that a replay reproduces the first response: same
@@ -232,7 +261,92 @@ func scenarios() []step {
 			}
 			return res
 		}},
+		{name: "export (streamed)", wantExec: 1, endpoint: shop.Exports, play: func(ctx context.Context, t *target) result {
+			t.exportKey = t.newKey()
+			return t.export(ctx, t.exportKey, "handler streamed its answer: delivered, never stored")
+		}},
+		{name: "export retried", wantExec: 1, endpoint: shop.Exports, play: func(ctx context.Context, t *target) result {
+			rp, err := t.post(ctx, "/exports", t.exportKey, exportBody)
+			res := single(rp, err, http.StatusGone, "", "tombstone: result-unavailable; the export never runs twice")
+			if err == nil {
+				problemOf(&res, rp, core.ProblemResultUnavailable)
+			}
+			return res
+		}},
+		{name: "payment fails after charging", wantExec: 3, play: func(ctx context.Context, t *target) result {
+			t.uncertainKey = t.newKey()
+			rp, err := t.post(ctx, "/payments?"+failAfterCharge, t.uncertainKey, paymentBody)
+			return single(rp, err, http.StatusInternalServerError, "Original", failAfterCharge+": effects declared, then 500: not released")
+		}},
+		{name: "retried while uncertain", wantExec: 3, play: func(ctx context.Context, t *target) result {
+			rp, err := t.post(ctx, "/payments?"+failAfterCharge, t.uncertainKey, paymentBody)
+			res := single(rp, err, http.StatusLocked, "", "operation-uncertain: may have charged; nothing runs until resolved")
+			if err == nil {
+				problemOf(&res, rp, core.ProblemOperationUncertain)
+			}
+			return res
+		}},
+		{name: "operator releases the key", wantExec: 3, play: resolveUncertain},
+		{name: "retry after the release", wantExec: 4, play: func(ctx context.Context, t *target) result {
+			rp, err := t.post(ctx, "/payments", t.uncertainKey, paymentBody)
+			return single(rp, err, http.StatusCreated, "Original", "released: the retry (fault gone) charges once")
+		}},
+		{name: "retried again", wantExec: 4, play: func(ctx context.Context, t *target) result {
+			rp, err := t.post(ctx, "/payments", t.uncertainKey, paymentBody)
+			return single(rp, err, http.StatusCreated, "Repeated", "stored response replayed")
+		}},
 	}
+}
+
+// failAfterCharge is the query of a payment that declares its effects
+// (charges) and then fails: the middleware must not release its key.
+const failAfterCharge = "effects=1&fail=500"
+
+// exportBody stands for an export's filters.
+const exportBody = `{"format":"csv"}`
+
+// export starts an export with key and checks that it streams exp_N,
+// the next export's id.
+func (t *target) export(ctx context.Context, key, why string) result {
+	rp, err := t.post(ctx, "/exports", key, exportBody)
+	res := single(rp, err, http.StatusOK, "Original", why)
+	if err == nil {
+		t.exports++
+		ct := rp.header.Get("Content-Type")
+		res.expect(ct == shop.ExportContentType, "Content-Type %q, want %s", ct, shop.ExportContentType)
+		if err := apptest.CheckExportEvents(string(rp.body), fmt.Sprintf("exp_%d", t.exports)); err != nil {
+			res.expect(false, "event stream: %v", err)
+		}
+	}
+	return res
+}
+
+// resolveUncertain plays the operator: it looks the uncertain key up and,
+// having checked (say, with the payment provider) that nothing was
+// charged, releases it through the Engine API, with an Engine on the
+// server's store and the payment route's options (so that the key is
+// canonicalised as requests' keys are). The scope is the one the
+// middleware stored the key under: user_route, the demo user, the route.
+func resolveUncertain(ctx context.Context, t *target) result {
+	res := result{status: "-", idem: "-"}
+	eng, err := core.New(shop.Options(t.store, shop.Payments)...)
+	if err != nil {
+		res.problems = append(res.problems, "engine: "+err.Error())
+		return res
+	}
+	scope := core.ScopeString(core.ScopeUserRoute, demoUser, http.MethodPost, "/payments", "")
+	in, err := eng.Inspect(ctx, scope, t.uncertainKey)
+	if err != nil {
+		res.why = "Engine.Inspect: " + err.Error()
+		res.problems = append(res.problems, "Engine.Inspect: "+err.Error()+", want an uncertain record")
+		return res
+	}
+	res.expect(in.State == core.StateUncertain, "record %s, want uncertain", in.State)
+	err = eng.Resolve(ctx, scope, t.uncertainKey, nil)
+	res.expect(err == nil, "Engine.Resolve: %v", err)
+	res.why = fmt.Sprintf("Engine.Inspect: %s (%s); Engine.Resolve(nil) released it", in.State, in.Reason)
+	res.sig = fmt.Sprintf("%s %q resolved:%t", in.State, in.Reason, err == nil)
+	return res
 }
 
 // concurrentDuplicates fires the same slow request (300ms handler) with a

@@ -356,7 +356,10 @@ func TestLeaseTakeover(t *testing.T) {
 	defer client.CloseIdleConnections()
 	key := newKey()
 
-	// One request, so one fingerprint: it runs for 5s.
+	// One request, so one fingerprint: it runs for 5s. The delay comes
+	// before the payment declares its effects, so the dead owner's claim
+	// is not committed and may be taken over (TestOwnerKilledAfterEffects
+	// kills one that is).
 	const path = "/payments?delay=5s"
 	go func() { _, _ = pay(context.Background(), client, a.base, path, key) }() // dies with a
 	waitRunning(t, a, 1)

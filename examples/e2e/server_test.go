@@ -66,6 +66,36 @@ func binary(t *testing.T, name string) string {
 	return filepath.Join(binDir, name)
 }
 
+var (
+	idemctlOnce sync.Once
+	idemctlPath string
+	idemctlErr  error
+)
+
+// idemctl returns the path of the operator CLI (cmd/idemctl), built once
+// into the servers' directory. It is its own module, which requires the
+// released root module, so it is built in the repository's workspace
+// (go.work), even when the tests run with GOWORK=off.
+func idemctl(t *testing.T) string {
+	t.Helper()
+	binary(t, "gin") // makes binDir
+	idemctlOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		idemctlPath = filepath.Join(binDir, "idemctl")
+		cmd := exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-o", idemctlPath, ".")
+		cmd.Dir = filepath.Join("..", "..", "cmd", "idemctl")
+		cmd.Env = append(os.Environ(), "GOWORK=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			idemctlErr = fmt.Errorf("go build cmd/idemctl: %v\n%s", err, out)
+		}
+	})
+	if idemctlErr != nil {
+		t.Fatal(idemctlErr)
+	}
+	return idemctlPath
+}
+
 // server is one example server process.
 type server struct {
 	name string

@@ -5,6 +5,7 @@
 package apptest
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -271,8 +272,9 @@ func Run(t *testing.T, build Build) {
 
 	// POST /exports streams its answer as server-sent events through the
 	// framework's streaming API, under the idempotency middleware: the
-	// first response is an Original stream, and a streamed response is
-	// never stored, so a retry is never its replay.
+	// first response is an Original stream. A streamed response is never
+	// stored, so a retry cannot be its replay; it gets a tombstone's 410
+	// result-unavailable instead, and the export never runs twice.
 	t.Run("ExportsStream", func(t *testing.T) {
 		app, s := newApp(t)
 		if w := Do(app, "POST", "/exports", "{}"); w.Code != 400 || !strings.HasPrefix(w.Header.Get("Content-Type"), "application/problem+json") {
@@ -304,11 +306,139 @@ func Run(t *testing.T, build Build) {
 			t.Errorf("retry of a streamed export replayed a stored copy: %d %q %q %s",
 				retry.Code, retry.Header.Get("Idempotency-Status"), retry.Header.Get("Content-Type"), retry.Body)
 		}
-		// TODO(issue 11): tombstone. The retry must get a result-unavailable
-		// problem (not 408/409/425/429/5xx) and the export must not run
-		// again: s.Executions(shop.Exports) stays 1.
-		t.Logf("retry of the export today: %d %q %q, executions %d",
-			retry.Code, retry.Header.Get("Idempotency-Status"), retry.Header.Get("Content-Type"), s.Executions(shop.Exports))
+		// 410: not a status that well-behaved clients retry (408, 409,
+		// 425, 429, 5xx), since no retry can ever get the result.
+		if err := CheckProblem(retry, http.StatusGone, core.ProblemResultUnavailable); err != nil {
+			t.Errorf("retry of the export: %v", err)
+		}
+		if n := s.Executions(shop.Exports); n != 1 {
+			t.Errorf("executions %d after the retry, want 1: the export ran again", n)
+		}
+	})
+
+	// Payments declare their effects just before charging, through the
+	// context each app hands the shop; effects=1 declares them before the
+	// failure switches, playing a handler that fails after the charge. A
+	// failure before the declaration releases the key (a retry runs
+	// again); one after it leaves the key uncertain: retries get 423
+	// operation-uncertain and nothing runs until an operator resolves it.
+	t.Run("EffectsUncertain", func(t *testing.T) {
+		store := memory.New()
+		s := shop.New()
+		app := build(t, store, s)
+		eng, err := core.New(shop.Options(store, shop.Payments)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const body = `{"amount":1,"currency":"EUR"}`
+		runs := int64(0)
+		for i, q := range []string{"effects=1&fail=500", "effects=1&panic=1"} {
+			key := fmt.Sprintf("%d2a7c3d4-5e6f-4a1b-8c2d-3e4f5a6b7c8d", i)
+			path := "/payments?" + q
+			if w := Do(app, "POST", path, body, "Idempotency-Key", key); w.Code != 500 {
+				t.Errorf("%s: %d %s, want 500", q, w.Code, w.Body)
+			}
+			runs++
+			for try := range 2 {
+				w := Do(app, "POST", path, body, "Idempotency-Key", key)
+				if err := CheckProblem(w, http.StatusLocked, core.ProblemOperationUncertain); err != nil {
+					t.Errorf("%s, retry %d: %v", q, try+1, err)
+				}
+			}
+			if n := s.Executions(shop.Payments); n != runs {
+				t.Errorf("%s: executions %d, want %d: an uncertain payment ran again", q, n, runs)
+			}
+			// The operator finds that the charge did not happen and
+			// releases the key: the next request with it runs once. The
+			// scope is the route pattern as every framework reports it.
+			scope := core.ScopeString(core.ScopeUserRoute, "", "POST", "/payments", "")
+			if err := eng.Resolve(context.Background(), scope, key, nil); err != nil {
+				t.Fatalf("%s: Resolve: %v", q, err)
+			}
+			for try, want := range []string{"Original", "Repeated"} {
+				w := Do(app, "POST", "/payments", body, "Idempotency-Key", key)
+				if w.Code != http.StatusCreated || w.Header.Get("Idempotency-Status") != want {
+					t.Errorf("%s, after the release, try %d: %d %q %s, want 201 %s", q, try+1, w.Code, w.Header.Get("Idempotency-Status"), w.Body, want)
+				}
+			}
+			runs++
+			if n := s.Executions(shop.Payments); n != runs {
+				t.Errorf("%s: executions %d after the release, want %d", q, n, runs)
+			}
+		}
+
+		// effects=1 on a payment that succeeds changes nothing for the
+		// client: it is stored and replayed.
+		const ok = "9a2a7c3d-5e6f-4a1b-8c2d-3e4f5a6b7c8d"
+		for _, want := range []string{"Original", "Repeated"} {
+			if w := Do(app, "POST", "/payments?effects=1", body, "Idempotency-Key", ok); w.Code != 201 || w.Header.Get("Idempotency-Status") != want {
+				t.Errorf("effects=1: %d %q, want 201 %s", w.Code, w.Header.Get("Idempotency-Status"), want)
+			}
+		}
+	})
+
+	// A payment whose effects cannot be recorded is not charged: 503, the
+	// key is released, and the retry charges once.
+	t.Run("EffectsRefused", func(t *testing.T) {
+		store := &refuseCommit{Store: memory.New()}
+		store.refuse.Store(true)
+		s := shop.New()
+		app := build(t, store, s)
+		const body = `{"amount":1,"currency":"EUR"}`
+		w := Do(app, "POST", "/payments", body, "Idempotency-Key", Key)
+		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body, "not charged") {
+			t.Errorf("effects refused: %d %s, want 503 not charged", w.Code, w.Body)
+		}
+		store.refuse.Store(false)
+		w = Do(app, "POST", "/payments", body, "Idempotency-Key", Key)
+		if w.Code != http.StatusCreated || w.Header.Get("Idempotency-Status") != "Original" || !strings.Contains(w.Body, `"pay_1"`) {
+			t.Errorf("retry: %d %q %s, want 201 Original pay_1", w.Code, w.Header.Get("Idempotency-Status"), w.Body)
+		}
+		if n := s.Executions(shop.Payments); n != 2 {
+			t.Errorf("executions %d, want 2", n)
+		}
+	})
+
+	// With a derived-key secret, payments show the provider key they
+	// would send: the same on the run after a released failure, on the
+	// replay, and on another app sharing the secret; another key, user or
+	// route gets another one. Without a secret there is none.
+	t.Run("ProviderKey", func(t *testing.T) {
+		secret := core.WithDerivedKeySecret([]byte("0123456789abcdef"))
+		s := shop.New()
+		app := build(t, memory.New(), s, secret)
+		const body = `{"amount":1,"currency":"EUR"}`
+		pk := func(w *Reply) string { return w.Header.Get(shop.ProviderKeyHeader) }
+		failed := Do(app, "POST", "/payments?fail=500", body, "Idempotency-Key", Key, shop.UserHeader, "alice")
+		first := Do(app, "POST", "/payments", body, "Idempotency-Key", Key, shop.UserHeader, "alice")
+		replay := Do(app, "POST", "/payments", body, "Idempotency-Key", Key, shop.UserHeader, "alice")
+		if failed.Code != 500 || first.Code != 201 || first.Header.Get("Idempotency-Status") != "Original" || replay.Header.Get("Idempotency-Status") != "Repeated" {
+			t.Fatalf("fail=500, then twice plain: %d, %d %q, %d %q", failed.Code,
+				first.Code, first.Header.Get("Idempotency-Status"), replay.Code, replay.Header.Get("Idempotency-Status"))
+		}
+		k := pk(first)
+		if len(k) != 36 || pk(failed) != k || pk(replay) != k {
+			t.Errorf("provider keys: failed run %q, re-run %q, replay %q; want one UUID", pk(failed), k, pk(replay))
+		}
+		other := build(t, memory.New(), shop.New(), secret)
+		if w := Do(other, "POST", "/payments", body, "Idempotency-Key", Key, shop.UserHeader, "alice"); pk(w) != k {
+			t.Errorf("another instance with the secret derived %q, want %q", pk(w), k)
+		}
+		seen := map[string]string{k: "alice's payment"}
+		for name, w := range map[string]*Reply{
+			"bob's payment":  Do(app, "POST", "/payments", body, "Idempotency-Key", Key, shop.UserHeader, "bob"),
+			"alice's refund": Do(app, "POST", "/refunds", body, "Idempotency-Key", Key, shop.UserHeader, "alice"),
+			"another key":    Do(app, "POST", "/payments", body, "Idempotency-Key", "7f1c3b9e-7a4d-4c1e-9b7f-0d6a5e3c2b1a", shop.UserHeader, "alice"),
+		} {
+			if w.Code != 201 || pk(w) == "" || seen[pk(w)] != "" {
+				t.Errorf("%s: %d, provider key %q (also %s's)", name, w.Code, pk(w), seen[pk(w)])
+			}
+			seen[pk(w)] = name
+		}
+		plain := build(t, memory.New(), shop.New())
+		if w := Do(plain, "POST", "/payments", body, "Idempotency-Key", Key); w.Code != 201 || pk(w) != "" {
+			t.Errorf("without a secret: %d, provider key %q, want none", w.Code, pk(w))
+		}
 	})
 
 	// The extra options reach every idempotent route.
@@ -382,6 +512,36 @@ func CheckExportEvents(body, id string) error {
 		if ev != want {
 			return fmt.Errorf("event %d is %q, want %q", i+1, ev, want)
 		}
+	}
+	return nil
+}
+
+// CheckProblem checks that r is the idempotency middleware's RFC 9457
+// problem of kind with status: problem+json, its type URI and status in
+// the body, not stored (no-store) and no Idempotency-Status, since
+// nothing ran.
+func CheckProblem(r *Reply, status int, kind core.ProblemKind) error {
+	var problems []string
+	if r.Code != status {
+		problems = append(problems, fmt.Sprintf("status %d, want %d", r.Code, status))
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		problems = append(problems, fmt.Sprintf("Content-Type %q, want application/problem+json", ct))
+	}
+	if want := fmt.Sprintf(`"type":%q`, core.ProblemTypeBase+string(kind)); !strings.Contains(r.Body, want) {
+		problems = append(problems, "body lacks "+want)
+	}
+	if want := fmt.Sprintf(`"status":%d`, status); !strings.Contains(r.Body, want) {
+		problems = append(problems, "body lacks "+want)
+	}
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+		problems = append(problems, fmt.Sprintf("Cache-Control %q, want no-store", cc))
+	}
+	if st := r.Header.Get("Idempotency-Status"); st != "" {
+		problems = append(problems, fmt.Sprintf("Idempotency-Status %q on a refusal", st))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s (%s)", strings.Join(problems, "; "), r.Body)
 	}
 	return nil
 }

@@ -29,7 +29,8 @@ import (
 // idempotency middleware, so every response gets a fresh X-Request-Id, a
 // replay included. middleware.Recover comes next, so a handler panic
 // first unwinds through the idempotency middleware, which releases the
-// key (a retry runs fresh), and is then turned into a 500 by Echo's error
+// key (a retry runs fresh; after declared effects it keeps the key
+// uncertain instead), and is then turned into a 500 by Echo's error
 // handler.
 func New(store core.Store, s *shop.Shop, extra ...core.Option) (*echo.Echo, error) {
 	if store == nil {
@@ -91,7 +92,9 @@ func User() echo.MiddlewareFunc {
 // (c.JSON would re-encode with Echo's serializer and add a newline; the
 // shop's bytes are what every framework must answer alike.) A streamed
 // response (exports) is written chunk by chunk to c.Response(), with a
-// Flush after each.
+// Flush after each. The shop gets c.Request().Context(), which idemecho
+// replaces with the claim's context: payments declare their effects
+// through it.
 func Handler(s *shop.Shop, e shop.Endpoint) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var resp *shop.Response

@@ -49,7 +49,8 @@ var ErrorWriter io.Writer = os.Stderr
 // idempotency middleware, so every response gets a fresh X-Request-Id, a
 // replay included. recover comes next, so a handler panic first unwinds
 // through the idempotency middleware, which releases the key (a retry
-// runs fresh), and is then turned into a 500 by ErrorHandler.
+// runs fresh; after declared effects it keeps the key uncertain instead),
+// and is then turned into a 500 by ErrorHandler.
 func New(store core.Store, s *shop.Shop, extra ...core.Option) (*fiber.App, error) {
 	if store == nil {
 		return nil, errors.New("fiberapp: nil store")
@@ -129,7 +130,9 @@ func User() fiber.Handler {
 
 // Handler maps a fiber request to shop.Handle and writes its response
 // with c.Status(...).Send(...), or, for a streamed response (exports),
-// through fasthttp's body stream writer, which flushes each chunk.
+// through fasthttp's body stream writer, which flushes each chunk. The
+// shop gets c.UserContext(), where idemfiber puts the claim: payments
+// declare their effects through it.
 func Handler(s *shop.Shop, e shop.Endpoint) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var resp *shop.Response

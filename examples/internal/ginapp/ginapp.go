@@ -26,8 +26,9 @@ import (
 // replay included: the idempotency middleware must neither store nor
 // replay headers set before it ran (SPEC §3, step 8). gin.Recovery comes
 // next, so a handler panic first unwinds through the idempotency
-// middleware, which releases the key (a retry runs fresh), and is then
-// turned into a 500 that still carries its request id.
+// middleware, which releases the key (a retry runs fresh; after declared
+// effects it keeps the key uncertain instead), and is then turned into a
+// 500 that still carries its request id.
 func New(store core.Store, s *shop.Shop, extra ...core.Option) (*gin.Engine, error) {
 	if store == nil {
 		return nil, errors.New("ginapp: nil store")
@@ -75,7 +76,10 @@ func User() gin.HandlerFunc {
 	}
 }
 
-// Handler maps a gin request to shop.Handle and writes its response.
+// Handler maps a gin request to shop.Handle and writes its response. The
+// shop gets c.Request.Context(), which idemgin replaces with the claim's
+// context before the handler runs: payments declare their effects
+// through it.
 func Handler(s *shop.Shop, e shop.Endpoint) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var resp *shop.Response

@@ -68,7 +68,8 @@ func NewEnv(cfg Config, logger *slog.Logger, store core.Store) (*Env, error) {
 // Options returns the extra engine options of every idempotent route
 // (passed to the app packages' New before each route's own settings, so
 // that a route's option tag still wins for what it sets): the telemetry,
-// and the lease and lock wait of the Config when set (-lease, -lock-wait).
+// and the lease, lock wait and derived-key secret of the Config when set
+// (-lease, -lock-wait, -derive-secret).
 func (e *Env) Options() []core.Option {
 	opts := []core.Option{core.WithTelemetry(e.Telemetry)}
 	if d := e.Config.Lease; d != nil {
@@ -76,6 +77,9 @@ func (e *Env) Options() []core.Option {
 	}
 	if d := e.Config.LockWait; d != nil {
 		opts = append(opts, core.WithLockWait(*d))
+	}
+	if len(e.Config.DeriveSecret) > 0 {
+		opts = append(opts, core.WithDerivedKeySecret([]byte(e.Config.DeriveSecret)))
 	}
 	return opts
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/idemkit/idempotency/core"
 	"github.com/idemkit/idempotency/examples/internal/ginapp"
+	"github.com/idemkit/idempotency/examples/internal/shop"
 	"github.com/idemkit/idempotency/storage/memory"
 )
 
@@ -210,5 +211,25 @@ func TestEnvOptionsDefaults(t *testing.T) {
 	}
 	if begins, _ := spy.calls(); len(begins) != 1 || begins[0].lease != core.DefaultLease {
 		t.Errorf("Begin calls %+v, want one with lease %v", begins, core.DefaultLease)
+	}
+}
+
+// -derive-secret reaches every route's engine: payments show their
+// provider key.
+func TestEnvOptionsDeriveSecret(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for _, secret := range []string{"", "0123456789abcdef"} {
+		env, err := NewEnv(Config{DeriveSecret: secret}, quiet, memory.New())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ginapp.New(env.Store, env.Shop, env.Options()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := post(r, "/payments", "5f0c8a9e-1b2c-4d3e-8f4a-5b6c7d8e9f00")
+		if got := w.Header().Get(shop.ProviderKeyHeader); w.Code != http.StatusCreated || (got != "") != (secret != "") {
+			t.Errorf("secret %q: %d, provider key %q", secret, w.Code, got)
+		}
 	}
 }

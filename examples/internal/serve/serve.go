@@ -7,6 +7,8 @@ package serve
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/shop"
 	"github.com/idemkit/idempotency/storage/memory"
 )
 
@@ -39,6 +42,11 @@ type Config struct {
 	// (core.DefaultLease, core.DefaultLockWait). A route's own option tag
 	// still wins for what it sets.
 	Lease, LockWait *time.Duration
+	// DeriveSecret, when set, is the secret of core.DerivedKey
+	// (core.WithDerivedKeySecret): payments and refunds then show the
+	// payment provider key they would send (shop.ProviderKeyHeader). It
+	// holds the decoded bytes, in a string to keep Config comparable.
+	DeriveSecret string
 }
 
 // The environment variables that give -lease and -lock-wait their
@@ -46,6 +54,10 @@ type Config struct {
 const (
 	EnvLease    = "IDEMKIT_LEASE"
 	EnvLockWait = "IDEMKIT_LOCK_WAIT"
+	// EnvDeriveSecret gives -derive-secret its default; a secret is
+	// better kept out of the process's argument list, visible to every
+	// local user.
+	EnvDeriveSecret = "IDEMKIT_DERIVE_SECRET"
 )
 
 // DefaultAddr is the listen address when -addr is not given.
@@ -77,6 +89,17 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 			}
 		}
 	}
+	secret := os.Getenv(EnvDeriveSecret)
+	if secret != "" {
+		// Like the durations: a flag does not excuse a malformed variable.
+		if _, err := decodeSecret(secret); err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvDeriveSecret, err)
+		}
+	}
+	fs.StringVar(&secret, "derive-secret", secret, fmt.Sprintf(
+		"secret (hex or base64, at least %d bytes) of the payment provider keys derived per operation\n"+
+			"(core.DerivedKey), shown in the %s header; share it between instances (default $%s; empty: none)",
+		core.MinDerivedKeySecret, shop.ProviderKeyHeader, EnvDeriveSecret))
 	fs.StringVar(&cfg.Addr, "addr", DefaultAddr, "listen address")
 	fs.StringVar(&cfg.RedisURL, "redis", os.Getenv("REDIS_URL"),
 		"Redis URL for the shared store: redis://[user:password@]host:6379/0, rediss://... (TLS)\n"+
@@ -93,10 +116,39 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	if secret != "" {
+		b, err := decodeSecret(secret)
+		if err != nil {
+			// Not the value: it is a secret, and it may be in a log.
+			return cfg, fmt.Errorf("-derive-secret (or %s): %w", EnvDeriveSecret, err)
+		}
+		cfg.DeriveSecret = string(b)
+	}
 	if err := cfg.validate(); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// decodeSecret decodes a secret given as hex or as base64 (standard or
+// URL alphabet, padded or not). Hex is tried first: a hex string is valid
+// base64 too, and would decode to other bytes.
+func decodeSecret(s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err = enc.DecodeString(s); err == nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, errors.New("neither hex nor base64")
+	}
+	if len(b) < core.MinDerivedKeySecret {
+		return nil, fmt.Errorf("%d bytes, want at least %d", len(b), core.MinDerivedKeySecret)
+	}
+	return b, nil
 }
 
 // durationValue is a flag.Value for an optional duration, nil until set.

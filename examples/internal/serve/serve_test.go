@@ -18,6 +18,7 @@ func TestParseFlags(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
 	t.Setenv(EnvLease, "")
 	t.Setenv(EnvLockWait, "")
+	t.Setenv(EnvDeriveSecret, "")
 	cfg, err := ParseFlags("x", nil, io.Discard)
 	if err != nil || cfg != (Config{Addr: DefaultAddr}) {
 		t.Errorf("defaults: %+v, %v", cfg, err)
@@ -42,6 +43,7 @@ func TestParseFlagsLeaseAndLockWait(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
 	t.Setenv(EnvLease, "")
 	t.Setenv(EnvLockWait, "")
+	t.Setenv(EnvDeriveSecret, "")
 	check := func(what string, cfg Config, err error, lease, wait string) {
 		t.Helper()
 		if err != nil {
@@ -147,6 +149,7 @@ func TestMainExitCodes(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
 	t.Setenv(EnvLease, "")
 	t.Setenv(EnvLockWait, "")
+	t.Setenv(EnvDeriveSecret, "")
 	noBuild := func(*Env) (Server, error) {
 		t.Error("build called")
 		return nil, errors.New("unreachable")
@@ -224,4 +227,46 @@ func closedAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+func TestParseFlagsDeriveSecret(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv(EnvLease, "")
+	t.Setenv(EnvLockWait, "")
+	t.Setenv(EnvDeriveSecret, "")
+	want := "0123456789abcdef" // 16 bytes
+	for _, tc := range []struct{ name, env, flag string }{
+		{"hex flag", "", "30313233343536373839616263646566"},
+		{"base64 flag", "", "MDEyMzQ1Njc4OWFiY2RlZg=="},
+		{"unpadded base64", "", "MDEyMzQ1Njc4OWFiY2RlZg"},
+		{"environment", "30313233343536373839616263646566", ""},
+		{"a flag overrides the environment", "ffffffffffffffffffffffffffffffff", "MDEyMzQ1Njc4OWFiY2RlZg=="},
+	} {
+		t.Setenv(EnvDeriveSecret, tc.env)
+		var args []string
+		if tc.flag != "" {
+			args = []string{"-derive-secret", tc.flag}
+		}
+		cfg, err := ParseFlags("x", args, io.Discard)
+		if err != nil || cfg.DeriveSecret != want {
+			t.Errorf("%s: secret %q, %v; want %q", tc.name, cfg.DeriveSecret, err, want)
+		}
+	}
+	t.Setenv(EnvDeriveSecret, "nonsense!")
+	if _, err := ParseFlags("x", []string{"-derive-secret", "MDEyMzQ1Njc4OWFiY2RlZg=="}, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), EnvDeriveSecret+": neither hex nor base64") {
+		t.Errorf("malformed %s beside a valid flag: %v", EnvDeriveSecret, err)
+	}
+	t.Setenv(EnvDeriveSecret, "")
+	for _, tc := range []struct{ value, msg string }{
+		{"00112233445566778899aabbccddee", "15 bytes, want at least 16"},
+		{"not a secret at all!", "neither hex nor base64"},
+	} {
+		_, err := ParseFlags("x", []string{"-derive-secret", tc.value}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), EnvDeriveSecret) {
+			t.Errorf("%q: %v, want an error naming %s and saying %q", tc.value, err, EnvDeriveSecret, tc.msg)
+		} else if strings.Contains(err.Error(), tc.value) {
+			t.Errorf("%q: the error shows the secret: %v", tc.value, err)
+		}
+	}
 }

@@ -9,4 +9,23 @@
 // validation that answers a cacheable 400, the Set-Cookie that a replay
 // must not repeat, is therefore identical across frameworks, and any
 // difference the demo reveals is the adapter's.
+//
+// Payments and refunds behave like a real payment handler: after
+// validation, just before they "charge" (create the resource), they
+// declare their effects through the handler's context
+// (core.DeclareEffects), and answer 503 without charging when that fails.
+// A failure after that point leaves the key uncertain instead of
+// releasing it for a second charge.
+//
+// The query switches simulate what goes wrong, in this order:
+//
+//	effects=1   declare effects first, as a handler that has charged the
+//	            card already: whatever fails next leaves the key uncertain
+//	            (retries get 423 operation-uncertain until it is resolved)
+//	delay=300ms sleep first (at most MaxDelay); 503 if the client goes away
+//	fail=500    answer that 5xx; without effects=1 the key is released
+//	panic=1     panic; without effects=1 the key is released
+//
+// So effects=1&fail=500 and effects=1&panic=1 leave the key uncertain,
+// while fail=500 and panic=1 alone let a retry run again.
 package shop

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/bytedance/sonic"
+
+	"github.com/idemkit/idempotency/core"
 )
 
 // Endpoint names one of the example API's operations.
@@ -51,7 +53,7 @@ const (
 // Request is what a handler needs from an HTTP request. Adapters fill it
 // from their framework's context.
 type Request struct {
-	// Query is the decoded query string (delay, fail, panic).
+	// Query is the decoded query string (effects, delay, fail, panic).
 	Query url.Values
 	// Header is the request header, with canonical keys as net/http
 	// builds them (adapters of other HTTP stacks must canonicalize);
@@ -148,8 +150,14 @@ func ReadBody(r io.Reader) ([]byte, error) {
 
 // Handle runs endpoint e on req. It panics when the query asks for it
 // (panic=1): the framework's recovery middleware must answer, and the
-// idempotency middleware must release the key on the way. The answer of
-// Exports is a stream (Response.Stream), every other one a Body.
+// idempotency middleware must release the key on the way (or, after
+// effects=1, keep it uncertain). The answer of Exports is a stream
+// (Response.Stream), every other one a Body.
+//
+// ctx must be the context the idempotency middleware hands the handler
+// (gin's c.Request.Context(), echo's c.Request().Context(), fiber's
+// c.UserContext()): payments and refunds declare their effects through
+// it (core.DeclareEffects), and refuse to charge with 503 without it.
 func (s *Shop) Handle(ctx context.Context, e Endpoint, req *Request) *Response {
 	if e == Stats {
 		return s.stats()
@@ -163,14 +171,28 @@ func (s *Shop) Handle(ctx context.Context, e Endpoint, req *Request) *Response {
 	if len(req.Body) > MaxBodyBytes {
 		return Error(http.StatusRequestEntityTooLarge, fmt.Sprintf("request bodies are limited to %d bytes", MaxBodyBytes))
 	}
+	if e == Payments || e == Refunds {
+		// Derived before anything can fail, as a handler derives the key
+		// of the provider call it is about to make: whatever the switches
+		// do, every answer shows the key this operation would use.
+		if pk := providerKey(ctx); pk != "" {
+			resp := s.handle(ctx, e, req)
+			resp.Header.Set(ProviderKeyHeader, pk)
+			return resp
+		}
+	}
+	return s.handle(ctx, e, req)
+}
+
+func (s *Shop) handle(ctx context.Context, e Endpoint, req *Request) *Response {
 	if resp := simulate(ctx, req.Query); resp != nil {
 		return resp
 	}
 	switch e {
 	case Payments:
-		return s.createMoney(req, Payments, "pay_", "/payments/")
+		return s.createMoney(ctx, req, Payments, "pay_", "/payments/")
 	case Refunds:
-		return s.createMoney(req, Refunds, "ref_", "/refunds/")
+		return s.createMoney(ctx, req, Refunds, "ref_", "/refunds/")
 	case Votes:
 		id := "vote_" + strconv.FormatInt(s.created[Votes].Add(1), 10)
 		return JSON(http.StatusCreated, voteOut{ID: id})
@@ -181,9 +203,26 @@ func (s *Shop) Handle(ctx context.Context, e Endpoint, req *Request) *Response {
 	}
 }
 
-// simulate applies the query's test switches in order: delay, fail, panic.
-// It returns nil when the request should go on normally.
+// simulate applies the query's test switches in order: effects, delay,
+// fail, panic. It returns nil when the request should go on normally.
+//
+// effects=1 comes first so that it plays a handler that has already
+// charged the card when it then stalls, fails or panics: the idempotency
+// middleware must then keep the key uncertain (423 operation-uncertain)
+// instead of releasing it for a second charge, which is what the same
+// fail=500 or panic=1 without it gets (SPEC §3, steps 8-9).
 func simulate(ctx context.Context, q url.Values) *Response {
+	if v := q.Get("effects"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return Error(http.StatusBadRequest, "effects must be a boolean, e.g. effects=1")
+		}
+		if on {
+			if resp := declareEffects(ctx); resp != nil {
+				return resp
+			}
+		}
+	}
 	if v := q.Get("delay"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > MaxDelay {
@@ -243,7 +282,47 @@ type errorOut struct {
 	Error string `json:"error"`
 }
 
-func (s *Shop) createMoney(req *Request, e Endpoint, prefix, location string) *Response {
+// ProviderKeyHeader carries, on every answer of payments and refunds
+// when the engine has a derived-key secret (core.WithDerivedKeySecret),
+// the idempotency key the handler would send to its payment provider:
+// core.DerivedKey(ctx, "psp"). It is the same on every run of one
+// operation (same scope and key), on any instance sharing the secret, so
+// a re-run after a released failure would be deduplicated by the
+// provider. A real server keeps it to itself; the example shows it.
+const ProviderKeyHeader = "X-Provider-Key"
+
+// providerKey returns the operation's provider key, or "" when there is
+// none: no secret (core.ErrNoDerivedKeySecret) or no claim, which
+// declareEffects refuses anyway.
+func providerKey(ctx context.Context) string {
+	pk, err := core.DerivedKey(ctx, "psp")
+	if err != nil {
+		return ""
+	}
+	return pk
+}
+
+// declareEffects tells the idempotency middleware that the handler is
+// about to move money, or answers the 503 that stops it from doing so.
+// Going on without the mark would let a failure release the key and a
+// retry charge twice; without a claim at all (ErrNoClaim: no middleware,
+// or a fail-open bypass) nothing would stop a duplicate either, and these
+// routes require a key, so that is a wiring error, not a choice to make
+// per request. A 5xx is never stored: the key is released and the client
+// retries, with nothing charged.
+func declareEffects(ctx context.Context) *Response {
+	err := core.DeclareEffects(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, core.ErrNoClaim):
+		return Error(http.StatusServiceUnavailable, "not charged: no idempotency claim protects this request")
+	default:
+		return Error(http.StatusServiceUnavailable, "not charged: the idempotency store could not record the charge; retry later")
+	}
+}
+
+func (s *Shop) createMoney(ctx context.Context, req *Request, e Endpoint, prefix, location string) *Response {
 	var in moneyIn
 	// sonic's syntax errors span several lines with a caret diagram, so
 	// the client gets a fixed message instead of the decoder's.
@@ -261,6 +340,12 @@ func (s *Shop) createMoney(req *Request, e Endpoint, prefix, location string) *R
 	user := req.User
 	if user == "" {
 		user = "guest"
+	}
+	// As late as possible: everything above fails cleanly (a 400 is
+	// stored, a crash before this line is retried fresh), everything
+	// below is the charge, which must never happen twice.
+	if resp := declareEffects(ctx); resp != nil {
+		return resp
 	}
 	id := prefix + strconv.FormatInt(s.created[e].Add(1), 10)
 	resp := JSON(http.StatusCreated, moneyOut{ID: id, Amount: *in.Amount, Currency: in.Currency, User: user})

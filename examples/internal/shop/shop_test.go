@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,12 +18,50 @@ import (
 	"github.com/idemkit/idempotency/storage/memory"
 )
 
+// pay runs endpoint e as the idempotency middleware would, under a claim
+// of a fresh key on a memory store (see claimed).
 func pay(s *Shop, e Endpoint, query, body, user string) *Response {
+	r, _ := claimed(newEngine(memory.New()), newKey(), func(ctx context.Context) *Response {
+		return handle(ctx, s, e, query, body, user)
+	})
+	return r
+}
+
+func handle(ctx context.Context, s *Shop, e Endpoint, query, body, user string) *Response {
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		panic(err)
 	}
-	return s.Handle(context.Background(), e, &Request{Query: q, Header: http.Header{}, Body: []byte(body), User: user})
+	return s.Handle(ctx, e, &Request{Query: q, Header: http.Header{}, Body: []byte(body), User: user})
+}
+
+const testScope = "shop-test"
+
+func newEngine(store core.Store) *core.Engine {
+	return core.Must(core.New(core.WithStore(store)))
+}
+
+// claimed runs fn under an idempotency claim of key, through Engine.Do,
+// which gives fn the context a handler gets from the HTTP middleware: the
+// one DeclareEffects needs. A 5xx ends the claim as a failure, as the
+// middleware ends a non-cacheable answer. It returns fn's response (nil
+// when fn did not run) and Do's error.
+func claimed(eng *core.Engine, key string, fn func(ctx context.Context) *Response) (*Response, error) {
+	var resp *Response
+	_, _, err := eng.Do(context.Background(), testScope, key, core.Fingerprint{}, func(ctx context.Context) ([]byte, error) {
+		resp = fn(ctx)
+		if resp.Status >= 500 {
+			return nil, fmt.Errorf("status %d", resp.Status)
+		}
+		return resp.Body, nil
+	})
+	return resp, err
+}
+
+var keys atomic.Int64
+
+func newKey() string {
+	return fmt.Sprintf("00000000-0000-4000-8000-%012x", keys.Add(1))
 }
 
 func decode(t *testing.T, b []byte) map[string]any {
@@ -290,4 +329,127 @@ func TestExport(t *testing.T) {
 	if got := s.Snapshot().Executions; got != (Counts{Exports: 6}) {
 		t.Errorf("executions %+v, want 6 exports (2 streamed, 3 refused, 1 failed)", got)
 	}
+}
+
+// Payments and refunds declare their effects just before they charge,
+// and refuse to charge (503, nothing created) when the declaration fails.
+// effects=1 declares them before the other switches, so that what fails
+// afterwards fails after the charge: the key is then uncertain, while the
+// same failure without it releases the key.
+func TestEffects(t *testing.T) {
+	const body = `{"amount":1,"currency":"EUR"}`
+	inspect := func(t *testing.T, eng *core.Engine, key string) string {
+		t.Helper()
+		in, err := eng.Inspect(context.Background(), testScope, key)
+		if errors.Is(err, core.ErrNotFound) {
+			return "released"
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.State.String()
+	}
+
+	t.Run("declared before the charge", func(t *testing.T) {
+		s := New()
+		for _, e := range []Endpoint{Payments, Refunds} {
+			key := newKey()
+			store := &marks{Store: memory.New()}
+			eng := newEngine(store)
+			r, err := claimed(eng, key, func(ctx context.Context) *Response {
+				return handle(ctx, s, e, "", body, "")
+			})
+			if err != nil || r.Status != http.StatusCreated {
+				t.Fatalf("%v: %v, %d %s", e, err, r.Status, r.Body)
+			}
+			if n := store.commits.Load(); n != 1 {
+				t.Errorf("%v: %d effects declared to the store, want 1", e, n)
+			}
+			if got := inspect(t, eng, key); got != "completed" {
+				t.Errorf("%v: record %s, want completed", e, got)
+			}
+		}
+	})
+
+	t.Run("no claim", func(t *testing.T) {
+		s := New()
+		for _, tc := range []struct {
+			e     Endpoint
+			query string
+		}{{Payments, ""}, {Refunds, ""}, {Votes, "effects=1"}, {Payments, "effects=1&fail=500"}} {
+			r := handle(context.Background(), s, tc.e, tc.query, body, "")
+			if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "not charged") {
+				t.Errorf("%v?%s without a claim: %d %s, want 503", tc.e, tc.query, r.Status, r.Body)
+			}
+		}
+		// Nothing was created: the next payment is still pay_1.
+		if r := pay(s, Payments, "", body, ""); decode(t, r.Body)["id"] != "pay_1" {
+			t.Errorf("after the refusals: %d %s, want pay_1", r.Status, r.Body)
+		}
+	})
+
+	t.Run("store refuses the mark", func(t *testing.T) {
+		s := New()
+		key := newKey()
+		store := &marks{Store: memory.New(), fail: true}
+		eng := newEngine(store)
+		r, _ := claimed(eng, key, func(ctx context.Context) *Response {
+			return handle(ctx, s, Payments, "", body, "")
+		})
+		if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "retry later") {
+			t.Errorf("%d %s, want 503", r.Status, r.Body)
+		}
+		if got := inspect(t, eng, key); got != "released" {
+			t.Errorf("record %s, want released: nothing was charged", got)
+		}
+		if r := pay(s, Payments, "", body, ""); decode(t, r.Body)["id"] != "pay_1" {
+			t.Errorf("after the refusal: %d %s, want pay_1", r.Status, r.Body)
+		}
+	})
+
+	t.Run("failures", func(t *testing.T) {
+		for _, tc := range []struct{ query, want string }{
+			{"fail=500", "released"},
+			{"panic=1", "released"},
+			{"effects=0&fail=500", "released"},
+			{"effects=1&fail=500", "uncertain"},
+			{"effects=true&fail=503", "uncertain"},
+			{"effects=1&panic=1", "uncertain"},
+			{"effects=1", "completed"},
+			{"effects=1&delay=1ms", "completed"},
+		} {
+			s := New()
+			key := newKey()
+			eng := newEngine(memory.New())
+			func() {
+				defer func() { _ = recover() }() // panic=1
+				_, _ = claimed(eng, key, func(ctx context.Context) *Response {
+					return handle(ctx, s, Payments, tc.query, body, "")
+				})
+			}()
+			if got := inspect(t, eng, key); got != tc.want {
+				t.Errorf("%s: record %s, want %s", tc.query, got, tc.want)
+			}
+		}
+	})
+
+	if r := pay(New(), Payments, "effects=maybe", body, ""); r.Status != http.StatusBadRequest {
+		t.Errorf("effects=maybe: %d, want 400", r.Status)
+	}
+}
+
+// marks counts the effects declared to a store, or, with fail, refuses
+// to record them as an unreachable store would.
+type marks struct {
+	core.Store
+	fail    bool
+	commits atomic.Int64
+}
+
+func (m *marks) Commit(ctx context.Context, key string, token uint64) error {
+	m.commits.Add(1)
+	if m.fail {
+		return fmt.Errorf("%w: test outage", core.ErrStoreUnavailable)
+	}
+	return m.Store.Commit(ctx, key, token)
 }
