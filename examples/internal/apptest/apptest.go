@@ -5,7 +5,6 @@
 package apptest
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -322,63 +321,6 @@ func Run(t *testing.T, build Build) {
 	// failure before the declaration releases the key (a retry runs
 	// again); one after it leaves the key uncertain: retries get 423
 	// operation-uncertain and nothing runs until an operator resolves it.
-	t.Run("EffectsUncertain", func(t *testing.T) {
-		store := memory.New()
-		s := shop.New()
-		app := build(t, store, s)
-		eng, err := core.New(shop.Options(store, shop.Payments)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const body = `{"amount":1,"currency":"EUR"}`
-		runs := int64(0)
-		for i, q := range []string{"effects=1&fail=500", "effects=1&panic=1"} {
-			key := fmt.Sprintf("%d2a7c3d4-5e6f-4a1b-8c2d-3e4f5a6b7c8d", i)
-			path := "/payments?" + q
-			if w := Do(app, "POST", path, body, "Idempotency-Key", key); w.Code != 500 {
-				t.Errorf("%s: %d %s, want 500", q, w.Code, w.Body)
-			}
-			runs++
-			for try := range 2 {
-				w := Do(app, "POST", path, body, "Idempotency-Key", key)
-				if err := CheckProblem(w, http.StatusLocked, core.ProblemOperationUncertain); err != nil {
-					t.Errorf("%s, retry %d: %v", q, try+1, err)
-				}
-			}
-			if n := s.Executions(shop.Payments); n != runs {
-				t.Errorf("%s: executions %d, want %d: an uncertain payment ran again", q, n, runs)
-			}
-			// The operator finds that the charge did not happen and
-			// releases the key: the next request with it runs once. The
-			// scope is the route pattern as every framework reports it.
-			scope := core.ScopeString(core.ScopeUserRoute, "", "POST", "/payments", "")
-			if err := eng.Resolve(context.Background(), scope, key, nil); err != nil {
-				t.Fatalf("%s: Resolve: %v", q, err)
-			}
-			for try, want := range []string{"Original", "Repeated"} {
-				w := Do(app, "POST", "/payments", body, "Idempotency-Key", key)
-				if w.Code != http.StatusCreated || w.Header.Get("Idempotency-Status") != want {
-					t.Errorf("%s, after the release, try %d: %d %q %s, want 201 %s", q, try+1, w.Code, w.Header.Get("Idempotency-Status"), w.Body, want)
-				}
-			}
-			runs++
-			if n := s.Executions(shop.Payments); n != runs {
-				t.Errorf("%s: executions %d after the release, want %d", q, n, runs)
-			}
-		}
-
-		// effects=1 on a payment that succeeds changes nothing for the
-		// client: it is stored and replayed.
-		const ok = "9a2a7c3d-5e6f-4a1b-8c2d-3e4f5a6b7c8d"
-		for _, want := range []string{"Original", "Repeated"} {
-			if w := Do(app, "POST", "/payments?effects=1", body, "Idempotency-Key", ok); w.Code != 201 || w.Header.Get("Idempotency-Status") != want {
-				t.Errorf("effects=1: %d %q, want 201 %s", w.Code, w.Header.Get("Idempotency-Status"), want)
-			}
-		}
-	})
-
-	// A payment whose effects cannot be recorded is not charged: 503, the
-	// key is released, and the retry charges once.
 	t.Run("EffectsRefused", func(t *testing.T) {
 		store := &refuseCommit{Store: memory.New()}
 		store.refuse.Store(true)

@@ -9,15 +9,22 @@ import (
 	"github.com/idemkit/idempotency/examples/internal/shop"
 )
 
-func TestApp(t *testing.T) {
-	apptest.Run(t, func(t *testing.T, store core.Store, s *shop.Shop, extra ...core.Option) apptest.App {
-		e, err := New(store, s, extra...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.Logger.SetOutput(io.Discard) // the panic test's stack trace
-		return apptest.Handler(e)
-	})
+func TestApp(t *testing.T) { apptest.Run(t, build) }
+
+// TestEffects: nothing that ran runs again, on both stores.
+func TestEffects(t *testing.T) {
+	for name, newStore := range apptest.Stores(t) {
+		t.Run(name, func(t *testing.T) { apptest.RunEffects(t, build, newStore) })
+	}
+}
+
+func build(t *testing.T, store core.Store, s *shop.Shop, extra ...core.Option) apptest.App {
+	e, err := New(store, s, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Logger.SetOutput(io.Discard) // the panic test's stack trace
+	return apptest.Handler(e)
 }
 
 func TestNewErrors(t *testing.T) {

@@ -18,16 +18,23 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestApp(t *testing.T) {
-	apptest.Run(t, func(t *testing.T, store core.Store, s *shop.Shop, extra ...core.Option) apptest.App {
-		app, err := New(store, s, extra...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = app.Shutdown() })
-		return apptest.Response(t, func(req *http.Request) (*http.Response, error) {
-			return app.Test(req, -1)
-		})
+func TestApp(t *testing.T) { apptest.Run(t, build) }
+
+// TestEffects: nothing that ran runs again, on both stores.
+func TestEffects(t *testing.T) {
+	for name, newStore := range apptest.Stores(t) {
+		t.Run(name, func(t *testing.T) { apptest.RunEffects(t, build, newStore) })
+	}
+}
+
+func build(t *testing.T, store core.Store, s *shop.Shop, extra ...core.Option) apptest.App {
+	app, err := New(store, s, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Shutdown() })
+	return apptest.Response(t, func(req *http.Request) (*http.Response, error) {
+		return app.Test(req, -1)
 	})
 }
 
