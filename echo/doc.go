@@ -12,8 +12,14 @@
 // through Echo's *echo.Response writer; every decision is the engine's.
 // Refusals (400, 409, 413, 422, 503) are written directly as RFC 9457
 // problem+json rather than returned as errors, so Echo's error handler
-// cannot reshape them. A handler's error releases the key and is returned
-// to Echo unchanged; a panic releases the key and keeps propagating to
-// middleware.Recover. Streaming (Flush, Hijack) passes through unstored.
-// WithSkipper follows Echo's Skipper convention.
+// cannot reshape them. A handler's error is answered by Echo's
+// HTTPErrorHandler inside the middleware: a 4xx is stored, a 5xx releases
+// the key; a panic releases the key and keeps propagating to
+// middleware.Recover. After core.DeclareEffects both leave the key
+// uncertain instead. Streaming (Flush, Hijack) passes through unstored and
+// leaves a tombstone (410 result-unavailable on a retry). WithSkipper
+// follows Echo's Skipper convention.
+//
+// Handlers find their claim, for core.DeclareEffects and core.DerivedKey,
+// in c.Request().Context().
 package idemecho

@@ -6,17 +6,23 @@
 //
 // The adapter maps *fiber.Ctx to core.Exchange and reads the response back
 // from fasthttp after the handler ran; every decision is the engine's.
-// Body streams (SendStream, SetBodyStreamWriter) pass through unstored. A
-// handler's error releases the key and is returned to Fiber's error
-// handler; a panic releases the key and keeps propagating to the recover
-// middleware. WithNext follows Fiber's Next convention.
+// Body streams (SendStream, SetBodyStreamWriter) pass through unstored
+// and leave a tombstone (410 result-unavailable on a retry). A handler's
+// error is answered by the app's ErrorHandler inside the middleware: a
+// 4xx is stored, a 5xx releases the key; a panic releases the key and
+// keeps propagating to the recover middleware. After core.DeclareEffects
+// both leave the key uncertain instead. WithNext follows Fiber's Next
+// convention.
+//
+// Handlers find their claim, for core.DeclareEffects and core.DerivedKey,
+// in c.UserContext() (the context to pass downstream) and in c.Context().
 //
 // Fiber reads whole bodies itself and rejects those above its own
 // Config.BodyLimit (default 4 MiB) before any middleware runs; raise it to
 // at least the engine's MaxBodyBytes (default 10 MiB) when clients may
 // send more.
 //
-// Under app.Use, Fiber has not matched the final route yet, so the route
-// scopes (route, user_route) fall back to the concrete path there; attach
-// the middleware to routes or groups to scope by route pattern.
+// Under app.Use or a Group, the route scopes (route, user_route) use the
+// pattern of the route the request will reach, not the mount prefix; a
+// request that matches no route passes through to Fiber's 404.
 package idemfiber

@@ -11,9 +11,15 @@
 // The adapter only maps *gin.Context to core.Exchange: reading the
 // request, capturing the response through Gin's writer, replaying. Every
 // decision is the engine's (package core). Streaming responses (Flush,
-// Hijack, c.Stream, SSE) pass through and are not stored. A panic in the
-// handler releases the key and keeps propagating, so gin.Recovery still
-// answers.
+// Hijack, c.Stream, SSE) pass through and are not stored: a retry gets
+// 410 result-unavailable (a tombstone). A panic in the handler releases
+// the key (or leaves it uncertain after core.DeclareEffects) and keeps
+// propagating, so gin.Recovery still answers.
+//
+// Handlers find their claim, for core.DeclareEffects and core.DerivedKey,
+// in c.Request.Context() and in the *gin.Context itself:
+//
+//	if err := core.DeclareEffects(c); err != nil { ... } // do not charge
 //
 // When idemkit middlewares are stacked on one request (r.Use and a route
 // middleware), the outermost handles it and the inner ones pass through,
