@@ -551,6 +551,12 @@ func (s *Store) renew(sh *shard, key string, token uint64, until, now int64) err
 		return core.ErrLeaseLost
 	}
 	e.lease = until
+	// A renewed claim outlives its TTL as long as it is renewed (a long
+	// handler keeps its claim, as on Redis): the record is kept at least
+	// two leases from now.
+	if keep := after(until, time.Duration(until-now)); keep > e.exp {
+		e.exp = keep
+	}
 	sh.live.fix(e)
 	s.noted(e.deadline())
 	return nil
