@@ -445,14 +445,17 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 		// another request may own the key now; do not touch it. A
 		// committed claim cannot have been taken over: its record is
 		// still this token's (uncertain at worst), so it is ended below.
+	case status >= 500 || !c.cacheable(status):
+		// A failure, streamed or not: released (or uncertain after
+		// declared effects), never a tombstone, which would tell retries
+		// that the operation ran to completion and lock the key out.
+		e.endFailed(r, token, lease.until, status, committed, fmt.Sprintf("handler answered %d", status))
 	case capd.Streamed:
 		e.endUnstored(r, token, lease.until, status, committed, "response streamed")
 	case capd.Oversize:
 		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: c.maxResponseBytes,
 			Detail: "response larger than the max response size: delivered, not stored"})
 		e.endUnstored(r, token, lease.until, status, committed, fmt.Sprintf("response larger than %d bytes", c.maxResponseBytes))
-	case status >= 500 || !c.cacheable(status):
-		e.endFailed(r, token, lease.until, status, committed, fmt.Sprintf("handler answered %d", status))
 	default:
 		stored = e.complete(r, token, lease, status, &capd)
 	}

@@ -97,7 +97,8 @@ type Attempt struct {
 	Nonce uint64
 	// Lease is how long the claim holds without renewal.
 	Lease time.Duration
-	// TTL is how long an in-flight record is kept at most.
+	// TTL is how long an in-flight record is kept at most without
+	// renewal; Renew keeps it at least two leases from the renewal.
 	TTL time.Duration
 }
 

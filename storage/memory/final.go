@@ -72,7 +72,7 @@ func (s *Store) Complete(_ context.Context, key string, token uint64, state core
 		if need > held {
 			if !s.take(sh, e, need-held, now) {
 				sh.mu.Unlock()
-				if _, err := s.makeRoom(evictFrom(home, e), 0, need-held, now); err == nil {
+				if _, err := s.makeRoom(evictFrom(home, e), 0, need-held, now, e); err == nil {
 					held = need
 				} else if state == core.StateCompleted {
 					s.giveBack(held)
@@ -144,7 +144,7 @@ func (s *Store) Resolve(_ context.Context, key string, payload []byte, ttl time.
 		if need > held {
 			if !s.take(sh, e, need-held, now) {
 				sh.mu.Unlock()
-				if _, err := s.makeRoom(evictFrom(home, e), 0, need-held, now); err != nil {
+				if _, err := s.makeRoom(evictFrom(home, e), 0, need-held, now, e); err != nil {
 					s.giveBack(held)
 					return err
 				}

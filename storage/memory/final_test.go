@@ -289,3 +289,46 @@ func TestResolveAccounting(t *testing.T) {
 		memory.CheckInvariants(t, st)
 	}
 }
+
+// When the only final record left to evict is the stranded (uncertain)
+// record itself (the store is otherwise full of live claims), making room
+// for its owner's late Complete, or for an operator's Resolve, must not
+// evict that record: the key would become free and a handler that
+// declared effects would run again. The call may fail; the record stays.
+func TestStrandedRecordNotEvictedToMakeItsOwnRoom(t *testing.T) {
+	for _, via := range []string{"Complete", "Resolve"} {
+		t.Run(via, func(t *testing.T) {
+			ctx := context.Background()
+			clk := newClock()
+			const maxBytes = 32 * (memory.EntryOverhead + 16)
+			st := memory.New(memory.WithMaxBytes(maxBytes), memory.WithClock(clk.Now))
+			// Live claims fill the store, leaving room for one small record.
+			for i := 0; st.Stats().Bytes+2*(memory.EntryOverhead+16) <= maxBytes; i++ {
+				if _, err := st.Begin(ctx, fmt.Sprintf("live:%d", i), core.Attempt{Nonce: nonces.Add(1), Lease: time.Hour, TTL: 2 * time.Hour}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			token := claimCommitted(t, st, "paid")
+			clk.Advance(2 * time.Second)
+			if res, err := st.Begin(ctx, "paid", core.Attempt{Nonce: nonces.Add(1), Lease: time.Minute, TTL: time.Hour}); err != nil || !res.Stranded {
+				t.Fatalf("Begin = %+v, %v; want stranded", res, err)
+			}
+			free := maxBytes - st.Stats().Bytes
+			payload := make([]byte, free+memory.EntryOverhead/2) // fits only if "paid" itself goes
+			var err error
+			if via == "Complete" {
+				err = st.Complete(ctx, "paid", token, core.StateCompleted, payload, time.Hour)
+			} else {
+				err = st.Resolve(ctx, "paid", payload, time.Hour)
+			}
+			rec, gerr := st.Get(ctx, "paid")
+			if gerr != nil {
+				t.Fatalf("%s (err %v) evicted the stranded record it was settling: the key is free, a retry runs again", via, err)
+			}
+			if err == nil && rec.State != core.StateCompleted || err != nil && rec.State != core.StateUncertain {
+				t.Fatalf("%s = %v, record %v", via, err, rec.State)
+			}
+			memory.CheckInvariants(t, st)
+		})
+	}
+}

@@ -325,8 +325,9 @@ func (s *Store) room(sh *shard, n, size, now int64) (ok bool, evicted int) {
 
 // makeRoom reserves n entries and size bytes, with no shard locked: it
 // sweeps every expired record and abandoned claim out of the store, then
-// evicts final records, from shard home first, then from the others.
-func (s *Store) makeRoom(home int, n, size, now int64) (evicted int, err error) {
+// evicts final records, from shard home first, then from the others, but
+// never keep (the record the room is for: evicting it would free its key).
+func (s *Store) makeRoom(home int, n, size, now int64, keep *entry) (evicted int, err error) {
 	if n > s.cfg.maxEntries || size > s.cfg.maxBytes {
 		s.refused.Add(1)
 		return 0, fmt.Errorf("%w: %w", core.ErrStoreUnavailable, ErrTooLarge)
@@ -338,7 +339,7 @@ func (s *Store) makeRoom(home int, n, size, now int64) (evicted int, err error) 
 			swept = true
 			continue
 		}
-		found, live := s.evictAny(home, now)
+		found, live := s.evictAny(home, now, keep)
 		if !found {
 			if s.reserve(n, size) { // room freed meanwhile
 				break
@@ -354,12 +355,13 @@ func (s *Store) makeRoom(home int, n, size, now int64) (evicted int, err error) 
 }
 
 // evictAny evicts one final record, from shard home if it has one,
-// else from the next shard that has.
-func (s *Store) evictAny(home int, now int64) (found, live bool) {
+// else from the next shard that has. A shard whose next record to evict
+// is keep is passed over.
+func (s *Store) evictAny(home int, now int64, keep *entry) (found, live bool) {
 	for i := 0; i < shardCount; i++ {
 		sh := &s.shards[(home+i)%shardCount]
 		sh.mu.Lock()
-		if sh.done.n > 0 {
+		if sh.done.n > 0 && sh.done.first() != keep {
 			live = s.evictDone(sh, now)
 			sh.mu.Unlock()
 			return true, live
@@ -435,7 +437,7 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 			break
 		}
 		sh.mu.Unlock()
-		n, err := s.makeRoom(home, 1, size, now)
+		n, err := s.makeRoom(home, 1, size, now, nil)
 		evicted += n
 		if err != nil {
 			return core.BeginResult{Evicted: evicted}, err
@@ -551,6 +553,12 @@ func (s *Store) renew(sh *shard, key string, token uint64, until, now int64) err
 		return core.ErrLeaseLost
 	}
 	e.lease = until
+	// A renewed claim outlives its TTL as long as it is renewed (a long
+	// handler keeps its claim, as on Redis): the record is kept at least
+	// two leases from now.
+	if keep := after(until, time.Duration(until-now)); keep > e.exp {
+		e.exp = keep
+	}
 	sh.live.fix(e)
 	s.noted(e.deadline())
 	return nil
