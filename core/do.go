@@ -42,7 +42,9 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 		}
 		if c.failOpen && !integrity {
 			e.record(r, OutcomeBypass, 0, 0, 0, false)
-			out, ferr := fn(ctx)
+			// No claim: fn must not find an outer one (Do called from a
+			// handler) and declare effects, or derive keys, for it.
+			out, ferr := fn(withoutClaim{ctx})
 			return out, false, ferr
 		}
 		e.record(r, OutcomeStoreError, 0, 0, 0, false)

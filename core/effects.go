@@ -54,6 +54,17 @@ func (r *request) Value(key any) any {
 	return r.ctx.Value(key)
 }
 
+// withoutClaim hides any claim of its parent, for a function that runs
+// without one of its own (Do failing open).
+type withoutClaim struct{ context.Context }
+
+func (w withoutClaim) Value(key any) any {
+	if key == ClaimContextKey {
+		return nil
+	}
+	return w.Context.Value(key)
+}
+
 func claimOf(ctx context.Context) (*request, bool) {
 	if ctx == nil {
 		return nil, false
@@ -82,9 +93,11 @@ func claimOf(ctx context.Context) (*request, bool) {
 // instead (the claim is released and the client retries):
 //
 //   - ErrNoClaim: ctx is not a handler's context under a claim (no key on
-//     an optional route, a fail-open bypass, no middleware), or the
-//     handler already returned. Nothing protects the request: decide
-//     whether to go on unprotected.
+//     an optional route, a fail-open bypass, no middleware): nothing
+//     protects the request, so decide whether to go on unprotected. The
+//     same error for a context whose handler already returned (a
+//     goroutine that outlived it) means never go on: the claim has
+//     ended, and may have been released for a retry to run.
 //   - ErrLeaseLost: the claim's lease was lost; another request may own
 //     the key now. Never go on.
 //   - ErrStoreUnavailable: the mark could not be stored. Never go on.

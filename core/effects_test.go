@@ -288,3 +288,31 @@ func TestBackgroundCompletionTooLargeLeavesTombstone(t *testing.T) {
 		t.Fatalf("ran %d times, want once", runs.Load())
 	}
 }
+
+// Do failing open inside a handler that holds a claim: its function runs
+// without a claim of its own, and must not declare effects on the outer
+// one.
+func TestDoFailOpenHidesTheOuterClaim(t *testing.T) {
+	outer := newEngine(t)
+	fs := &coretest.FlakyStore{Store: memory.New()}
+	inner := newEngine(t, core.WithStore(fs), core.WithFailOpen(true))
+	ctx := context.Background()
+	_, _, err := outer.Do(ctx, "http", "k", core.Fingerprint{}, func(ctx context.Context) ([]byte, error) {
+		fs.SetDown(true)
+		_, _, err := inner.Do(ctx, "queue", "m", core.Fingerprint{}, func(ctx context.Context) ([]byte, error) {
+			if err := core.DeclareEffects(ctx); !errors.Is(err, core.ErrNoClaim) {
+				t.Errorf("DeclareEffects in a fail-open Do = %v, want ErrNoClaim", err)
+			}
+			return nil, nil
+		})
+		return nil, errors.Join(err, errors.New("fail the outer run"))
+	})
+	if err == nil {
+		t.Fatal("want the outer function's error")
+	}
+	// Had the inner function committed the outer claim, the outer key
+	// would now be uncertain; it was released.
+	if _, replayed, err := outer.Do(ctx, "http", "k", core.Fingerprint{}, func(context.Context) ([]byte, error) { return nil, nil }); err != nil || replayed {
+		t.Fatalf("outer retry = %v, %v; want a fresh run", replayed, err)
+	}
+}
