@@ -24,11 +24,20 @@ func TestDeclareEffectsOutsideAClaim(t *testing.T) {
 	if _, err := core.DerivedKey(context.Background(), "psp"); !errors.Is(err, core.ErrNoClaim) {
 		t.Fatalf("DerivedKey without a claim = %v, want ErrNoClaim", err)
 	}
-	// A context that merely carries the key's name is no claim.
-	ctx := context.WithValue(context.Background(), struct{}{}, core.ClaimContextKey)
-	if err := core.DeclareEffects(ctx); !errors.Is(err, core.ErrNoClaim) {
+	// Something else stored under the claim's key (a framework's context
+	// holding a foreign value) is no claim.
+	if err := core.DeclareEffects(foreignClaim{context.Background()}); !errors.Is(err, core.ErrNoClaim) {
 		t.Fatalf("DeclareEffects = %v, want ErrNoClaim", err)
 	}
+}
+
+type foreignClaim struct{ context.Context }
+
+func (f foreignClaim) Value(key any) any {
+	if key == core.ClaimContextKey {
+		return "not a claim"
+	}
+	return f.Context.Value(key)
 }
 
 func TestDoUncertainAfterDeclaredEffects(t *testing.T) {
