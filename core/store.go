@@ -100,6 +100,12 @@ type Attempt struct {
 	// TTL is how long an in-flight record is kept at most without
 	// renewal; Renew keeps it at least two leases from the renewal.
 	TTL time.Duration
+	// Sig is the claim's signature (record signing, WithRecordKeys), or
+	// nil. A store keeps it with the claim, unchanged by Renew and Commit
+	// and when Begin strands the claim, and returns it as Record.Sig for
+	// in-flight and stranded records; it is opaque to the store. A resent
+	// Begin carries the same Sig.
+	Sig []byte
 }
 
 // Renewal is one claim to renew in a batch (BatchRenewer).
@@ -187,6 +193,12 @@ type Record struct {
 	// Payload is the encoded response of a completed record, or the
 	// reason of a tombstone or uncertain record.
 	Payload []byte
+	// Sig is the signature of the claim the record was made by
+	// (Attempt.Sig), for an in-flight record and for an uncertain record
+	// Begin made of a stranded claim (whose Payload the store wrote);
+	// nil when the claim was not signed. Stores return it in Get and in
+	// every Begin outcome that carries such a record.
+	Sig []byte
 }
 
 // Outcome is what Begin found.
