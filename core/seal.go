@@ -363,3 +363,13 @@ func (e *Engine) verifyRecord(storeKey string, rec *Record) error {
 		return rejected("unknown state %d", rec.State)
 	}
 }
+
+// SealInfo describes a stored payload for tools that read records
+// directly (idemctl): whether it is sealed, by which key id, and whether
+// it is encrypted. It verifies nothing; Engine.Inspect does.
+func SealInfo(payload []byte) (keyID string, encrypted, sealed bool) {
+	if len(payload) < sealHeaderSize || payload[0] != sealedMarker || len(payload) < sealHeaderSize+int(payload[2]) {
+		return "", false, false
+	}
+	return string(payload[sealHeaderSize : sealHeaderSize+int(payload[2])]), payload[1] == flagEncrypted, true
+}
