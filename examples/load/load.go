@@ -225,6 +225,7 @@ type runner struct {
 	prefix [8]byte // random per run: keys never collide with an earlier run's
 	seed   maphash.Seed
 	body   []byte
+	stats  *http.Client // for GET -stats-path: the same transport, a timeout of at least 10s
 	rr     atomic.Uint64 // round robin over the targets
 	urls   []string      // target + path
 }
@@ -271,6 +272,7 @@ func newRunner(cfg Config) *runner {
 		seed: maphash.MakeSeed(),
 		body: []byte(cfg.Body),
 	}
+	r.stats = &http.Client{Transport: tr, Timeout: max(cfg.Timeout, 10*time.Second)}
 	binary.LittleEndian.PutUint64(r.prefix[:], rand.Uint64())
 	for _, t := range cfg.Targets {
 		r.urls = append(r.urls, t+cfg.Path)
@@ -472,9 +474,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if !cfg.NoStats {
 		// Fresh context: an interrupted run still reads its counters.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
-		defer cancel()
-		after, err := r.counters(sctx)
+		after, err := r.counters(context.WithoutCancel(ctx))
 		if err != nil {
 			return nil, err
 		}
@@ -488,7 +488,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 func (r *runner) counters(ctx context.Context) ([]int64, error) {
 	out := make([]int64, len(r.cfg.Targets))
 	for i, t := range r.cfg.Targets {
-		n, err := readCounter(ctx, r.client, t+r.cfg.StatsPath, r.cfg.Counter)
+		n, err := readCounter(ctx, r.stats, t+r.cfg.StatsPath, r.cfg.Counter)
 		if err != nil {
 			return nil, fmt.Errorf("%s (use -no-stats to run without the execution check): %w", t, err)
 		}

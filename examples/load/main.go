@@ -22,7 +22,8 @@
 // Exit status: 0 when no key ran twice and every request got an answer;
 // 1 when a key ran more than once: two responses marked
 // "Idempotency-Status: Original" for one key, different 2xx bodies for
-// one key, or more executions than keys that got an Original; 2 for bad
+// one key, or more executions than keys that got an Original (plus keys
+// whose only answers were lost, which may have run unseen); 2 for bad
 // flags or when the counters cannot be read; 3 when no key ran twice but
 // some requests got no answer (connection errors, timeouts).
 //

@@ -131,6 +131,10 @@ type TargetOut struct {
 type KeysOut struct {
 	Sent         int `json:"sent"`          // keys with at least one request
 	WithOriginal int `json:"with_original"` // keys that got at least one Idempotency-Status: Original
+	// Unanswered: keys without an Original that had a request without an
+	// answer (timeout, broken connection): it may have run unseen, so it
+	// may account for one execution.
+	Unanswered int `json:"unanswered"`
 }
 
 // ExecOut is the handler's counter before and after the run, summed over
@@ -151,7 +155,9 @@ type DoubleRuns struct {
 	// answers a new id).
 	DistinctBodies int `json:"distinct_bodies"`
 	// ExtraExecutions: how far the counters' delta exceeds the number
-	// of keys that got an Original (0 when it does not, or -no-stats).
+	// of keys that got an Original, plus those without an Original that
+	// may have run unseen (KeysOut.Unanswered); 0 when it does not, or
+	// with -no-stats.
 	ExtraExecutions int64 `json:"extra_executions"`
 	// Examples: a few offending keys.
 	Examples []string `json:"examples,omitempty"`
@@ -193,6 +199,7 @@ func sameCounter(before, after []int64, i int) int {
 // keyState is what the analysis keeps per key.
 type keyState struct {
 	originals int
+	errors    int
 	digest    uint64
 	distinct  bool
 }
@@ -217,6 +224,7 @@ func (rep *Report) analyze() {
 			}
 			if r.errKind != errNone {
 				rep.Errors++
+				k.errors++
 				continue
 			}
 			if r.idem == idemOriginal {
@@ -236,6 +244,8 @@ func (rep *Report) analyze() {
 	for i, k := range keys {
 		if k.originals > 0 {
 			rep.Keys.WithOriginal++
+		} else if k.errors > 0 {
+			rep.Keys.Unanswered++
 		}
 		if k.originals > 1 {
 			dr.MultipleOriginals++
@@ -255,8 +265,8 @@ func (rep *Report) analyze() {
 		}
 		dr.Examples = append(dr.Examples, ex)
 	}
-	if e := rep.Executions; e != nil && e.Delta > int64(rep.Keys.WithOriginal) {
-		dr.ExtraExecutions = e.Delta - int64(rep.Keys.WithOriginal)
+	if e := rep.Executions; e != nil {
+		dr.ExtraExecutions = max(0, e.Delta-int64(rep.Keys.WithOriginal+rep.Keys.Unanswered))
 	}
 	rep.DoubleRuns = dr
 	rep.OK = dr.MultipleOriginals == 0 && dr.DistinctBodies == 0 && dr.ExtraExecutions == 0
@@ -329,6 +339,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "keys sent\t%d\n", rep.Keys.Sent)
 	fmt.Fprintf(tw, "keys with an Original\t%d\n", rep.Keys.WithOriginal)
+	if rep.Keys.Unanswered > 0 {
+		fmt.Fprintf(tw, "keys without, unanswered\t%d\t(may have run unseen)\n", rep.Keys.Unanswered)
+	}
 	if e := rep.Executions; e != nil {
 		fmt.Fprintf(tw, "handler executions\t%d\t(%s %d -> %d)\n", e.Delta, c.Counter, e.Before, e.After)
 	} else {
@@ -339,7 +352,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if rep.OK {
 		fmt.Fprintf(tw, "double executions\tnone\n")
 	} else {
-		fmt.Fprintf(tw, "DOUBLE EXECUTIONS\t%d keys answered Original more than once, %d keys got different 2xx bodies, %d executions more than keys with an Original\n",
+		fmt.Fprintf(tw, "DOUBLE EXECUTIONS\t%d keys answered Original more than once, %d keys got different 2xx bodies, %d executions more than keys that may have run\n",
 			d.MultipleOriginals, d.DistinctBodies, d.ExtraExecutions)
 		if len(d.Examples) > 0 {
 			fmt.Fprintf(tw, "\tkeys %s\n", strings.Join(d.Examples, " "))
