@@ -225,7 +225,7 @@ type runner struct {
 	prefix [8]byte // random per run: keys never collide with an earlier run's
 	seed   maphash.Seed
 	body   []byte
-	stats  *http.Client // for GET -stats-path: the same transport, a timeout of at least 10s
+	stats  *http.Client  // for GET -stats-path: the same transport, a timeout of at least 10s
 	rr     atomic.Uint64 // round robin over the targets
 	urls   []string      // target + path
 }
