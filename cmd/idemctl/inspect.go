@@ -158,10 +158,13 @@ func inspect(ctx context.Context, c *conn, eng *core.Engine, scope, key string, 
 			return in, err
 		}
 		again, err := verify(ctx, eng, in, full)
-		if err != nil || !again || attempt == 2 {
+		if err != nil || !again {
 			return in, err
 		}
 		// The record changed between the two reads: read it again.
+		if attempt == 2 {
+			return nil, errors.New("the record keeps changing between reads; try again")
+		}
 	}
 }
 

@@ -73,9 +73,17 @@ func TestInspectSigned(t *testing.T) {
 	e.complete(payments, "done", `{"id":"pay_1"}`)
 	e.uncertain(payments, "unc")
 	e.storeResponse(payments, "forged", &core.Response{Status: 200, Body: []byte(`{"id":"forged"}`)})
+	// Keys are used as typed, as the servers' Token validator does (a
+	// UUID validator would read another record).
+	upper := "8D2F6C1E-6A53-4A4F-9D2B-4F1F3C2A7B10"
+	e.complete(payments, upper, "upper")
+	code, out, errOut := e.ctl("idem:", "-signing-key", ringK2K1, "inspect", "-scope", payments, "-key", upper, "-json")
+	if in := decode[inspection](t, out); code != exitOK || !in.Verified || in.Response == nil || in.Response.Body != "upper" {
+		t.Fatalf("exit %d: inspection %+v\n%s", code, in, errOut)
+	}
 
 	// Without the ring: sealed, not shown, no error.
-	code, out, errOut := e.ctl("idem:", "inspect", "-scope", payments, "-key", "done")
+	code, out, errOut = e.ctl("idem:", "inspect", "-scope", payments, "-key", "done")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -278,6 +286,18 @@ func TestResolveSigned(t *testing.T) {
 		code, out, errOut = e.ctl("idem:", "resolve", "-scope", payments, "-key", "unc3", "-release")
 		if code != exitOK || !strings.Contains(out, "released uncertain record") {
 			t.Fatalf("release: exit %d\n%s%s", code, out, errOut)
+		}
+	}
+}
+
+func TestRedactSecrets(t *testing.T) {
+	for _, c := range []struct{ msg, raw, want string }{
+		{"bad k2:" + secretK2 + " here", "k2:" + secretK2 + ",k1:" + secretK1, "bad k2:xxxxx here"},
+		{"bare " + secretK1, secretK1, "bare xxxxx"},
+		{`record key "k1": too short`, "k1:abcdef", `record key "k1": too short`},
+	} {
+		if got := redactSecrets(c.msg, c.raw); got != c.want {
+			t.Errorf("redactSecrets(%q) = %q, want %q", c.msg, got, c.want)
 		}
 	}
 }
