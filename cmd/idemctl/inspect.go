@@ -363,7 +363,12 @@ func printInspection(w io.Writer, in *inspection) {
 	if in.Verified {
 		fmt.Fprintf(tw, "verify\tverifies under the key ring\n")
 	}
-	if in.DoesNotVerify != "" {
+	switch {
+	case in.DoesNotVerify != "" && in.State == core.StateInFlight.String():
+		// No advice to flush: a genuine claim whose signature the store
+		// lost would then let a duplicate run.
+		fmt.Fprintf(tw, "verify\tdoes not verify: %s: the servers refuse this record (503)\n", in.DoesNotVerify)
+	case in.DoesNotVerify != "":
 		fmt.Fprintf(tw, "verify\tdoes not verify: %s: the servers refuse this record (503) and nothing of it is shown; 'idemctl flush' deletes it\n", in.DoesNotVerify)
 	}
 	if in.Reason != nil {

@@ -95,10 +95,10 @@ var commands = map[string]func(ctx context.Context, g *globals, args []string, s
 
 // summaries describe the commands in the usage.
 var summaries = map[string]string{
-	"inspect": "show one record: state (committed, stranded), fingerprint, lease, TTL, and the stored response or the reason",
+	"inspect": "show one record: state (committed, stranded), fingerprint, lease, TTL, the key that sealed it, and the stored response or the reason (of a sealed record: verified with -signing-key)",
 	"flush":   "delete one record, so that the next request with its key runs afresh",
 	"stats":   "count the records under the prefix: in flight (committed, stranded), completed, tombstone, uncertain, unknown format, payload bytes, cooldowns",
-	"resolve": "settle a tombstone, an uncertain record or a stranded claim: release it (-release), or complete it with a response (-status, -body, -header) that retries replay",
+	"resolve": "settle a tombstone, an uncertain record or a stranded claim: release it (-release), or complete it with a response (-status, -body, -header; signed with -signing-key) that retries replay",
 }
 
 // quietOnce installs quietLogger once per process: go-redis's logger is a
