@@ -470,7 +470,8 @@ func WithRecordKeys(keys ...RecordKey) Option {
 // body) and reasons with AES-256-GCM under the signing key of
 // WithRecordKeys, for APIs whose responses carry personal data: the store
 // then holds ciphertext, which also authenticates it. It needs
-// WithRecordKeys. Records in clear are rejected once it is on. It costs a
+// WithRecordKeys. Records already stored signed in clear stay readable
+// (they are authentic), so it can be turned on at any time. It costs a
 // 28-byte overhead per record and one AES-GCM pass over the body on each
 // store and replay. Default off.
 func WithRecordEncryption() Option {

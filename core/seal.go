@@ -251,11 +251,9 @@ func (kr *keyRing) open(storeKey string, state State, fp *Fingerprint, payload [
 		}
 		return body, nil
 	case 0:
-		if kr.encrypt {
-			// Encryption is on: a record in clear was not written by
-			// this deployment's engines (or predates encryption).
-			return nil, rejected("not encrypted")
-		}
+		// Signed in clear: authentic whether or not this Engine
+		// encrypts, so that turning encryption on does not refuse the
+		// records already stored.
 		if len(rest) < sealMACSize {
 			return nil, rejected("truncated")
 		}

@@ -309,3 +309,17 @@ func TestSealInfo(t *testing.T) {
 		t.Fatal("a plain payload reported sealed")
 	}
 }
+
+// Turning encryption on keeps the records stored signed in clear.
+func TestEncryptionTurnedOnReadsSignedRecords(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	fn, runs := counter("v1")
+	if _, _, err := newEngine(t, core.WithStore(st), core.WithRecordKeys(keyA)).Do(ctx, "s", "k", core.Fingerprint{}, fn); err != nil {
+		t.Fatal(err)
+	}
+	enc := newEngine(t, core.WithStore(st), core.WithRecordKeys(keyA), core.WithRecordEncryption())
+	if out, replayed, err := enc.Do(ctx, "s", "k", core.Fingerprint{}, fn); err != nil || !replayed || string(out) != "v1" || runs.Load() != 1 {
+		t.Fatalf("after encryption was turned on: %q %v %v, ran %d", out, replayed, err, runs.Load())
+	}
+}
