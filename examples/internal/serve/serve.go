@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -47,6 +49,12 @@ type Config struct {
 	// payment provider key they would send (shop.ProviderKeyHeader). It
 	// holds the decoded bytes, in a string to keep Config comparable.
 	DeriveSecret string
+	// MemoryMaxEntries and MemoryMaxBytes, when above zero, bound the
+	// in-memory store (memory.WithMaxEntries, memory.WithMaxBytes); zero
+	// keeps its defaults (memory.DefaultMaxEntries,
+	// memory.DefaultMaxBytes). They have no meaning with Redis.
+	MemoryMaxEntries int
+	MemoryMaxBytes   int64
 }
 
 // The environment variables that give -lease and -lock-wait their
@@ -58,6 +66,10 @@ const (
 	// better kept out of the process's argument list, visible to every
 	// local user.
 	EnvDeriveSecret = "IDEMKIT_DERIVE_SECRET"
+	// EnvMemoryMaxEntries and EnvMemoryMaxBytes give -memory-max-entries
+	// and -memory-max-bytes their defaults.
+	EnvMemoryMaxEntries = "IDEMKIT_MEMORY_MAX_ENTRIES"
+	EnvMemoryMaxBytes   = "IDEMKIT_MEMORY_MAX_BYTES"
 )
 
 // DefaultAddr is the listen address when -addr is not given.
@@ -75,6 +87,7 @@ const MetricsPath = "/metrics"
 // environment, is an error naming it.
 func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	var cfg Config
+	var maxEntries int64
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	if output != nil {
 		fs.SetOutput(output)
@@ -87,6 +100,18 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 			if err := (durationValue{e.p}).Set(v); err != nil {
 				return cfg, fmt.Errorf("%s=%q: %w", e.name, v, err)
 			}
+		}
+	}
+	for _, e := range []struct {
+		name string
+		p    *int64
+	}{{EnvMemoryMaxEntries, &maxEntries}, {EnvMemoryMaxBytes, &cfg.MemoryMaxBytes}} {
+		if v := os.Getenv(e.name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return cfg, fmt.Errorf("%s=%q: not an integer", e.name, v)
+			}
+			*e.p = n
 		}
 	}
 	secret := os.Getenv(EnvDeriveSecret)
@@ -110,8 +135,23 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	fs.Var(durationValue{&cfg.LockWait}, "lock-wait", fmt.Sprintf(
 		"how long (a `duration`) a duplicate of an in-flight request waits for the original before\n"+
 			"409 Conflict, on every idempotent route (0: at once; default $%s, then %v)", EnvLockWait, core.DefaultLockWait))
+	fs.Int64Var(&maxEntries, "memory-max-entries", maxEntries, fmt.Sprintf(
+		"bound of the in-memory store in records; past it, completed records are evicted before their TTL\n"+
+			"(RECORD_EVICTED) (default $%s, then %d)", EnvMemoryMaxEntries, memory.DefaultMaxEntries))
+	fs.Int64Var(&cfg.MemoryMaxBytes, "memory-max-bytes", cfg.MemoryMaxBytes, fmt.Sprintf(
+		"bound of the in-memory store in accounted bytes (default $%s, then %d)", EnvMemoryMaxBytes, memory.DefaultMaxBytes))
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	if maxEntries < 0 || maxEntries > math.MaxInt32 {
+		return cfg, fmt.Errorf("-memory-max-entries (or %s) %d: want 0 (the default) to %d", EnvMemoryMaxEntries, maxEntries, math.MaxInt32)
+	}
+	cfg.MemoryMaxEntries = int(maxEntries)
+	if cfg.MemoryMaxBytes < 0 {
+		return cfg, fmt.Errorf("-memory-max-bytes (or %s) %d: want 0 (the default) or more", EnvMemoryMaxBytes, cfg.MemoryMaxBytes)
+	}
+	if cfg.RedisURL != "" && (cfg.MemoryMaxEntries > 0 || cfg.MemoryMaxBytes > 0) {
+		return cfg, errors.New("-memory-max-entries and -memory-max-bytes bound the in-memory store: not with -redis (or REDIS_URL)")
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())

@@ -270,3 +270,39 @@ func TestParseFlagsDeriveSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFlagsMemoryBounds(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv(EnvMemoryMaxEntries, "")
+	t.Setenv(EnvMemoryMaxBytes, "")
+	cfg, err := ParseFlags("x", []string{"-memory-max-entries", "50", "-memory-max-bytes", "65536"}, io.Discard)
+	if err != nil || cfg.MemoryMaxEntries != 50 || cfg.MemoryMaxBytes != 65536 {
+		t.Errorf("flags: %+v, %v", cfg, err)
+	}
+	t.Setenv(EnvMemoryMaxEntries, "70")
+	t.Setenv(EnvMemoryMaxBytes, "80000")
+	if cfg, err := ParseFlags("x", nil, io.Discard); err != nil || cfg.MemoryMaxEntries != 70 || cfg.MemoryMaxBytes != 80000 {
+		t.Errorf("environment: %+v, %v", cfg, err)
+	}
+	if cfg, err := ParseFlags("x", []string{"-memory-max-entries", "9"}, io.Discard); err != nil || cfg.MemoryMaxEntries != 9 {
+		t.Errorf("the flag does not win over %s: %+v, %v", EnvMemoryMaxEntries, cfg, err)
+	}
+	t.Setenv(EnvMemoryMaxEntries, "many")
+	if _, err := ParseFlags("x", nil, io.Discard); err == nil || !strings.Contains(err.Error(), EnvMemoryMaxEntries) {
+		t.Errorf("malformed %s: %v", EnvMemoryMaxEntries, err)
+	}
+	t.Setenv(EnvMemoryMaxEntries, "")
+	t.Setenv(EnvMemoryMaxBytes, "")
+	for _, args := range [][]string{
+		{"-memory-max-entries", "-1"},
+		{"-memory-max-bytes", "-1"},
+		{"-memory-max-entries", "10", "-redis", "redis://localhost:6379/0"},
+	} {
+		if _, err := ParseFlags("x", args, io.Discard); err == nil || !strings.Contains(err.Error(), "-memory-max-") {
+			t.Errorf("%q: %v, want an error naming the flag", args, err)
+		}
+	}
+	if d := Describe(Config{MemoryMaxEntries: 50, MemoryMaxBytes: 65536}); !strings.Contains(d, "at most 50 records, at most 65536 bytes") {
+		t.Errorf("Describe: %s", d)
+	}
+}
