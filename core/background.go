@@ -140,7 +140,7 @@ func (e *Engine) retryComplete(r *request, token uint64, leaseUntil time.Time, s
 			// first completion would have.
 			e.emit(r, &Event{Type: EventResultUnavailable, Err: err,
 				Detail: "response too large for the store: not stored; a tombstone answers retries with result-unavailable"})
-			state, payload = StateTombstone, []byte("response too large for the store; not stored")
+			state, payload = StateTombstone, e.sealed(r, StateTombstone, []byte("response too large for the store; not stored"))
 			timer.Reset(0)
 			continue
 		}

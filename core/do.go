@@ -48,8 +48,8 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 			return out, false, ferr
 		}
 		e.record(r, OutcomeStoreError, 0, 0, 0, false)
-		if errors.Is(err, ErrStoreUnavailable) {
-			return nil, false, err
+		if integrity || errors.Is(err, ErrStoreUnavailable) {
+			return nil, false, err // an untrusted record is no outage
 		}
 		return nil, false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
@@ -111,11 +111,19 @@ type Inspection struct {
 }
 
 // Inspect returns the record of key in scope (see ScopeString for the
-// scopes the HTTP middleware uses), or ErrNotFound.
+// scopes the HTTP middleware uses), or ErrNotFound. With record signing,
+// a record that does not verify is returned as stored together with an
+// error wrapping ErrRecordRejected.
 func (e *Engine) Inspect(ctx context.Context, scope, key string) (Inspection, error) {
-	rec, err := e.cfg.store.Get(ctx, scopedKey(scope, e.adminKey(key)))
+	sk := scopedKey(scope, e.adminKey(key))
+	rec, err := e.cfg.store.Get(ctx, sk)
 	if err != nil {
 		return Inspection{}, err
+	}
+	if e.ring != nil {
+		if err := e.verifyRecord(sk, &rec); err != nil {
+			return Inspection{Record: rec}, err // shown as stored, for the operator
+		}
 	}
 	in := Inspection{Record: rec}
 	switch rec.State {
@@ -169,7 +177,17 @@ func (e *Engine) Resolve(ctx context.Context, scope, key string, resp *Response)
 			return err
 		}
 	}
-	return c.store.Resolve(ctx, scopedKey(scope, e.adminKey(key)), payload, c.ttl)
+	sk := scopedKey(scope, e.adminKey(key))
+	if payload != nil && e.ring != nil {
+		// The seal binds the response to the record's fingerprint, so
+		// that retries of the original request verify it.
+		rec, err := c.store.Get(ctx, sk)
+		if err != nil {
+			return err
+		}
+		payload = e.ring.seal(sk, StateCompleted, &rec.Fingerprint, payload)
+	}
+	return c.store.Resolve(ctx, sk, payload, c.ttl)
 }
 
 // adminKey is key as requests name it, for operators who type it: the

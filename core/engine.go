@@ -28,6 +28,8 @@ type Engine struct {
 	// deadline is false for stores whose calls never block (NonBlocking):
 	// a per-call deadline would only cost an allocation there.
 	deadline bool
+	// ring signs and verifies records (WithRecordKeys), or is nil.
+	ring *keyRing
 }
 
 // New builds an Engine. It returns an error wrapping ErrInvalidOption when
@@ -81,6 +83,16 @@ func New(opts ...Option) (*Engine, error) {
 	if c.scopeResolver != nil {
 		e.scopeName = "custom"
 	}
+	if len(c.recordKeys) > 0 {
+		ring, err := newKeyRing(c.recordKeys)
+		if err != nil {
+			return nil, err
+		}
+		ring.encrypt = c.encrypt
+		e.ring = ring
+	} else if c.encrypt {
+		return nil, invalid("record encryption needs record keys (WithRecordKeys)")
+	}
 	_, nonBlocking := c.store.(NonBlocking)
 	e.deadline = c.storeTimeout > 0 && !nonBlocking
 	e.bg.init()
@@ -115,6 +127,7 @@ type request struct {
 	// fp and claim live here because a request is allocated anyway:
 	// as separate values they would each escape to the heap.
 	fp    FingerprintInput
+	fpv   Fingerprint // the request's fingerprint, which seals bind to
 	claim claim
 	fx    effects
 	resp  Response
@@ -294,6 +307,10 @@ func (e *Engine) resolveScope(r *request) error {
 func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 	c := &e.cfg
 	a := Attempt{Fingerprint: fp, Nonce: rand.Uint64() | 1, Lease: c.lease, TTL: e.claimTTL}
+	r.fpv = fp
+	if e.ring != nil {
+		a.Sig = e.ring.claimSig(r.storeKey, &r.fpv)
+	}
 	res, err := e.begin(r, a)
 	if err != nil || res.Outcome != InFlight || c.lockWait <= 0 {
 		return res, err
@@ -338,6 +355,11 @@ func (e *Engine) begin(r *request, a Attempt) (BeginResult, error) {
 	r.begunAt = time.Now()
 	res, err := e.cfg.store.Begin(ctx, r.storeKey, a)
 	cancel()
+	if err == nil && e.ring != nil && res.Outcome != Claimed {
+		if err = e.verifyRecord(r.storeKey, &res.Record); err != nil {
+			return BeginResult{}, err
+		}
+	}
 	if err == nil && res.Stranded {
 		e.emit(r, &Event{Type: EventOperationUncertain,
 			Detail: "the owner of a claim that declared effects died or lost its lease: the key is uncertain until resolved"})
@@ -354,7 +376,7 @@ func (e *Engine) storeFailed(r *request, err error) error {
 		// An integrity failure is not an outage: the record exists but
 		// cannot be trusted. Treating it as absent would run the handler
 		// again, so it fails closed even when failing open.
-		e.emit(r, &Event{Type: EventRecordRejected, Err: err, Detail: "stored record rejected (unknown format or undecodable): request refused with 503"})
+		e.emit(r, &Event{Type: EventRecordRejected, Err: err, Detail: "stored record rejected (bad signature, unknown format or undecodable): request refused with 503"})
 		p := newProblem(ProblemStoreUnavailable, 503, "idempotency could not be guaranteed right now; retry the request with the same key")
 		p.RetryAfter = 1
 		return e.refuse(r, OutcomeStoreError, p)
@@ -497,6 +519,7 @@ func (e *Engine) endFailed(r *request, token uint64, leaseUntil time.Time, statu
 // uncommitted claim is taken over, which is the re-run it exists to stop.
 func (e *Engine) settle(r *request, token uint64, leaseUntil time.Time, status int, state State, reason []byte) {
 	c := &e.cfg
+	reason = e.sealed(r, state, reason)
 	ctx, cancel := e.storeContext(detached(r.ctx))
 	err := c.store.Complete(ctx, r.storeKey, token, state, reason, c.ttl)
 	cancel()
@@ -577,6 +600,7 @@ func (e *Engine) complete(r *request, token uint64, lease leaseState, status int
 	if c.sizeWarning > 0 && len(capd.Body) > c.sizeWarning {
 		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: len(capd.Body), Detail: "large response stored"})
 	}
+	payload = e.sealed(r, StateCompleted, payload)
 	ctx, cancel := e.storeContext(detached(r.ctx))
 	err = c.store.Complete(ctx, r.storeKey, token, StateCompleted, payload, c.ttl)
 	cancel()
