@@ -55,6 +55,15 @@ type Config struct {
 	// memory.DefaultMaxBytes). They have no meaning with Redis.
 	MemoryMaxEntries int
 	MemoryMaxBytes   int64
+	// SigningKeys, when set, is the ring of record keys
+	// (core.WithRecordKeys) as -signing-key gives it: a bare secret, or
+	// "id:secret[,id:secret...]" with the signing key first (validated
+	// by core.ParseRecordKeys). Every record the server stores is signed,
+	// and a record that does not verify is refused with 503. A string, to
+	// keep Config comparable; never log it.
+	SigningKeys string
+	// Encrypt adds core.WithRecordEncryption (needs SigningKeys).
+	Encrypt bool
 }
 
 // The environment variables that give -lease and -lock-wait their
@@ -70,6 +79,10 @@ const (
 	// and -memory-max-bytes their defaults.
 	EnvMemoryMaxEntries = "IDEMKIT_MEMORY_MAX_ENTRIES"
 	EnvMemoryMaxBytes   = "IDEMKIT_MEMORY_MAX_BYTES"
+	// EnvSigningKey gives -signing-key its default, and EnvEncrypt
+	// -encrypt's.
+	EnvSigningKey = "IDEMKIT_SIGNING_KEY"
+	EnvEncrypt    = "IDEMKIT_ENCRYPT"
 )
 
 // DefaultAddr is the listen address when -addr is not given.
@@ -114,6 +127,19 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 			*e.p = n
 		}
 	}
+	cfg.SigningKeys = os.Getenv(EnvSigningKey)
+	if cfg.SigningKeys != "" {
+		if _, err := core.ParseRecordKeys(cfg.SigningKeys); err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvSigningKey, err)
+		}
+	}
+	if v := os.Getenv(EnvEncrypt); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%s=%q: not a boolean", EnvEncrypt, v)
+		}
+		cfg.Encrypt = on
+	}
 	secret := os.Getenv(EnvDeriveSecret)
 	if secret != "" {
 		// Like the durations: a flag does not excuse a malformed variable.
@@ -140,6 +166,13 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 			"(RECORD_EVICTED) (default $%s, then %d)", EnvMemoryMaxEntries, memory.DefaultMaxEntries))
 	fs.Int64Var(&cfg.MemoryMaxBytes, "memory-max-bytes", cfg.MemoryMaxBytes, fmt.Sprintf(
 		"bound of the in-memory store in accounted bytes (default $%s, then %d)", EnvMemoryMaxBytes, memory.DefaultMaxBytes))
+	fs.StringVar(&cfg.SigningKeys, "signing-key", cfg.SigningKeys, fmt.Sprintf(
+		"record signing key (hex or base64, at least %d bytes), or a key ring \"id:secret,id:secret\" whose first\n"+
+			"key signs and any verifies (rotation); every instance sharing a store needs the same ring. Records are\n"+
+			"signed (HMAC-SHA256) and one that does not verify is refused with 503 (default $%s; empty: unsigned)",
+		core.MinRecordSecret, EnvSigningKey))
+	fs.BoolVar(&cfg.Encrypt, "encrypt", cfg.Encrypt, fmt.Sprintf(
+		"encrypt stored responses (AES-256-GCM) under the signing key; needs -signing-key (default $%s)", EnvEncrypt))
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -155,6 +188,15 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if cfg.SigningKeys != "" {
+		if _, err := core.ParseRecordKeys(cfg.SigningKeys); err != nil {
+			// core's message names the key id, never the secret.
+			return cfg, fmt.Errorf("-signing-key (or %s): %w", EnvSigningKey, err)
+		}
+	}
+	if cfg.Encrypt && cfg.SigningKeys == "" {
+		return cfg, fmt.Errorf("-encrypt (or %s) needs -signing-key (or %s)", EnvEncrypt, EnvSigningKey)
 	}
 	if secret != "" {
 		b, err := decodeSecret(secret)
@@ -288,7 +330,8 @@ func Main(name string, args []string, stderr io.Writer, build func(env *Env) (Se
 	}
 
 	logger.Info("starting example server", "framework", name, "store", Describe(cfg), "metrics", MetricsPath,
-		"lease", orDefault(cfg.Lease, core.DefaultLease), "lock_wait", orDefault(cfg.LockWait, core.DefaultLockWait))
+		"lease", orDefault(cfg.Lease, core.DefaultLease), "lock_wait", orDefault(cfg.LockWait, core.DefaultLockWait),
+		"signed_records", cfg.SigningKeys != "", "encrypted_records", cfg.Encrypt)
 	if err := srv(ctx); err != nil {
 		logger.Error("server failed", "err", err)
 		return 1
