@@ -11,7 +11,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,6 +38,19 @@ type sealKey struct {
 	id   string
 	mac  []byte
 	aead cipher.AEAD
+	// macs pools keyed HMACs: hmac.New computes the key's inner and outer
+	// pads and allocates two digests, which would cost more than signing a
+	// small record.
+	macs sync.Pool
+}
+
+// hmac returns a reset HMAC under k; put it back with k.macs.Put.
+func (k *sealKey) hmac() hash.Hash {
+	if h, ok := k.macs.Get().(hash.Hash); ok {
+		h.Reset()
+		return h
+	}
+	return hmac.New(sha256.New, k.mac)
 }
 
 // keyRing seals with its first key and opens with any of them.
@@ -186,10 +201,11 @@ func (kr *keyRing) seal(storeKey string, state State, fp *Fingerprint, body []by
 		out = append(out, nonce[:]...)
 		return k.aead.Seal(out, nonce[:], body, ad)
 	}
-	m := hmac.New(sha256.New, k.mac)
+	m := k.hmac()
 	m.Write(ad)
 	m.Write(body)
 	out = m.Sum(out)
+	k.macs.Put(m)
 	return append(out, body...)
 }
 
@@ -243,11 +259,13 @@ func (kr *keyRing) open(storeKey string, state State, fp *Fingerprint, payload [
 		if len(rest) < sealMACSize {
 			return nil, rejected("truncated")
 		}
-		m := hmac.New(sha256.New, k.mac)
+		m := k.hmac()
 		m.Write(ad)
 		m.Write(rest[sealMACSize:])
 		var sum [sealMACSize]byte
-		if !hmac.Equal(m.Sum(sum[:0]), rest[:sealMACSize]) {
+		ok := hmac.Equal(m.Sum(sum[:0]), rest[:sealMACSize])
+		k.macs.Put(m)
+		if !ok {
 			return nil, rejected("signature does not verify")
 		}
 		return rest[sealMACSize:], nil
@@ -267,9 +285,11 @@ func (kr *keyRing) claimSig(storeKey string, fp *Fingerprint) []byte {
 	out = append(out, claimMarker, byte(len(k.id)))
 	out = append(out, k.id...)
 	var ctxBuf [256]byte
-	m := hmac.New(sha256.New, k.mac)
+	m := k.hmac()
 	m.Write(sealContext(ctxBuf[:0], "idemkit claim v1", storeKey, StateInFlight, fp, 0, k.id))
-	return m.Sum(out)
+	out = m.Sum(out)
+	k.macs.Put(m)
+	return out
 }
 
 // verifyClaim checks a claim's signature.
@@ -287,10 +307,12 @@ func (kr *keyRing) verifyClaim(storeKey string, fp *Fingerprint, sig []byte) err
 		return rejected("claim signed with unknown key id %q", id)
 	}
 	var ctxBuf [256]byte
-	m := hmac.New(sha256.New, k.mac)
+	m := k.hmac()
 	m.Write(sealContext(ctxBuf[:0], "idemkit claim v1", storeKey, StateInFlight, fp, 0, id))
 	var sum [sealMACSize]byte
-	if !hmac.Equal(m.Sum(sum[:0]), sig[2+n:]) {
+	ok := hmac.Equal(m.Sum(sum[:0]), sig[2+n:])
+	k.macs.Put(m)
+	if !ok {
 		return rejected("claim signature does not verify")
 	}
 	return nil
@@ -340,4 +362,14 @@ func (e *Engine) verifyRecord(storeKey string, rec *Record) error {
 	default:
 		return rejected("unknown state %d", rec.State)
 	}
+}
+
+// SealInfo describes a stored payload for tools that read records
+// directly (idemctl): whether it is sealed, by which key id, and whether
+// it is encrypted. It verifies nothing; Engine.Inspect does.
+func SealInfo(payload []byte) (keyID string, encrypted, sealed bool) {
+	if len(payload) < sealHeaderSize || payload[0] != sealedMarker || len(payload) < sealHeaderSize+int(payload[2]) {
+		return "", false, false
+	}
+	return string(payload[sealHeaderSize : sealHeaderSize+int(payload[2])]), payload[1] == flagEncrypted, true
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -62,4 +63,37 @@ func FuzzOpenRecord(f *testing.F) {
 			t.Fatalf("accepted a claim signature the ring did not make: %q for %q", payload, storeKey)
 		}
 	})
+}
+
+// BenchmarkSeal is what signing or encryption adds per record: one seal
+// when storing, one open when replaying.
+func BenchmarkSeal(b *testing.B) {
+	fp := Fingerprint{1}
+	for _, size := range []int{200, 100 << 10} {
+		body := bytes.Repeat([]byte("x"), size)
+		for _, enc := range []bool{false, true} {
+			name := "sign"
+			if enc {
+				name = "encrypt"
+			}
+			kr := fuzzRing(b, enc)
+			b.Run(name+"/"+sizeName(size), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					s := kr.seal("user_route:alice|POST /payments|k", StateCompleted, &fp, body)
+					if _, err := kr.open("user_route:alice|POST /payments|k", StateCompleted, &fp, s); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func sizeName(n int) string {
+	if n >= 1<<10 {
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
 }

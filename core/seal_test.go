@@ -290,3 +290,22 @@ func TestRecordKeyOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestSealInfo(t *testing.T) {
+	st := memory.New()
+	e := newEngine(t, core.WithStore(st), core.WithRecordKeys(keyB, keyA), core.WithRecordEncryption())
+	fn, _ := counter("x")
+	if _, _, err := e.Do(context.Background(), "s", "k", core.Fingerprint{}, fn); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.Get(context.Background(), core.StoreKey("s", "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, enc, ok := core.SealInfo(rec.Payload); id != "b" || !enc || !ok {
+		t.Fatalf("SealInfo = %q, %v, %v; want b, encrypted, sealed", id, enc, ok)
+	}
+	if _, _, ok := core.SealInfo([]byte("\x01plain")); ok {
+		t.Fatal("a plain payload reported sealed")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -58,6 +59,19 @@ type inspection struct {
 	Reason      *string   `json:"reason,omitempty"`
 	Response    *response `json:"response,omitempty"`
 	DecodeError string    `json:"decode_error,omitempty"`
+	// Sealed is true for a payload signed (or encrypted) under a record
+	// key ring (core.WithRecordKeys): SealKeyID names the key, and
+	// Encrypted says whether it is encrypted. Its response or reason is
+	// only shown once verified with -signing-key.
+	Sealed    bool   `json:"sealed,omitempty"`
+	SealKeyID string `json:"seal_key_id,omitempty"`
+	Encrypted bool   `json:"encrypted,omitempty"`
+	// Verified is true when -signing-key was given and the record
+	// verifies, as the servers check it. DoesNotVerify is why it does
+	// not: the servers refuse it (503), and nothing of it is shown as
+	// genuine.
+	Verified      bool   `json:"verified,omitempty"`
+	DoesNotVerify string `json:"does_not_verify,omitempty"`
 	// Resolvable is true for a record `idemctl resolve` can settle: a
 	// tombstone, an uncertain record or a stranded claim.
 	Resolvable bool `json:"resolvable"`
@@ -79,7 +93,7 @@ type response struct {
 func runInspect(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) int {
 	var scope, key string
 	var asJSON, full bool
-	ok, code := subcommand("inspect", "-scope S -key K [-full] [-json]", g, args, stderr, func(fs *flag.FlagSet) {
+	ok, code := subcommand("inspect", "-scope S -key K [-full] [-json] [-signing-key RING [-encrypt]]", g, args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&scope, "scope", "", "`scope` of the key, as core.ScopeString builds it, e.g. 'user_route:alice|POST /payments' (required)")
 		fs.StringVar(&key, "key", "", "the idempotency `key` (required)")
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
@@ -92,6 +106,11 @@ func runInspect(ctx context.Context, g *globals, args []string, stdout, stderr i
 		fmt.Fprintln(stderr, "idemctl inspect: -scope and -key are required")
 		return exitUsage
 	}
+	ring, err := g.ring()
+	if err != nil {
+		fmt.Fprintf(stderr, "idemctl inspect: %v\n", err)
+		return exitUsage
+	}
 	ctx, cancel := g.withTimeout(ctx)
 	defer cancel()
 	c, err := g.connect()
@@ -99,8 +118,15 @@ func runInspect(ctx context.Context, g *globals, args []string, stdout, stderr i
 		return fail(stderr, "inspect", err)
 	}
 	defer c.Close()
+	var eng *core.Engine
+	if ring != nil {
+		if eng, err = ring.engine(c, core.DefaultTTL); err != nil {
+			return fail(stderr, "inspect", err)
+		}
+		defer closeEngine(eng)
+	}
 
-	in, err := inspect(ctx, c, scope, key, full)
+	in, err := inspect(ctx, c, eng, scope, key, full)
 	if err != nil {
 		return fail(stderr, "inspect", g.redisErr(ctx, err))
 	}
@@ -111,16 +137,73 @@ func runInspect(ctx context.Context, g *globals, args []string, stdout, stderr i
 	} else {
 		printInspection(stdout, in)
 	}
-	if !in.Found {
+	switch {
+	case !in.Found:
 		return exitNotFound
+	case in.DoesNotVerify != "":
+		return exitUnverified
 	}
 	return exitOK
 }
 
 // inspect reads the record of key in scope straight from its hash, so
 // that it can show records the store itself would refuse (an unknown
-// format version).
-func inspect(ctx context.Context, c *conn, scope, key string, full bool) (*inspection, error) {
+// format version). With eng (an Engine holding the record key ring), it
+// verifies the record as the servers do, and shows the opened response
+// or reason of a sealed one.
+func inspect(ctx context.Context, c *conn, eng *core.Engine, scope, key string, full bool) (*inspection, error) {
+	for attempt := 0; ; attempt++ {
+		in, err := inspectRaw(ctx, c, scope, key, full)
+		if err != nil || eng == nil || !in.Found || !in.KnownVersion || in.State == "unknown" {
+			return in, err
+		}
+		again, err := verify(ctx, eng, in, full)
+		if err != nil || !again {
+			return in, err
+		}
+		// The record changed between the two reads: read it again.
+		if attempt == 2 {
+			return nil, errors.New("the record keeps changing between reads; try again")
+		}
+	}
+}
+
+// verify checks in (read by inspectRaw) with eng: it verifies the record
+// and opens a sealed one, as the servers do before replaying it. It
+// returns true when the record eng read is not the one in describes.
+func verify(ctx context.Context, eng *core.Engine, in *inspection, full bool) (changed bool, err error) {
+	got, err := eng.Inspect(ctx, in.Scope, in.Key)
+	switch {
+	case errors.Is(err, core.ErrNotFound):
+		return true, nil
+	case err != nil && !isRejected(err) && got.State == 0:
+		return false, err
+	}
+	if got.State.String() != in.State || got.Token != in.Token || got.Fingerprint.String() != in.Fingerprint {
+		return true, nil
+	}
+	if isRejected(err) {
+		in.DoesNotVerify = rejection(err)
+		in.Reason, in.Response, in.DecodeError = nil, nil, ""
+		return false, nil
+	}
+	in.Verified = true
+	in.Reason, in.Response, in.DecodeError = nil, nil, ""
+	switch {
+	case got.State == core.StateTombstone || got.State == core.StateUncertain:
+		if len(got.Payload) > 0 {
+			in.Reason = &got.Reason
+		}
+	case got.State == core.StateCompleted && got.Response != nil:
+		in.Response = newResponse(got.Response, full)
+	case got.State == core.StateCompleted && err != nil:
+		in.DecodeError = err.Error() + " (was the engine configured with another serializer?)"
+	}
+	return false, nil
+}
+
+// inspectRaw is inspect without verification.
+func inspectRaw(ctx context.Context, c *conn, scope, key string, full bool) (*inspection, error) {
 	in := &inspection{Scope: scope, Key: key, RedisKey: c.recordKey(scope, key)}
 	var all *redis.MapStringStringCmd
 	var pttl *redis.DurationCmd
@@ -160,8 +243,11 @@ func inspect(ctx context.Context, c *conn, scope, key string, full bool) (*inspe
 	in.Resolvable = state == core.StateTombstone || state == core.StateUncertain || in.Stranded
 	payload, hasPayload := m["p"]
 	in.PayloadBytes = len(payload)
+	in.SealKeyID, in.Encrypted, in.Sealed = core.SealInfo([]byte(payload))
 	switch {
 	case !hasPayload:
+	case in.Sealed:
+		// Opaque without the ring, and unverified: shown once verified.
 	case state == core.StateTombstone || state == core.StateUncertain:
 		in.Reason = &payload
 	case state == core.StateCompleted:
@@ -263,6 +349,28 @@ func printInspection(w io.Writer, in *inspection) {
 		fmt.Fprintf(tw, "ttl\t%s\n", ms(in.TTLMS))
 	}
 	fmt.Fprintf(tw, "payload\t%d bytes\n", in.PayloadBytes)
+	if in.Sealed {
+		how := "signed by key " + in.SealKeyID
+		if in.Encrypted {
+			how = "encrypted with key " + in.SealKeyID
+		}
+		if in.Verified || in.DoesNotVerify != "" {
+			fmt.Fprintf(tw, "seal\t%s\n", how)
+		} else {
+			fmt.Fprintf(tw, "seal\t%s; not verified: -signing-key (or $%s) verifies and decodes it\n", how, envSigningKey)
+		}
+	}
+	if in.Verified {
+		fmt.Fprintf(tw, "verify\tverifies under the key ring\n")
+	}
+	switch {
+	case in.DoesNotVerify != "" && in.State == core.StateInFlight.String():
+		// No advice to flush: a genuine claim whose signature the store
+		// lost would then let a duplicate run.
+		fmt.Fprintf(tw, "verify\tdoes not verify: %s: the servers refuse this record (503)\n", in.DoesNotVerify)
+	case in.DoesNotVerify != "":
+		fmt.Fprintf(tw, "verify\tdoes not verify: %s: the servers refuse this record (503) and nothing of it is shown; 'idemctl flush' deletes it\n", in.DoesNotVerify)
+	}
 	if in.Reason != nil {
 		reason := *in.Reason
 		if !isText([]byte(reason)) {

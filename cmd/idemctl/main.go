@@ -1,7 +1,7 @@
 // Command idemctl inspects and manages idemkit's idempotency records in
 // Redis.
 //
-//	idemctl [-redis URL] [-prefix P] [-timeout D] <command> [flags]
+//	idemctl [-redis URL] [-prefix P] [-timeout D] [-signing-key RING [-encrypt]] <command> [flags]
 //
 //	idemctl inspect -scope 'user_route:alice|POST /payments' -key 4b9f0c2e-…
 //	idemctl flush   -scope 'user_route:alice|POST /payments' -key 4b9f0c2e-…
@@ -16,8 +16,8 @@
 // claim (its owner died after declaring them). -release deletes the
 // record, so that the next request runs afresh; -status completes it with
 // a response, encoded as the Engine encodes its own (core.BinarySerializer),
-// which retries with the same payload then replay. Find out first what
-// the operation did downstream.
+// and sealed under -signing-key, which retries with the same payload then
+// replay. Find out first what the operation did downstream.
 //
 // -redis defaults to $REDIS_URL, then redis://localhost:6379/0; a cluster
 // is given as redis+cluster://host:port,host:port. -prefix is the
@@ -27,9 +27,22 @@
 // write timeouts are capped at it (default 0: no limit beyond go-redis's
 // own timeouts).
 //
+// Signed and encrypted records (core.WithRecordKeys,
+// core.WithRecordEncryption): -signing-key takes the servers' key ring,
+// "id:secret[,id:secret...]" as core.ParseRecordKeys reads it (default
+// $IDEMKIT_SIGNING_KEY), and -encrypt their encryption setting (default
+// $IDEMKIT_ENCRYPT). Without the ring, inspect names the key that sealed a
+// record but shows none of its contents; with it, inspect verifies the
+// record as the servers do (through an Engine on the same store) and
+// shows the opened response or reason, or why it does not verify.
+// resolve -status then seals the response through Engine.Resolve; without
+// the ring it refuses to complete a signed record, which the servers
+// would reject. -release needs no key. Secrets are never printed.
+//
 // Exit status: 0 success, 1 failure, 2 usage error, 3 inspect or resolve
 // found no record, 4 resolve found a record it cannot resolve (a live
-// claim, a completed record).
+// claim, a completed record), 5 inspect or resolve found a record that
+// does not verify under -signing-key (the servers refuse it with 503).
 package main
 
 import (

@@ -29,6 +29,10 @@ type resolveResult struct {
 	Status    int   `json:"status,omitempty"`
 	BodyBytes int   `json:"body_bytes,omitempty"`
 	TTLMS     int64 `json:"ttl_ms,omitempty"`
+	// SignedBy is the id of the key that signed the response (with
+	// -signing-key); Encrypted says it was encrypted too (-encrypt).
+	SignedBy  string `json:"signed_by,omitempty"`
+	Encrypted bool   `json:"encrypted,omitempty"`
 }
 
 // headerFlags collects repeated -header 'Name: value' flags.
@@ -85,7 +89,7 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 	var status int
 	var headers headerFlags
 	ttl := core.DefaultTTL
-	ok, code := subcommand("resolve", "-scope S -key K (-release | -status N [-body STRING|@FILE] [-header 'Name: value']... [-ttl D]) [-json]", g, args, stderr, func(fs *flag.FlagSet) {
+	ok, code := subcommand("resolve", "-scope S -key K (-release | -status N [-body STRING|@FILE] [-header 'Name: value']... [-ttl D] [-signing-key RING [-encrypt]]) [-json]", g, args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&scope, "scope", "", "`scope` of the key, as core.ScopeString builds it (required)")
 		fs.StringVar(&key, "key", "", "the idempotency `key` (required)")
 		fs.BoolVar(&release, "release", false, "delete the record, so that the next request with its key runs afresh")
@@ -116,6 +120,14 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 	case !release && ttl < time.Millisecond:
 		return usageErr(fmt.Sprintf("-ttl %v: want a positive duration", ttl))
 	}
+	var ring *keyRing
+	if !release {
+		var err error
+		if ring, err = g.ring(); err != nil {
+			return usageErr(err.Error())
+		}
+	}
+	var resp *core.Response
 	var payload []byte
 	bodyBytes := 0
 	if !release {
@@ -126,9 +138,11 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 				return fail(stderr, "resolve", err)
 			}
 		}
+		resp = &core.Response{Status: status, Header: headers.h, Body: b}
 		// The Engine's encoding (its default serializer), so that replays
-		// decode it as their own.
-		payload, _ = core.BinarySerializer{}.Encode(nil, &core.Response{Status: status, Header: headers.h, Body: b})
+		// decode it as their own. With a ring, the Engine encodes and
+		// seals it instead.
+		payload, _ = core.BinarySerializer{}.Encode(nil, resp)
 		bodyBytes = len(b)
 	}
 
@@ -141,23 +155,48 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 		return fail(stderr, "resolve", err)
 	}
 	defer c.Close()
+	var eng *core.Engine
+	if ring != nil {
+		if eng, err = ring.engine(c, ttl); err != nil {
+			return fail(stderr, "resolve", err)
+		}
+		defer closeEngine(eng)
+	}
 
 	res := &resolveResult{Scope: scope, Key: key, RedisKey: c.recordKey(scope, key), Action: "released"}
-	before, err := inspect(ctx, c, scope, key, false)
+	before, err := inspect(ctx, c, eng, scope, key, false)
 	if err != nil {
 		return fail(stderr, "resolve", g.redisErr(ctx, err))
 	}
 	res.Was = describeState(before)
 	if !release {
 		res.Action, res.Status, res.BodyBytes, res.TTLMS = "completed", status, bodyBytes, ttl.Milliseconds()
+		switch {
+		case before.DoesNotVerify != "" && before.Resolvable:
+			// Signing a response for it would bind the response to a
+			// fingerprint that a forger chose.
+			fmt.Fprintf(stderr, "idemctl resolve: record %s does not verify: %s: the servers refuse it, and idemctl does not sign a response for it. 'idemctl inspect' shows it; -release or 'idemctl flush' deletes it.\n", res.RedisKey, before.DoesNotVerify)
+			return exitUnverified
+		case ring == nil && before.Sealed && before.Resolvable:
+			return usageErr(fmt.Sprintf("record %s is signed (key %s), so the servers sign their records and would refuse (503) an unsigned response: give their key ring with -signing-key (or $%s), and -encrypt if they encrypt", res.RedisKey, before.SealKeyID, envSigningKey))
+		}
+		if ring != nil {
+			res.SignedBy, res.Encrypted = ring.signer(), ring.encrypt
+		}
 	}
-	err = c.store.Resolve(ctx, core.StoreKey(scope, key), payload, ttl)
+	if eng != nil && resp != nil {
+		// The Engine seals the response, bound to the record's
+		// fingerprint, so that retries of the original request verify it.
+		err = eng.Resolve(ctx, scope, key, resp)
+	} else {
+		err = c.store.Resolve(ctx, core.StoreKey(scope, key), payload, ttl)
+	}
 	switch {
 	case errors.Is(err, core.ErrNotFound):
 		fmt.Fprintf(stderr, "idemctl resolve: no record %s: nothing to resolve\n", res.RedisKey)
 		return exitNotFound
 	case errors.Is(err, core.ErrNotResolvable):
-		now, ierr := inspect(ctx, c, scope, key, false)
+		now, ierr := inspect(ctx, c, nil, scope, key, false)
 		if ierr != nil {
 			now = before
 		}
@@ -179,8 +218,15 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 	if release {
 		fmt.Fprintf(stdout, "released %s record %s: the next request with its key runs afresh\n", res.Was, res.RedisKey)
 	} else {
-		fmt.Fprintf(stdout, "completed %s record %s with %d %s (%d-byte body), kept %s: retries with the same payload replay it\n",
-			res.Was, res.RedisKey, status, http.StatusText(status), res.BodyBytes, ttl)
+		seal := ""
+		switch {
+		case res.Encrypted:
+			seal = ", encrypted with key " + res.SignedBy
+		case res.SignedBy != "":
+			seal = ", signed by key " + res.SignedBy
+		}
+		fmt.Fprintf(stdout, "completed %s record %s with %d %s (%d-byte body%s), kept %s: retries with the same payload replay it\n",
+			res.Was, res.RedisKey, status, http.StatusText(status), res.BodyBytes, seal, ttl)
 	}
 	return exitOK
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,6 +27,8 @@ const (
 	// exitNotResolvable: resolve found a record that is not a tombstone,
 	// an uncertain record or a stranded claim.
 	exitNotResolvable = 4
+	// exitUnverified (5, seal.go): the record does not verify under
+	// -signing-key.
 )
 
 // defaultRedisURL is used when neither -redis nor REDIS_URL is set.
@@ -36,6 +39,14 @@ type globals struct {
 	redisURL string
 	prefix   string
 	timeout  time.Duration
+
+	// signingKey is -signing-key (the record key ring), when given;
+	// otherwise $IDEMKIT_SIGNING_KEY is used (see ring).
+	signingKey    string
+	signingKeySet bool
+	// encrypt is -encrypt, when given; otherwise $IDEMKIT_ENCRYPT.
+	encrypt    bool
+	encryptSet bool
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
@@ -47,6 +58,20 @@ func (g *globals) register(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&g.prefix, "prefix", g.prefix, "key `prefix` of the store (idemredis.WithPrefix)")
 	fs.DurationVar(&g.timeout, "timeout", g.timeout, "give up after this `duration`, bounding every Redis call and the dial, read and write timeouts (0: no limit)")
+	// Neither has its default in the flag, so that -h never prints a
+	// secret from the environment.
+	fs.Func("signing-key", "the servers' record key `ring`, \"id:secret[,id:secret...]\" (hex or base64; core.ParseRecordKeys), to verify and decode signed or encrypted records (inspect) and sign a response (resolve -status) (default $"+envSigningKey+")", func(s string) error {
+		g.signingKey, g.signingKeySet = s, true
+		return nil
+	})
+	fs.BoolFunc("encrypt", "records are encrypted (core.WithRecordEncryption), as the servers' setting: resolve encrypts the response, and records in clear do not verify (default $"+envEncrypt+")", func(s string) error {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		g.encrypt, g.encryptSet = b, true
+		return nil
+	})
 }
 
 // url returns -redis, else $REDIS_URL, else defaultRedisURL.
@@ -70,10 +95,10 @@ var commands = map[string]func(ctx context.Context, g *globals, args []string, s
 
 // summaries describe the commands in the usage.
 var summaries = map[string]string{
-	"inspect": "show one record: state (committed, stranded), fingerprint, lease, TTL, and the stored response or the reason",
+	"inspect": "show one record: state (committed, stranded), fingerprint, lease, TTL, the key that sealed it, and the stored response or the reason (of a sealed record: verified with -signing-key)",
 	"flush":   "delete one record, so that the next request with its key runs afresh",
 	"stats":   "count the records under the prefix: in flight (committed, stranded), completed, tombstone, uncertain, unknown format, payload bytes, cooldowns",
-	"resolve": "settle a tombstone, an uncertain record or a stranded claim: release it (-release), or complete it with a response (-status, -body, -header) that retries replay",
+	"resolve": "settle a tombstone, an uncertain record or a stranded claim: release it (-release), or complete it with a response (-status, -body, -header; signed with -signing-key) that retries replay",
 }
 
 // quietOnce installs quietLogger once per process: go-redis's logger is a
@@ -133,7 +158,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 	fs.SetOutput(out)
 	fmt.Fprintf(w, "\nRun 'idemctl <command> -h' for the command's flags.\n"+
 		"Exit status: 0 success, 1 failure, 2 usage error, 3 inspect or resolve found no record,\n"+
-		"4 resolve found a record it cannot resolve.\n")
+		"4 resolve found a record it cannot resolve, 5 inspect or resolve found a record that does not\n"+
+		"verify under -signing-key (the servers refuse it).\n")
 }
 
 // subcommand parses a command's flags, the global ones included. It
