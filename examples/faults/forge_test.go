@@ -238,4 +238,3 @@ func payID(t *testing.T, body string) string {
 	}
 	return id
 }
-
