@@ -71,6 +71,12 @@ func TestStoreWith(t *testing.T, newStore NewStore, lease time.Duration) {
 		{"ResolveWithoutPayloadFreesTheKey", s.resolveRelease},
 		{"ResolveWithPayloadReplays", s.resolveComplete},
 		{"ResolveRefusesOtherStates", s.resolveRefused},
+		{"SigRoundTrips", s.sigRoundTrips},
+		{"SigKeptByRenewAndCommit", s.sigKeptByRenewAndCommit},
+		{"SigKeptWhenStranded", s.sigKeptWhenStranded},
+		{"SigReplacedByTakeover", s.sigReplacedByTakeover},
+		{"SigOfAResentBegin", s.sigResentBegin},
+		{"NoSig", s.sigNone},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -90,7 +90,11 @@ type shard struct {
 // entry is one record: 144 bytes, the 144-byte size class. Its key is
 // the map's key too (one string, not two copies).
 type entry struct {
-	key     string
+	key string
+	// payload is the final record's payload; on an in-flight claim and on
+	// a stranded record, whose payloads are not stored, it holds the
+	// claim's signature (Attempt.Sig) instead, so that signing costs an
+	// entry no field of its own (see record).
 	payload []byte
 	fp      core.Fingerprint
 	token   uint64
@@ -173,6 +177,21 @@ func after(now int64, d time.Duration) int64 {
 // payload's capacity (what the store keeps alive).
 func entrySize(key string) int64 { return EntryOverhead + allocSize(len(key)) }
 
+// claimSize is what a claim on key signed with sig (the store's copy) is
+// accounted: the signature is kept in the payload's place.
+func claimSize(key string, sig []byte) int64 { return entrySize(key) + allocSize(cap(sig)) }
+
+// ownSig returns the store's copy of an attempt's signature, nil for none:
+// the caller's slice may be reused once Begin returns.
+func ownSig(sig []byte) []byte {
+	if len(sig) == 0 {
+		return nil
+	}
+	c := make([]byte, len(sig))
+	copy(c, sig)
+	return c
+}
+
 // allocSize is n rounded up as Go allocates it, for objects over 32 KiB
 // (whole 8 KiB pages). Smaller objects are rounded to a size class,
 // at most 12.5% more, which is not counted.
@@ -189,9 +208,10 @@ func (s *Store) record(e *entry) core.Record {
 	case e.state == core.StateInFlight:
 		r.LeaseUntil = s.time(e.lease)
 		r.Committed = e.committed
+		r.Payload, r.Sig = nil, e.payload
 	case e.stranded:
 		// Not stored: stranding then needs no room, so it cannot fail.
-		r.Payload = []byte(strandedReason)
+		r.Payload, r.Sig = []byte(strandedReason), e.payload
 	}
 	return r
 }
@@ -407,6 +427,7 @@ func (s *Store) sweep(now int64) {
 
 // Begin implements core.Store. A claim that needs room evicts final
 // records (see WithMaxBytes) and reports how many in BeginResult.Evicted.
+// A claim keeps a copy of a.Sig, accounted as part of its record.
 func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
 	if err := ctx.Err(); err != nil {
 		return core.BeginResult{}, fmt.Errorf("%w: %w", core.ErrStoreUnavailable, err)
@@ -414,17 +435,46 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 	now := s.now()
 	home := s.shardOf(key)
 	sh := &s.shards[home]
-	size := entrySize(key)
+	sig := ownSig(a.Sig)
+	size := claimSize(key, sig)
 	reserved := false
+	var held int64 // bytes reserved for a takeover's larger signature
 	evicted := 0
 	sh.mu.Lock()
 	for {
 		if e := s.lookup(sh, key, now); e != nil {
 			if reserved {
 				s.unreserve(1, size)
+				reserved = false
 			}
-			res := s.existing(sh, e, a, now)
+			grow := int64(0)
+			if s.takesOver(e, a, now) {
+				grow = size - e.size
+			}
+			if grow > held {
+				ok, n := s.room(sh, 0, grow-held, now)
+				evicted += n
+				if !ok {
+					sh.mu.Unlock()
+					n, err := s.makeRoom(home, 0, grow-held, now, nil)
+					evicted += n
+					if err != nil {
+						s.giveBack(held)
+						return core.BeginResult{Evicted: evicted}, err
+					}
+					held = grow
+					sh.mu.Lock() // the claim may have changed meanwhile: look again
+					continue
+				}
+				held = grow
+			}
+			res := s.existing(sh, e, a, sig, now)
 			sh.mu.Unlock()
+			if res.TookOver {
+				s.giveBack(held - grow) // below 0 for a smaller signature
+			} else {
+				s.giveBack(held)
+			}
 			res.Evicted = evicted
 			return res, nil
 		}
@@ -440,21 +490,24 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 		n, err := s.makeRoom(home, 1, size, now, nil)
 		evicted += n
 		if err != nil {
+			s.giveBack(held)
 			return core.BeginResult{Evicted: evicted}, err
 		}
 		reserved = true
 		sh.mu.Lock() // the key may have been claimed meanwhile: look again
 	}
+	s.giveBack(held) // the claim went meanwhile: a new one is made
 	e := &entry{
-		key:   key,
-		fp:    a.Fingerprint,
-		token: s.tokens.Add(1),
-		nonce: a.Nonce,
-		lease: after(now, a.Lease),
-		exp:   after(now, a.TTL),
-		ttl:   int64(a.TTL),
-		size:  size,
-		state: core.StateInFlight,
+		key:     key,
+		payload: sig,
+		fp:      a.Fingerprint,
+		token:   s.tokens.Add(1),
+		nonce:   a.Nonce,
+		lease:   after(now, a.Lease),
+		exp:     after(now, a.TTL),
+		ttl:     int64(a.TTL),
+		size:    size,
+		state:   core.StateInFlight,
 	}
 	sh.m[key] = e
 	sh.live.push(e)
@@ -463,8 +516,17 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 	return core.BeginResult{Outcome: core.Claimed, Token: e.token, Evicted: evicted}, nil
 }
 
+// takesOver reports whether Begin with a takes the live record e over:
+// an uncommitted claim of the same fingerprint whose lease expired, held
+// by another attempt. It is the takeover branch of existing, which Begin
+// asks first to make room for a larger signature.
+func (s *Store) takesOver(e *entry, a core.Attempt, now int64) bool {
+	return e.state == core.StateInFlight && !e.committed && e.fp == a.Fingerprint &&
+		now >= e.lease && !(a.Nonce != 0 && e.nonce == a.Nonce)
+}
+
 // existing answers Begin for a key that has a live record.
-func (s *Store) existing(sh *shard, e *entry, a core.Attempt, now int64) core.BeginResult {
+func (s *Store) existing(sh *shard, e *entry, a core.Attempt, sig []byte, now int64) core.BeginResult {
 	resent := a.Nonce != 0 && e.nonce == a.Nonce
 	stranded := false
 	switch {
@@ -490,15 +552,18 @@ func (s *Store) existing(sh *shard, e *entry, a core.Attempt, now int64) core.Be
 	case now < e.lease:
 		return core.BeginResult{Outcome: core.InFlight, Record: s.record(e)}
 	default:
-		return s.takeOver(sh, e, a, now)
+		return s.takeOver(sh, e, a, sig, now)
 	}
 	res.Stranded = stranded
 	return res
 }
 
 // takeOver gives the uncommitted claim e, whose owner's lease expired, to
-// attempt a with a new token.
-func (s *Store) takeOver(sh *shard, e *entry, a core.Attempt, now int64) core.BeginResult {
+// attempt a with a new token and a's signature sig. Room for a larger
+// signature is reserved by the caller; a smaller one gives room back.
+func (s *Store) takeOver(sh *shard, e *entry, a core.Attempt, sig []byte, now int64) core.BeginResult {
+	e.payload = sig
+	e.size = claimSize(e.key, sig)
 	e.token = s.tokens.Add(1)
 	e.lease = after(now, a.Lease)
 	e.exp = after(now, a.TTL)

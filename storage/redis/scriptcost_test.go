@@ -21,7 +21,9 @@ import (
 // the figure SPEC §7 bounds at 5 µs: INFO commandstats usec_per_call of
 // EVALSHA, reset before each case. It needs a real redis-server. The
 // metric is redis-µs/call; ns/op is the client's round trip and means
-// little here.
+// little here. Every case runs unsigned (its plain name) and then with
+// claims signed (signed/...), a 40-byte core.Attempt.Sig as the Engine's
+// record signing sends.
 //
 //	go test -run '^$' -bench ScriptCPU -benchtime 20000x ./storage/redis/
 func BenchmarkScriptCPU(b *testing.B) {
@@ -36,9 +38,10 @@ func BenchmarkScriptCPU(b *testing.B) {
 	}
 	payload := []byte(strings.Repeat("p", 1024))
 	var seq uint64
+	var sig []byte // the running case's claims' signature
 	attempt := func(lease time.Duration) core.Attempt {
 		seq++
-		return core.Attempt{Fingerprint: core.Fingerprint{1}, Nonce: seq, Lease: lease, TTL: time.Hour}
+		return core.Attempt{Fingerprint: core.Fingerprint{1}, Nonce: seq, Lease: lease, TTL: time.Hour, Sig: sig}
 	}
 	claim := func(b *testing.B, k string, lease time.Duration) uint64 {
 		res, err := st.Begin(ctx, k, attempt(lease))
@@ -304,26 +307,33 @@ func BenchmarkScriptCPU(b *testing.B) {
 			}
 		}},
 	}
-	for _, tc := range cases {
-		b.Run(tc.name, func(b *testing.B) {
-			run := tc.setup(b)
-			if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				run(i)
-			}
-			b.StopTimer()
-			calls, usec, err := evalshaStats(ctx, rdb)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if calls != int64(b.N) {
-				b.Fatalf("EVALSHA ran %d times for %d operations", calls, b.N)
-			}
-			b.ReportMetric(float64(usec)/float64(calls), "redis-µs/call")
-		})
+	for _, signed := range []bool{false, true} {
+		name := ""
+		sig = nil
+		if signed {
+			name, sig = "signed/", []byte(strings.Repeat("s", 40))
+		}
+		for _, tc := range cases {
+			b.Run(name+tc.name, func(b *testing.B) {
+				run := tc.setup(b)
+				if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					run(i)
+				}
+				b.StopTimer()
+				calls, usec, err := evalshaStats(ctx, rdb)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if calls != int64(b.N) {
+					b.Fatalf("EVALSHA ran %d times for %d operations", calls, b.N)
+				}
+				b.ReportMetric(float64(usec)/float64(calls), "redis-µs/call")
+			})
+		}
 	}
 }
 

@@ -9,7 +9,13 @@ import "github.com/redis/go-redis/v9"
 // nonce of the Begin that stranded it), c "1" once the claim is committed
 // (Commit), "2" on the uncertain record Begin made of a stranded claim (it
 // stays on a later final record, where it means nothing), p payload (the
-// encoded response, or the reason of a tombstone or uncertain record).
+// encoded response, or the reason of a tombstone or uncertain record), g
+// the claim's signature (core.Attempt.Sig, record signing), absent or
+// empty when the claim is not signed: written by the Begin that claims or
+// takes over (a takeover by an unsigned claim empties it), kept by
+// Renew, Commit and stranding, left on a later final record, where it
+// means nothing (Complete and Resolve do not touch it: only the claim and
+// the stranded record answer with it).
 //
 // Times come from the server (TIME), so instances with skewed clocks agree
 // on when a lease ends. Tokens are the server clock in microseconds,
@@ -26,7 +32,8 @@ import "github.com/redis/go-redis/v9"
 //	Begin     resent 1; replay, tombstone, uncertain, mismatch 2
 //	          (3 when the record is a committed claim); in flight 3;
 //	          first claim, takeover 4; stranded (a committed claim
-//	          whose lease expired, turned uncertain) 4
+//	          whose lease expired, turned uncertain) 4; the same signed
+//	          or not (the signature rides on the HMGET and HSET)
 //	Commit    2 (1 when the claim is lost, as for every fenced script)
 //	Renew     4, or 5 when the key's TTL must grow
 //	Complete  3 (1 for a resend)
@@ -48,14 +55,16 @@ import "github.com/redis/go-redis/v9"
 const strandedReason = "owner lost its lease after declaring effects"
 
 // beginScript: KEYS[1] record; ARGV fingerprint, lease ms, ttl ms, version,
-// nonce. Returns, by outcome:
+// nonce, signature (empty for none). Returns, by outcome:
 //
 //	{1, token, tookOver}                    claimed (or the caller's own claim, resent)
-//	{2, state, pttl, payload, token, stranded}  a final record, same fingerprint
-//	{3, state, fingerprint, leaseEnd, pttl, stranded, committed, token, payload}  mismatch
-//	{4, leaseEnd, pttl, token, committed}   in flight
+//	{2, state, pttl, payload, token, stranded, sig}  a final record, same fingerprint
+//	{3, state, fingerprint, leaseEnd, pttl, stranded, committed, token, payload, sig}  mismatch
+//	{4, leaseEnd, pttl, token, committed, sig}  in flight
 //	{-1, version, state}                    a record of an unknown format
 //
+// sig is the record's g field for a claim and a stranded record, else
+// empty (it is last, so that a reply without it reads as unsigned).
 // A record exists when it has a version or a state field: one with an
 // unknown version or state is reported, never overwritten or treated as
 // absent. An in-flight claim whose lease expired is taken over, unless
@@ -68,7 +77,7 @@ const strandedReason = "owner lost its lease after declaring effects"
 // does not write it (an older release during a rolling upgrade) can never
 // hand the new owner's claim to the previous attempt.
 var beginScript = redis.NewScript(`
-local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'l', 'n', 'p', 'c')
+local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'l', 'n', 'p', 'c', 'g')
 local took, stranded, now, ms = 0, 0
 if r[1] or r[2] then
   local s = r[2]
@@ -82,16 +91,20 @@ if r[1] or r[2] then
     if (tonumber(r[5]) or 0) <= ms then
       redis.call('HSET', KEYS[1], 's', '4', 'p', '` + strandedReason + `', 'l', '0',
         'c', '2', 'n', own)
-      s, r[5], r[7], stranded = '4', '0', '` + strandedReason + `', 1
+      s, r[5], r[7], r[8], stranded = '4', '0', '` + strandedReason + `', '2', 1
     end
   elseif s == '4' and r[8] == '2' and r[6] == own then
     stranded = 1
   end
+  local g = ''
+  if s == '1' or s == '4' and r[8] == '2' then
+    g = r[9] or ''
+  end
   if r[3] ~= ARGV[1] then
-    return {3, s, r[3] or '', r[5] or '0', redis.call('PTTL', KEYS[1]), stranded, r[8] or '', r[4] or '', r[7] or ''}
+    return {3, s, r[3] or '', r[5] or '0', redis.call('PTTL', KEYS[1]), stranded, r[8] or '', r[4] or '', r[7] or '', g}
   end
   if s ~= '1' then
-    return {2, s, redis.call('PTTL', KEYS[1]), r[7] or '', r[4] or '', stranded}
+    return {2, s, redis.call('PTTL', KEYS[1]), r[7] or '', r[4] or '', stranded, g}
   end
   if r[6] == own then
     return {1, r[4], 0}
@@ -105,14 +118,19 @@ end
 local tok
 if took == 1 then
   if tonumber(r[5]) > ms then
-    return {4, r[5], redis.call('PTTL', KEYS[1]), r[4], r[8] or ''}
+    return {4, r[5], redis.call('PTTL', KEYS[1]), r[4], r[8] or '', r[9] or ''}
   end
   tok = string.format('%.0f', math.max(r[4] + 1, now[1] * 1000000 + now[2]))
 else
   tok = string.format('%d%06d', now[1], now[2])
 end
-redis.call('HSET', KEYS[1], 'v', ARGV[4], 's', '1', 'f', ARGV[1], 't', tok,
-  'l', ms + ARGV[2], 'n', ARGV[5] .. ':' .. tok)
+if ARGV[6] ~= '' or r[9] then
+  redis.call('HSET', KEYS[1], 'v', ARGV[4], 's', '1', 'f', ARGV[1], 't', tok,
+    'l', ms + ARGV[2], 'n', ARGV[5] .. ':' .. tok, 'g', ARGV[6])
+else
+  redis.call('HSET', KEYS[1], 'v', ARGV[4], 's', '1', 'f', ARGV[1], 't', tok,
+    'l', ms + ARGV[2], 'n', ARGV[5] .. ':' .. tok)
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, tok, took}
 `)

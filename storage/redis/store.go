@@ -75,7 +75,8 @@ func unavailable(err error) error {
 // Begin implements core.Store in one round trip. A Begin resent with the
 // attempt's nonce (go-redis resends a command whose reply timed out) gets
 // its own claim back. An attempt without a nonce gets a random one, so
-// that even its resends are recognised.
+// that even its resends are recognised. a.Sig is stored with the claim
+// (field g) and answered as Record.Sig for claims and stranded records.
 func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
 	nonce := a.Nonce
 	if nonce == 0 {
@@ -83,7 +84,7 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 	}
 	v, err := beginScript.Run(ctx, s.rdb, []string{s.RecordKey(key)},
 		a.Fingerprint[:], a.Lease.Milliseconds(), a.TTL.Milliseconds(), FormatVersion,
-		strconv.FormatUint(nonce, 10)).Slice()
+		strconv.FormatUint(nonce, 10), a.Sig).Slice()
 	if err != nil {
 		return core.BeginResult{}, unavailable(err)
 	}
@@ -117,6 +118,7 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 			return bad()
 		}
 		rec := core.Record{State: st, Fingerprint: fp, Token: token(v[4]), Payload: []byte(asString(v[3])), ExpiresAt: expiresAt(v[2])}
+		rec.Sig = sigAt(v, 6)
 		res := core.BeginResult{Outcome: finalOutcome[st], Record: rec}
 		res.Stranded = v[5] == int64(1)
 		return res, nil
@@ -133,6 +135,7 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 		if st.Final() {
 			rec.Payload = []byte(asString(v[8]))
 		}
+		rec.Sig = sigAt(v, 9)
 		copy(rec.Fingerprint[:], asString(v[2]))
 		return core.BeginResult{Outcome: core.Mismatch, Record: rec, Stranded: v[5] == int64(1)}, nil
 	case 4:
@@ -140,7 +143,7 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 			return bad()
 		}
 		rec := core.Record{State: core.StateInFlight, Fingerprint: fp, Token: token(v[3]), Committed: asString(v[4]) == "1",
-			LeaseUntil: leaseEnd(v[1]), ExpiresAt: expiresAt(v[2])}
+			LeaseUntil: leaseEnd(v[1]), ExpiresAt: expiresAt(v[2]), Sig: sigAt(v, 5)}
 		return core.BeginResult{Outcome: core.InFlight, Record: rec}, nil
 	case -1:
 		if len(v) < 3 {
@@ -149,6 +152,18 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 		return core.BeginResult{}, fmt.Errorf("%w: %w", core.ErrStoreUnavailable, unknownFormat(v[1], v[2]))
 	}
 	return bad()
+}
+
+// sigAt reads the signature at v[i] of a Begin reply: nil when the
+// reply has none there (empty, or a shorter reply).
+func sigAt(v []any, i int) []byte {
+	if i >= len(v) {
+		return nil
+	}
+	if g := asString(v[i]); g != "" {
+		return []byte(g)
+	}
+	return nil
 }
 
 // finalOutcome is Begin's answer for a final record of the attempt's
@@ -382,6 +397,12 @@ func (s *Store) Get(ctx context.Context, key string) (core.Record, error) {
 		rec.Payload = []byte(m["p"])
 	} else {
 		rec.Committed = m["c"] == "1"
+	}
+	// The claim's signature, for a claim and for the uncertain record
+	// Begin made of it (c "2"): on any other final record it is a stale
+	// leftover (see scripts.go).
+	if g := m["g"]; g != "" && (st == core.StateInFlight || st == core.StateUncertain && m["c"] == "2") {
+		rec.Sig = []byte(g)
 	}
 	copy(rec.Fingerprint[:], m["f"])
 	rec.Token, _ = strconv.ParseUint(m["t"], 10, 64)

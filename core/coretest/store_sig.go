@@ -1,0 +1,217 @@
+package coretest
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/idemkit/idempotency/core"
+)
+
+// Claim signatures (Attempt.Sig, Record.Sig): opaque bytes a store keeps
+// with a claim and hands back for in-flight and stranded records.
+
+var (
+	sigA = []byte("sig-a\x00\xff signed by key 1")
+	sigB = []byte("sig-b: another claim's, longer than the first one")
+)
+
+// beginSigned is Begin with a fresh nonce, fingerprint f and signature sig.
+func beginSigned(t *testing.T, st core.Store, k string, f core.Fingerprint, sig []byte, lease time.Duration) core.BeginResult {
+	t.Helper()
+	res, err := st.Begin(context.Background(), k, core.Attempt{Fingerprint: f, Nonce: nonce(), Lease: lease, TTL: ttl, Sig: sig})
+	if err != nil {
+		t.Fatalf("Begin(%q): %v", k, err)
+	}
+	return res
+}
+
+// wantSig fails unless got is want; a nil want accepts nil or empty.
+func wantSig(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: Sig = %q, want %q", what, got, want)
+	}
+}
+
+// A claim's Sig comes back in Get and in the answers of other Begins
+// that see it in flight: of the same fingerprint (InFlight) or not
+// (Mismatch).
+func (s suite) sigRoundTrips(t *testing.T, st core.Store) {
+	k := key(t)
+	sig := bytes.Clone(sigA)
+	claim := beginSigned(t, st, k, fp("a"), sig, time.Minute)
+	wantOutcome(t, claim, core.Claimed)
+	clear(sig) // the caller's buffer is its own once Begin returns
+	wantSig(t, "Get", mustGet(t, st, k).Sig, sigA)
+	res := beginSigned(t, st, k, fp("a"), sigB, time.Minute)
+	wantOutcome(t, res, core.InFlight)
+	wantSig(t, "InFlight answer", res.Record.Sig, sigA)
+	res = beginSigned(t, st, k, fp("b"), sigB, time.Minute)
+	wantOutcome(t, res, core.Mismatch)
+	wantSig(t, "Mismatch answer on a claim", res.Record.Sig, sigA)
+	wantSig(t, "Get after other Begins", mustGet(t, st, k).Sig, sigA)
+}
+
+// Renew, RenewBatch and Commit leave the Sig as it is.
+func (s suite) sigKeptByRenewAndCommit(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	claim := beginSigned(t, st, k, fp("a"), sigA, time.Minute)
+	wantOutcome(t, claim, core.Claimed)
+	if err := st.Renew(ctx, k, claim.Token, time.Minute); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	wantSig(t, "Get after Renew", mustGet(t, st, k).Sig, sigA)
+	if br, ok := st.(core.BatchRenewer); ok {
+		rs := []core.Renewal{{Key: k, Token: claim.Token}}
+		br.RenewBatch(ctx, time.Minute, rs)
+		if rs[0].Err != nil {
+			t.Fatalf("RenewBatch: %v", rs[0].Err)
+		}
+		wantSig(t, "Get after RenewBatch", mustGet(t, st, k).Sig, sigA)
+	}
+	if err := st.Commit(ctx, k, claim.Token); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	rec := mustGet(t, st, k)
+	if !rec.Committed {
+		t.Fatal("not committed")
+	}
+	wantSig(t, "Get after Commit", rec.Sig, sigA)
+	res := beginSigned(t, st, k, fp("a"), sigB, time.Minute)
+	wantOutcome(t, res, core.InFlight)
+	wantSig(t, "InFlight answer on a committed claim", res.Record.Sig, sigA)
+}
+
+// Begin strands a committed claim keeping its Sig, whoever strands it
+// (the stranding attempt's own Sig goes nowhere): the stranded record's
+// Payload is the store's text, so the engine verifies it by the claim's
+// Sig. Every answer that carries the stranded record carries it.
+func (s suite) sigKeptWhenStranded(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k, k2 := key(t), key(t)
+	for _, k := range []string{k, k2} {
+		claim := beginSigned(t, st, k, fp("a"), sigA, s.lease)
+		wantOutcome(t, claim, core.Claimed)
+		if err := st.Commit(ctx, k, claim.Token); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	}
+	time.Sleep(s.lease * 5 / 2)
+
+	a := core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl, Sig: sigB}
+	for i := range 2 { // the stranding Begin, then its resend
+		res, err := st.Begin(ctx, k, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantOutcome(t, res, core.Uncertain)
+		if !res.Stranded {
+			t.Fatalf("send %d: not stranded", i+1)
+		}
+		wantSig(t, "stranding Begin's Uncertain answer", res.Record.Sig, sigA)
+	}
+	wantSig(t, "Get of the stranded record", mustGet(t, st, k).Sig, sigA)
+	res := beginSigned(t, st, k, fp("a"), nil, time.Minute)
+	wantOutcome(t, res, core.Uncertain)
+	wantSig(t, "later Uncertain answer", res.Record.Sig, sigA)
+	res = beginSigned(t, st, k, fp("b"), sigB, time.Minute)
+	wantOutcome(t, res, core.Mismatch)
+	wantSig(t, "Mismatch answer on a stranded record", res.Record.Sig, sigA)
+
+	// Stranded by a Begin of another fingerprint.
+	res = beginSigned(t, st, k2, fp("b"), sigB, time.Minute)
+	wantOutcome(t, res, core.Mismatch)
+	if !res.Stranded {
+		t.Fatal("the mismatching Begin did not strand the claim")
+	}
+	wantSig(t, "stranding Mismatch answer", res.Record.Sig, sigA)
+	wantSig(t, "Get of the record a Mismatch stranded", mustGet(t, st, k2).Sig, sigA)
+}
+
+// A takeover replaces the Sig with the new claim's, also with none.
+func (s suite) sigReplacedByTakeover(t *testing.T, st core.Store) {
+	k, k2 := key(t), key(t)
+	for _, k := range []string{k, k2} {
+		wantOutcome(t, beginSigned(t, st, k, fp("a"), sigA, s.lease), core.Claimed)
+	}
+	time.Sleep(s.lease * 5 / 2)
+
+	took := beginSigned(t, st, k, fp("a"), sigB, time.Minute)
+	wantOutcome(t, took, core.Claimed)
+	if !took.TookOver {
+		t.Fatal("not a takeover")
+	}
+	wantSig(t, "Get after a takeover", mustGet(t, st, k).Sig, sigB)
+	res := beginSigned(t, st, k, fp("a"), sigA, time.Minute)
+	wantOutcome(t, res, core.InFlight)
+	wantSig(t, "InFlight answer after a takeover", res.Record.Sig, sigB)
+
+	took = beginSigned(t, st, k2, fp("a"), nil, time.Minute)
+	if took.Outcome != core.Claimed || !took.TookOver {
+		t.Fatalf("Begin = %v (took over %v), want a takeover", took.Outcome, took.TookOver)
+	}
+	wantSig(t, "Get after an unsigned takeover", mustGet(t, st, k2).Sig, nil)
+	res = beginSigned(t, st, k2, fp("a"), sigA, time.Minute)
+	wantOutcome(t, res, core.InFlight)
+	wantSig(t, "InFlight answer after an unsigned takeover", res.Record.Sig, nil)
+}
+
+// Begin sent twice (the first reply lost) carries the same Sig: the claim
+// keeps it, and so do a takeover and a stranding sent twice.
+func (s suite) sigResentBegin(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	tw := Twice(st)
+	k := key(t)
+	claim := beginSigned(t, tw, k, fp("a"), sigA, time.Minute)
+	wantOutcome(t, claim, core.Claimed)
+	wantSig(t, "Get after a resent Begin", mustGet(t, st, k).Sig, sigA)
+	res := beginSigned(t, st, k, fp("a"), sigB, time.Minute)
+	wantOutcome(t, res, core.InFlight)
+	wantSig(t, "InFlight answer after a resent Begin", res.Record.Sig, sigA)
+
+	k2, k3 := key(t), key(t)
+	wantOutcome(t, beginSigned(t, st, k2, fp("a"), sigA, s.lease), core.Claimed)
+	c3 := beginSigned(t, st, k3, fp("a"), sigA, s.lease)
+	wantOutcome(t, c3, core.Claimed)
+	if err := st.Commit(ctx, k3, c3.Token); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	time.Sleep(s.lease * 5 / 2)
+	// The resend answers Claimed, not necessarily TookOver.
+	wantOutcome(t, beginSigned(t, tw, k2, fp("a"), sigB, time.Minute), core.Claimed)
+	wantSig(t, "Get after a takeover sent twice", mustGet(t, st, k2).Sig, sigB)
+	res = beginSigned(t, tw, k3, fp("a"), sigB, time.Minute)
+	wantOutcome(t, res, core.Uncertain)
+	if !res.Stranded {
+		t.Fatal("stranding Begin sent twice did not report Stranded")
+	}
+	wantSig(t, "stranding Begin sent twice", res.Record.Sig, sigA)
+	wantSig(t, "Get after a stranding sent twice", mustGet(t, st, k3).Sig, sigA)
+}
+
+// Without a Sig, records have none: in flight, committed, stranded.
+func (s suite) sigNone(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	claim := beginSigned(t, st, k, fp("a"), nil, s.lease)
+	wantOutcome(t, claim, core.Claimed)
+	wantSig(t, "Get of an unsigned claim", mustGet(t, st, k).Sig, nil)
+	res := beginSigned(t, st, k, fp("a"), sigA, time.Minute)
+	wantOutcome(t, res, core.InFlight)
+	wantSig(t, "InFlight answer on an unsigned claim", res.Record.Sig, nil)
+	if err := st.Commit(ctx, k, claim.Token); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	wantSig(t, "Get of an unsigned committed claim", mustGet(t, st, k).Sig, nil)
+	time.Sleep(s.lease * 5 / 2)
+	res = beginSigned(t, st, k, fp("a"), sigA, time.Minute)
+	wantOutcome(t, res, core.Uncertain)
+	if !res.Stranded {
+		t.Fatal("not stranded")
+	}
+	wantSig(t, "stranding an unsigned claim", res.Record.Sig, nil)
+	wantSig(t, "Get of an unsigned stranded record", mustGet(t, st, k).Sig, nil)
+}
