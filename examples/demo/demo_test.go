@@ -100,7 +100,7 @@ func TestDemoDetectsDeviation(t *testing.T) {
 func TestDemoDetectsDifference(t *testing.T) {
 	private := framework{name: "private", start: func(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
 		gin.SetMode(gin.ReleaseMode)
-		r, err := ginapp.New(store, s)
+		r, err := ginapp.New(store, s, demoSigning())
 		if err != nil {
 			return nil, err
 		}

@@ -27,6 +27,17 @@ type framework struct {
 	start func(ln net.Listener, store core.Store, s *shop.Shop) (stop func(context.Context) error, err error)
 }
 
+// demoRecordKey signs the records the demo stores (core.WithRecordKeys),
+// as SPEC §4 wants signing on in the examples. It is a FIXED, PUBLIC KEY
+// FOR THE DEMO ONLY, which signs nothing anyone should trust: a real
+// server takes its own random secret (at least core.MinRecordSecret
+// bytes, e.g. openssl rand -hex 32) from -signing-key or
+// IDEMKIT_SIGNING_KEY, as the example servers do.
+var demoRecordKey = core.RecordKey{ID: "demo", Secret: []byte("idemkit demo key - public, not a secret!")}
+
+// demoSigning is the option every engine of the demo gets.
+func demoSigning() core.Option { return core.WithRecordKeys(demoRecordKey) }
+
 // frameworks lists the apps the demo plays the scenarios against, in
 // table order. The first is the reference the others must answer
 // byte for byte like.
@@ -38,7 +49,7 @@ var frameworks = []framework{
 
 func startGin(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
 	gin.SetMode(gin.ReleaseMode) // keep Gin's debug banner out of the table
-	h, err := ginapp.New(store, s)
+	h, err := ginapp.New(store, s, demoSigning())
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +57,7 @@ func startGin(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Con
 }
 
 func startEcho(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
-	e, err := echoapp.New(store, s)
+	e, err := echoapp.New(store, s, demoSigning())
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +65,7 @@ func startEcho(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Co
 }
 
 func startFiber(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
-	app, err := fiberapp.New(store, s)
+	app, err := fiberapp.New(store, s, demoSigning())
 	if err != nil {
 		return nil, err
 	}

@@ -75,7 +75,7 @@ func run(ctx context.Context, w io.Writer, fws []framework, verbose bool) (bool,
 	for i, fw := range fws {
 		names[i] = fw.name
 	}
-	fmt.Fprintf(w, "idemkit demo: %d scenarios against %s, in-memory store, user %q\n\n",
+	fmt.Fprintf(w, "idemkit demo: %d scenarios against %s, in-memory store, records signed with the demo's fixed public key (demo only), user %q\n\n",
 		len(steps), strings.Join(names, ", "), demoUser)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := "#\tSCENARIO\tFRAMEWORK\tHTTP\tIDEMPOTENCY-STATUS\tEXECUTIONS\tCHECK\tWHY"

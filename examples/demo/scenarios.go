@@ -329,7 +329,7 @@ func (t *target) export(ctx context.Context, key, why string) result {
 // middleware stored the key under: user_route, the demo user, the route.
 func resolveUncertain(ctx context.Context, t *target) result {
 	res := result{status: "-", idem: "-"}
-	eng, err := core.New(shop.Options(t.store, shop.Payments)...)
+	eng, err := core.New(shop.Options(t.store, shop.Payments, demoSigning())...)
 	if err != nil {
 		res.problems = append(res.problems, "engine: "+err.Error())
 		return res

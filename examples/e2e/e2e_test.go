@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idemkit/idempotency/examples/internal/servertest"
 	"github.com/idemkit/idempotency/storage/redis/redistest"
 )
 
@@ -22,7 +23,7 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	t.Parallel()
 	rds := redistest.StartProcess(t) // fails in CI without redis-server, skips elsewhere
 	url := "redis://" + rds.Addr + "/0"
-	servers := []*server{startServer(t, "gin", "-redis", url), startServer(t, "gin", "-redis", url)}
+	servers := []*servertest.Server{servertest.Start(t, "gin", "-redis", url), servertest.Start(t, "gin", "-redis", url)}
 
 	const n = 500
 	client := &http.Client{
@@ -33,15 +34,15 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	key := newKey()
-	replies := make([]reply, n)
+	key := servertest.NewKey()
+	replies := make([]servertest.Reply, n)
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			replies[i], errs[i] = pay(ctx, client, servers[i%2].base, "/payments?delay=300ms", key)
+			replies[i], errs[i] = servertest.Pay(ctx, client, servers[i%2].Base, "/payments?delay=300ms", key)
 		})
 	}
 	began := time.Now()
@@ -50,17 +51,17 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	took := time.Since(began)
 
 	var originals, repeated, conflicts int
-	var first reply
+	var first servertest.Reply
 	for i, r := range replies {
 		switch {
 		case errs[i] != nil:
 			t.Errorf("request %d: %v", i, errs[i])
-		case r.status == http.StatusCreated && r.idem() == "Original":
+		case r.Status == http.StatusCreated && r.Idem() == "Original":
 			originals++
 			first = r
-		case r.status == http.StatusCreated && r.idem() == "Repeated":
+		case r.Status == http.StatusCreated && r.Idem() == "Repeated":
 			repeated++
-		case r.status == http.StatusConflict && r.header.Get("Retry-After") != "":
+		case r.Status == http.StatusConflict && r.Header.Get("Retry-After") != "":
 			conflicts++
 		default:
 			t.Errorf("request %d (server %d): unexpected %v", i, i%2, r)
@@ -71,12 +72,12 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 		t.Fatalf("%d Original responses, want exactly 1", originals)
 	}
 	for i, r := range replies {
-		if errs[i] == nil && r.idem() == "Repeated" && r.body != first.body {
-			t.Errorf("request %d replayed %s, the original answered %s", i, r.body, first.body)
+		if errs[i] == nil && r.Idem() == "Repeated" && r.Body != first.Body {
+			t.Errorf("request %d replayed %s, the original answered %s", i, r.Body, first.Body)
 			break
 		}
 	}
-	a, b := servers[0].mustStats(t), servers[1].mustStats(t)
+	a, b := servers[0].MustStats(t), servers[1].MustStats(t)
 	if sum := a.Payments + b.Payments; sum != 1 {
 		t.Errorf("the payment handler ran %d times (%d + %d), want exactly 1", sum, a.Payments, b.Payments)
 	}
@@ -88,7 +89,7 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
 	rds := redistest.StartProcess(t)
-	srv := startServer(t, "gin", "-redis", "redis://"+rds.Addr+"/0")
+	srv := servertest.Start(t, "gin", "-redis", "redis://"+rds.Addr+"/0")
 	client := &http.Client{Timeout: 15 * time.Second}
 	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -118,10 +119,10 @@ func TestRedisOutage(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for tctx.Err() == nil {
-			r, err := pay(tctx, client, srv.base, "/payments", newKey())
+			r, err := servertest.Pay(tctx, client, srv.Base, "/payments", servertest.NewKey())
 			if err == nil {
 				mu.Lock()
-				traffic = append(traffic, event{time.Now(), r.status, r.idem()})
+				traffic = append(traffic, event{time.Now(), r.Status, r.Idem()})
 				mu.Unlock()
 			}
 			select {
@@ -137,7 +138,7 @@ func TestRedisOutage(t *testing.T) {
 		start := time.Now()
 		for !ok() {
 			if time.Since(start) > limit {
-				t.Fatalf("%s: not within %v\n%s", what, limit, srv.log)
+				t.Fatalf("%s: not within %v\n%s", what, limit, srv.Log)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -151,23 +152,23 @@ func TestRedisOutage(t *testing.T) {
 	down := time.Now()
 	d := waitFor("traffic refused with 503", 15*time.Second, func() bool { return seen(down, http.StatusServiceUnavailable) })
 	t.Logf("first 503 %v after Redis stopped", d.Round(time.Millisecond))
-	before := srv.mustStats(t)
+	before := srv.MustStats(t)
 	for i := range 5 {
 		start := time.Now()
-		r, err := pay(ctx, client, srv.base, "/payments", newKey())
+		r, err := servertest.Pay(ctx, client, srv.Base, "/payments", servertest.NewKey())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" ||
-			!strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") ||
-			!strings.Contains(r.body, "store-unavailable") || r.idem() != "" {
-			t.Errorf("request %d during the outage: %v (Content-Type %q)", i, r, r.header.Get("Content-Type"))
+		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" ||
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") ||
+			!strings.Contains(r.Body, "store-unavailable") || r.Idem() != "" {
+			t.Errorf("request %d during the outage: %v (Content-Type %q)", i, r, r.Header.Get("Content-Type"))
 		}
 		if i == 0 {
-			t.Logf("503 during the outage in %v: %s", time.Since(start).Round(time.Millisecond), r.body)
+			t.Logf("503 during the outage in %v: %s", time.Since(start).Round(time.Millisecond), r.Body)
 		}
 	}
-	if after := srv.mustStats(t); after != before {
+	if after := srv.MustStats(t); after != before {
 		t.Errorf("handlers ran during the outage: stats %+v, then %+v", before, after)
 	}
 
@@ -175,8 +176,8 @@ func TestRedisOutage(t *testing.T) {
 	rds.Restart(t)
 	up := time.Now()
 	d = waitFor("a new payment succeeds after Redis restarted", 10*time.Second, func() bool {
-		r, err := pay(ctx, client, srv.base, "/payments", newKey())
-		return err == nil && r.status == http.StatusCreated && r.idem() == "Original"
+		r, err := servertest.Pay(ctx, client, srv.Base, "/payments", servertest.NewKey())
+		return err == nil && r.Status == http.StatusCreated && r.Idem() == "Original"
 	})
 	t.Logf("serving again %v after Redis restarted", d.Round(time.Millisecond))
 	if d > 5*time.Second {
@@ -184,8 +185,8 @@ func TestRedisOutage(t *testing.T) {
 	}
 	waitFor("background traffic served again", 10*time.Second, func() bool { return seen(up, http.StatusCreated) })
 	select {
-	case <-srv.done:
-		t.Fatalf("the server exited: %v", srv.err)
+	case <-srv.Done():
+		t.Fatalf("the server exited: %v", srv.Err())
 	default:
 	}
 }
@@ -198,20 +199,20 @@ func TestMetricsAndShutdown(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"gin", "echo", "fiber"} {
 		t.Run(name, func(t *testing.T) {
-			srv := startServer(t, name)
+			srv := servertest.Start(t, name)
 			client := &http.Client{Timeout: 5 * time.Second}
 			defer client.CloseIdleConnections()
-			key := newKey()
+			key := servertest.NewKey()
 			for i, want := range []string{"Original", "Repeated"} {
-				r, err := pay(context.Background(), client, srv.base, "/payments", key)
+				r, err := servertest.Pay(context.Background(), client, srv.Base, "/payments", key)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.status != http.StatusCreated || r.idem() != want {
+				if r.Status != http.StatusCreated || r.Idem() != want {
 					t.Fatalf("payment %d: %v, want 201 %s", i, r, want)
 				}
 			}
-			resp, err := client.Get(srv.base + "/metrics")
+			resp, err := client.Get(srv.Base + "/metrics")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,11 +233,11 @@ func TestMetricsAndShutdown(t *testing.T) {
 					t.Errorf("GET /metrics lacks %s", want)
 				}
 			}
-			if err := srv.stop(t); err != nil {
-				t.Errorf("exit after SIGTERM: %v (status %d)\n%s", err, exitCode(err), srv.log)
+			if err := srv.Stop(t); err != nil {
+				t.Errorf("exit after SIGTERM: %v (status %d)\n%s", err, servertest.ExitCode(err), srv.Log)
 			}
-			if !strings.Contains(srv.log.String(), "msg=stopped") {
-				t.Errorf("no clean shutdown in the log:\n%s", srv.log)
+			if !strings.Contains(srv.Log.String(), "msg=stopped") {
+				t.Errorf("no clean shutdown in the log:\n%s", srv.Log)
 			}
 		})
 	}
@@ -247,10 +248,10 @@ func TestMetricsAndShutdown(t *testing.T) {
 // without shared idempotency.
 func TestRedisUnreachableAtStartup(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(binary(t, "gin"), "-addr", "127.0.0.1:0", "-redis", "redis://127.0.0.1:1/0")
+	cmd := exec.Command(servertest.Binary(t, "gin"), "-addr", "127.0.0.1:0", "-redis", "redis://127.0.0.1:1/0")
 	cmd.Env = append(os.Environ(), "REDIS_URL=")
 	out, err := cmd.CombinedOutput()
-	if code := exitCode(err); code != 1 {
+	if code := servertest.ExitCode(err); code != 1 {
 		t.Errorf("exit status %d, want 1\n%s", code, out)
 	}
 	if !strings.Contains(string(out), "redis unreachable at redis://127.0.0.1:1/0") {
@@ -268,15 +269,15 @@ func TestLeaseAndLockWaitFlags(t *testing.T) {
 	for _, name := range []string{"gin", "echo", "fiber"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := startServer(t, name, "-lease", "1s", "-lock-wait", "100ms")
+			srv := servertest.Start(t, name, "-lease", "1s", "-lock-wait", "100ms")
 			original, dup := duplicateWhileRunning(t, srv)
-			if dup.status != http.StatusConflict || dup.header.Get("Retry-After") == "" || !strings.Contains(dup.body, "request-in-flight") {
+			if dup.Status != http.StatusConflict || dup.Header.Get("Retry-After") == "" || !strings.Contains(dup.Body, "request-in-flight") {
 				t.Errorf("duplicate: %v, want 409 with Retry-After", dup)
 			}
-			if original.status != http.StatusCreated || original.idem() != "Original" {
+			if original.Status != http.StatusCreated || original.Idem() != "Original" {
 				t.Errorf("original: %v", original)
 			}
-			if n := srv.mustStats(t).Payments; n != 1 {
+			if n := srv.MustStats(t).Payments; n != 1 {
 				t.Errorf("the payment handler ran %d times, want 1", n)
 			}
 		})
@@ -285,9 +286,9 @@ func TestLeaseAndLockWaitFlags(t *testing.T) {
 	// original and replays it.
 	t.Run("default", func(t *testing.T) {
 		t.Parallel()
-		srv := startServer(t, "gin")
+		srv := servertest.Start(t, "gin")
 		original, dup := duplicateWhileRunning(t, srv)
-		if dup.status != http.StatusCreated || dup.idem() != "Repeated" || dup.body != original.body {
+		if dup.Status != http.StatusCreated || dup.Idem() != "Repeated" || dup.Body != original.Body {
 			t.Errorf("duplicate: %v, want the original's 201 replayed: %v", dup, original)
 		}
 	})
@@ -296,29 +297,29 @@ func TestLeaseAndLockWaitFlags(t *testing.T) {
 // duplicateWhileRunning sends POST /payments?delay=500ms to srv and,
 // once its handler runs, the same request again. It returns both
 // replies, failing the test unless the duplicate's came first.
-func duplicateWhileRunning(t *testing.T, srv *server) (original, dup reply) {
+func duplicateWhileRunning(t *testing.T, srv *servertest.Server) (original, dup servertest.Reply) {
 	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
-	key := newKey()
+	key := servertest.NewKey()
 	type result struct {
-		r   reply
+		r   servertest.Reply
 		err error
 	}
 	first := make(chan result, 1)
 	go func() {
-		r, err := pay(context.Background(), client, srv.base, "/payments?delay=500ms", key)
+		r, err := servertest.Pay(context.Background(), client, srv.Base, "/payments?delay=500ms", key)
 		first <- result{r, err}
 	}()
-	waitRunning(t, srv, 1)
-	dup, err := pay(context.Background(), client, srv.base, "/payments?delay=500ms", key)
+	srv.WaitRunning(t, 1)
+	dup, err := servertest.Pay(context.Background(), client, srv.Base, "/payments?delay=500ms", key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var res result
 	select {
 	case res = <-first:
-		if dup.status == http.StatusConflict {
+		if dup.Status == http.StatusConflict {
 			t.Errorf("the 409 came after the original had completed: the duplicate waited for it")
 		}
 	default:
@@ -330,18 +331,6 @@ func duplicateWhileRunning(t *testing.T, srv *server) (original, dup reply) {
 	return res.r, dup
 }
 
-// waitRunning waits until srv's payment handler has started n times.
-func waitRunning(t *testing.T, srv *server, n int64) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.mustStats(t).Payments < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the payment handler did not start:\n%s", srv.log)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestLeaseTakeover: -lease sets how long a crashed instance's claim
 // blocks its key. Two instances on one Redis run with -lease 1s; while
 // the first runs a long payment its claim outlives the 1s lease (it is
@@ -351,40 +340,40 @@ func TestLeaseTakeover(t *testing.T) {
 	t.Parallel()
 	rds := redistest.StartProcess(t)
 	args := []string{"-redis", "redis://" + rds.Addr + "/0", "-lease", "1s", "-lock-wait", "100ms"}
-	a, b := startServer(t, "gin", args...), startServer(t, "gin", args...)
+	a, b := servertest.Start(t, "gin", args...), servertest.Start(t, "gin", args...)
 	client := &http.Client{Timeout: 15 * time.Second}
 	defer client.CloseIdleConnections()
-	key := newKey()
+	key := servertest.NewKey()
 
 	// One request, so one fingerprint: it runs for 5s. The delay comes
 	// before the payment declares its effects, so the dead owner's claim
 	// is not committed and may be taken over (TestOwnerKilledAfterEffects
 	// kills one that is).
 	const path = "/payments?delay=5s"
-	go func() { _, _ = pay(context.Background(), client, a.base, path, key) }() // dies with a
-	waitRunning(t, a, 1)
+	go func() { _, _ = servertest.Pay(context.Background(), client, a.Base, path, key) }() // dies with a
+	a.WaitRunning(t, 1)
 	time.Sleep(1500 * time.Millisecond) // longer than the lease
-	if r, err := pay(context.Background(), client, b.base, path, key); err != nil || r.status != http.StatusConflict {
+	if r, err := servertest.Pay(context.Background(), client, b.Base, path, key); err != nil || r.Status != http.StatusConflict {
 		t.Fatalf("while the first instance runs the payment past its lease: %v, %v; want 409", r, err)
 	}
 
-	if err := a.cmd.Process.Kill(); err != nil {
+	if err := a.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-a.done
+	<-a.Done()
 	killed := time.Now()
 	var (
-		r    reply
+		r    servertest.Reply
 		sent time.Time
 	)
 	for {
 		var err error
 		sent = time.Now()
-		r, err = pay(context.Background(), client, b.base, path, key)
+		r, err = servertest.Pay(context.Background(), client, b.Base, path, key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.status != http.StatusConflict {
+		if r.Status != http.StatusConflict {
 			break
 		}
 		if time.Since(killed) > 10*time.Second {
@@ -393,13 +382,13 @@ func TestLeaseTakeover(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("taken over by a request sent %v after the owner was killed", sent.Sub(killed).Round(time.Millisecond))
-	if r.status != http.StatusCreated || r.idem() != "Original" {
+	if r.Status != http.StatusCreated || r.Idem() != "Original" {
 		t.Errorf("takeover: %v, want 201 Original", r)
 	}
-	if n := b.mustStats(t).Payments; n != 1 {
+	if n := b.MustStats(t).Payments; n != 1 {
 		t.Errorf("the second instance ran the payment %d times, want 1", n)
 	}
-	if r, err := pay(context.Background(), client, b.base, path, key); err != nil || r.idem() != "Repeated" {
+	if r, err := servertest.Pay(context.Background(), client, b.Base, path, key); err != nil || r.Idem() != "Repeated" {
 		t.Errorf("retry after the takeover: %v, %v; want a replay", r, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/servertest"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
 	"github.com/idemkit/idempotency/storage/redis/redistest"
 )
@@ -32,7 +33,7 @@ func TestOwnerKilledAfterEffects(t *testing.T) {
 	rds := redistest.StartProcess(t)
 	url := "redis://" + rds.Addr + "/0"
 	args := []string{"-redis", url, "-lease", "1s", "-lock-wait", "100ms"}
-	a, b := startServer(t, "gin", args...), startServer(t, "gin", args...)
+	a, b := servertest.Start(t, "gin", args...), servertest.Start(t, "gin", args...)
 	client := &http.Client{Timeout: 15 * time.Second}
 	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -42,13 +43,13 @@ func TestOwnerKilledAfterEffects(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: rds.Addr, ContextTimeoutEnabled: true})
 	defer rdb.Close()
 	store := idemredis.New(rdb)
-	key := newKey()
+	key := servertest.NewKey()
 	storeKey := core.StoreKey(core.ScopeString(core.ScopeUserRoute, "alice", http.MethodPost, "/payments", ""), key)
 
 	const path = "/payments?effects=1&delay=3s"
-	owner := make(chan reply, 1)
+	owner := make(chan servertest.Reply, 1)
 	go func() {
-		if r, err := pay(ctx, client, a.base, path, key); err == nil { // fails when a dies
+		if r, err := servertest.Pay(ctx, client, a.Base, path, key); err == nil { // fails when a dies
 			owner <- r
 		}
 	}()
@@ -63,28 +64,28 @@ func TestOwnerKilledAfterEffects(t *testing.T) {
 		}
 		select {
 		case r := <-owner:
-			t.Fatalf("the payment answered before its claim was seen committed: %v\n%s", r, a.log)
+			t.Fatalf("the payment answered before its claim was seen committed: %v\n%s", r, a.Log)
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the payment's claim was not committed within 10s: %+v, %v\n%s", rec, err, a.log)
+			t.Fatalf("the payment's claim was not committed within 10s: %+v, %v\n%s", rec, err, a.Log)
 		}
 	}
-	if err := a.cmd.Process.Kill(); err != nil { // SIGKILL
+	if err := a.Cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
 	}
-	<-a.done
+	<-a.Done()
 	killed := time.Now()
 
 	// Until the lease runs out the claim still looks alive (409); after
 	// it, the key is uncertain, never taken over.
-	var r reply
+	var r servertest.Reply
 	for {
 		var err error
-		if r, err = pay(ctx, client, b.base, path, key); err != nil {
+		if r, err = servertest.Pay(ctx, client, b.Base, path, key); err != nil {
 			t.Fatal(err)
 		}
-		if r.status != http.StatusConflict {
+		if r.Status != http.StatusConflict {
 			break
 		}
 		if time.Since(killed) > 10*time.Second {
@@ -96,7 +97,7 @@ func TestOwnerKilledAfterEffects(t *testing.T) {
 	for i := range 3 {
 		if i > 0 {
 			var err error
-			if r, err = pay(ctx, client, b.base, path, key); err != nil {
+			if r, err = servertest.Pay(ctx, client, b.Base, path, key); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -104,7 +105,7 @@ func TestOwnerKilledAfterEffects(t *testing.T) {
 			t.Errorf("retry %d on the second instance: %v", i+1, err)
 		}
 	}
-	if n := b.mustStats(t).Payments; n != 0 {
+	if n := b.MustStats(t).Payments; n != 0 {
 		t.Fatalf("the second instance ran the payment %d times, want 0: a payment that may have charged ran again", n)
 	}
 	rec, err := store.Get(ctx, storeKey)
@@ -115,45 +116,45 @@ func TestOwnerKilledAfterEffects(t *testing.T) {
 	// The operator checked with the provider that nothing was charged and
 	// releases the key with the CLI, on the same Redis.
 	scope := core.ScopeString(core.ScopeUserRoute, "alice", http.MethodPost, "/payments", "")
-	cmd := exec.CommandContext(ctx, idemctl(t), "-redis", url, "-timeout", "10s", "resolve", "-scope", scope, "-key", key, "-release")
+	cmd := exec.CommandContext(ctx, servertest.Idemctl(t), "-redis", url, "-timeout", "10s", "resolve", "-scope", scope, "-key", key, "-release")
 	cmd.Env = append(os.Environ(), "REDIS_URL=")
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "released uncertain record") {
-		t.Fatalf("idemctl resolve: %v (status %d)\n%s", err, exitCode(err), out)
+		t.Fatalf("idemctl resolve: %v (status %d)\n%s", err, servertest.ExitCode(err), out)
 	}
 	t.Logf("idemctl resolve: %s", strings.TrimSpace(string(out)))
 	if _, err := store.Get(ctx, storeKey); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("record after the release: %v, want none", err)
 	}
 	for i, want := range []string{"Original", "Repeated"} {
-		r, err := pay(ctx, client, b.base, path, key)
+		r, err := servertest.Pay(ctx, client, b.Base, path, key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.status != http.StatusCreated || r.idem() != want {
+		if r.Status != http.StatusCreated || r.Idem() != want {
 			t.Errorf("request %d after the release: %v, want 201 %s", i+1, r, want)
 		}
 	}
-	if n := b.mustStats(t).Payments; n != 1 {
+	if n := b.MustStats(t).Payments; n != 1 {
 		t.Errorf("the second instance ran the payment %d times after the release, want 1", n)
 	}
 }
 
 // checkProblem checks that r is the idempotency middleware's RFC 9457
 // problem of kind with status, from a request that ran nothing.
-func checkProblem(r reply, status int, kind core.ProblemKind) error {
+func checkProblem(r servertest.Reply, status int, kind core.ProblemKind) error {
 	var problems []string
-	if r.status != status {
-		problems = append(problems, "status "+http.StatusText(r.status)+", want "+http.StatusText(status))
+	if r.Status != status {
+		problems = append(problems, "status "+http.StatusText(r.Status)+", want "+http.StatusText(status))
 	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 		problems = append(problems, "Content-Type "+ct)
 	}
-	if want := `"type":"` + core.ProblemTypeBase + string(kind) + `"`; !strings.Contains(r.body, want) {
+	if want := `"type":"` + core.ProblemTypeBase + string(kind) + `"`; !strings.Contains(r.Body, want) {
 		problems = append(problems, "body lacks "+want)
 	}
-	if r.idem() != "" {
-		problems = append(problems, "Idempotency-Status "+r.idem())
+	if r.Idem() != "" {
+		problems = append(problems, "Idempotency-Status "+r.Idem())
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; ") + ": " + r.String())

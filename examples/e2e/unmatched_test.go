@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idemkit/idempotency/examples/internal/servertest"
 	"github.com/idemkit/idempotency/examples/internal/shop"
 )
 
@@ -44,7 +45,7 @@ func TestUnmatchedRoutesPassThrough(t *testing.T) {
 	for _, name := range []string{"gin", "echo", "fiber"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := startServer(t, name)
+			srv := servertest.Start(t, name)
 			client := &http.Client{
 				Timeout:   10 * time.Second,
 				Transport: &http.Transport{MaxIdleConnsPerHost: unmatchedWorkers},
@@ -55,23 +56,23 @@ func TestUnmatchedRoutesPassThrough(t *testing.T) {
 
 			// One payment first, so that the idemkit series exist and the
 			// comparison below has something to compare.
-			if r, err := pay(ctx, client, srv.base, "/payments", newKey()); err != nil || r.status != http.StatusCreated {
+			if r, err := servertest.Pay(ctx, client, srv.Base, "/payments", servertest.NewKey()); err != nil || r.Status != http.StatusCreated {
 				t.Fatalf("first payment: %v, %v", r, err)
 			}
 			before := idemkitMetrics(t, client, srv)
 			if !strings.Contains(before, idemkitPrefix+"requests_total{") {
 				t.Fatalf("GET /metrics has no %srequests_total series after a payment:\n%s", idemkitPrefix, before)
 			}
-			stats := srv.mustStats(t)
+			stats := srv.MustStats(t)
 
-			replies := make([]reply, unmatchedRequests)
+			replies := make([]servertest.Reply, unmatchedRequests)
 			errs := make([]error, unmatchedRequests)
 			jobs := make(chan int)
 			var wg sync.WaitGroup
 			for range unmatchedWorkers {
 				wg.Go(func() {
 					for i := range jobs {
-						replies[i], errs[i] = pay(ctx, client, srv.base, unmatchedPath(i), unmatchedKey(i))
+						replies[i], errs[i] = servertest.Pay(ctx, client, srv.Base, unmatchedPath(i), unmatchedKey(i))
 					}
 				})
 			}
@@ -88,18 +89,18 @@ func TestUnmatchedRoutesPassThrough(t *testing.T) {
 				if errs[i] != nil {
 					why = append(why, "request failed: "+errs[i].Error())
 				} else {
-					if r.status != http.StatusNotFound {
-						why = append(why, fmt.Sprintf("status %d", r.status))
+					if r.Status != http.StatusNotFound {
+						why = append(why, fmt.Sprintf("status %d", r.Status))
 					}
-					if r.idem() != "" {
-						why = append(why, fmt.Sprintf("Idempotency-Status %q", r.idem()))
+					if r.Idem() != "" {
+						why = append(why, fmt.Sprintf("Idempotency-Status %q", r.Idem()))
 					}
-					if ct := r.header.Get("Content-Type"); strings.HasPrefix(ct, "application/problem+json") {
-						why = append(why, "a problem+json answer: "+r.body)
-					} else if want := notFound[name](unmatchedPath(i)); r.body != want {
-						why = append(why, fmt.Sprintf("body %q, want %s's own %q", r.body, name, want))
+					if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/problem+json") {
+						why = append(why, "a problem+json answer: "+r.Body)
+					} else if want := notFound[name](unmatchedPath(i)); r.Body != want {
+						why = append(why, fmt.Sprintf("body %q, want %s's own %q", r.Body, name, want))
 					}
-					if r.header.Get(shop.RequestIDHeader) == "" {
+					if r.Header.Get(shop.RequestIDHeader) == "" {
 						why = append(why, "no X-Request-Id")
 					}
 				}
@@ -113,7 +114,7 @@ func TestUnmatchedRoutesPassThrough(t *testing.T) {
 				t.Errorf("%d of %d requests (e.g. POST %s): %s", len(is), unmatchedRequests, unmatchedPath(is[0]), k)
 			}
 
-			if after := srv.mustStats(t); after != stats {
+			if after := srv.MustStats(t); after != stats {
 				t.Errorf("handlers ran for unmatched routes: stats %+v, then %+v", stats, after)
 			}
 			after := idemkitMetrics(t, client, srv)
@@ -144,7 +145,7 @@ func unmatchedPath(i int) string {
 func unmatchedKey(i int) string {
 	switch i % 3 {
 	case 0:
-		return newKey()
+		return servertest.NewKey()
 	case 1:
 		return ""
 	default:
@@ -159,9 +160,9 @@ func unmatchedKind(i int) string {
 // idemkitMetrics returns the lines of srv's GET /metrics that belong to
 // idemkit's metrics (samples and their # HELP and # TYPE lines), in the
 // page's order.
-func idemkitMetrics(t *testing.T, c *http.Client, srv *server) string {
+func idemkitMetrics(t *testing.T, c *http.Client, srv *servertest.Server) string {
 	t.Helper()
-	resp, err := c.Get(srv.base + "/metrics")
+	resp, err := c.Get(srv.Base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -32,12 +33,24 @@ type Env struct {
 	// Telemetry receives the events and measurements of every route: it
 	// logs events through Logger and records metrics in Registry.
 	Telemetry core.TelemetryDriver
+
+	recordKeys []core.RecordKey // parsed from Config.SigningKeys
 }
 
 // NewEnv returns the Env of a server on store, with a fresh shop and its
 // own Prometheus registry (so that servers in one process, as in tests,
 // never share counters).
+//
+// A Config.SigningKeys that core.ParseRecordKeys refuses is an error (one
+// that names no secret).
 func NewEnv(cfg Config, logger *slog.Logger, store core.Store) (*Env, error) {
+	var keys []core.RecordKey
+	if cfg.SigningKeys != "" {
+		var err error
+		if keys, err = core.ParseRecordKeys(cfg.SigningKeys); err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	// One driver per registry, shared by every route's engine: idemprom
 	// refuses a second registration of its collectors.
@@ -61,15 +74,17 @@ func NewEnv(cfg Config, logger *slog.Logger, store core.Store) (*Env, error) {
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 			Registry: reg, // promhttp's own error counters
 		}),
-		Telemetry: Tee(telemetry.NewSlog(logger), prom),
+		Telemetry:  Tee(telemetry.NewSlog(logger), prom),
+		recordKeys: keys,
 	}, nil
 }
 
 // Options returns the extra engine options of every idempotent route
 // (passed to the app packages' New before each route's own settings, so
 // that a route's option tag still wins for what it sets): the telemetry,
-// and the lease, lock wait and derived-key secret of the Config when set
-// (-lease, -lock-wait, -derive-secret).
+// and the lease, lock wait, derived-key secret and record keys of the
+// Config when set (-lease, -lock-wait, -derive-secret, -signing-key,
+// -encrypt).
 func (e *Env) Options() []core.Option {
 	opts := []core.Option{core.WithTelemetry(e.Telemetry)}
 	if d := e.Config.Lease; d != nil {
@@ -80,6 +95,12 @@ func (e *Env) Options() []core.Option {
 	}
 	if len(e.Config.DeriveSecret) > 0 {
 		opts = append(opts, core.WithDerivedKeySecret([]byte(e.Config.DeriveSecret)))
+	}
+	if e.Config.SigningKeys != "" {
+		opts = append(opts, core.WithRecordKeys(e.recordKeys...))
+		if e.Config.Encrypt {
+			opts = append(opts, core.WithRecordEncryption())
+		}
 	}
 	return opts
 }

@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -231,5 +233,46 @@ func TestEnvOptionsDeriveSecret(t *testing.T) {
 		if got := w.Header().Get(shop.ProviderKeyHeader); w.Code != http.StatusCreated || (got != "") != (secret != "") {
 			t.Errorf("secret %q: %d, provider key %q", secret, w.Code, got)
 		}
+	}
+}
+
+// TestEnvOptionsSigningKey: a server with -signing-key signs what it
+// stores: another server on the same store with another key refuses the
+// record (core.ErrRecordRejected), one with the same ring replays it,
+// and so does one whose ring lists the key second (rotation).
+func TestEnvOptionsSigningKey(t *testing.T) {
+	store := memory.New()
+	a := "a:" + strings.Repeat("11", 32)
+	b := "b:" + strings.Repeat("22", 32)
+	engine := func(keys string, encrypt bool) *core.Engine {
+		t.Helper()
+		env, err := NewEnv(Config{SigningKeys: keys, Encrypt: encrypt}, quiet, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := core.New(append(env.Options(), core.WithStore(store))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eng
+	}
+	ctx := context.Background()
+	run := func(context.Context) ([]byte, error) { return []byte("charged"), nil }
+	for i, encrypt := range []bool{false, true} {
+		key := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		if res, replayed, err := engine(a, encrypt).Do(ctx, "s", key, core.Fingerprint{}, run); err != nil || replayed || string(res) != "charged" {
+			t.Fatalf("encrypt=%v: first Do: %q %v %v", encrypt, res, replayed, err)
+		}
+		if _, _, err := engine(b, encrypt).Do(ctx, "s", key, core.Fingerprint{}, run); !errors.Is(err, core.ErrRecordRejected) {
+			t.Errorf("encrypt=%v: another key: %v, want ErrRecordRejected", encrypt, err)
+		}
+		for _, ring := range []string{a, b + "," + a} {
+			if res, replayed, err := engine(ring, encrypt).Do(ctx, "s", key, core.Fingerprint{}, run); err != nil || !replayed || string(res) != "charged" {
+				t.Errorf("encrypt=%v, ring %.1s…: %q %v %v, want the replay", encrypt, ring, res, replayed, err)
+			}
+		}
+	}
+	if _, err := NewEnv(Config{SigningKeys: "k1:00"}, quiet, store); err == nil {
+		t.Error("NewEnv accepted a 1-byte signing key")
 	}
 }

@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -47,6 +49,21 @@ type Config struct {
 	// payment provider key they would send (shop.ProviderKeyHeader). It
 	// holds the decoded bytes, in a string to keep Config comparable.
 	DeriveSecret string
+	// MemoryMaxEntries and MemoryMaxBytes, when above zero, bound the
+	// in-memory store (memory.WithMaxEntries, memory.WithMaxBytes); zero
+	// keeps its defaults (memory.DefaultMaxEntries,
+	// memory.DefaultMaxBytes). They have no meaning with Redis.
+	MemoryMaxEntries int
+	MemoryMaxBytes   int64
+	// SigningKeys, when set, is the ring of record keys
+	// (core.WithRecordKeys) as -signing-key gives it: a bare secret, or
+	// "id:secret[,id:secret...]" with the signing key first (validated
+	// by core.ParseRecordKeys). Every record the server stores is signed,
+	// and a record that does not verify is refused with 503. A string, to
+	// keep Config comparable; never log it.
+	SigningKeys string
+	// Encrypt adds core.WithRecordEncryption (needs SigningKeys).
+	Encrypt bool
 }
 
 // The environment variables that give -lease and -lock-wait their
@@ -58,6 +75,14 @@ const (
 	// better kept out of the process's argument list, visible to every
 	// local user.
 	EnvDeriveSecret = "IDEMKIT_DERIVE_SECRET"
+	// EnvMemoryMaxEntries and EnvMemoryMaxBytes give -memory-max-entries
+	// and -memory-max-bytes their defaults.
+	EnvMemoryMaxEntries = "IDEMKIT_MEMORY_MAX_ENTRIES"
+	EnvMemoryMaxBytes   = "IDEMKIT_MEMORY_MAX_BYTES"
+	// EnvSigningKey gives -signing-key its default, and EnvEncrypt
+	// -encrypt's.
+	EnvSigningKey = "IDEMKIT_SIGNING_KEY"
+	EnvEncrypt    = "IDEMKIT_ENCRYPT"
 )
 
 // DefaultAddr is the listen address when -addr is not given.
@@ -75,6 +100,7 @@ const MetricsPath = "/metrics"
 // environment, is an error naming it.
 func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	var cfg Config
+	var maxEntries int64
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	if output != nil {
 		fs.SetOutput(output)
@@ -88,6 +114,31 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 				return cfg, fmt.Errorf("%s=%q: %w", e.name, v, err)
 			}
 		}
+	}
+	for _, e := range []struct {
+		name string
+		p    *int64
+	}{{EnvMemoryMaxEntries, &maxEntries}, {EnvMemoryMaxBytes, &cfg.MemoryMaxBytes}} {
+		if v := os.Getenv(e.name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return cfg, fmt.Errorf("%s=%q: not an integer", e.name, v)
+			}
+			*e.p = n
+		}
+	}
+	cfg.SigningKeys = os.Getenv(EnvSigningKey)
+	if cfg.SigningKeys != "" {
+		if _, err := core.ParseRecordKeys(cfg.SigningKeys); err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvSigningKey, err)
+		}
+	}
+	if v := os.Getenv(EnvEncrypt); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%s=%q: not a boolean", EnvEncrypt, v)
+		}
+		cfg.Encrypt = on
 	}
 	secret := os.Getenv(EnvDeriveSecret)
 	if secret != "" {
@@ -110,11 +161,42 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	fs.Var(durationValue{&cfg.LockWait}, "lock-wait", fmt.Sprintf(
 		"how long (a `duration`) a duplicate of an in-flight request waits for the original before\n"+
 			"409 Conflict, on every idempotent route (0: at once; default $%s, then %v)", EnvLockWait, core.DefaultLockWait))
+	fs.Int64Var(&maxEntries, "memory-max-entries", maxEntries, fmt.Sprintf(
+		"bound of the in-memory store in records; past it, completed records are evicted before their TTL\n"+
+			"(RECORD_EVICTED) (default $%s, then %d)", EnvMemoryMaxEntries, memory.DefaultMaxEntries))
+	fs.Int64Var(&cfg.MemoryMaxBytes, "memory-max-bytes", cfg.MemoryMaxBytes, fmt.Sprintf(
+		"bound of the in-memory store in accounted bytes (default $%s, then %d)", EnvMemoryMaxBytes, memory.DefaultMaxBytes))
+	fs.StringVar(&cfg.SigningKeys, "signing-key", cfg.SigningKeys, fmt.Sprintf(
+		"record signing key (hex or base64, at least %d bytes), or a key ring \"id:secret,id:secret\" whose first\n"+
+			"key signs and any verifies (rotation); every instance sharing a store needs the same ring. Records are\n"+
+			"signed (HMAC-SHA256) and one that does not verify is refused with 503 (default $%s; empty: unsigned)",
+		core.MinRecordSecret, EnvSigningKey))
+	fs.BoolVar(&cfg.Encrypt, "encrypt", cfg.Encrypt, fmt.Sprintf(
+		"encrypt stored responses (AES-256-GCM) under the signing key; needs -signing-key (default $%s)", EnvEncrypt))
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
+	if maxEntries < 0 || maxEntries > math.MaxInt32 {
+		return cfg, fmt.Errorf("-memory-max-entries (or %s) %d: want 0 (the default) to %d", EnvMemoryMaxEntries, maxEntries, math.MaxInt32)
+	}
+	cfg.MemoryMaxEntries = int(maxEntries)
+	if cfg.MemoryMaxBytes < 0 {
+		return cfg, fmt.Errorf("-memory-max-bytes (or %s) %d: want 0 (the default) or more", EnvMemoryMaxBytes, cfg.MemoryMaxBytes)
+	}
+	if cfg.RedisURL != "" && (cfg.MemoryMaxEntries > 0 || cfg.MemoryMaxBytes > 0) {
+		return cfg, errors.New("-memory-max-entries and -memory-max-bytes bound the in-memory store: not with -redis (or REDIS_URL)")
+	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if cfg.SigningKeys != "" {
+		if _, err := core.ParseRecordKeys(cfg.SigningKeys); err != nil {
+			// core's message names the key id, never the secret.
+			return cfg, fmt.Errorf("-signing-key (or %s): %w", EnvSigningKey, err)
+		}
+	}
+	if cfg.Encrypt && cfg.SigningKeys == "" {
+		return cfg, fmt.Errorf("-encrypt (or %s) needs -signing-key (or %s)", EnvEncrypt, EnvSigningKey)
 	}
 	if secret != "" {
 		b, err := decodeSecret(secret)
@@ -248,7 +330,8 @@ func Main(name string, args []string, stderr io.Writer, build func(env *Env) (Se
 	}
 
 	logger.Info("starting example server", "framework", name, "store", Describe(cfg), "metrics", MetricsPath,
-		"lease", orDefault(cfg.Lease, core.DefaultLease), "lock_wait", orDefault(cfg.LockWait, core.DefaultLockWait))
+		"lease", orDefault(cfg.Lease, core.DefaultLease), "lock_wait", orDefault(cfg.LockWait, core.DefaultLockWait),
+		"signed_records", cfg.SigningKeys != "", "encrypted_records", cfg.Encrypt)
 	if err := srv(ctx); err != nil {
 		logger.Error("server failed", "err", err)
 		return 1

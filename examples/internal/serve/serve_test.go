@@ -270,3 +270,96 @@ func TestParseFlagsDeriveSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFlagsMemoryBounds(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv(EnvMemoryMaxEntries, "")
+	t.Setenv(EnvMemoryMaxBytes, "")
+	cfg, err := ParseFlags("x", []string{"-memory-max-entries", "50", "-memory-max-bytes", "65536"}, io.Discard)
+	if err != nil || cfg.MemoryMaxEntries != 50 || cfg.MemoryMaxBytes != 65536 {
+		t.Errorf("flags: %+v, %v", cfg, err)
+	}
+	t.Setenv(EnvMemoryMaxEntries, "70")
+	t.Setenv(EnvMemoryMaxBytes, "80000")
+	if cfg, err := ParseFlags("x", nil, io.Discard); err != nil || cfg.MemoryMaxEntries != 70 || cfg.MemoryMaxBytes != 80000 {
+		t.Errorf("environment: %+v, %v", cfg, err)
+	}
+	if cfg, err := ParseFlags("x", []string{"-memory-max-entries", "9"}, io.Discard); err != nil || cfg.MemoryMaxEntries != 9 {
+		t.Errorf("the flag does not win over %s: %+v, %v", EnvMemoryMaxEntries, cfg, err)
+	}
+	t.Setenv(EnvMemoryMaxEntries, "many")
+	if _, err := ParseFlags("x", nil, io.Discard); err == nil || !strings.Contains(err.Error(), EnvMemoryMaxEntries) {
+		t.Errorf("malformed %s: %v", EnvMemoryMaxEntries, err)
+	}
+	t.Setenv(EnvMemoryMaxEntries, "")
+	t.Setenv(EnvMemoryMaxBytes, "")
+	for _, args := range [][]string{
+		{"-memory-max-entries", "-1"},
+		{"-memory-max-bytes", "-1"},
+		{"-memory-max-entries", "10", "-redis", "redis://localhost:6379/0"},
+	} {
+		if _, err := ParseFlags("x", args, io.Discard); err == nil || !strings.Contains(err.Error(), "-memory-max-") {
+			t.Errorf("%q: %v, want an error naming the flag", args, err)
+		}
+	}
+	if d := Describe(Config{MemoryMaxEntries: 50, MemoryMaxBytes: 65536}); !strings.Contains(d, "at most 50 records, at most 65536 bytes") {
+		t.Errorf("Describe: %s", d)
+	}
+}
+
+func TestParseFlagsSigningKey(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv(EnvSigningKey, "")
+	t.Setenv(EnvEncrypt, "")
+	hexKey := strings.Repeat("ab", 32)                           // 32 bytes
+	b64Key := "c2lnbmluZy1rZXktb2YtdGhlLXRlc3QtMzItYnl0ZXMhIQ==" // 33 bytes
+	for _, tc := range []struct{ name, flag, env, want string }{
+		{"hex flag", hexKey, "", hexKey},
+		{"base64 env", "", b64Key, b64Key},
+		{"ring", "new:" + hexKey + ",old:" + b64Key, "", "new:" + hexKey + ",old:" + b64Key},
+		{"flag wins", hexKey, b64Key, hexKey},
+	} {
+		t.Setenv(EnvSigningKey, tc.env)
+		var args []string
+		if tc.flag != "" {
+			args = []string{"-signing-key", tc.flag}
+		}
+		cfg, err := ParseFlags("x", args, io.Discard)
+		if err != nil || cfg.SigningKeys != tc.want {
+			t.Errorf("%s: %q, %v", tc.name, cfg.SigningKeys, err)
+		}
+	}
+	t.Setenv(EnvSigningKey, "")
+	short := strings.Repeat("cd", 31) // 31 bytes
+	for _, args := range [][]string{
+		{"-signing-key", short},
+		{"-signing-key", "k1:" + short},
+		{"-signing-key", "a:" + hexKey + ",a:" + hexKey},
+		{"-signing-key", "not a secret " + short},
+	} {
+		_, err := ParseFlags("x", args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "-signing-key") {
+			t.Errorf("%q: %v, want an error naming -signing-key", args, err)
+		} else if strings.Contains(err.Error(), short) || strings.Contains(err.Error(), hexKey) {
+			t.Errorf("%q: the error shows the secret: %v", args, err)
+		}
+	}
+	t.Setenv(EnvSigningKey, short)
+	if _, err := ParseFlags("x", []string{"-signing-key", hexKey}, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), EnvSigningKey) || strings.Contains(err.Error(), short) {
+		t.Errorf("malformed %s beside a valid flag: %v", EnvSigningKey, err)
+	}
+	t.Setenv(EnvSigningKey, "")
+
+	if _, err := ParseFlags("x", []string{"-encrypt"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-encrypt") {
+		t.Errorf("-encrypt without a key: %v", err)
+	}
+	t.Setenv(EnvEncrypt, "true")
+	if cfg, err := ParseFlags("x", []string{"-signing-key", hexKey}, io.Discard); err != nil || !cfg.Encrypt {
+		t.Errorf("%s=true: %+v, %v", EnvEncrypt, cfg.Encrypt, err)
+	}
+	t.Setenv(EnvEncrypt, "maybe")
+	if _, err := ParseFlags("x", []string{"-signing-key", hexKey}, io.Discard); err == nil || !strings.Contains(err.Error(), EnvEncrypt) {
+		t.Errorf("malformed %s: %v", EnvEncrypt, err)
+	}
+}

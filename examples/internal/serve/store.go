@@ -40,7 +40,8 @@ const (
 //
 // Without a Redis URL it is a fresh in-memory store per call (not
 // memory.Default), so that servers started in one process, as the demo
-// does, never see each other's keys.
+// does, never see each other's keys, bounded by cfg.MemoryMaxEntries and
+// cfg.MemoryMaxBytes when set.
 //
 // With one, it is idemredis on a go-redis client built from the URL:
 //
@@ -60,7 +61,8 @@ const (
 // reconnects when Redis is back.
 func OpenStore(ctx context.Context, cfg Config) (core.Store, func() error, error) {
 	if cfg.RedisURL == "" {
-		return memory.New(), func() error { return nil }, nil
+		return memory.New(memory.WithMaxEntries(cfg.MemoryMaxEntries), memory.WithMaxBytes(cfg.MemoryMaxBytes)),
+			func() error { return nil }, nil
 	}
 	rdb, err := NewRedisClient(cfg.RedisURL)
 	if err != nil {
@@ -220,5 +222,12 @@ func Describe(cfg Config) string {
 	if cfg.RedisURL != "" {
 		return "redis " + RedactURL(cfg.RedisURL) + " (shared by every instance)"
 	}
-	return "memory (single process only)"
+	d := "memory (single process only)"
+	if cfg.MemoryMaxEntries > 0 {
+		d += fmt.Sprintf(", at most %d records", cfg.MemoryMaxEntries)
+	}
+	if cfg.MemoryMaxBytes > 0 {
+		d += fmt.Sprintf(", at most %d bytes", cfg.MemoryMaxBytes)
+	}
+	return d
 }
