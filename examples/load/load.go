@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // The modes. Mixed sends each key D times, duplicates interleaved and
@@ -233,22 +234,12 @@ type runner struct {
 // Key returns the idempotency key of key index i: a version-4-shaped UUID
 // made of the run's random prefix and i.
 func (r *runner) Key(i uint64) string {
-	var b [16]byte
+	var b uuid.UUID
 	copy(b[:8], r.prefix[:])
 	binary.BigEndian.PutUint64(b[8:], i&(1<<56-1))
 	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = 0x80             // variant 10, the rest of byte 8 unused
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
+	return b.String()
 }
 
 func newRunner(cfg Config) *runner {
