@@ -76,6 +76,22 @@ func evalshaCalls(t *testing.T, rdb *redis.Client) int64 {
 	return calls
 }
 
+// resendingStore returns a store whose client reaches a real Redis
+// through a fault proxy with a short read timeout and one retry, so that
+// stalling the proxy's replies makes go-redis resend commands that Redis
+// has run; and a direct client to the same server.
+func resendingStore(t *testing.T, prefix string) (st *idemredis.Store, rdb, direct *redis.Client, proxy *coretest.FaultProxy) {
+	t.Helper()
+	redistest.Require(t)
+	addr := redistest.Server(t)
+	proxy = coretest.NewFaultProxy(t, addr)
+	direct = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	rdb = redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: 1, PoolSize: 64})
+	t.Cleanup(func() { rdb.Close(); direct.Close() })
+	return idemredis.New(rdb, idemredis.WithPrefix(prefix)), rdb, direct, proxy
+}
+
 // TestFaultResentCommands stalls Redis's replies past the client's read
 // timeout while the Engine runs keys: go-redis gives up on the reply and
 // sends the command again, which Redis then runs a second time. Every
@@ -85,14 +101,7 @@ func evalshaCalls(t *testing.T, rdb *redis.Client) int64 {
 // succeeds (without that, a false LOCK_INCONSISTENCY). No handler may run
 // twice.
 func TestFaultResentCommands(t *testing.T) {
-	redistest.Require(t)
-	addr := redistest.Server(t)
-	proxy := coretest.NewFaultProxy(t, addr)
-	direct := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true,
-		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: 1, PoolSize: 64})
-	t.Cleanup(func() { rdb.Close(); direct.Close() })
-	st := idemredis.New(rdb, idemredis.WithPrefix("fault:"))
+	st, rdb, direct, proxy := resendingStore(t, "fault:")
 	ctx := context.Background()
 	if err := st.LoadScripts(ctx); err != nil {
 		t.Fatal(err)
@@ -574,14 +583,7 @@ func allIndexes(n int) []int {
 // handler would abandon its effects), and a resent stranding Begin would
 // say nothing, so that no OPERATION_UNCERTAIN would ever be reported.
 func TestFaultResentStates(t *testing.T) {
-	redistest.Require(t)
-	addr := redistest.Server(t)
-	proxy := coretest.NewFaultProxy(t, addr)
-	direct := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true,
-		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: 1, PoolSize: 64})
-	t.Cleanup(func() { rdb.Close(); direct.Close() })
-	st := idemredis.New(rdb, idemredis.WithPrefix("faultstates:"))
+	st, rdb, direct, proxy := resendingStore(t, "faultstates:")
 	setup := idemredis.New(direct, idemredis.WithPrefix("faultstates:"))
 	ctx := context.Background()
 	if err := st.LoadScripts(ctx); err != nil {
