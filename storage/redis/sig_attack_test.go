@@ -157,3 +157,35 @@ func TestAttackResolveSealsForgedFingerprint(t *testing.T) {
 	}
 	_ = err
 }
+
+// Known limitation (not fixed): the claim signature covers the store key
+// and fingerprint only, and a stranded uncertain record (c "2", plain
+// reason) is vouched for by it. A writer can therefore turn any genuine
+// claim of a key, even one whose handler never declared effects, into an
+// uncertain record (423, with a reason of its choosing) for as long as it
+// sets the record's TTL: here from the g field a completed record keeps.
+// A genuine record of such a route could never be uncertain. Closing it
+// needs a signature over "committed" written at Commit (a change to
+// Store.Commit), so that only a committed claim can vouch for stranding.
+func TestAttackClaimSignatureMadeUncertain(t *testing.T) {
+	e := newStatesEnv(t)
+	eng := signedEngine(t, e)
+	ctx := context.Background()
+	k := e.key()
+	var runs atomic.Int32
+	fn := func(context.Context) ([]byte, error) { runs.Add(1); return []byte("ok"), nil } // never declares effects
+	if _, _, err := eng.Do(ctx, "s", k, fpA, fn); err != nil {
+		t.Fatal(err)
+	}
+	rk := e.st.RecordKey(core.StoreKey("s", k))
+	if err := e.rdb.HSet(ctx, rk, "s", "4", "c", "2", "p", "forged reason").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := eng.Do(ctx, "s", k, fpA, fn)
+	if errors.Is(err, core.ErrUncertain) {
+		t.Skipf("known limitation: a genuine claim signature vouches for a forged stranded record (Do = %v)", err)
+	}
+	if !errors.Is(err, core.ErrRecordRejected) {
+		t.Fatalf("Do = %v, want ErrRecordRejected", err)
+	}
+}
