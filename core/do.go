@@ -157,7 +157,9 @@ func (e *Engine) Inspect(ctx context.Context, scope, key string) (Inspection, er
 //
 // It returns ErrNotFound when the key has no record and ErrNotResolvable,
 // changing nothing, when the record is anything else (a running claim, a
-// completed response). key is canonicalised as requests' keys are (UUID
+// completed response). With record signing, a response is signed only
+// for a record that verifies: otherwise Resolve returns an error wrapping
+// ErrRecordRejected and changes nothing. key is canonicalised as requests' keys are (UUID
 // lower case) when it passes the Engine's validator.
 func (e *Engine) Resolve(ctx context.Context, scope, key string, resp *Response) error {
 	c := &e.cfg
@@ -181,9 +183,17 @@ func (e *Engine) Resolve(ctx context.Context, scope, key string, resp *Response)
 	if payload != nil && e.ring != nil {
 		// The seal binds the response to the record's fingerprint, so
 		// that retries of the original request verify it.
+		// The fingerprint is read from the store, so the record must
+		// verify first: a writer who changed it would otherwise get the
+		// response sealed for a request of its choosing. (Should it change
+		// after this read, the seal no longer matches the record, which
+		// then fails closed.)
 		rec, err := c.store.Get(ctx, sk)
 		if err != nil {
 			return err
+		}
+		if err := e.verifyRecord(sk, &rec); err != nil {
+			return fmt.Errorf("idempotency: resolve: the record does not verify, so no response is signed for it (release it instead): %w", err)
 		}
 		payload = e.ring.seal(sk, StateCompleted, &rec.Fingerprint, payload)
 	}

@@ -344,7 +344,13 @@ func (e *Engine) verifyRecord(storeKey string, rec *Record) error {
 		if err := kr.verifyClaim(storeKey, &rec.Fingerprint, rec.Sig); err != nil {
 			return err
 		}
-		if !rec.LeaseUntil.IsZero() && time.Until(rec.LeaseUntil) > e.maxLeaseAhead() {
+		// A claim always has a lease end: none means the store could not
+		// read it (say "1e20", which a Lua script reads as a number), and
+		// the bound below would not apply.
+		if rec.LeaseUntil.IsZero() {
+			return rejected("claim has no readable lease end")
+		}
+		if time.Until(rec.LeaseUntil) > e.maxLeaseAhead() {
 			return rejected("claim lease ends %v ahead, more than a lease allows", time.Until(rec.LeaseUntil).Round(time.Second))
 		}
 		return nil

@@ -215,6 +215,12 @@ func TestSignedClaimLeaseIsBounded(t *testing.T) {
 	e2 := newEngine(t, core.WithStore(far), core.WithRecordKeys(keyA), core.WithLockWait(0))
 	_, _, err := e2.Do(ctx, "s", "k", core.Fingerprint{1}, fn)
 	wantRejected(t, err)
+	// The same claim with a lease end the store could not read (Redis:
+	// "1e20", which its script reads as a number and Go does not).
+	none := &tamperingStore{Store: st, mutate: func(r *core.Record) { r.LeaseUntil = time.Time{} }}
+	e3 := newEngine(t, core.WithStore(none), core.WithRecordKeys(keyA), core.WithLockWait(0))
+	_, _, err = e3.Do(ctx, "s", "k", core.Fingerprint{1}, fn)
+	wantRejected(t, err)
 }
 
 func TestKeyRotation(t *testing.T) {

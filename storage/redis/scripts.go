@@ -61,7 +61,8 @@ const strandedReason = "owner lost its lease after declaring effects"
 //	{2, state, pttl, payload, token, stranded, sig}  a final record, same fingerprint
 //	{3, state, fingerprint, leaseEnd, pttl, stranded, committed, token, payload, sig}  mismatch
 //	{4, leaseEnd, pttl, token, committed, sig}  in flight
-//	{-1, version, state}                    a record of an unknown format
+//	{-1, version, state[, field]}           a record of an unknown format
+//	                                        (or a claim whose lease or token is no number)
 //
 // sig is the record's g field for a claim and a stranded record, else
 // empty (it is last, so that a reply without it reads as unsigned).
@@ -117,10 +118,14 @@ if not now then
 end
 local tok
 if took == 1 then
-  if tonumber(r[5]) > ms then
+  local l, t = tonumber(r[5]), tonumber(r[4])
+  if not l or not t then
+    return {-1, r[1], r[2], 'lease or token'}
+  end
+  if l > ms then
     return {4, r[5], redis.call('PTTL', KEYS[1]), r[4], r[8] or '', r[9] or ''}
   end
-  tok = string.format('%.0f', math.max(r[4] + 1, now[1] * 1000000 + now[2]))
+  tok = string.format('%.0f', math.max(t + 1, now[1] * 1000000 + now[2]))
 else
   tok = string.format('%d%06d', now[1], now[2])
 end

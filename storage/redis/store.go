@@ -2,6 +2,7 @@ package idemredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -86,7 +87,7 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 		a.Fingerprint[:], a.Lease.Milliseconds(), a.TTL.Milliseconds(), FormatVersion,
 		strconv.FormatUint(nonce, 10), a.Sig).Slice()
 	if err != nil {
-		return core.BeginResult{}, unavailable(err)
+		return core.BeginResult{}, unavailable(notARecord(err))
 	}
 	return parseBegin(v, a.Fingerprint)
 }
@@ -149,7 +150,11 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 		if len(v) < 3 {
 			return bad()
 		}
-		return core.BeginResult{}, fmt.Errorf("%w: %w", core.ErrStoreUnavailable, unknownFormat(v[1], v[2]))
+		err := unknownFormat(v[1], v[2])
+		if len(v) > 3 {
+			err = fmt.Errorf("%w: malformed %s", err, asString(v[3]))
+		}
+		return core.BeginResult{}, fmt.Errorf("%w: %w", core.ErrStoreUnavailable, err)
 	}
 	return bad()
 }
@@ -164,6 +169,18 @@ func sigAt(v []any, i int) []byte {
 		return []byte(g)
 	}
 	return nil
+}
+
+// notARecord marks Redis's WRONGTYPE error (the record's key holds
+// something other than a hash) as ErrCorruptRecord: something is stored
+// under the key, which must not be taken for an outage (that a failing-open
+// Engine would let through, running the handler) nor for absence.
+func notARecord(err error) error {
+	var re redis.Error
+	if errors.As(err, &re) && strings.Contains(re.Error(), "WRONGTYPE") {
+		return fmt.Errorf("%w: %w: the key holds no hash", err, core.ErrCorruptRecord)
+	}
+	return err
 }
 
 // finalOutcome is Begin's answer for a final record of the attempt's
@@ -382,7 +399,7 @@ func (s *Store) Get(ctx context.Context, key string) (core.Record, error) {
 		return nil
 	})
 	if err != nil {
-		return core.Record{}, unavailable(err)
+		return core.Record{}, unavailable(notARecord(err))
 	}
 	m := all.Val()
 	if m["v"] == "" && m["s"] == "" {
