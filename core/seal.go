@@ -180,6 +180,7 @@ func sealContext(dst []byte, purpose, storeKey string, state State, fp *Fingerpr
 	dst = append(dst, storeKey...)
 	dst = append(dst, byte(state), flags)
 	dst = append(dst, fp[:]...)
+	dst = append(dst, byte(len(id))) // so that no id is a prefix of another's signed bytes
 	return append(dst, id...)
 }
 
