@@ -122,9 +122,6 @@ type TargetOut struct {
 	URL        string `json:"url"`
 	Requests   int    `json:"requests"`
 	Executions *int64 `json:"executions,omitempty"`
-	// SameCounterAs names an earlier target whose counter read the same
-	// values: most likely the same instance, counted once in the total.
-	SameCounterAs string `json:"same_counter_as,omitempty"`
 }
 
 // KeysOut counts keys.
@@ -169,31 +166,15 @@ func (rep *Report) setExecutions(targets []string, before, after []int64) {
 	for i, t := range targets {
 		d := after[i] - before[i]
 		rep.Targets[i] = TargetOut{URL: t, Executions: &d}
-		// Two URLs of one instance (127.0.0.1 and localhost) read the
-		// same counter: the same values before and after. Count it once.
-		if j := sameCounter(before, after, i); j >= 0 {
-			rep.Targets[i].SameCounterAs = targets[j]
-			continue
-		}
+		// Every target's counter counts, even when two read alike: two
+		// instances can run the same number of keys, and merging them
+		// would hide executions. One instance listed under two names is
+		// counted twice, which fails the run: the safe direction.
 		e.Before += before[i]
 		e.After += after[i]
 	}
 	e.Delta = e.After - e.Before
 	rep.Executions = e
-}
-
-// sameCounter returns the first target before i whose counter read the
-// same before and after as i's, and moved, or -1.
-func sameCounter(before, after []int64, i int) int {
-	if after[i] == before[i] {
-		return -1
-	}
-	for j := range i {
-		if before[j] == before[i] && after[j] == after[i] {
-			return j
-		}
-	}
-	return -1
 }
 
 // keyState is what the analysis keeps per key.
@@ -330,9 +311,6 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		e := "-"
 		if t.Executions != nil {
 			e = strconv.FormatInt(*t.Executions, 10)
-			if t.SameCounterAs != "" {
-				e += " (same counter as " + t.SameCounterAs + ", counted once)"
-			}
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\n", t.URL, t.Requests, e)
 	}
