@@ -119,8 +119,12 @@ func (e *Engine) declareEffects(r *request) error {
 	case fx.committed:
 		return nil
 	}
+	var sig []byte
+	if e.ring != nil {
+		sig = e.ring.commitSig(r.storeKey, &r.fpv)
+	}
 	ctx, cancel := e.storeContext(r.ctx)
-	err := e.cfg.store.Commit(ctx, r.storeKey, r.claim.token)
+	err := e.cfg.store.Commit(ctx, r.storeKey, r.claim.token, sig)
 	cancel()
 	switch {
 	case err == nil:

@@ -167,6 +167,7 @@ func decodeSecret(s string) ([]byte, error) {
 const (
 	sealedMarker   = 0xE1
 	claimMarker    = 0xE2
+	commitMarker   = 0xE3
 	flagEncrypted  = 1
 	sealMACSize    = sha256.Size
 	sealNonceSize  = 12
@@ -279,40 +280,67 @@ func (kr *keyRing) open(storeKey string, state State, fp *Fingerprint, payload [
 // signature prevents; the lease it can claim is bounded on read instead
 // (checkLease).
 func (kr *keyRing) claimSig(storeKey string, fp *Fingerprint) []byte {
+	return kr.sign(claimMarker, "idemkit claim v1", storeKey, fp)
+}
+
+// verifyClaim checks a claim's signature.
+func (kr *keyRing) verifyClaim(storeKey string, fp *Fingerprint, sig []byte) error {
+	return kr.verifySig(claimMarker, "idemkit claim v1", "claim", storeKey, fp, sig)
+}
+
+// commitSig signs a claim's commitment (Store.Commit): its store key and
+// fingerprint, under its own purpose and marker, so that neither
+// signature passes for the other. It alone vouches for the uncertain
+// record a store makes of a stranded claim (whose reason the store
+// writes): a claim signature does not, since a claim need never have
+// been committed, and a final record keeps it (Record.CommitSig).
+func (kr *keyRing) commitSig(storeKey string, fp *Fingerprint) []byte {
+	return kr.sign(commitMarker, "idemkit commit v1", storeKey, fp)
+}
+
+// verifyCommit checks a commitment's signature.
+func (kr *keyRing) verifyCommit(storeKey string, fp *Fingerprint, sig []byte) error {
+	return kr.verifySig(commitMarker, "idemkit commit v1", "commitment", storeKey, fp, sig)
+}
+
+// sign returns marker, len(id), id, HMAC(purpose, storeKey, fp, id) under
+// the ring's first key.
+func (kr *keyRing) sign(marker byte, purpose, storeKey string, fp *Fingerprint) []byte {
 	k := kr.keys[0]
 	out := make([]byte, 0, 2+len(k.id)+sealMACSize)
-	out = append(out, claimMarker, byte(len(k.id)))
+	out = append(out, marker, byte(len(k.id)))
 	out = append(out, k.id...)
 	var ctxBuf [256]byte
 	m := k.hmac()
-	m.Write(sealContext(ctxBuf[:0], "idemkit claim v1", storeKey, StateInFlight, fp, 0, k.id))
+	m.Write(sealContext(ctxBuf[:0], purpose, storeKey, StateInFlight, fp, 0, k.id))
 	out = m.Sum(out)
 	k.macs.Put(m)
 	return out
 }
 
-// verifyClaim checks a claim's signature.
-func (kr *keyRing) verifyClaim(storeKey string, fp *Fingerprint, sig []byte) error {
-	if len(sig) < 2 || sig[0] != claimMarker {
-		return rejected("claim not signed")
+// verifySig checks a signature made by sign with marker and purpose;
+// what names it in errors.
+func (kr *keyRing) verifySig(marker byte, purpose, what, storeKey string, fp *Fingerprint, sig []byte) error {
+	if len(sig) < 2 || sig[0] != marker {
+		return rejected("%s not signed", what)
 	}
 	n := int(sig[1])
 	if len(sig) != 2+n+sealMACSize {
-		return rejected("claim signature malformed")
+		return rejected("%s signature malformed", what)
 	}
 	id := string(sig[2 : 2+n])
 	k := kr.byID[id]
 	if k == nil {
-		return rejected("claim signed with unknown key id %q", id)
+		return rejected("%s signed with unknown key id %q", what, id)
 	}
 	var ctxBuf [256]byte
 	m := k.hmac()
-	m.Write(sealContext(ctxBuf[:0], "idemkit claim v1", storeKey, StateInFlight, fp, 0, id))
+	m.Write(sealContext(ctxBuf[:0], purpose, storeKey, StateInFlight, fp, 0, id))
 	var sum [sealMACSize]byte
 	ok := hmac.Equal(m.Sum(sum[:0]), sig[2+n:])
 	k.macs.Put(m)
 	if !ok {
-		return rejected("claim signature does not verify")
+		return rejected("%s signature does not verify", what)
 	}
 	return nil
 }
@@ -335,9 +363,10 @@ func (e *Engine) maxLeaseAhead() time.Duration { return 2*e.cfg.lease + time.Min
 
 // verifyRecord checks a record read from the store against the ring and,
 // for a sealed one, replaces its Payload with the opened contents. Claims
-// (and uncertain records the store made of a stranded claim, whose reason
-// it wrote itself) are vouched for by the claim's signature; every other
-// final record by its seal.
+// are vouched for by the claim's signature; uncertain records the store
+// made of a stranded claim (whose reason it wrote itself) by the claim's
+// commitment signature (Record.CommitSig), since only a committed claim
+// is ever stranded; every other final record by its seal.
 func (e *Engine) verifyRecord(storeKey string, rec *Record) error {
 	kr := e.ring
 	switch {
@@ -356,7 +385,7 @@ func (e *Engine) verifyRecord(storeKey string, rec *Record) error {
 		}
 		return nil
 	case rec.State == StateUncertain && !isSealed(rec.Payload):
-		return kr.verifyClaim(storeKey, &rec.Fingerprint, rec.Sig)
+		return kr.verifyCommit(storeKey, &rec.Fingerprint, rec.CommitSig)
 	case rec.State.Final():
 		body, err := kr.open(storeKey, rec.State, &rec.Fingerprint, rec.Payload)
 		if err != nil {

@@ -258,7 +258,7 @@ func TestSignedStrandedAndResolvedRecords(t *testing.T) {
 	}
 	time.Sleep(lease + 100*time.Millisecond)
 	// The store stranded the signed claim and wrote its own reason: the
-	// claim's signature vouches for it.
+	// commitment's signature (written by Commit) vouches for it.
 	if _, _, err := e.Do(ctx, "s", "k", core.Fingerprint{}, fn); !errors.Is(err, core.ErrUncertain) {
 		t.Fatalf("after the owner died = %v, want ErrUncertain", err)
 	}
@@ -268,6 +268,106 @@ func TestSignedStrandedAndResolvedRecords(t *testing.T) {
 	if out, replayed, err := e.Do(ctx, "s", "k", core.Fingerprint{}, fn); err != nil || !replayed || string(out) != "resolved" {
 		t.Fatalf("after Resolve = %q, %v, %v", out, replayed, err)
 	}
+}
+
+// tamperStranded rewrites the CommitSig of every stranded record the
+// store answers with (Begin and Get).
+type tamperStranded struct {
+	core.Store
+	commitSig func(rec core.Record) []byte
+}
+
+func (s tamperStranded) fix(rec *core.Record) {
+	if rec.State == core.StateUncertain {
+		rec.CommitSig = s.commitSig(*rec)
+	}
+}
+
+func (s tamperStranded) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
+	res, err := s.Store.Begin(ctx, key, a)
+	s.fix(&res.Record)
+	return res, err
+}
+
+func (s tamperStranded) Get(ctx context.Context, key string) (core.Record, error) {
+	rec, err := s.Store.Get(ctx, key)
+	s.fix(&rec)
+	return rec, err
+}
+
+// A stranded record is vouched for by the commitment's signature alone:
+// without it, with the claim's signature in its place (the marker of a
+// claim), or with a claim signature relabelled as a commitment's, it is
+// rejected, and so is one signed for another key.
+func TestStrandedRecordNeedsTheCommitSignature(t *testing.T) {
+	for name, commitSig := range map[string]func(core.Record) []byte{
+		"genuine":               func(rec core.Record) []byte { return rec.CommitSig },
+		"none":                  func(core.Record) []byte { return nil },
+		"the claim's signature": func(rec core.Record) []byte { return rec.Sig },
+		"the claim's signature relabelled": func(rec core.Record) []byte {
+			sig := bytes.Clone(rec.Sig)
+			if len(sig) > 0 {
+				sig[0] = rec.CommitSig[0]
+			}
+			return sig
+		},
+		"truncated": func(rec core.Record) []byte { return rec.CommitSig[:len(rec.CommitSig)-1] },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := memory.New()
+			killed := coretest.NewKilledAfterCommit(tamperStranded{Store: st, commitSig: commitSig})
+			const lease = 100 * time.Millisecond
+			e := newEngine(t, core.WithStore(killed), core.WithRecordKeys(keyA), core.WithLease(lease), core.WithLockWait(0))
+			fn := func(ctx context.Context) ([]byte, error) { return []byte("ok"), core.DeclareEffects(ctx) }
+			if _, _, err := e.Do(ctx, "s", "k", core.Fingerprint{}, fn); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := st.Get(ctx, core.StoreKey("s", "k"))
+			if err != nil || len(rec.CommitSig) == 0 || bytes.Equal(rec.CommitSig, rec.Sig) {
+				t.Fatalf("committed claim: CommitSig %q, Sig %q, %v", rec.CommitSig, rec.Sig, err)
+			}
+			time.Sleep(lease + 100*time.Millisecond)
+			_, _, err = e.Do(ctx, "s", "k", core.Fingerprint{}, fn)
+			if name == "genuine" {
+				if !errors.Is(err, core.ErrUncertain) {
+					t.Fatalf("Do = %v, want ErrUncertain", err)
+				}
+				return
+			}
+			wantRejected(t, err)
+		})
+	}
+}
+
+// A commitment signed for one key does not vouch for a stranded record
+// of another.
+func TestCommitSignatureOfAnotherKeyIsRejected(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	var other []byte
+	killed := coretest.NewKilledAfterCommit(tamperStranded{Store: st, commitSig: func(rec core.Record) []byte {
+		if other != nil {
+			return other
+		}
+		return rec.CommitSig
+	}})
+	const lease = 100 * time.Millisecond
+	e := newEngine(t, core.WithStore(killed), core.WithRecordKeys(keyA), core.WithLease(lease), core.WithLockWait(0))
+	fn := func(ctx context.Context) ([]byte, error) { return []byte("ok"), core.DeclareEffects(ctx) }
+	for _, k := range []string{"k1", "k2"} {
+		if _, _, err := e.Do(ctx, "s", k, core.Fingerprint{}, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := st.Get(ctx, core.StoreKey("s", "k1"))
+	if err != nil || len(rec.CommitSig) == 0 {
+		t.Fatalf("Get = %+v, %v", rec, err)
+	}
+	other = rec.CommitSig
+	time.Sleep(lease + 100*time.Millisecond)
+	_, _, err = e.Do(ctx, "s", "k2", core.Fingerprint{}, fn)
+	wantRejected(t, err)
 }
 
 func TestRecordKeyOptions(t *testing.T) {

@@ -39,7 +39,14 @@ type Store interface {
 	// already committed with token returns nil (a resent command); it
 	// returns ErrLeaseLost and changes nothing when the claim is gone, is
 	// held with another token, or is no longer in flight.
-	Commit(ctx context.Context, key string, token uint64) error
+	//
+	// sig is the commitment's signature (record signing, WithRecordKeys),
+	// or nil; it is opaque to the store. The store keeps it with the
+	// claim, unchanged by Renew and when Begin strands the claim, and
+	// returns it as Record.CommitSig for a committed in-flight claim and
+	// for the uncertain record Begin made of a stranded claim. A resent
+	// Commit carries the same sig.
+	Commit(ctx context.Context, key string, token uint64, sig []byte) error
 
 	// Complete ends the claim held with token with a final record of
 	// state, kept for ttl:
@@ -199,6 +206,14 @@ type Record struct {
 	// nil when the claim was not signed. Stores return it in Get and in
 	// every Begin outcome that carries such a record.
 	Sig []byte
+	// CommitSig is the signature of the claim's commitment (the sig of
+	// Store.Commit), for a committed in-flight record and for an
+	// uncertain record Begin made of a stranded claim; nil when the
+	// commitment was not signed. It alone vouches for a stranded record:
+	// the claim's signature does not, since a claim need never have been
+	// committed. Stores return it in Get and in every Begin outcome that
+	// carries such a record.
+	CommitSig []byte
 }
 
 // Outcome is what Begin found.

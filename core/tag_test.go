@@ -17,7 +17,7 @@ func (stubStore) Begin(context.Context, string, Attempt) (BeginResult, error) {
 	return BeginResult{}, ErrStoreUnavailable
 }
 func (stubStore) Renew(context.Context, string, uint64, time.Duration) error   { return ErrLeaseLost }
-func (stubStore) Commit(context.Context, string, uint64) error                 { return ErrLeaseLost }
+func (stubStore) Commit(context.Context, string, uint64, []byte) error         { return ErrLeaseLost }
 func (stubStore) Resolve(context.Context, string, []byte, time.Duration) error { return ErrNotFound }
 func (stubStore) Complete(context.Context, string, uint64, State, []byte, time.Duration) error {
 	return ErrLeaseLost

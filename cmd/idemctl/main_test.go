@@ -700,7 +700,7 @@ func (e *env) claim(scope, key string, lease time.Duration, committed bool) uint
 		e.t.Fatalf("Begin: %v %v", res.Outcome, err)
 	}
 	if committed {
-		if err := e.store.Commit(ctx, sk, res.Token); err != nil {
+		if err := e.store.Commit(ctx, sk, res.Token, nil); err != nil {
 			e.t.Fatal(err)
 		}
 	}

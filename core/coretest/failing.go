@@ -59,11 +59,11 @@ func (f *FlakyStore) Complete(ctx context.Context, key string, token uint64, sta
 }
 
 // Commit implements core.Store.
-func (f *FlakyStore) Commit(ctx context.Context, key string, token uint64) error {
+func (f *FlakyStore) Commit(ctx context.Context, key string, token uint64, sig []byte) error {
 	if err := f.fail(); err != nil {
 		return err
 	}
-	return f.Store.Commit(ctx, key, token)
+	return f.Store.Commit(ctx, key, token, sig)
 }
 
 // Resolve implements core.Store.
@@ -121,9 +121,9 @@ func (t twice) Complete(ctx context.Context, key string, token uint64, state cor
 	return t.Store.Complete(ctx, key, token, state, payload, ttl)
 }
 
-func (t twice) Commit(ctx context.Context, key string, token uint64) error {
-	_ = t.Store.Commit(ctx, key, token)
-	return t.Store.Commit(ctx, key, token)
+func (t twice) Commit(ctx context.Context, key string, token uint64, sig []byte) error {
+	_ = t.Store.Commit(ctx, key, token, sig)
+	return t.Store.Commit(ctx, key, token, sig)
 }
 
 func (t twice) Release(ctx context.Context, key string, token uint64) error {
@@ -265,11 +265,11 @@ func (s slow) Complete(ctx context.Context, key string, token uint64, state core
 	return s.Store.Complete(ctx, key, token, state, payload, ttl)
 }
 
-func (s slow) Commit(ctx context.Context, key string, token uint64) error {
+func (s slow) Commit(ctx context.Context, key string, token uint64, sig []byte) error {
 	if err := s.wait(ctx); err != nil {
 		return err
 	}
-	return s.Store.Commit(ctx, key, token)
+	return s.Store.Commit(ctx, key, token, sig)
 }
 
 func (s slow) Release(ctx context.Context, key string, token uint64) error {
@@ -322,11 +322,11 @@ func (k *KilledAfterCommit) dead(token uint64) error {
 }
 
 // Commit implements core.Store.
-func (k *KilledAfterCommit) Commit(ctx context.Context, key string, token uint64) error {
+func (k *KilledAfterCommit) Commit(ctx context.Context, key string, token uint64, sig []byte) error {
 	if err := k.dead(token); err != nil {
 		return err
 	}
-	err := k.Store.Commit(ctx, key, token)
+	err := k.Store.Commit(ctx, key, token, sig)
 	if err == nil {
 		k.mu.Lock()
 		k.killed[token] = true

@@ -77,6 +77,8 @@ func TestStoreWith(t *testing.T, newStore NewStore, lease time.Duration) {
 		{"SigReplacedByTakeover", s.sigReplacedByTakeover},
 		{"SigOfAResentBegin", s.sigResentBegin},
 		{"NoSig", s.sigNone},
+		{"CommitSigRoundTrips", s.commitSigRoundTrips},
+		{"CommitSigKeptWhenStranded", s.commitSigKeptWhenStranded},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -80,7 +80,7 @@ func (s suite) tombstone(t *testing.T, st core.Store) {
 	}
 	for name, err := range map[string]error{
 		"Renew":   st.Renew(ctx, k, token, time.Minute),
-		"Commit":  st.Commit(ctx, k, token),
+		"Commit":  st.Commit(ctx, k, token, nil),
 		"Release": st.Release(ctx, k, token),
 	} {
 		if !errors.Is(err, core.ErrLeaseLost) {
@@ -100,7 +100,7 @@ func (s suite) uncertainComplete(t *testing.T, st core.Store) {
 	ctx := context.Background()
 	k := key(t)
 	claim := mustBegin(t, st, k, fp("a"), time.Minute)
-	if err := st.Commit(ctx, k, claim.Token); err != nil {
+	if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	if err := st.Complete(ctx, k, claim.Token, core.StateUncertain, []byte("handler failed after effects"), ttl); err != nil {
@@ -145,14 +145,14 @@ func (s suite) commit(t *testing.T, st core.Store) {
 	if rec := mustGet(t, st, k); rec.Committed {
 		t.Fatal("a fresh claim is committed")
 	}
-	if err := st.Commit(ctx, k, claim.Token+1); !errors.Is(err, core.ErrLeaseLost) {
+	if err := st.Commit(ctx, k, claim.Token+1, nil); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("Commit with another token = %v, want ErrLeaseLost", err)
 	}
 	if rec := mustGet(t, st, k); rec.Committed {
 		t.Fatal("a fenced Commit committed the claim")
 	}
 	for i := 0; i < 2; i++ {
-		if err := st.Commit(ctx, k, claim.Token); err != nil {
+		if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
 			t.Fatalf("Commit #%d = %v, want nil", i+1, err)
 		}
 	}
@@ -172,7 +172,7 @@ func (s suite) commit(t *testing.T, st core.Store) {
 	if err := st.Complete(ctx, k, claim.Token, core.StateCompleted, []byte("done"), ttl); err != nil {
 		t.Fatalf("Complete of a committed claim: %v", err)
 	}
-	if err := st.Commit(ctx, k, claim.Token); !errors.Is(err, core.ErrLeaseLost) {
+	if err := st.Commit(ctx, k, claim.Token, nil); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("Commit of a completed record = %v, want ErrLeaseLost", err)
 	}
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
@@ -182,7 +182,7 @@ func (s suite) commit(t *testing.T, st core.Store) {
 	}
 
 	absent := key(t)
-	if err := st.Commit(ctx, absent, claim.Token); !errors.Is(err, core.ErrLeaseLost) {
+	if err := st.Commit(ctx, absent, claim.Token, nil); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("Commit of an absent key = %v, want ErrLeaseLost", err)
 	}
 	wantAbsent(t, st, absent)
@@ -194,7 +194,7 @@ func (s suite) releaseCommitted(t *testing.T, st core.Store) {
 	ctx := context.Background()
 	k := key(t)
 	claim := mustBegin(t, st, k, fp("a"), time.Minute)
-	if err := st.Commit(ctx, k, claim.Token); err != nil {
+	if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Release(ctx, k, claim.Token+1); !errors.Is(err, core.ErrLeaseLost) {
@@ -230,7 +230,7 @@ func (s suite) finalTwice(t *testing.T, st core.Store) {
 		k := key(t)
 		claim := mustBegin(t, tw, k, fp("a"), time.Minute)
 		wantOutcome(t, claim, core.Claimed)
-		if err := tw.Commit(ctx, k, claim.Token); err != nil {
+		if err := tw.Commit(ctx, k, claim.Token, nil); err != nil {
 			t.Fatalf("Commit sent twice: %v", err)
 		}
 		if rec := mustGet(t, st, k); !rec.Committed {

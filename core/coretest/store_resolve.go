@@ -32,7 +32,7 @@ func (s suite) resolvables(t *testing.T, st core.Store) map[string]resolvable {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Commit(ctx, stranded, c1.Token); err != nil {
+	if err := st.Commit(ctx, stranded, c1.Token, nil); err != nil {
 		t.Fatal(err)
 	}
 	c2, _ := s.abandonCommitted(t, st, expired, ttl) // both leases expire
@@ -105,7 +105,7 @@ func (s suite) resolveRefused(t *testing.T, st core.Store) {
 	liveClaim := mustBegin(t, st, live, fp("a"), time.Minute)
 	committed := key(t)
 	committedClaim := mustBegin(t, st, committed, fp("a"), time.Minute)
-	if err := st.Commit(ctx, committed, committedClaim.Token); err != nil {
+	if err := st.Commit(ctx, committed, committedClaim.Token, nil); err != nil {
 		t.Fatal(err)
 	}
 	abandoned := key(t)

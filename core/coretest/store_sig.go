@@ -72,7 +72,7 @@ func (s suite) sigKeptByRenewAndCommit(t *testing.T, st core.Store) {
 		}
 		wantSig(t, "Get after RenewBatch", mustGet(t, st, k).Sig, sigA)
 	}
-	if err := st.Commit(ctx, k, claim.Token); err != nil {
+	if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	rec := mustGet(t, st, k)
@@ -95,7 +95,7 @@ func (s suite) sigKeptWhenStranded(t *testing.T, st core.Store) {
 	for _, k := range []string{k, k2} {
 		claim := beginSigned(t, st, k, fp("a"), sigA, s.lease)
 		wantOutcome(t, claim, core.Claimed)
-		if err := st.Commit(ctx, k, claim.Token); err != nil {
+		if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
 	}
@@ -176,7 +176,7 @@ func (s suite) sigResentBegin(t *testing.T, st core.Store) {
 	wantOutcome(t, beginSigned(t, st, k2, fp("a"), sigA, s.lease), core.Claimed)
 	c3 := beginSigned(t, st, k3, fp("a"), sigA, s.lease)
 	wantOutcome(t, c3, core.Claimed)
-	if err := st.Commit(ctx, k3, c3.Token); err != nil {
+	if err := st.Commit(ctx, k3, c3.Token, nil); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	time.Sleep(s.lease * 5 / 2)
@@ -202,7 +202,7 @@ func (s suite) sigNone(t *testing.T, st core.Store) {
 	res := beginSigned(t, st, k, fp("a"), sigA, time.Minute)
 	wantOutcome(t, res, core.InFlight)
 	wantSig(t, "InFlight answer on an unsigned claim", res.Record.Sig, nil)
-	if err := st.Commit(ctx, k, claim.Token); err != nil {
+	if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	wantSig(t, "Get of an unsigned committed claim", mustGet(t, st, k).Sig, nil)
@@ -214,4 +214,144 @@ func (s suite) sigNone(t *testing.T, st core.Store) {
 	}
 	wantSig(t, "stranding an unsigned claim", res.Record.Sig, nil)
 	wantSig(t, "Get of an unsigned stranded record", mustGet(t, st, k).Sig, nil)
+}
+
+// Commitment signatures (the sig of Store.Commit, Record.CommitSig):
+// opaque bytes a store keeps with a committed claim and hands back for
+// committed and stranded records, never for an uncommitted claim.
+
+var (
+	csigA = []byte("csig-a\x00\xff the commitment's, not the claim's")
+	csigB = []byte("csig-b")
+)
+
+// wantCommitSig fails unless got is want; a nil want accepts nil or empty.
+func wantCommitSig(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: CommitSig = %q, want %q", what, got, want)
+	}
+}
+
+// The CommitSig comes back in Get and in Begin's answers on a committed
+// claim, beside the claim's Sig; a resent Commit (Twice) keeps it, and a
+// Commit without one leaves none.
+func (s suite) commitSigRoundTrips(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k := key(t)
+	claim := beginSigned(t, st, k, fp("a"), sigA, time.Minute)
+	wantOutcome(t, claim, core.Claimed)
+	wantCommitSig(t, "Get of an uncommitted claim", mustGet(t, st, k).CommitSig, nil)
+	csig := bytes.Clone(csigA)
+	if err := Twice(st).Commit(ctx, k, claim.Token, csig); err != nil {
+		t.Fatalf("Commit sent twice: %v", err)
+	}
+	clear(csig) // the caller's buffer is its own once Commit returns
+	rec := mustGet(t, st, k)
+	if !rec.Committed {
+		t.Fatal("not committed")
+	}
+	wantCommitSig(t, "Get after Commit", rec.CommitSig, csigA)
+	wantSig(t, "Get after a signed Commit", rec.Sig, sigA)
+	if err := st.Renew(ctx, k, claim.Token, time.Minute); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	wantCommitSig(t, "Get after Renew", mustGet(t, st, k).CommitSig, csigA)
+	res := beginSigned(t, st, k, fp("a"), sigB, time.Minute)
+	wantOutcome(t, res, core.InFlight)
+	wantCommitSig(t, "InFlight answer on a committed claim", res.Record.CommitSig, csigA)
+	wantSig(t, "InFlight answer on a committed claim", res.Record.Sig, sigA)
+	res = beginSigned(t, st, k, fp("b"), sigB, time.Minute)
+	wantOutcome(t, res, core.Mismatch)
+	wantCommitSig(t, "Mismatch answer on a committed claim", res.Record.CommitSig, csigA)
+
+	// Without a sig, none; also on an unsigned claim.
+	for _, sig := range [][]byte{sigA, nil} {
+		k := key(t)
+		claim := beginSigned(t, st, k, fp("a"), sig, time.Minute)
+		wantOutcome(t, claim, core.Claimed)
+		if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		rec := mustGet(t, st, k)
+		wantCommitSig(t, "Get after an unsigned Commit", rec.CommitSig, nil)
+		wantSig(t, "Get after an unsigned Commit", rec.Sig, sig)
+	}
+
+	// An unsigned claim committed with a sig.
+	k = key(t)
+	claim = beginSigned(t, st, k, fp("a"), nil, time.Minute)
+	wantOutcome(t, claim, core.Claimed)
+	if err := st.Commit(ctx, k, claim.Token, csigB); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	rec = mustGet(t, st, k)
+	wantCommitSig(t, "Get of an unsigned claim committed with a sig", rec.CommitSig, csigB)
+	wantSig(t, "Get of an unsigned claim committed with a sig", rec.Sig, nil)
+
+	// A completed record answers with neither.
+	if err := st.Complete(ctx, k, claim.Token, core.StateCompleted, []byte("done"), ttl); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	rec = mustGet(t, st, k)
+	wantCommitSig(t, "Get of a completed record", rec.CommitSig, nil)
+	res = beginSigned(t, st, k, fp("a"), nil, time.Minute)
+	wantOutcome(t, res, core.Replay)
+	wantCommitSig(t, "Replay answer", res.Record.CommitSig, nil)
+}
+
+// Begin strands a committed claim keeping its CommitSig, in every answer
+// that carries the stranded record (the stranding Begin, its resend, a
+// later Begin, a Mismatch) and in Get; a stranded claim committed without
+// one has none.
+func (s suite) commitSigKeptWhenStranded(t *testing.T, st core.Store) {
+	ctx := context.Background()
+	k, k2, k3 := key(t), key(t), key(t)
+	for _, k := range []string{k, k2, k3} {
+		claim := beginSigned(t, st, k, fp("a"), sigA, s.lease)
+		wantOutcome(t, claim, core.Claimed)
+		var csig []byte
+		if k != k3 {
+			csig = csigA
+		}
+		if err := st.Commit(ctx, k, claim.Token, csig); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	}
+	time.Sleep(s.lease * 5 / 2)
+
+	a := core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl, Sig: sigB}
+	for i := range 2 { // the stranding Begin, then its resend
+		res, err := st.Begin(ctx, k, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantOutcome(t, res, core.Uncertain)
+		if !res.Stranded {
+			t.Fatalf("send %d: not stranded", i+1)
+		}
+		wantCommitSig(t, "stranding Begin's Uncertain answer", res.Record.CommitSig, csigA)
+		wantSig(t, "stranding Begin's Uncertain answer", res.Record.Sig, sigA)
+	}
+	wantCommitSig(t, "Get of the stranded record", mustGet(t, st, k).CommitSig, csigA)
+	res := beginSigned(t, st, k, fp("a"), nil, time.Minute)
+	wantOutcome(t, res, core.Uncertain)
+	wantCommitSig(t, "later Uncertain answer", res.Record.CommitSig, csigA)
+	res = beginSigned(t, st, k, fp("b"), sigB, time.Minute)
+	wantOutcome(t, res, core.Mismatch)
+	wantCommitSig(t, "Mismatch answer on a stranded record", res.Record.CommitSig, csigA)
+
+	res = beginSigned(t, st, k2, fp("b"), sigB, time.Minute)
+	wantOutcome(t, res, core.Mismatch)
+	if !res.Stranded {
+		t.Fatal("the mismatching Begin did not strand the claim")
+	}
+	wantCommitSig(t, "stranding Mismatch answer", res.Record.CommitSig, csigA)
+	wantCommitSig(t, "Get of the record a Mismatch stranded", mustGet(t, st, k2).CommitSig, csigA)
+
+	res = beginSigned(t, st, k3, fp("a"), sigB, time.Minute)
+	wantOutcome(t, res, core.Uncertain)
+	wantCommitSig(t, "stranding a claim committed without a sig", res.Record.CommitSig, nil)
+	wantCommitSig(t, "Get of a claim stranded without a commit sig", mustGet(t, st, k3).CommitSig, nil)
+	wantSig(t, "Get of a claim stranded without a commit sig", mustGet(t, st, k3).Sig, sigA)
 }

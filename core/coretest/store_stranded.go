@@ -24,7 +24,7 @@ func (s suite) abandonCommitted(t *testing.T, st core.Store, k string, recordTTL
 		t.Fatalf("Begin: %v", err)
 	}
 	wantOutcome(t, claim, core.Claimed)
-	if err := st.Commit(ctx, k, claim.Token); err != nil {
+	if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	rec := mustGet(t, st, k)
@@ -97,7 +97,7 @@ func (s suite) strandedNotTakenOver(t *testing.T, st core.Store) {
 	if err := st.Renew(ctx, k, claim.Token, time.Minute); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("Renew of a stranded record = %v, want ErrLeaseLost", err)
 	}
-	if err := st.Commit(ctx, k, claim.Token); !errors.Is(err, core.ErrLeaseLost) {
+	if err := st.Commit(ctx, k, claim.Token, nil); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("Commit of a stranded record = %v, want ErrLeaseLost", err)
 	}
 	if err := st.Release(ctx, k, claim.Token); !errors.Is(err, core.ErrLeaseLost) {
@@ -154,13 +154,13 @@ func (s suite) uncommittedTakenOver(t *testing.T, st core.Store) {
 	if !res.TookOver || res.Stranded || res.Token == old.Token {
 		t.Fatalf("Begin = %+v, want a takeover with a new token, not stranded", res)
 	}
-	if err := st.Commit(ctx, k, old.Token); !errors.Is(err, core.ErrLeaseLost) {
+	if err := st.Commit(ctx, k, old.Token, nil); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("Commit by the old owner = %v, want ErrLeaseLost", err)
 	}
 	if rec := mustGet(t, st, k); rec.Committed || rec.Token != res.Token {
 		t.Fatalf("record = %+v, want the new owner's uncommitted claim", rec)
 	}
-	if err := st.Commit(ctx, k, res.Token); err != nil {
+	if err := st.Commit(ctx, k, res.Token, nil); err != nil {
 		t.Fatalf("Commit by the new owner: %v", err)
 	}
 }

@@ -42,11 +42,11 @@ func (s *outageStore) Complete(ctx context.Context, key string, token uint64, st
 	return s.Store.Complete(ctx, key, token, state, payload, ttl)
 }
 
-func (s *outageStore) Commit(ctx context.Context, key string, token uint64) error {
+func (s *outageStore) Commit(ctx context.Context, key string, token uint64, sig []byte) error {
 	if s.down.Load() {
 		return errOutage
 	}
-	return s.Store.Commit(ctx, key, token)
+	return s.Store.Commit(ctx, key, token, sig)
 }
 
 func (s *outageStore) Resolve(ctx context.Context, key string, payload []byte, ttl time.Duration) error {

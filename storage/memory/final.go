@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/idemkit/idempotency/core"
@@ -14,20 +15,56 @@ var errTooLarge = fmt.Errorf("%w: %w", core.ErrPayloadTooLarge, ErrTooLarge)
 
 // Commit implements core.Store. A committed claim is kept until its
 // expiry, never reclaimed nor evicted when its lease ends (see deadline).
-func (s *Store) Commit(_ context.Context, key string, token uint64) error {
-	now := s.now()
-	sh := &s.shards[s.shardOf(key)]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	e := s.owned(sh, key, token, now)
-	if e == nil {
-		return core.ErrLeaseLost
+// A copy of sig, at most 255 bytes, is kept after the claim's signature
+// and accounted as part of the record; making room for it may evict
+// final records, and without room Commit fails (core.ErrStoreUnavailable
+// wrapping ErrFull).
+func (s *Store) Commit(_ context.Context, key string, token uint64, sig []byte) error {
+	if len(sig) > math.MaxUint8 {
+		return fmt.Errorf("memory: commit signature of %d bytes, at most %d", len(sig), math.MaxUint8)
 	}
-	if !e.committed {
+	now := s.now()
+	home := s.shardOf(key)
+	sh := &s.shards[home]
+	var held int64 // bytes reserved through makeRoom, with sh unlocked
+	sh.mu.Lock()
+	for {
+		e := s.owned(sh, key, token, now)
+		if e == nil || e.committed {
+			sh.mu.Unlock()
+			s.giveBack(held)
+			if e == nil {
+				return core.ErrLeaseLost
+			}
+			return nil // a resent Commit: the same sig is kept already
+		}
+		payload, need := e.payload, int64(0)
+		if len(sig) > 0 {
+			payload = make([]byte, len(e.payload)+len(sig))
+			copy(payload[copy(payload, e.payload):], sig)
+			need = allocSize(cap(payload)) - allocSize(cap(e.payload))
+		}
+		if need > held {
+			if !s.take(sh, e, need-held, now) {
+				sh.mu.Unlock()
+				if _, err := s.makeRoom(home, 0, need-held, now, nil); err != nil {
+					s.giveBack(held)
+					return err
+				}
+				held = need
+				sh.mu.Lock() // the claim may have changed meanwhile: look again
+				continue
+			}
+			held = need
+		}
+		e.payload, e.csig = payload, uint8(len(sig))
+		e.size += need
 		e.committed = true
 		sh.live.fix(e)
+		sh.mu.Unlock()
+		s.giveBack(held - need)
+		return nil
 	}
-	return nil
 }
 
 // Complete implements core.Store. The store keeps payload; the caller must
@@ -208,7 +245,7 @@ func (s *Store) settle(sh *shard, e *entry, state core.State, payload []byte, tt
 		sh.live.remove(e)
 	}
 	e.state = state
-	e.payload = payload
+	e.payload, e.csig = payload, 0
 	e.size = entrySize(e.key) + allocSize(cap(payload))
 	e.lease = 0
 	e.committed, e.stranded = false, false

@@ -21,7 +21,7 @@ func claimCommitted(t *testing.T, st core.Store, k string) uint64 {
 	if err != nil || res.Outcome != core.Claimed {
 		t.Fatalf("Begin(%s) = %+v, %v", k, res, err)
 	}
-	if err := st.Commit(ctx, k, res.Token); err != nil {
+	if err := st.Commit(ctx, k, res.Token, nil); err != nil {
 		t.Fatalf("Commit(%s): %v", k, err)
 	}
 	return res.Token

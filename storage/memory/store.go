@@ -93,8 +93,9 @@ type entry struct {
 	key string
 	// payload is the final record's payload; on an in-flight claim and on
 	// a stranded record, whose payloads are not stored, it holds the
-	// claim's signature (Attempt.Sig) instead, so that signing costs an
-	// entry no field of its own (see record).
+	// claim's signature (Attempt.Sig) instead, followed by the last csig
+	// bytes of the commitment's signature (Commit), so that signing costs
+	// an entry no field of its own (see record).
 	payload []byte
 	fp      core.Fingerprint
 	token   uint64
@@ -109,7 +110,8 @@ type entry struct {
 	prev, next *entry // neighbours in a done list (final records only)
 	idx        int32  // position in the live heap, or done list number
 	state      core.State
-	committed  bool // an in-flight claim whose handler declared effects
+	committed  bool  // an in-flight claim whose handler declared effects
+	csig       uint8 // length of the commitment's signature ending payload
 	// stranded marks an uncertain record that Begin made of a committed
 	// claim whose lease expired; its owner may still complete it.
 	stranded bool
@@ -208,12 +210,27 @@ func (s *Store) record(e *entry) core.Record {
 	case e.state == core.StateInFlight:
 		r.LeaseUntil = s.time(e.lease)
 		r.Committed = e.committed
-		r.Payload, r.Sig = nil, e.payload
+		r.Payload = nil
+		r.Sig, r.CommitSig = e.sigs()
 	case e.stranded:
 		// Not stored: stranding then needs no room, so it cannot fail.
-		r.Payload, r.Sig = []byte(strandedReason), e.payload
+		r.Payload = []byte(strandedReason)
+		r.Sig, r.CommitSig = e.sigs()
 	}
 	return r
+}
+
+// sigs splits the payload of a claim or a stranded record into the
+// claim's signature and the commitment's, nil for either absent.
+func (e *entry) sigs() (claim, commit []byte) {
+	n := len(e.payload) - int(e.csig)
+	if n > 0 {
+		claim = e.payload[:n:n]
+	}
+	if e.csig > 0 {
+		commit = e.payload[n:]
+	}
+	return claim, commit
 }
 
 // noted publishes a deadline just set on an entry (under its shard's
@@ -562,7 +579,7 @@ func (s *Store) existing(sh *shard, e *entry, a core.Attempt, sig []byte, now in
 // attempt a with a new token and a's signature sig. Room for a larger
 // signature is reserved by the caller; a smaller one gives room back.
 func (s *Store) takeOver(sh *shard, e *entry, a core.Attempt, sig []byte, now int64) core.BeginResult {
-	e.payload = sig
+	e.payload, e.csig = sig, 0
 	e.size = claimSize(e.key, sig)
 	e.token = s.tokens.Add(1)
 	e.lease = after(now, a.Lease)

@@ -626,7 +626,7 @@ func TestFaultResentStates(t *testing.T) {
 
 	t.Run("Commit", func(t *testing.T) {
 		ks, toks := claims("commit", time.Minute)
-		for i, err := range stalled(t, func(i int) error { return st.Commit(ctx, ks[i], toks[i]) }) {
+		for i, err := range stalled(t, func(i int) error { return st.Commit(ctx, ks[i], toks[i], nil) }) {
 			if err != nil {
 				t.Errorf("%s: resent Commit = %v", ks[i], err)
 			}
@@ -653,7 +653,7 @@ func TestFaultResentStates(t *testing.T) {
 	t.Run("Stranded", func(t *testing.T) {
 		ks, toks := claims("stranded", 20*time.Millisecond)
 		for i, k := range ks {
-			if err := setup.Commit(ctx, k, toks[i]); err != nil {
+			if err := setup.Commit(ctx, k, toks[i], nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -64,7 +64,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 		toks := make([]uint64, len(ks))
 		for i, k := range ks {
 			toks[i] = claim(b, k, time.Millisecond)
-			if err := st.Commit(ctx, k, toks[i]); err != nil {
+			if err := st.Commit(ctx, k, toks[i], nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -187,7 +187,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 		}},
 		{"begin/inflight-committed", func(b *testing.B) func(int) {
 			k := uniq(b)
-			if err := st.Commit(ctx, k, claim(b, k, time.Hour)); err != nil {
+			if err := st.Commit(ctx, k, claim(b, k, time.Hour), nil); err != nil {
 				b.Fatal(err)
 			}
 			return func(int) {
@@ -197,7 +197,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 		}},
 		{"begin/mismatch-committed", func(b *testing.B) func(int) {
 			k := uniq(b)
-			if err := st.Commit(ctx, k, claim(b, k, time.Hour)); err != nil {
+			if err := st.Commit(ctx, k, claim(b, k, time.Hour), nil); err != nil {
 				b.Fatal(err)
 			}
 			return func(int) {
@@ -222,7 +222,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 				toks[i] = claim(b, k, time.Minute)
 			}
 			return func(i int) {
-				if err := st.Commit(ctx, ks[i], toks[i]); err != nil {
+				if err := st.Commit(ctx, ks[i], toks[i], nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -15,7 +15,12 @@ import "github.com/redis/go-redis/v9"
 // takes over (a takeover by an unsigned claim empties it), kept by
 // Renew, Commit and stranding, left on a later final record, where it
 // means nothing (Complete and Resolve do not touch it: only the claim and
-// the stranded record answer with it).
+// the stranded record answer with it), h the commitment's signature
+// (the sig of core.Store.Commit), absent when the commitment is not
+// signed: written by Commit, kept by Renew and stranding, emptied by a
+// takeover (which only an uncommitted claim, and so no genuine h, can
+// undergo), left on a later final record, where it means nothing (only
+// a committed claim and the stranded record answer with it).
 //
 // Times come from the server (TIME), so instances with skewed clocks agree
 // on when a lease ends. Tokens are the server clock in microseconds,
@@ -58,14 +63,16 @@ const strandedReason = "owner lost its lease after declaring effects"
 // nonce, signature (empty for none). Returns, by outcome:
 //
 //	{1, token, tookOver}                    claimed (or the caller's own claim, resent)
-//	{2, state, pttl, payload, token, stranded, sig}  a final record, same fingerprint
-//	{3, state, fingerprint, leaseEnd, pttl, stranded, committed, token, payload, sig}  mismatch
-//	{4, leaseEnd, pttl, token, committed, sig}  in flight
+//	{2, state, pttl, payload, token, stranded, sig, csig}  a final record, same fingerprint
+//	{3, state, fingerprint, leaseEnd, pttl, stranded, committed, token, payload, sig, csig}  mismatch
+//	{4, leaseEnd, pttl, token, committed, sig, csig}  in flight
 //	{-1, version, state[, field]}           a record of an unknown format
 //	                                        (or a claim whose lease or token is no number)
 //
 // sig is the record's g field for a claim and a stranded record, else
-// empty (it is last, so that a reply without it reads as unsigned).
+// empty; csig its h field for a committed claim and a stranded record,
+// else empty (they are last, so that a reply without them reads as
+// unsigned).
 // A record exists when it has a version or a state field: one with an
 // unknown version or state is reported, never overwritten or treated as
 // absent. An in-flight claim whose lease expired is taken over, unless
@@ -78,7 +85,7 @@ const strandedReason = "owner lost its lease after declaring effects"
 // does not write it (an older release during a rolling upgrade) can never
 // hand the new owner's claim to the previous attempt.
 var beginScript = redis.NewScript(`
-local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'l', 'n', 'p', 'c', 'g')
+local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'l', 'n', 'p', 'c', 'g', 'h')
 local took, stranded, now, ms = 0, 0
 if r[1] or r[2] then
   local s = r[2]
@@ -97,15 +104,18 @@ if r[1] or r[2] then
   elseif s == '4' and r[8] == '2' and r[6] == own then
     stranded = 1
   end
-  local g = ''
+  local g, h = '', ''
   if s == '1' or s == '4' and r[8] == '2' then
     g = r[9] or ''
+    if r[8] == '1' or r[8] == '2' then
+      h = r[10] or ''
+    end
   end
   if r[3] ~= ARGV[1] then
-    return {3, s, r[3] or '', r[5] or '0', redis.call('PTTL', KEYS[1]), stranded, r[8] or '', r[4] or '', r[7] or '', g}
+    return {3, s, r[3] or '', r[5] or '0', redis.call('PTTL', KEYS[1]), stranded, r[8] or '', r[4] or '', r[7] or '', g, h}
   end
   if s ~= '1' then
-    return {2, s, redis.call('PTTL', KEYS[1]), r[7] or '', r[4] or '', stranded, g}
+    return {2, s, redis.call('PTTL', KEYS[1]), r[7] or '', r[4] or '', stranded, g, h}
   end
   if r[6] == own then
     return {1, r[4], 0}
@@ -123,19 +133,21 @@ if took == 1 then
     return {-1, r[1], r[2], 'lease or token'}
   end
   if l > ms then
-    return {4, r[5], redis.call('PTTL', KEYS[1]), r[4], r[8] or '', r[9] or ''}
+    return {4, r[5], redis.call('PTTL', KEYS[1]), r[4], r[8] or '', r[9] or '', r[8] == '1' and r[10] or ''}
   end
   tok = string.format('%.0f', math.max(t + 1, now[1] * 1000000 + now[2]))
 else
   tok = string.format('%d%06d', now[1], now[2])
 end
+local set = {'v', ARGV[4], 's', '1', 'f', ARGV[1], 't', tok, 'l', ms + ARGV[2], 'n', ARGV[5] .. ':' .. tok}
 if ARGV[6] ~= '' or r[9] then
-  redis.call('HSET', KEYS[1], 'v', ARGV[4], 's', '1', 'f', ARGV[1], 't', tok,
-    'l', ms + ARGV[2], 'n', ARGV[5] .. ':' .. tok, 'g', ARGV[6])
-else
-  redis.call('HSET', KEYS[1], 'v', ARGV[4], 's', '1', 'f', ARGV[1], 't', tok,
-    'l', ms + ARGV[2], 'n', ARGV[5] .. ':' .. tok)
+  set[13], set[14] = 'g', ARGV[6]
 end
+if r[10] then
+  local n = #set
+  set[n + 1], set[n + 2] = 'h', ''
+end
+redis.call('HSET', KEYS[1], unpack(set))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, tok, took}
 `)
@@ -166,14 +178,20 @@ end
 return 1
 `)
 
-// commitScript: KEYS[1] record; ARGV token.
+// commitScript: KEYS[1] record; ARGV token, signature (empty for none).
 // Returns 1 when the claim held with token is (now, or already) committed,
-// 0 when the claim is lost or no longer in flight.
+// 0 when the claim is lost or no longer in flight. The signature is
+// written (field h) only when there is one: an unsigned resend leaves a
+// signed commitment as it is.
 var commitScript = redis.NewScript(readClaim + `
 if not held then
   return 0
 end
-redis.call('HSET', KEYS[1], 'c', '1')
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'c', '1', 'h', ARGV[2])
+else
+  redis.call('HSET', KEYS[1], 'c', '1')
+end
 return 1
 `)
 

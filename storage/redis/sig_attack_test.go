@@ -158,33 +158,66 @@ func TestAttackResolveSealsForgedFingerprint(t *testing.T) {
 	_ = err
 }
 
-// Known limitation (not fixed): the claim signature covers the store key
-// and fingerprint only, and a stranded uncertain record (c "2", plain
-// reason) is vouched for by it. A writer can therefore turn any genuine
-// claim of a key, even one whose handler never declared effects, into an
-// uncertain record (423, with a reason of its choosing) for as long as it
-// sets the record's TTL: here from the g field a completed record keeps.
-// A genuine record of such a route could never be uncertain. Closing it
-// needs a signature over "committed" written at Commit (a change to
-// Store.Commit), so that only a committed claim can vouch for stranding.
+// The claim signature covers the store key and fingerprint only, and a
+// completed record keeps the g field. A writer who turns such a record
+// (or a live claim) into a stranded uncertain record (c "2", a plain
+// reason) must not get it vouched for by the claim's signature: 423 for
+// as long as it sets the record's TTL, on a route whose handler never
+// declared effects. Only the commitment's signature (field h, written by
+// Commit) vouches for a stranded record.
 func TestAttackClaimSignatureMadeUncertain(t *testing.T) {
+	for name, forge := range map[string][]any{
+		"stranded":                  {"s", "4", "c", "2", "p", "forged reason"},
+		"stranded, g copied into h": nil, // filled in below
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newStatesEnv(t)
+			eng := signedEngine(t, e)
+			ctx := context.Background()
+			k := e.key()
+			var runs atomic.Int32
+			fn := func(context.Context) ([]byte, error) { runs.Add(1); return []byte("ok"), nil } // never declares effects
+			if _, _, err := eng.Do(ctx, "s", k, fpA, fn); err != nil {
+				t.Fatal(err)
+			}
+			rk := e.st.RecordKey(core.StoreKey("s", k))
+			if forge == nil {
+				g, err := e.rdb.HGet(ctx, rk, "g").Result()
+				if err != nil || g == "" {
+					t.Fatalf("g = %q, %v", g, err)
+				}
+				forge = []any{"s", "4", "c", "2", "p", "forged reason", "h", g}
+			}
+			if err := e.rdb.HSet(ctx, rk, forge...).Err(); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := eng.Do(ctx, "s", k, fpA, fn)
+			if errors.Is(err, core.ErrUncertain) {
+				t.Fatalf("a claim signature vouched for a forged stranded record: Do = %v", err)
+			}
+			if !errors.Is(err, core.ErrRecordRejected) {
+				t.Fatalf("Do = %v, want ErrRecordRejected", err)
+			}
+			if runs.Load() != 1 {
+				t.Fatalf("the handler ran %d times, want 1", runs.Load())
+			}
+		})
+	}
+}
+
+// A live claim that never declared effects, turned into a stranded
+// record by a writer, is refused too (the live-claim variant).
+func TestAttackLiveClaimMadeUncertain(t *testing.T) {
 	e := newStatesEnv(t)
 	eng := signedEngine(t, e)
 	ctx := context.Background()
 	k := e.key()
-	var runs atomic.Int32
-	fn := func(context.Context) ([]byte, error) { runs.Add(1); return []byte("ok"), nil } // never declares effects
-	if _, _, err := eng.Do(ctx, "s", k, fpA, fn); err != nil {
-		t.Fatal(err)
-	}
+	holdClaim(t, eng, k, fpA)
 	rk := e.st.RecordKey(core.StoreKey("s", k))
-	if err := e.rdb.HSet(ctx, rk, "s", "4", "c", "2", "p", "forged reason").Err(); err != nil {
+	if err := e.rdb.HSet(ctx, rk, "s", "4", "c", "2", "l", "0", "p", "forged reason").Err(); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := eng.Do(ctx, "s", k, fpA, fn)
-	if errors.Is(err, core.ErrUncertain) {
-		t.Skipf("known limitation: a genuine claim signature vouches for a forged stranded record (Do = %v)", err)
-	}
+	_, _, err := eng.Do(ctx, "s", k, fpA, func(context.Context) ([]byte, error) { return nil, nil })
 	if !errors.Is(err, core.ErrRecordRejected) {
 		t.Fatalf("Do = %v, want ErrRecordRejected", err)
 	}

@@ -79,7 +79,7 @@ func TestSigField(t *testing.T) {
 	// A stranded record answers with it until it is settled.
 	k = e.key()
 	claim := begin(k, fpA, sig, 20*time.Millisecond)
-	if err := e.st.Commit(ctx, k, claim.Token); err != nil {
+	if err := e.st.Commit(ctx, k, claim.Token, nil); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -94,5 +94,69 @@ func TestSigField(t *testing.T) {
 	}
 	if res := begin(k, fpA, nil, time.Minute); res.Outcome != core.Replay || res.Record.Sig != nil {
 		t.Fatalf("Begin = %v, Sig %q; want Replay without", res.Outcome, res.Record.Sig)
+	}
+}
+
+// The commitment's signature field h: absent for an unsigned Commit, not
+// overwritten by an unsigned resend, emptied by a takeover (a genuine
+// uncommitted claim has none: one there was written by someone else), and
+// answered only for a committed claim and a stranded record.
+func TestCommitSigField(t *testing.T) {
+	e := newStatesEnv(t)
+	ctx := context.Background()
+	field := func(k string) (string, bool) {
+		t.Helper()
+		v, err := e.rdb.HMGet(ctx, e.st.RecordKey(k), "h").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, ok := v[0].(string)
+		return h, ok
+	}
+
+	k := e.key()
+	tok := e.claim(k, time.Minute)
+	if err := e.st.Commit(ctx, k, tok, nil); err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := field(k); ok {
+		t.Fatalf("unsigned Commit wrote h = %q", h)
+	}
+
+	k = e.key()
+	tok = e.claim(k, time.Minute)
+	if err := e.st.Commit(ctx, k, tok, []byte("csig")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.Commit(ctx, k, tok, nil); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := field(k); h != "csig" {
+		t.Fatalf("h = %q after an unsigned resend, want csig", h)
+	}
+	if err := e.st.Complete(ctx, k, tok, core.StateCompleted, []byte("done"), recTTL); err != nil {
+		t.Fatal(err)
+	}
+	if rec := e.get(k); rec.CommitSig != nil {
+		t.Fatalf("completed record's CommitSig = %q, want nil (a leftover)", rec.CommitSig)
+	}
+
+	// A planted h on an uncommitted claim is not answered, and a takeover
+	// empties it.
+	k = e.key()
+	e.claim(k, 50*time.Millisecond)
+	if err := e.rdb.HSet(ctx, e.st.RecordKey(k), "h", "planted").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rec := e.get(k); rec.CommitSig != nil {
+		t.Fatalf("uncommitted claim's CommitSig = %q, want nil", rec.CommitSig)
+	}
+	time.Sleep(100 * time.Millisecond)
+	res := e.begin(k, fpA, time.Minute)
+	if res.Outcome != core.Claimed || !res.TookOver {
+		t.Fatalf("Begin = %+v, want a takeover", res)
+	}
+	if h, _ := field(k); h != "" {
+		t.Fatalf("h = %q after a takeover, want empty", h)
 	}
 }

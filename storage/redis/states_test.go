@@ -70,7 +70,7 @@ func (e *statesEnv) stranded() (string, uint64) {
 	e.t.Helper()
 	k := e.key()
 	tok := e.claim(k, 20*time.Millisecond)
-	if err := e.st.Commit(context.Background(), k, tok); err != nil {
+	if err := e.st.Commit(context.Background(), k, tok, nil); err != nil {
 		e.t.Fatalf("Commit: %v", err)
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -101,12 +101,12 @@ func TestCommit(t *testing.T) {
 	if e.get(k).Committed {
 		t.Fatal("a fresh claim is committed")
 	}
-	wantErr(t, "Commit with another token", e.st.Commit(ctx, k, tok+1), core.ErrLeaseLost)
+	wantErr(t, "Commit with another token", e.st.Commit(ctx, k, tok+1, nil), core.ErrLeaseLost)
 	if e.get(k).Committed {
 		t.Fatal("Commit with another token committed the claim")
 	}
-	wantErr(t, "Commit", e.st.Commit(ctx, k, tok), nil)
-	wantErr(t, "resent Commit", e.st.Commit(ctx, k, tok), nil)
+	wantErr(t, "Commit", e.st.Commit(ctx, k, tok, nil), nil)
+	wantErr(t, "resent Commit", e.st.Commit(ctx, k, tok, nil), nil)
 	rec := e.get(k)
 	if !rec.Committed || rec.State != core.StateInFlight || rec.Token != tok {
 		t.Fatalf("record %+v, want a committed claim", rec)
@@ -125,11 +125,11 @@ func TestCommit(t *testing.T) {
 	wantErr(t, "Resolve of a live committed claim", e.st.Resolve(ctx, k, nil, recTTL), core.ErrNotResolvable)
 	// Completed: Commit is refused, and the final record is not committed.
 	wantErr(t, "Complete", e.st.Complete(ctx, k, tok, core.StateCompleted, []byte("done"), recTTL), nil)
-	wantErr(t, "Commit after Complete", e.st.Commit(ctx, k, tok), core.ErrLeaseLost)
+	wantErr(t, "Commit after Complete", e.st.Commit(ctx, k, tok, nil), core.ErrLeaseLost)
 	if rec := e.get(k); rec.Committed || rec.State != core.StateCompleted {
 		t.Fatalf("record %+v", rec)
 	}
-	wantErr(t, "Commit of an absent key", e.st.Commit(ctx, e.key(), tok), core.ErrLeaseLost)
+	wantErr(t, "Commit of an absent key", e.st.Commit(ctx, e.key(), tok, nil), core.ErrLeaseLost)
 	if n := e.rdb.Exists(ctx, e.st.RecordKey(e.key())).Val(); n != 0 {
 		t.Fatal("Commit of an absent key wrote a record")
 	}
@@ -140,7 +140,7 @@ func TestReleaseCommitted(t *testing.T) {
 	ctx := context.Background()
 	k := e.key()
 	tok := e.claim(k, time.Minute)
-	wantErr(t, "Commit", e.st.Commit(ctx, k, tok), nil)
+	wantErr(t, "Commit", e.st.Commit(ctx, k, tok, nil), nil)
 	wantErr(t, "Release of another token", e.st.Release(ctx, k, tok+1), core.ErrLeaseLost)
 	wantErr(t, "Release", e.st.Release(ctx, k, tok), nil)
 	if _, err := e.st.Get(ctx, k); !errors.Is(err, core.ErrNotFound) {
@@ -217,7 +217,7 @@ func TestStrandedOnce(t *testing.T) {
 		rs := []core.Renewal{{Key: k, Token: tok}}
 		e.st.RenewBatch(ctx, time.Minute, rs)
 		wantErr(t, "owner's RenewBatch", rs[0].Err, core.ErrLeaseLost)
-		wantErr(t, "owner's Commit", e.st.Commit(ctx, k, tok), core.ErrLeaseLost)
+		wantErr(t, "owner's Commit", e.st.Commit(ctx, k, tok, nil), core.ErrLeaseLost)
 		wantErr(t, "owner's Release", e.st.Release(ctx, k, tok), core.ErrLeaseLost)
 		wantErr(t, "another token's Complete", e.st.Complete(ctx, k, tok+1, core.StateCompleted, []byte("x"), recTTL), core.ErrLeaseLost)
 		if rec := e.get(k); rec.State != core.StateUncertain {
@@ -257,7 +257,7 @@ func TestStrandedResend(t *testing.T) {
 	if err != nil || res.Outcome != core.Claimed {
 		t.Fatal(res, err)
 	}
-	wantErr(t, "Commit", e.st.Commit(ctx, k, res.Token), nil)
+	wantErr(t, "Commit", e.st.Commit(ctx, k, res.Token, nil), nil)
 	time.Sleep(50 * time.Millisecond)
 	again, err := e.st.Begin(ctx, k, own)
 	if err != nil || again.Outcome != core.Claimed || again.Token != res.Token || again.Stranded {
@@ -330,7 +330,7 @@ func TestCompleteStates(t *testing.T) {
 	} {
 		k := e.key()
 		tok := e.claim(k, time.Minute)
-		wantErr(t, "Commit", e.st.Commit(ctx, k, tok), nil)
+		wantErr(t, "Commit", e.st.Commit(ctx, k, tok, nil), nil)
 		wantErr(t, "Complete with another token", e.st.Complete(ctx, k, tok+1, tc.state, []byte("x"), recTTL), core.ErrLeaseLost)
 		wantErr(t, "Complete", e.st.Complete(ctx, k, tok, tc.state, []byte("reason"), recTTL), nil)
 		wantErr(t, "resent Complete", e.st.Complete(ctx, k, tok, tc.state, []byte("other"), recTTL), nil)
@@ -394,7 +394,7 @@ func TestResolve(t *testing.T) {
 	live := e.key()
 	tok := e.claim(live, time.Minute)
 	wantErr(t, "Resolve of a live claim", e.st.Resolve(ctx, live, []byte("r"), recTTL), core.ErrNotResolvable)
-	wantErr(t, "Commit", e.st.Commit(ctx, live, tok), nil)
+	wantErr(t, "Commit", e.st.Commit(ctx, live, tok, nil), nil)
 	wantErr(t, "Resolve of a live committed claim", e.st.Resolve(ctx, live, nil, recTTL), core.ErrNotResolvable)
 	if rec := e.get(live); rec.State != core.StateInFlight || rec.Token != tok || !rec.Committed {
 		t.Fatalf("record %+v", rec)
@@ -504,7 +504,7 @@ func TestUnknownFormatNotResolvable(t *testing.T) {
 		if !errors.Is(err, core.ErrNotResolvable) || !errors.Is(err, core.ErrCorruptRecord) {
 			t.Fatalf("%s: Resolve = %v, want not resolvable + corrupt", name, err)
 		}
-		wantErr(t, name+": Commit", e.st.Commit(ctx, k, 1), core.ErrLeaseLost)
+		wantErr(t, name+": Commit", e.st.Commit(ctx, k, 1, nil), core.ErrLeaseLost)
 		wantErr(t, name+": Complete", e.st.Complete(ctx, k, 1, core.StateCompleted, nil, recTTL), core.ErrLeaseLost)
 		_, err = e.st.Begin(ctx, k, core.Attempt{Fingerprint: fpA, Nonce: 1, Lease: time.Minute, TTL: recTTL})
 		if !errors.Is(err, core.ErrCorruptRecord) || !errors.Is(err, core.ErrStoreUnavailable) {
@@ -531,7 +531,7 @@ func TestStatesEveryCallTwice(t *testing.T) {
 		if err != nil || res.Outcome != core.Claimed {
 			t.Fatalf("Begin sent twice = %v, %v", res.Outcome, err)
 		}
-		wantErr(t, "Commit sent twice", tw.Commit(ctx, k, res.Token), nil)
+		wantErr(t, "Commit sent twice", tw.Commit(ctx, k, res.Token, nil), nil)
 		wantErr(t, "Complete sent twice", tw.Complete(ctx, k, res.Token, s, []byte("once"), recTTL), nil)
 		if rec := e.get(k); rec.State != s || string(rec.Payload) != "once" {
 			t.Fatalf("record %+v", rec)
@@ -539,7 +539,7 @@ func TestStatesEveryCallTwice(t *testing.T) {
 	}
 	k := e.key()
 	res, _ := tw.Begin(ctx, k, core.Attempt{Fingerprint: fpA, Nonce: 78, Lease: time.Minute, TTL: recTTL})
-	wantErr(t, "Commit sent twice", tw.Commit(ctx, k, res.Token), nil)
+	wantErr(t, "Commit sent twice", tw.Commit(ctx, k, res.Token, nil), nil)
 	wantErr(t, "Release of a committed claim sent twice", tw.Release(ctx, k, res.Token), nil)
 }
 
@@ -587,7 +587,7 @@ func TestEngineEffects(t *testing.T) {
 	if err != nil || res.Outcome != core.Claimed {
 		t.Fatal(res, err)
 	}
-	if err := e.st.Commit(ctx, sk, res.Token); err != nil {
+	if err := e.st.Commit(ctx, sk, res.Token, nil); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)

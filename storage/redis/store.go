@@ -119,7 +119,7 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 			return bad()
 		}
 		rec := core.Record{State: st, Fingerprint: fp, Token: token(v[4]), Payload: []byte(asString(v[3])), ExpiresAt: expiresAt(v[2])}
-		rec.Sig = sigAt(v, 6)
+		rec.Sig, rec.CommitSig = sigAt(v, 6), sigAt(v, 7)
 		res := core.BeginResult{Outcome: finalOutcome[st], Record: rec}
 		res.Stranded = v[5] == int64(1)
 		return res, nil
@@ -136,7 +136,7 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 		if st.Final() {
 			rec.Payload = []byte(asString(v[8]))
 		}
-		rec.Sig = sigAt(v, 9)
+		rec.Sig, rec.CommitSig = sigAt(v, 9), sigAt(v, 10)
 		copy(rec.Fingerprint[:], asString(v[2]))
 		return core.BeginResult{Outcome: core.Mismatch, Record: rec, Stranded: v[5] == int64(1)}, nil
 	case 4:
@@ -144,7 +144,7 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 			return bad()
 		}
 		rec := core.Record{State: core.StateInFlight, Fingerprint: fp, Token: token(v[3]), Committed: asString(v[4]) == "1",
-			LeaseUntil: leaseEnd(v[1]), ExpiresAt: expiresAt(v[2]), Sig: sigAt(v, 5)}
+			LeaseUntil: leaseEnd(v[1]), ExpiresAt: expiresAt(v[2]), Sig: sigAt(v, 5), CommitSig: sigAt(v, 6)}
 		return core.BeginResult{Outcome: core.InFlight, Record: rec}, nil
 	case -1:
 		if len(v) < 3 {
@@ -327,9 +327,11 @@ func (s *Store) RenewBatch(ctx context.Context, lease time.Duration, rs []core.R
 }
 
 // Commit implements core.Store in one round trip. Committing a claim
-// already committed with token (a resent Commit) succeeds.
-func (s *Store) Commit(ctx context.Context, key string, token uint64) error {
-	return s.fenced(ctx, s.rdb, commitScript, key, strconv.FormatUint(token, 10))
+// already committed with token (a resent Commit) succeeds. sig is stored
+// with the claim (field h) and answered as Record.CommitSig for a
+// committed claim and a stranded record.
+func (s *Store) Commit(ctx context.Context, key string, token uint64, sig []byte) error {
+	return s.fenced(ctx, s.rdb, commitScript, key, strconv.FormatUint(token, 10), sig)
 }
 
 // Complete implements core.Store in one round trip. Completing a record
@@ -420,6 +422,11 @@ func (s *Store) Get(ctx context.Context, key string) (core.Record, error) {
 	// leftover (see scripts.go).
 	if g := m["g"]; g != "" && (st == core.StateInFlight || st == core.StateUncertain && m["c"] == "2") {
 		rec.Sig = []byte(g)
+	}
+	// The commitment's signature likewise, for a committed claim and a
+	// stranded record.
+	if h := m["h"]; h != "" && (st == core.StateInFlight && m["c"] == "1" || st == core.StateUncertain && m["c"] == "2") {
+		rec.CommitSig = []byte(h)
 	}
 	copy(rec.Fingerprint[:], m["f"])
 	rec.Token, _ = strconv.ParseUint(m["t"], 10, 64)

@@ -15,9 +15,9 @@ type refuseCommit struct {
 	refuse atomic.Bool
 }
 
-func (s *refuseCommit) Commit(ctx context.Context, key string, token uint64) error {
+func (s *refuseCommit) Commit(ctx context.Context, key string, token uint64, sig []byte) error {
 	if s.refuse.Load() {
 		return fmt.Errorf("%w: test outage", core.ErrStoreUnavailable)
 	}
-	return s.Store.Commit(ctx, key, token)
+	return s.Store.Commit(ctx, key, token, sig)
 }

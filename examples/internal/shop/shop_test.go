@@ -446,10 +446,10 @@ type marks struct {
 	commits atomic.Int64
 }
 
-func (m *marks) Commit(ctx context.Context, key string, token uint64) error {
+func (m *marks) Commit(ctx context.Context, key string, token uint64, sig []byte) error {
 	m.commits.Add(1)
 	if m.fail {
 		return fmt.Errorf("%w: test outage", core.ErrStoreUnavailable)
 	}
-	return m.Store.Commit(ctx, key, token)
+	return m.Store.Commit(ctx, key, token, sig)
 }
