@@ -73,12 +73,11 @@ func TestStoreWith(t *testing.T, newStore NewStore, lease time.Duration) {
 		{"ResolveRefusesOtherStates", s.resolveRefused},
 		{"SigRoundTrips", s.sigRoundTrips},
 		{"SigKeptByRenewAndCommit", s.sigKeptByRenewAndCommit},
-		{"SigKeptWhenStranded", s.sigKeptWhenStranded},
 		{"SigReplacedByTakeover", s.sigReplacedByTakeover},
 		{"SigOfAResentBegin", s.sigResentBegin},
 		{"NoSig", s.sigNone},
 		{"CommitSigRoundTrips", s.commitSigRoundTrips},
-		{"CommitSigKeptWhenStranded", s.commitSigKeptWhenStranded},
+		{"SigsKeptWhenStranded", s.sigsKeptWhenStranded},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

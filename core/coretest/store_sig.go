@@ -85,52 +85,6 @@ func (s suite) sigKeptByRenewAndCommit(t *testing.T, st core.Store) {
 	wantSig(t, "InFlight answer on a committed claim", res.Record.Sig, sigA)
 }
 
-// Begin strands a committed claim keeping its Sig, whoever strands it
-// (the stranding attempt's own Sig goes nowhere): the stranded record's
-// Payload is the store's text, so the engine verifies it by the claim's
-// Sig. Every answer that carries the stranded record carries it.
-func (s suite) sigKeptWhenStranded(t *testing.T, st core.Store) {
-	ctx := context.Background()
-	k, k2 := key(t), key(t)
-	for _, k := range []string{k, k2} {
-		claim := beginSigned(t, st, k, fp("a"), sigA, s.lease)
-		wantOutcome(t, claim, core.Claimed)
-		if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
-			t.Fatalf("Commit: %v", err)
-		}
-	}
-	time.Sleep(s.lease * 5 / 2)
-
-	a := core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl, Sig: sigB}
-	for i := range 2 { // the stranding Begin, then its resend
-		res, err := st.Begin(ctx, k, a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantOutcome(t, res, core.Uncertain)
-		if !res.Stranded {
-			t.Fatalf("send %d: not stranded", i+1)
-		}
-		wantSig(t, "stranding Begin's Uncertain answer", res.Record.Sig, sigA)
-	}
-	wantSig(t, "Get of the stranded record", mustGet(t, st, k).Sig, sigA)
-	res := beginSigned(t, st, k, fp("a"), nil, time.Minute)
-	wantOutcome(t, res, core.Uncertain)
-	wantSig(t, "later Uncertain answer", res.Record.Sig, sigA)
-	res = beginSigned(t, st, k, fp("b"), sigB, time.Minute)
-	wantOutcome(t, res, core.Mismatch)
-	wantSig(t, "Mismatch answer on a stranded record", res.Record.Sig, sigA)
-
-	// Stranded by a Begin of another fingerprint.
-	res = beginSigned(t, st, k2, fp("b"), sigB, time.Minute)
-	wantOutcome(t, res, core.Mismatch)
-	if !res.Stranded {
-		t.Fatal("the mismatching Begin did not strand the claim")
-	}
-	wantSig(t, "stranding Mismatch answer", res.Record.Sig, sigA)
-	wantSig(t, "Get of the record a Mismatch stranded", mustGet(t, st, k2).Sig, sigA)
-}
-
 // A takeover replaces the Sig with the new claim's, also with none.
 func (s suite) sigReplacedByTakeover(t *testing.T, st core.Store) {
 	k, k2 := key(t), key(t)
@@ -300,11 +254,13 @@ func (s suite) commitSigRoundTrips(t *testing.T, st core.Store) {
 	wantCommitSig(t, "Replay answer", res.Record.CommitSig, nil)
 }
 
-// Begin strands a committed claim keeping its CommitSig, in every answer
-// that carries the stranded record (the stranding Begin, its resend, a
-// later Begin, a Mismatch) and in Get; a stranded claim committed without
-// one has none.
-func (s suite) commitSigKeptWhenStranded(t *testing.T, st core.Store) {
+// Begin strands a committed claim keeping its Sig and its CommitSig,
+// whoever strands it (the stranding attempt's own Sig goes nowhere), in
+// every answer that carries the stranded record (the stranding Begin, its
+// resend, a later Begin, a Mismatch, a stranding Mismatch) and in Get: the
+// stranded record's Payload is the store's text, so the engine can only
+// verify it by these. A claim committed without a CommitSig has none.
+func (s suite) sigsKeptWhenStranded(t *testing.T, st core.Store) {
 	ctx := context.Background()
 	k, k2, k3 := key(t), key(t), key(t)
 	for _, k := range []string{k, k2, k3} {
@@ -319,6 +275,11 @@ func (s suite) commitSigKeptWhenStranded(t *testing.T, st core.Store) {
 		}
 	}
 	time.Sleep(s.lease * 5 / 2)
+	want := func(what string, rec core.Record, csig []byte) {
+		t.Helper()
+		wantSig(t, what, rec.Sig, sigA)
+		wantCommitSig(t, what, rec.CommitSig, csig)
+	}
 
 	a := core.Attempt{Fingerprint: fp("a"), Nonce: nonce(), Lease: time.Minute, TTL: ttl, Sig: sigB}
 	for i := range 2 { // the stranding Begin, then its resend
@@ -330,28 +291,26 @@ func (s suite) commitSigKeptWhenStranded(t *testing.T, st core.Store) {
 		if !res.Stranded {
 			t.Fatalf("send %d: not stranded", i+1)
 		}
-		wantCommitSig(t, "stranding Begin's Uncertain answer", res.Record.CommitSig, csigA)
-		wantSig(t, "stranding Begin's Uncertain answer", res.Record.Sig, sigA)
+		want("stranding Begin's Uncertain answer", res.Record, csigA)
 	}
-	wantCommitSig(t, "Get of the stranded record", mustGet(t, st, k).CommitSig, csigA)
+	want("Get of the stranded record", mustGet(t, st, k), csigA)
 	res := beginSigned(t, st, k, fp("a"), nil, time.Minute)
 	wantOutcome(t, res, core.Uncertain)
-	wantCommitSig(t, "later Uncertain answer", res.Record.CommitSig, csigA)
+	want("later Uncertain answer", res.Record, csigA)
 	res = beginSigned(t, st, k, fp("b"), sigB, time.Minute)
 	wantOutcome(t, res, core.Mismatch)
-	wantCommitSig(t, "Mismatch answer on a stranded record", res.Record.CommitSig, csigA)
+	want("Mismatch answer on a stranded record", res.Record, csigA)
 
 	res = beginSigned(t, st, k2, fp("b"), sigB, time.Minute)
 	wantOutcome(t, res, core.Mismatch)
 	if !res.Stranded {
 		t.Fatal("the mismatching Begin did not strand the claim")
 	}
-	wantCommitSig(t, "stranding Mismatch answer", res.Record.CommitSig, csigA)
-	wantCommitSig(t, "Get of the record a Mismatch stranded", mustGet(t, st, k2).CommitSig, csigA)
+	want("stranding Mismatch answer", res.Record, csigA)
+	want("Get of the record a Mismatch stranded", mustGet(t, st, k2), csigA)
 
 	res = beginSigned(t, st, k3, fp("a"), sigB, time.Minute)
 	wantOutcome(t, res, core.Uncertain)
-	wantCommitSig(t, "stranding a claim committed without a sig", res.Record.CommitSig, nil)
-	wantCommitSig(t, "Get of a claim stranded without a commit sig", mustGet(t, st, k3).CommitSig, nil)
-	wantSig(t, "Get of a claim stranded without a commit sig", mustGet(t, st, k3).Sig, sigA)
+	want("stranding a claim committed without a commit sig", res.Record, nil)
+	want("Get of a claim stranded without a commit sig", mustGet(t, st, k3), nil)
 }
