@@ -471,7 +471,7 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 		// A failure, streamed or not: released (or uncertain after
 		// declared effects), never a tombstone, which would tell retries
 		// that the operation ran to completion and lock the key out.
-		e.endFailed(r, token, lease.until, status, committed, fmt.Sprintf("handler answered %d", status))
+		e.endFailed(r, token, lease.until, status, committed, "")
 	case capd.Streamed:
 		e.endUnstored(r, token, lease.until, status, committed, "response streamed")
 	case capd.Oversize:
@@ -499,14 +499,18 @@ func (e *Engine) endUnstored(r *request, token uint64, leaseUntil time.Time, sta
 	e.settle(r, token, leaseUntil, status, StateTombstone, []byte(why+" (status "+strconv.Itoa(status)+"); not stored"))
 }
 
-// endFailed ends a claim whose handler failed (a non-cacheable status, an
-// error, a panic): released so that a retry runs fresh, unless the
-// handler declared effects: then nobody knows whether they happened, and
-// the key becomes uncertain until an operator resolves it.
+// endFailed ends a claim whose handler failed: a non-cacheable status
+// (why ""), or an error or a panic (why says which). It is released so
+// that a retry runs fresh, unless the handler declared effects: then
+// nobody knows whether they happened, and the key becomes uncertain until
+// an operator resolves it.
 func (e *Engine) endFailed(r *request, token uint64, leaseUntil time.Time, status int, committed bool, why string) {
 	if !committed {
 		e.release(r, token)
 		return
+	}
+	if why == "" { // built here: a release, the common case, needs no text
+		why = "handler answered " + strconv.Itoa(status)
 	}
 	e.emit(r, &Event{Type: EventOperationUncertain, Status: status,
 		Detail: why + " after declaring effects: the key is uncertain until resolved"})
