@@ -54,7 +54,7 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 		return nil, false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	switch res.Outcome {
-	case Replay:
+	case OutcomeRepeated:
 		resp, err := c.serializer.Decode(res.Record.Payload)
 		if err != nil {
 			e.emit(r, &Event{Type: EventRecordRejected, Err: err, Detail: "stored result could not be decoded"})
@@ -64,18 +64,18 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 		e.countDuplicate(r, resp.Status)
 		e.record(r, OutcomeRepeated, resp.Status, 0, len(resp.Body), false)
 		return resp.Body, true, nil
-	case Mismatch:
+	case OutcomeMismatch:
 		e.emit(r, &Event{Type: EventPayloadMismatch})
 		e.record(r, OutcomeMismatch, 0, 0, 0, false)
 		return nil, false, ErrMismatch
-	case InFlight:
+	case OutcomeConflict:
 		e.emit(r, &Event{Type: EventConcurrentConflict, Elapsed: r.lockWait})
 		e.record(r, OutcomeConflict, 0, 0, 0, false)
 		return nil, false, ErrInFlight
-	case Unavailable:
+	case OutcomeUnavailable:
 		e.record(r, OutcomeUnavailable, 0, 0, 0, false)
 		return nil, false, ErrResultUnavailable
-	case Uncertain:
+	case OutcomeUncertain:
 		e.record(r, OutcomeUncertain, 0, 0, 0, false)
 		return nil, false, ErrUncertain
 	}

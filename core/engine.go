@@ -207,21 +207,21 @@ func (e *Engine) Serve(ex Exchange) error {
 		return e.storeFailed(r, err)
 	}
 	switch res.Outcome {
-	case Claimed:
+	case OutcomeOriginal:
 		return e.runOriginal(r, res.Token)
-	case Replay:
+	case OutcomeRepeated:
 		return e.replay(r, &res.Record)
-	case Unavailable:
+	case OutcomeUnavailable:
 		return e.refuse(r, OutcomeUnavailable, newProblem(ProblemResultUnavailable, http.StatusGone,
 			"a request with this idempotency key already ran to completion, but its response could not be kept; it will not run again with this key"))
-	case Uncertain:
+	case OutcomeUncertain:
 		return e.refuse(r, OutcomeUncertain, newProblem(ProblemOperationUncertain, http.StatusLocked,
 			"a request with this idempotency key may have taken effect but did not finish; it will not run again with this key until the operation has been checked"))
-	case Mismatch:
+	case OutcomeMismatch:
 		e.emit(r, &Event{Type: EventPayloadMismatch, Status: 422})
 		return e.refuse(r, OutcomeMismatch, newProblem(ProblemPayloadMismatch, 422,
 			"this idempotency key was already used with a different request; use a new key for a new request"))
-	default: // InFlight after the lock wait
+	default: // OutcomeConflict: still in flight after the lock wait
 		p := newProblem(ProblemInFlight, 409, "a request with this idempotency key is still being processed; retry later")
 		p.RetryAfter = retryAfter(res.Record.LeaseUntil)
 		e.emit(r, &Event{Type: EventConcurrentConflict, Status: 409, Elapsed: r.lockWait})
@@ -265,7 +265,7 @@ func retryAfter(leaseUntil time.Time) int {
 	return secs
 }
 
-func (e *Engine) refuse(r *request, o RequestOutcome, p *Problem) error {
+func (e *Engine) refuse(r *request, o Outcome, p *Problem) error {
 	e.cfg.responder.RespondError(r.ex, p)
 	e.record(r, o, p.Status, 0, 0, false)
 	return nil
@@ -312,7 +312,7 @@ func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 		a.Sig = e.ring.claimSig(r.storeKey, &r.fpv)
 	}
 	res, err := e.begin(r, a)
-	if err != nil || res.Outcome != InFlight || c.lockWait <= 0 {
+	if err != nil || res.Outcome != OutcomeConflict || c.lockWait <= 0 {
 		return res, err
 	}
 	start := time.Now()
@@ -337,7 +337,7 @@ func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 		case <-timer.C:
 		}
 		res, err = e.begin(r, a)
-		if err != nil || res.Outcome != InFlight {
+		if err != nil || res.Outcome != OutcomeConflict {
 			break
 		}
 		if delay < 50*time.Millisecond {
@@ -355,7 +355,7 @@ func (e *Engine) begin(r *request, a Attempt) (BeginResult, error) {
 	r.begunAt = time.Now()
 	res, err := e.cfg.store.Begin(ctx, r.storeKey, a)
 	cancel()
-	if err == nil && e.ring != nil && res.Outcome != Claimed {
+	if err == nil && e.ring != nil && res.Outcome != OutcomeOriginal {
 		if err = e.verifyRecord(r.storeKey, &res.Record); err != nil {
 			return BeginResult{}, err
 		}
@@ -649,7 +649,7 @@ func (e *Engine) release(r *request, token uint64) {
 	}
 }
 
-func (e *Engine) record(r *request, o RequestOutcome, status int, handler time.Duration, size int, stored bool) {
+func (e *Engine) record(r *request, o Outcome, status int, handler time.Duration, size int, stored bool) {
 	if !e.measure {
 		return
 	}

@@ -12,21 +12,23 @@ import (
 // needs to know about users or routes.
 type Store interface {
 	// Begin atomically looks up key and, when no live claim or final
-	// record exists, claims it for a.Lease with a new fencing token. An
+	// record exists, claims it for a.Lease with a new fencing token
+	// (OutcomeOriginal). A live claim answers OutcomeConflict (in flight)
+	// or, for another fingerprint, OutcomeMismatch. An
 	// in-flight record whose lease has expired is taken over by a request
 	// with the same fingerprint (its owner is presumed dead), unless the
 	// claim is committed (Commit): then Begin turns it into an uncertain
 	// record instead, keeps its expiry, reports Stranded (to that Begin,
 	// and to that Begin resent with its nonce, so that a lost reply
-	// cannot lose the report), and answers Uncertain (Mismatch for
-	// another fingerprint). A final record answers
-	// Replay (completed), Unavailable (tombstone) or Uncertain, or
-	// Mismatch when its fingerprint differs.
+	// cannot lose the report), and answers OutcomeUncertain
+	// (OutcomeMismatch for another fingerprint). A final record answers
+	// OutcomeRepeated (completed), OutcomeUnavailable (tombstone) or
+	// OutcomeUncertain, or OutcomeMismatch when its fingerprint differs.
 	//
 	// Begin must be safe to resend: when the in-flight claim was made with
 	// a.Nonce (a client library resent a command whose reply was lost),
-	// Begin answers Claimed with that claim's token again instead of
-	// InFlight, so that a request never waits on its own claim.
+	// Begin answers OutcomeOriginal with that claim's token again instead of
+	// OutcomeConflict, so that a request never waits on its own claim.
 	Begin(ctx context.Context, key string, a Attempt) (BeginResult, error)
 
 	// Renew extends the lease of the claim held with token. It returns
@@ -216,50 +218,11 @@ type Record struct {
 	CommitSig []byte
 }
 
-// Outcome is what Begin found.
-type Outcome uint8
-
-const (
-	// Claimed means the caller now owns the key and must Complete or Release it.
-	Claimed Outcome = iota + 1
-	// Replay means a completed record with the same fingerprint exists.
-	Replay
-	// Mismatch means a record with another fingerprint exists.
-	Mismatch
-	// InFlight means a live claim with the same fingerprint exists.
-	InFlight
-	// Unavailable means a tombstone with the same fingerprint exists: the
-	// key ran to completion but its response was not stored.
-	Unavailable
-	// Uncertain means an uncertain record with the same fingerprint
-	// exists: the key's handler may have had effects, then failed.
-	Uncertain
-)
-
-// String returns the outcome's lower-case name.
-func (o Outcome) String() string {
-	switch o {
-	case Claimed:
-		return "claimed"
-	case Replay:
-		return "replay"
-	case Mismatch:
-		return "mismatch"
-	case InFlight:
-		return "in_flight"
-	case Unavailable:
-		return "unavailable"
-	case Uncertain:
-		return "uncertain"
-	default:
-		return "unknown"
-	}
-}
-
 // BeginResult is the answer of Store.Begin.
 type BeginResult struct {
 	Outcome Outcome
-	// Token is the fencing token of the new claim when Outcome is Claimed.
+	// Token is the fencing token of the new claim when Outcome is
+	// OutcomeOriginal.
 	Token uint64
 	// TookOver is true when the claim replaced an expired in-flight claim.
 	TookOver bool
@@ -273,6 +236,6 @@ type BeginResult struct {
 	// pressure). A retry of an evicted key runs its handler again, so the
 	// Engine reports it (EventRecordEvicted).
 	Evicted int
-	// Record is the existing record for every outcome but Claimed.
+	// Record is the existing record for every outcome but OutcomeOriginal.
 	Record Record
 }

@@ -80,28 +80,9 @@ type Event struct {
 	Err error
 }
 
-// RequestOutcome is how a request was answered.
-type RequestOutcome string
-
-// Outcomes recorded by telemetry.
-const (
-	OutcomeOriginal   RequestOutcome = "original"
-	OutcomeRepeated   RequestOutcome = "repeated"
-	OutcomeMismatch   RequestOutcome = "mismatch"
-	OutcomeConflict   RequestOutcome = "conflict"
-	OutcomeMissing    RequestOutcome = "missing"
-	OutcomeInvalid    RequestOutcome = "invalid"
-	OutcomeBypass     RequestOutcome = "bypass"
-	OutcomeStoreError RequestOutcome = "store_error"
-	// OutcomeUnavailable: a retry of a tombstoned key (result-unavailable).
-	OutcomeUnavailable RequestOutcome = "unavailable"
-	// OutcomeUncertain: a retry of an uncertain key (operation-uncertain).
-	OutcomeUncertain RequestOutcome = "uncertain"
-)
-
 // Measurement describes one request that reached the Engine.
 type Measurement struct {
-	Outcome RequestOutcome
+	Outcome Outcome
 	Method  string
 	Route   string
 	Status  int

@@ -109,7 +109,7 @@ func (e *env) storeResponse(scope, key string, r *core.Response) {
 	ctx := context.Background()
 	sk := core.StoreKey(scope, key)
 	res, err := e.store.Begin(ctx, sk, core.Attempt{Fingerprint: fingerprint(key), Lease: time.Second, TTL: time.Hour})
-	if err != nil || res.Outcome != core.Claimed {
+	if err != nil || res.Outcome != core.OutcomeOriginal {
 		e.t.Fatalf("Begin: %v %v", res.Outcome, err)
 	}
 	payload, err := core.BinarySerializer{}.Encode(nil, r)
@@ -696,7 +696,7 @@ func (e *env) claim(scope, key string, lease time.Duration, committed bool) uint
 	ctx := context.Background()
 	sk := core.StoreKey(scope, key)
 	res, err := e.store.Begin(ctx, sk, core.Attempt{Fingerprint: fingerprint(key), Nonce: uint64(time.Now().UnixNano()) | 1, Lease: lease, TTL: time.Hour})
-	if err != nil || res.Outcome != core.Claimed {
+	if err != nil || res.Outcome != core.OutcomeOriginal {
 		e.t.Fatalf("Begin: %v %v", res.Outcome, err)
 	}
 	if committed {

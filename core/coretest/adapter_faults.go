@@ -21,7 +21,7 @@ type evictingStore struct{ core.Store }
 
 func (s evictingStore) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
 	res, err := s.Store.Begin(ctx, key, a)
-	if err == nil && res.Outcome == core.Claimed {
+	if err == nil && res.Outcome == core.OutcomeOriginal {
 		res.Evicted = 2
 	}
 	return res, err

@@ -33,7 +33,7 @@ func forge(t *testing.T, st core.Store, key string) {
 	}
 	sk := core.StoreKey(core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, "/items/:id", ""), key)
 	res, err := st.Begin(ctx, sk, core.Attempt{Fingerprint: fp, Nonce: 1, Lease: time.Minute, TTL: time.Hour})
-	if err != nil || res.Outcome != core.Claimed {
+	if err != nil || res.Outcome != core.OutcomeOriginal {
 		t.Fatalf("forging: Begin = %v, %v", res.Outcome, err)
 	}
 	payload, _ := core.BinarySerializer{}.Encode(nil, &core.Response{Status: 201, Body: []byte(`{"attacker":true}`),
@@ -54,7 +54,7 @@ func transplant(t *testing.T, st core.Store, from, to string) {
 	}
 	sk := core.StoreKey(scope, strings.ToLower(to)) // UUID keys are stored canonical
 	res, err := st.Begin(ctx, sk, core.Attempt{Fingerprint: rec.Fingerprint, Nonce: 1, Lease: time.Minute, TTL: time.Hour})
-	if err != nil || res.Outcome != core.Claimed {
+	if err != nil || res.Outcome != core.OutcomeOriginal {
 		t.Fatalf("transplanting: Begin = %v, %v", res.Outcome, err)
 	}
 	if err := st.Complete(ctx, sk, res.Token, rec.State, rec.Payload, time.Hour); err != nil {

@@ -82,7 +82,7 @@ var replayCases = []adapterCase{
 			t.Fatal(err)
 		}
 		res, err := st.Begin(ctx, sk, core.Attempt{Fingerprint: rec.Fingerprint, Nonce: 1, Lease: time.Minute, TTL: time.Hour})
-		if err != nil || res.Outcome != core.Claimed {
+		if err != nil || res.Outcome != core.OutcomeOriginal {
 			t.Fatalf("Begin: %v %v", res.Outcome, err)
 		}
 		if err := st.Complete(ctx, sk, res.Token, core.StateCompleted, payload, time.Hour); err != nil {

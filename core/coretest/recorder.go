@@ -45,10 +45,10 @@ func (r *Recorder) Events(t core.EventType) []core.Event {
 }
 
 // Outcomes counts measurements by outcome.
-func (r *Recorder) Outcomes() map[core.RequestOutcome]int {
+func (r *Recorder) Outcomes() map[core.Outcome]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := map[core.RequestOutcome]int{}
+	out := map[core.Outcome]int{}
 	for _, m := range r.measured {
 		out[m.Outcome]++
 	}

@@ -126,7 +126,7 @@ func wantOutcome(t *testing.T, res core.BeginResult, want core.Outcome) {
 func (s suite) beginClaims(t *testing.T, st core.Store) {
 	k := key(t)
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Claimed)
+	wantOutcome(t, res, core.OutcomeOriginal)
 	if res.Token == 0 {
 		t.Fatal("claim has token 0")
 	}
@@ -148,9 +148,9 @@ func (s suite) beginClaims(t *testing.T, st core.Store) {
 func (s suite) duplicateInFlight(t *testing.T, st core.Store) {
 	k := key(t)
 	first := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, first, core.Claimed)
+	wantOutcome(t, first, core.OutcomeOriginal)
 	dup := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, dup, core.InFlight)
+	wantOutcome(t, dup, core.OutcomeConflict)
 	if dup.Token != 0 {
 		t.Fatalf("duplicate got a token: %d", dup.Token)
 	}
@@ -162,12 +162,12 @@ func (s suite) duplicateInFlight(t *testing.T, st core.Store) {
 func (s suite) mismatch(t *testing.T, st core.Store) {
 	k := key(t)
 	claim := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Mismatch)
+	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.OutcomeMismatch)
 	if err := st.Complete(context.Background(), k, claim.Token, core.StateCompleted, []byte("x"), ttl); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
-	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Mismatch)
-	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.Replay)
+	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.OutcomeMismatch)
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.OutcomeRepeated)
 }
 
 func (s suite) completeReplay(t *testing.T, st core.Store) {
@@ -178,7 +178,7 @@ func (s suite) completeReplay(t *testing.T, st core.Store) {
 		t.Fatalf("Complete: %v", err)
 	}
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Replay)
+	wantOutcome(t, res, core.OutcomeRepeated)
 	if !bytes.Equal(res.Record.Payload, payload) {
 		t.Fatalf("payload = %q, want %q", res.Record.Payload, payload)
 	}
@@ -213,7 +213,7 @@ func (s suite) release(t *testing.T, st core.Store) {
 	}
 	// A released key is free for any fingerprint.
 	again := mustBegin(t, st, k, fp("b"), time.Minute)
-	wantOutcome(t, again, core.Claimed)
+	wantOutcome(t, again, core.OutcomeOriginal)
 	if again.Token == claim.Token {
 		t.Fatal("token reused after release")
 	}
@@ -224,16 +224,16 @@ func (s suite) takeover(t *testing.T, st core.Store) {
 	old := mustBegin(t, st, k, fp("a"), s.lease)
 	time.Sleep(s.lease * 5 / 2)
 	// A different payload still mismatches an abandoned claim.
-	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Mismatch)
+	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.OutcomeMismatch)
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Claimed)
+	wantOutcome(t, res, core.OutcomeOriginal)
 	if !res.TookOver {
 		t.Fatal("takeover not reported")
 	}
 	if res.Token == old.Token {
 		t.Fatal("takeover kept the old token")
 	}
-	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.InFlight)
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.OutcomeConflict)
 }
 
 func (s suite) fencing(t *testing.T, st core.Store) {
@@ -242,7 +242,7 @@ func (s suite) fencing(t *testing.T, st core.Store) {
 	old := mustBegin(t, st, k, fp("a"), s.lease)
 	time.Sleep(s.lease * 5 / 2)
 	cur := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, cur, core.Claimed)
+	wantOutcome(t, cur, core.OutcomeOriginal)
 
 	if err := st.Renew(ctx, k, old.Token, time.Minute); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("stale Renew = %v, want ErrLeaseLost", err)
@@ -261,7 +261,7 @@ func (s suite) fencing(t *testing.T, st core.Store) {
 		t.Fatalf("stale Complete after completion = %v, want ErrLeaseLost", err)
 	}
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Replay)
+	wantOutcome(t, res, core.OutcomeRepeated)
 	if string(res.Record.Payload) != "fresh" {
 		t.Fatalf("payload = %q, want the current owner's", res.Record.Payload)
 	}
@@ -279,7 +279,7 @@ func (s suite) renew(t *testing.T, st core.Store) {
 		}
 	}
 	// Three leases have passed; renewal kept it ours.
-	wantOutcome(t, mustBegin(t, st, k, fp("a"), s.lease), core.InFlight)
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), s.lease), core.OutcomeConflict)
 	if err := st.Complete(ctx, k, claim.Token, core.StateCompleted, []byte("ok"), ttl); err != nil {
 		t.Fatalf("Complete after renewals: %v", err)
 	}
@@ -292,13 +292,13 @@ func (s suite) ttlExpiry(t *testing.T, st core.Store) {
 	if err := st.Complete(ctx, k, claim.Token, core.StateCompleted, []byte("short"), s.lease); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
-	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.Replay)
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.OutcomeRepeated)
 	time.Sleep(s.lease * 5 / 2)
 	if _, err := st.Get(ctx, k); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("Get after TTL = %v, want ErrNotFound", err)
 	}
 	// Expired: the key is free again, for any fingerprint.
-	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Claimed)
+	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.OutcomeOriginal)
 }
 
 func (s suite) deleteKey(t *testing.T, st core.Store) {
@@ -315,7 +315,7 @@ func (s suite) deleteKey(t *testing.T, st core.Store) {
 		t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
 	}
 	inflight := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, inflight, core.Claimed)
+	wantOutcome(t, inflight, core.OutcomeOriginal)
 	if err := st.Delete(ctx, k); err != nil {
 		t.Fatalf("Delete in flight: %v", err)
 	}
@@ -345,7 +345,7 @@ func (s suite) tokensUnique(t *testing.T, st core.Store) {
 	seen := map[uint64]bool{}
 	for i := 0; i < 20; i++ {
 		res := mustBegin(t, st, k, fp("a"), time.Minute)
-		wantOutcome(t, res, core.Claimed)
+		wantOutcome(t, res, core.OutcomeOriginal)
 		if seen[res.Token] {
 			t.Fatalf("token %d issued twice for one key", res.Token)
 		}
@@ -364,11 +364,11 @@ func (s suite) isolation(t *testing.T, st core.Store) {
 	ctx := context.Background()
 	a, b := key(t)+":a", key(t)+":b"
 	ca := mustBegin(t, st, a, fp("a"), time.Minute)
-	wantOutcome(t, mustBegin(t, st, b, fp("b"), time.Minute), core.Claimed)
+	wantOutcome(t, mustBegin(t, st, b, fp("b"), time.Minute), core.OutcomeOriginal)
 	if err := st.Complete(ctx, a, ca.Token, core.StateCompleted, []byte("A"), ttl); err != nil {
 		t.Fatal(err)
 	}
-	wantOutcome(t, mustBegin(t, st, b, fp("b"), time.Minute), core.InFlight)
+	wantOutcome(t, mustBegin(t, st, b, fp("b"), time.Minute), core.OutcomeConflict)
 	if err := st.Complete(ctx, b, ca.Token, core.StateCompleted, []byte("wrong"), ttl); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("token of key a completed key b: %v", err)
 	}
@@ -379,12 +379,12 @@ func (s suite) awkwardKeys(t *testing.T, st core.Store) {
 	base := key(t)
 	for _, k := range []string{base + "{tag}", base + "}{", base + " spaced key", base + ":ünï©ødé", base + "\x00nul"} {
 		claim := mustBegin(t, st, k, fp("a"), time.Minute)
-		wantOutcome(t, claim, core.Claimed)
+		wantOutcome(t, claim, core.OutcomeOriginal)
 		if err := st.Complete(ctx, k, claim.Token, core.StateCompleted, []byte(k), ttl); err != nil {
 			t.Fatalf("Complete(%q): %v", k, err)
 		}
 		res := mustBegin(t, st, k, fp("a"), time.Minute)
-		wantOutcome(t, res, core.Replay)
+		wantOutcome(t, res, core.OutcomeRepeated)
 		if string(res.Record.Payload) != k {
 			t.Fatalf("key %q replayed %q", k, res.Record.Payload)
 		}
@@ -410,9 +410,9 @@ func (s suite) concurrentBegin(t *testing.T, st core.Store) {
 				return
 			}
 			switch res.Outcome {
-			case core.Claimed:
+			case core.OutcomeOriginal:
 				claimed.Add(1)
-			case core.InFlight:
+			case core.OutcomeConflict:
 				inflight.Add(1)
 			default:
 				errs <- fmt.Errorf("unexpected outcome %v", res.Outcome)
@@ -449,9 +449,9 @@ func (s suite) concurrentTakeover(t *testing.T, st core.Store) {
 				t.Error(err)
 				return
 			}
-			if res.Outcome == core.Claimed {
+			if res.Outcome == core.OutcomeOriginal {
 				claimed.Add(1)
-			} else if res.Outcome != core.InFlight {
+			} else if res.Outcome != core.OutcomeConflict {
 				t.Errorf("outcome %v", res.Outcome)
 			}
 		}()
@@ -482,17 +482,17 @@ func (s suite) concurrentCycle(t *testing.T, st core.Store) {
 					return
 				}
 				switch res.Outcome {
-				case core.Claimed:
+				case core.OutcomeOriginal:
 					claims[i%keys].Add(1)
 					if err := st.Complete(context.Background(), k, res.Token, core.StateCompleted, []byte(k), ttl); err != nil {
 						t.Error(err)
 					}
-				case core.Replay:
+				case core.OutcomeRepeated:
 					if string(res.Record.Payload) != k {
 						t.Errorf("replayed %q for %q", res.Record.Payload, k)
 					}
 					return
-				case core.InFlight:
+				case core.OutcomeConflict:
 					time.Sleep(time.Millisecond)
 				default:
 					t.Errorf("outcome %v", res.Outcome)
@@ -547,22 +547,22 @@ func (s suite) resentBegin(t *testing.T, st core.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOutcome(t, first, core.Claimed)
+	wantOutcome(t, first, core.OutcomeOriginal)
 	again, err := st.Begin(ctx, k, a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Outcome != core.Claimed || again.Token != first.Token {
+	if again.Outcome != core.OutcomeOriginal || again.Token != first.Token {
 		t.Fatalf("resent Begin = %v token %d, want the same claim (token %d)", again.Outcome, again.Token, first.Token)
 	}
 	// Another attempt (another nonce) still sees the claim in flight, and
 	// an attempt without a nonce never matches one.
-	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.InFlight)
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.OutcomeConflict)
 	res, err := st.Begin(ctx, k, core.Attempt{Fingerprint: fp("a"), Lease: time.Minute, TTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOutcome(t, res, core.InFlight)
+	wantOutcome(t, res, core.OutcomeConflict)
 	if err := st.Complete(ctx, k, first.Token, core.StateCompleted, []byte("done"), ttl); err != nil {
 		t.Fatalf("Complete with the resent claim's token: %v", err)
 	}
@@ -571,7 +571,7 @@ func (s suite) resentBegin(t *testing.T, st core.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOutcome(t, res, core.Replay)
+	wantOutcome(t, res, core.OutcomeRepeated)
 
 	// A takeover records its own nonce: its resend gets the new claim.
 	k2 := key(t)
@@ -582,12 +582,12 @@ func (s suite) resentBegin(t *testing.T, st core.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOutcome(t, took, core.Claimed)
+	wantOutcome(t, took, core.OutcomeOriginal)
 	again, err = st.Begin(ctx, k2, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Outcome != core.Claimed || again.Token != took.Token {
+	if again.Outcome != core.OutcomeOriginal || again.Token != took.Token {
 		t.Fatalf("resent takeover Begin = %v token %d, want token %d", again.Outcome, again.Token, took.Token)
 	}
 }
@@ -602,7 +602,7 @@ func (s suite) resentFinish(t *testing.T, st core.Store) {
 		}
 	}
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Replay)
+	wantOutcome(t, res, core.OutcomeRepeated)
 	if string(res.Record.Payload) != "payload0" {
 		t.Fatalf("payload = %q: a resent Complete overwrote the stored response", res.Record.Payload)
 	}
@@ -616,11 +616,11 @@ func (s suite) resentFinish(t *testing.T, st core.Store) {
 	}
 	// A release with a stale token must not free another owner's claim.
 	cur := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, cur, core.Claimed)
+	wantOutcome(t, cur, core.OutcomeOriginal)
 	if err := st.Release(ctx, k, claim.Token); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("stale Release = %v, want ErrLeaseLost", err)
 	}
-	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.InFlight)
+	wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.OutcomeConflict)
 }
 
 // everyCallTwice runs a whole life cycle with every call sent twice and
@@ -631,7 +631,7 @@ func (s suite) everyCallTwice(t *testing.T, st core.Store) {
 	tw := Twice(st)
 	k := key(t)
 	claim := mustBegin(t, tw, k, fp("a"), time.Minute)
-	wantOutcome(t, claim, core.Claimed)
+	wantOutcome(t, claim, core.OutcomeOriginal)
 	if err := tw.Renew(ctx, k, claim.Token, time.Minute); err != nil {
 		t.Fatalf("Renew sent twice: %v", err)
 	}
@@ -639,18 +639,18 @@ func (s suite) everyCallTwice(t *testing.T, st core.Store) {
 		t.Fatalf("Complete sent twice: %v", err)
 	}
 	res := mustBegin(t, tw, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Replay)
+	wantOutcome(t, res, core.OutcomeRepeated)
 	if string(res.Record.Payload) != "once" {
 		t.Fatalf("payload = %q", res.Record.Payload)
 	}
 
 	k = key(t)
 	claim = mustBegin(t, tw, k, fp("a"), time.Minute)
-	wantOutcome(t, claim, core.Claimed)
+	wantOutcome(t, claim, core.OutcomeOriginal)
 	if err := tw.Release(ctx, k, claim.Token); err != nil {
 		t.Fatalf("Release sent twice: %v", err)
 	}
-	wantOutcome(t, mustBegin(t, tw, k, fp("b"), time.Minute), core.Claimed)
+	wantOutcome(t, mustBegin(t, tw, k, fp("b"), time.Minute), core.OutcomeOriginal)
 }
 
 // concurrentTwice: many goroutines race for one key through a store that
@@ -672,7 +672,7 @@ func (s suite) concurrentTwice(t *testing.T, st core.Store) {
 				errs <- err
 				return
 			}
-			if res.Outcome == core.Claimed {
+			if res.Outcome == core.OutcomeOriginal {
 				claimed.Add(1)
 				if err := tw.Complete(context.Background(), k, res.Token, core.StateCompleted, []byte("x"), ttl); err != nil {
 					errs <- fmt.Errorf("winner's Complete: %w", err)
@@ -721,7 +721,7 @@ func (s suite) batchRenew(t *testing.T, st core.Store) {
 		}
 	}
 	for _, r := range rs[:40] {
-		wantOutcome(t, mustBegin(t, st, r.Key, fp("a"), time.Minute), core.InFlight)
+		wantOutcome(t, mustBegin(t, st, r.Key, fp("a"), time.Minute), core.OutcomeConflict)
 		if err := st.Complete(ctx, r.Key, r.Token, core.StateCompleted, []byte("ok"), ttl); err != nil {
 			t.Fatalf("Complete after batch renewals: %v", err)
 		}

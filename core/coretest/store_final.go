@@ -41,7 +41,7 @@ func finished(t *testing.T, st core.Store, state core.State, payload string) (st
 	t.Helper()
 	k := key(t)
 	claim := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, claim, core.Claimed)
+	wantOutcome(t, claim, core.OutcomeOriginal)
 	if err := st.Complete(context.Background(), k, claim.Token, state, []byte(payload), ttl); err != nil {
 		t.Fatalf("Complete(%v): %v", state, err)
 	}
@@ -55,7 +55,7 @@ func (s suite) tombstone(t *testing.T, st core.Store) {
 	k, token := finished(t, st, core.StateTombstone, "response too large")
 
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Unavailable)
+	wantOutcome(t, res, core.OutcomeUnavailable)
 	wantRecord(t, res.Record, core.StateTombstone, fp("a"), token)
 	if string(res.Record.Payload) != "response too large" {
 		t.Fatalf("tombstone payload = %q, want its reason", res.Record.Payload)
@@ -67,7 +67,7 @@ func (s suite) tombstone(t *testing.T, st core.Store) {
 		t.Fatalf("tombstone expires in %v, want about %v", until, ttl)
 	}
 	other := mustBegin(t, st, k, fp("b"), time.Minute)
-	wantOutcome(t, other, core.Mismatch)
+	wantOutcome(t, other, core.OutcomeMismatch)
 	wantRecord(t, other.Record, core.StateTombstone, fp("a"), token)
 
 	// The same token's later calls: a resend is harmless, nothing else
@@ -107,7 +107,7 @@ func (s suite) uncertainComplete(t *testing.T, st core.Store) {
 		t.Fatalf("Complete(uncertain): %v", err)
 	}
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Uncertain)
+	wantOutcome(t, res, core.OutcomeUncertain)
 	wantRecord(t, res.Record, core.StateUncertain, fp("a"), claim.Token)
 	if res.Stranded || res.Token != 0 {
 		t.Fatalf("Uncertain answer = %+v: an owner's own uncertain record is not stranded", res)
@@ -116,7 +116,7 @@ func (s suite) uncertainComplete(t *testing.T, st core.Store) {
 		t.Fatalf("uncertain payload = %q, want its reason", res.Record.Payload)
 	}
 	other := mustBegin(t, st, k, fp("b"), time.Minute)
-	wantOutcome(t, other, core.Mismatch)
+	wantOutcome(t, other, core.OutcomeMismatch)
 	wantRecord(t, other.Record, core.StateUncertain, fp("a"), claim.Token)
 
 	if err := st.Complete(ctx, k, claim.Token, core.StateUncertain, []byte("handler failed after effects"), ttl); err != nil {
@@ -162,7 +162,7 @@ func (s suite) commit(t *testing.T, st core.Store) {
 		t.Fatalf("committed claim = %+v, want committed with a live lease", rec)
 	}
 	dup := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, dup, core.InFlight)
+	wantOutcome(t, dup, core.OutcomeConflict)
 	if !dup.Record.Committed || dup.Stranded {
 		t.Fatalf("duplicate of a live committed claim = %+v, want in flight, committed, not stranded", dup)
 	}
@@ -176,7 +176,7 @@ func (s suite) commit(t *testing.T, st core.Store) {
 		t.Fatalf("Commit of a completed record = %v, want ErrLeaseLost", err)
 	}
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Replay)
+	wantOutcome(t, res, core.OutcomeRepeated)
 	if string(res.Record.Payload) != "done" || res.Record.Committed {
 		t.Fatalf("replay = %q, committed %v", res.Record.Payload, res.Record.Committed)
 	}
@@ -205,7 +205,7 @@ func (s suite) releaseCommitted(t *testing.T, st core.Store) {
 	}
 	wantAbsent(t, st, k)
 	again := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, again, core.Claimed)
+	wantOutcome(t, again, core.OutcomeOriginal)
 	if again.TookOver || again.Token == claim.Token {
 		t.Fatalf("claim after release = %+v, want a fresh claim", again)
 	}
@@ -223,13 +223,13 @@ func (s suite) finalTwice(t *testing.T, st core.Store) {
 		state   core.State
 		outcome core.Outcome
 	}{
-		{core.StateTombstone, core.Unavailable},
-		{core.StateUncertain, core.Uncertain},
-		{core.StateCompleted, core.Replay},
+		{core.StateTombstone, core.OutcomeUnavailable},
+		{core.StateUncertain, core.OutcomeUncertain},
+		{core.StateCompleted, core.OutcomeRepeated},
 	} {
 		k := key(t)
 		claim := mustBegin(t, tw, k, fp("a"), time.Minute)
-		wantOutcome(t, claim, core.Claimed)
+		wantOutcome(t, claim, core.OutcomeOriginal)
 		if err := tw.Commit(ctx, k, claim.Token, nil); err != nil {
 			t.Fatalf("Commit sent twice: %v", err)
 		}

@@ -36,7 +36,7 @@ func (s suite) resolvables(t *testing.T, st core.Store) map[string]resolvable {
 		t.Fatal(err)
 	}
 	c2, _ := s.abandonCommitted(t, st, expired, ttl) // both leases expire
-	wantOutcome(t, mustBegin(t, st, stranded, fp("a"), time.Minute), core.Uncertain)
+	wantOutcome(t, mustBegin(t, st, stranded, fp("a"), time.Minute), core.OutcomeUncertain)
 	out["stranded"] = resolvable{stranded, c1.Token}
 	out["expired committed claim"] = resolvable{expired, c2.Token}
 	if rec := mustGet(t, st, expired); rec.State != core.StateInFlight || !rec.Committed {
@@ -55,7 +55,7 @@ func (s suite) resolveRelease(t *testing.T, st core.Store) {
 		}
 		wantAbsent(t, st, r.key)
 		res := mustBegin(t, st, r.key, fp("a"), time.Minute)
-		wantOutcome(t, res, core.Claimed)
+		wantOutcome(t, res, core.OutcomeOriginal)
 		if res.TookOver || res.Stranded || res.Token == r.token {
 			t.Fatalf("%s: Begin after Resolve = %+v, want a fresh claim", name, res)
 		}
@@ -75,14 +75,14 @@ func (s suite) resolveComplete(t *testing.T, st core.Store) {
 			t.Fatalf("Resolve(%s, payload) = %v, want nil", name, err)
 		}
 		res := mustBegin(t, st, r.key, fp("a"), time.Minute)
-		wantOutcome(t, res, core.Replay)
+		wantOutcome(t, res, core.OutcomeRepeated)
 		if res.Record.State != core.StateCompleted || string(res.Record.Payload) != "operator's answer" {
 			t.Fatalf("%s: replay = %v %q, want the operator's answer", name, res.Record.State, res.Record.Payload)
 		}
 		if until := time.Until(res.Record.ExpiresAt); until < ttl-5*time.Second || until > ttl+5*time.Second {
 			t.Fatalf("%s: resolved record expires in %v, want about %v", name, until, ttl)
 		}
-		wantOutcome(t, mustBegin(t, st, r.key, fp("b"), time.Minute), core.Mismatch)
+		wantOutcome(t, mustBegin(t, st, r.key, fp("b"), time.Minute), core.OutcomeMismatch)
 		// The old owner's late answer is refused: the operator's record
 		// holds no claim's token, so it is not taken for a resend.
 		if err := st.Complete(ctx, r.key, r.token, core.StateCompleted, []byte("late"), ttl); !errors.Is(err, core.ErrLeaseLost) {
@@ -140,7 +140,7 @@ func (s suite) resolveRefused(t *testing.T, st core.Store) {
 	}
 	// The abandoned claim is still taken over as before.
 	res := mustBegin(t, st, abandoned, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Claimed)
+	wantOutcome(t, res, core.OutcomeOriginal)
 	if !res.TookOver {
 		t.Fatal("expired uncommitted claim not taken over after a refused Resolve")
 	}

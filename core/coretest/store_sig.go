@@ -36,20 +36,20 @@ func wantSig(t *testing.T, what string, got, want []byte) {
 }
 
 // A claim's Sig comes back in Get and in the answers of other Begins
-// that see it in flight: of the same fingerprint (InFlight) or not
+// that see it in flight: of the same fingerprint (OutcomeConflict) or not
 // (Mismatch).
 func (s suite) sigRoundTrips(t *testing.T, st core.Store) {
 	k := key(t)
 	sig := bytes.Clone(sigA)
 	claim := beginSigned(t, st, k, fp("a"), sig, time.Minute)
-	wantOutcome(t, claim, core.Claimed)
+	wantOutcome(t, claim, core.OutcomeOriginal)
 	clear(sig) // the caller's buffer is its own once Begin returns
 	wantSig(t, "Get", mustGet(t, st, k).Sig, sigA)
 	res := beginSigned(t, st, k, fp("a"), sigB, time.Minute)
-	wantOutcome(t, res, core.InFlight)
-	wantSig(t, "InFlight answer", res.Record.Sig, sigA)
+	wantOutcome(t, res, core.OutcomeConflict)
+	wantSig(t, "in-flight answer", res.Record.Sig, sigA)
 	res = beginSigned(t, st, k, fp("b"), sigB, time.Minute)
-	wantOutcome(t, res, core.Mismatch)
+	wantOutcome(t, res, core.OutcomeMismatch)
 	wantSig(t, "Mismatch answer on a claim", res.Record.Sig, sigA)
 	wantSig(t, "Get after other Begins", mustGet(t, st, k).Sig, sigA)
 }
@@ -59,7 +59,7 @@ func (s suite) sigKeptByRenewAndCommit(t *testing.T, st core.Store) {
 	ctx := context.Background()
 	k := key(t)
 	claim := beginSigned(t, st, k, fp("a"), sigA, time.Minute)
-	wantOutcome(t, claim, core.Claimed)
+	wantOutcome(t, claim, core.OutcomeOriginal)
 	if err := st.Renew(ctx, k, claim.Token, time.Minute); err != nil {
 		t.Fatalf("Renew: %v", err)
 	}
@@ -81,36 +81,36 @@ func (s suite) sigKeptByRenewAndCommit(t *testing.T, st core.Store) {
 	}
 	wantSig(t, "Get after Commit", rec.Sig, sigA)
 	res := beginSigned(t, st, k, fp("a"), sigB, time.Minute)
-	wantOutcome(t, res, core.InFlight)
-	wantSig(t, "InFlight answer on a committed claim", res.Record.Sig, sigA)
+	wantOutcome(t, res, core.OutcomeConflict)
+	wantSig(t, "in-flight answer on a committed claim", res.Record.Sig, sigA)
 }
 
 // A takeover replaces the Sig with the new claim's, also with none.
 func (s suite) sigReplacedByTakeover(t *testing.T, st core.Store) {
 	k, k2 := key(t), key(t)
 	for _, k := range []string{k, k2} {
-		wantOutcome(t, beginSigned(t, st, k, fp("a"), sigA, s.lease), core.Claimed)
+		wantOutcome(t, beginSigned(t, st, k, fp("a"), sigA, s.lease), core.OutcomeOriginal)
 	}
 	time.Sleep(s.lease * 5 / 2)
 
 	took := beginSigned(t, st, k, fp("a"), sigB, time.Minute)
-	wantOutcome(t, took, core.Claimed)
+	wantOutcome(t, took, core.OutcomeOriginal)
 	if !took.TookOver {
 		t.Fatal("not a takeover")
 	}
 	wantSig(t, "Get after a takeover", mustGet(t, st, k).Sig, sigB)
 	res := beginSigned(t, st, k, fp("a"), sigA, time.Minute)
-	wantOutcome(t, res, core.InFlight)
-	wantSig(t, "InFlight answer after a takeover", res.Record.Sig, sigB)
+	wantOutcome(t, res, core.OutcomeConflict)
+	wantSig(t, "in-flight answer after a takeover", res.Record.Sig, sigB)
 
 	took = beginSigned(t, st, k2, fp("a"), nil, time.Minute)
-	if took.Outcome != core.Claimed || !took.TookOver {
+	if took.Outcome != core.OutcomeOriginal || !took.TookOver {
 		t.Fatalf("Begin = %v (took over %v), want a takeover", took.Outcome, took.TookOver)
 	}
 	wantSig(t, "Get after an unsigned takeover", mustGet(t, st, k2).Sig, nil)
 	res = beginSigned(t, st, k2, fp("a"), sigA, time.Minute)
-	wantOutcome(t, res, core.InFlight)
-	wantSig(t, "InFlight answer after an unsigned takeover", res.Record.Sig, nil)
+	wantOutcome(t, res, core.OutcomeConflict)
+	wantSig(t, "in-flight answer after an unsigned takeover", res.Record.Sig, nil)
 }
 
 // Begin sent twice (the first reply lost) carries the same Sig: the claim
@@ -120,25 +120,25 @@ func (s suite) sigResentBegin(t *testing.T, st core.Store) {
 	tw := Twice(st)
 	k := key(t)
 	claim := beginSigned(t, tw, k, fp("a"), sigA, time.Minute)
-	wantOutcome(t, claim, core.Claimed)
+	wantOutcome(t, claim, core.OutcomeOriginal)
 	wantSig(t, "Get after a resent Begin", mustGet(t, st, k).Sig, sigA)
 	res := beginSigned(t, st, k, fp("a"), sigB, time.Minute)
-	wantOutcome(t, res, core.InFlight)
-	wantSig(t, "InFlight answer after a resent Begin", res.Record.Sig, sigA)
+	wantOutcome(t, res, core.OutcomeConflict)
+	wantSig(t, "in-flight answer after a resent Begin", res.Record.Sig, sigA)
 
 	k2, k3 := key(t), key(t)
-	wantOutcome(t, beginSigned(t, st, k2, fp("a"), sigA, s.lease), core.Claimed)
+	wantOutcome(t, beginSigned(t, st, k2, fp("a"), sigA, s.lease), core.OutcomeOriginal)
 	c3 := beginSigned(t, st, k3, fp("a"), sigA, s.lease)
-	wantOutcome(t, c3, core.Claimed)
+	wantOutcome(t, c3, core.OutcomeOriginal)
 	if err := st.Commit(ctx, k3, c3.Token, nil); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	time.Sleep(s.lease * 5 / 2)
-	// The resend answers Claimed, not necessarily TookOver.
-	wantOutcome(t, beginSigned(t, tw, k2, fp("a"), sigB, time.Minute), core.Claimed)
+	// The resend answers OutcomeOriginal, not necessarily TookOver.
+	wantOutcome(t, beginSigned(t, tw, k2, fp("a"), sigB, time.Minute), core.OutcomeOriginal)
 	wantSig(t, "Get after a takeover sent twice", mustGet(t, st, k2).Sig, sigB)
 	res = beginSigned(t, tw, k3, fp("a"), sigB, time.Minute)
-	wantOutcome(t, res, core.Uncertain)
+	wantOutcome(t, res, core.OutcomeUncertain)
 	if !res.Stranded {
 		t.Fatal("stranding Begin sent twice did not report Stranded")
 	}
@@ -151,18 +151,18 @@ func (s suite) sigNone(t *testing.T, st core.Store) {
 	ctx := context.Background()
 	k := key(t)
 	claim := beginSigned(t, st, k, fp("a"), nil, s.lease)
-	wantOutcome(t, claim, core.Claimed)
+	wantOutcome(t, claim, core.OutcomeOriginal)
 	wantSig(t, "Get of an unsigned claim", mustGet(t, st, k).Sig, nil)
 	res := beginSigned(t, st, k, fp("a"), sigA, time.Minute)
-	wantOutcome(t, res, core.InFlight)
-	wantSig(t, "InFlight answer on an unsigned claim", res.Record.Sig, nil)
+	wantOutcome(t, res, core.OutcomeConflict)
+	wantSig(t, "in-flight answer on an unsigned claim", res.Record.Sig, nil)
 	if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	wantSig(t, "Get of an unsigned committed claim", mustGet(t, st, k).Sig, nil)
 	time.Sleep(s.lease * 5 / 2)
 	res = beginSigned(t, st, k, fp("a"), sigA, time.Minute)
-	wantOutcome(t, res, core.Uncertain)
+	wantOutcome(t, res, core.OutcomeUncertain)
 	if !res.Stranded {
 		t.Fatal("not stranded")
 	}
@@ -194,7 +194,7 @@ func (s suite) commitSigRoundTrips(t *testing.T, st core.Store) {
 	ctx := context.Background()
 	k := key(t)
 	claim := beginSigned(t, st, k, fp("a"), sigA, time.Minute)
-	wantOutcome(t, claim, core.Claimed)
+	wantOutcome(t, claim, core.OutcomeOriginal)
 	wantCommitSig(t, "Get of an uncommitted claim", mustGet(t, st, k).CommitSig, nil)
 	csig := bytes.Clone(csigA)
 	if err := Twice(st).Commit(ctx, k, claim.Token, csig); err != nil {
@@ -212,18 +212,18 @@ func (s suite) commitSigRoundTrips(t *testing.T, st core.Store) {
 	}
 	wantCommitSig(t, "Get after Renew", mustGet(t, st, k).CommitSig, csigA)
 	res := beginSigned(t, st, k, fp("a"), sigB, time.Minute)
-	wantOutcome(t, res, core.InFlight)
-	wantCommitSig(t, "InFlight answer on a committed claim", res.Record.CommitSig, csigA)
-	wantSig(t, "InFlight answer on a committed claim", res.Record.Sig, sigA)
+	wantOutcome(t, res, core.OutcomeConflict)
+	wantCommitSig(t, "in-flight answer on a committed claim", res.Record.CommitSig, csigA)
+	wantSig(t, "in-flight answer on a committed claim", res.Record.Sig, sigA)
 	res = beginSigned(t, st, k, fp("b"), sigB, time.Minute)
-	wantOutcome(t, res, core.Mismatch)
+	wantOutcome(t, res, core.OutcomeMismatch)
 	wantCommitSig(t, "Mismatch answer on a committed claim", res.Record.CommitSig, csigA)
 
 	// Without a sig, none; also on an unsigned claim.
 	for _, sig := range [][]byte{sigA, nil} {
 		k := key(t)
 		claim := beginSigned(t, st, k, fp("a"), sig, time.Minute)
-		wantOutcome(t, claim, core.Claimed)
+		wantOutcome(t, claim, core.OutcomeOriginal)
 		if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
@@ -235,7 +235,7 @@ func (s suite) commitSigRoundTrips(t *testing.T, st core.Store) {
 	// An unsigned claim committed with a sig.
 	k = key(t)
 	claim = beginSigned(t, st, k, fp("a"), nil, time.Minute)
-	wantOutcome(t, claim, core.Claimed)
+	wantOutcome(t, claim, core.OutcomeOriginal)
 	if err := st.Commit(ctx, k, claim.Token, csigB); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
@@ -250,7 +250,7 @@ func (s suite) commitSigRoundTrips(t *testing.T, st core.Store) {
 	rec = mustGet(t, st, k)
 	wantCommitSig(t, "Get of a completed record", rec.CommitSig, nil)
 	res = beginSigned(t, st, k, fp("a"), nil, time.Minute)
-	wantOutcome(t, res, core.Replay)
+	wantOutcome(t, res, core.OutcomeRepeated)
 	wantCommitSig(t, "Replay answer", res.Record.CommitSig, nil)
 }
 
@@ -265,7 +265,7 @@ func (s suite) sigsKeptWhenStranded(t *testing.T, st core.Store) {
 	k, k2, k3 := key(t), key(t), key(t)
 	for _, k := range []string{k, k2, k3} {
 		claim := beginSigned(t, st, k, fp("a"), sigA, s.lease)
-		wantOutcome(t, claim, core.Claimed)
+		wantOutcome(t, claim, core.OutcomeOriginal)
 		var csig []byte
 		if k != k3 {
 			csig = csigA
@@ -287,7 +287,7 @@ func (s suite) sigsKeptWhenStranded(t *testing.T, st core.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantOutcome(t, res, core.Uncertain)
+		wantOutcome(t, res, core.OutcomeUncertain)
 		if !res.Stranded {
 			t.Fatalf("send %d: not stranded", i+1)
 		}
@@ -295,14 +295,14 @@ func (s suite) sigsKeptWhenStranded(t *testing.T, st core.Store) {
 	}
 	want("Get of the stranded record", mustGet(t, st, k), csigA)
 	res := beginSigned(t, st, k, fp("a"), nil, time.Minute)
-	wantOutcome(t, res, core.Uncertain)
+	wantOutcome(t, res, core.OutcomeUncertain)
 	want("later Uncertain answer", res.Record, csigA)
 	res = beginSigned(t, st, k, fp("b"), sigB, time.Minute)
-	wantOutcome(t, res, core.Mismatch)
+	wantOutcome(t, res, core.OutcomeMismatch)
 	want("Mismatch answer on a stranded record", res.Record, csigA)
 
 	res = beginSigned(t, st, k2, fp("b"), sigB, time.Minute)
-	wantOutcome(t, res, core.Mismatch)
+	wantOutcome(t, res, core.OutcomeMismatch)
 	if !res.Stranded {
 		t.Fatal("the mismatching Begin did not strand the claim")
 	}
@@ -310,7 +310,7 @@ func (s suite) sigsKeptWhenStranded(t *testing.T, st core.Store) {
 	want("Get of the record a Mismatch stranded", mustGet(t, st, k2), csigA)
 
 	res = beginSigned(t, st, k3, fp("a"), sigB, time.Minute)
-	wantOutcome(t, res, core.Uncertain)
+	wantOutcome(t, res, core.OutcomeUncertain)
 	want("stranding a claim committed without a commit sig", res.Record, nil)
 	want("Get of a claim stranded without a commit sig", mustGet(t, st, k3), nil)
 }

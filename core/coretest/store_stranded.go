@@ -23,7 +23,7 @@ func (s suite) abandonCommitted(t *testing.T, st core.Store, k string, recordTTL
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
-	wantOutcome(t, claim, core.Claimed)
+	wantOutcome(t, claim, core.OutcomeOriginal)
 	if err := st.Commit(ctx, k, claim.Token, nil); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
@@ -45,7 +45,7 @@ func (s suite) strandedResentBegin(t *testing.T, st core.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantOutcome(t, res, core.Uncertain)
+		wantOutcome(t, res, core.OutcomeUncertain)
 		if !res.Stranded {
 			t.Fatalf("stranding Begin (send %d) did not report Stranded", i+1)
 		}
@@ -55,7 +55,7 @@ func (s suite) strandedResentBegin(t *testing.T, st core.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOutcome(t, res, core.Uncertain)
+	wantOutcome(t, res, core.OutcomeUncertain)
 	if res.Stranded {
 		t.Fatal("another attempt reported Stranded")
 	}
@@ -69,7 +69,7 @@ func (s suite) strandedNotTakenOver(t *testing.T, st core.Store) {
 	claim, before := s.abandonCommitted(t, st, k, ttl)
 
 	first := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, first, core.Uncertain)
+	wantOutcome(t, first, core.OutcomeUncertain)
 	if !first.Stranded || first.TookOver || first.Token != 0 {
 		t.Fatalf("first Begin = %+v, want Uncertain, stranded, no claim", first)
 	}
@@ -82,13 +82,13 @@ func (s suite) strandedNotTakenOver(t *testing.T, st core.Store) {
 	}
 
 	second := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, second, core.Uncertain)
+	wantOutcome(t, second, core.OutcomeUncertain)
 	if second.Stranded {
 		t.Fatal("a second Begin reported the stranded claim again")
 	}
 	wantRecord(t, second.Record, core.StateUncertain, fp("a"), claim.Token)
 	other := mustBegin(t, st, k, fp("b"), time.Minute)
-	wantOutcome(t, other, core.Mismatch)
+	wantOutcome(t, other, core.OutcomeMismatch)
 	if other.Stranded {
 		t.Fatal("a Begin with another fingerprint reported the stranded claim again")
 	}
@@ -116,13 +116,13 @@ func (s suite) strandedByMismatch(t *testing.T, st core.Store) {
 	k := key(t)
 	claim, _ := s.abandonCommitted(t, st, k, ttl)
 	res := mustBegin(t, st, k, fp("b"), time.Minute)
-	wantOutcome(t, res, core.Mismatch)
+	wantOutcome(t, res, core.OutcomeMismatch)
 	if !res.Stranded {
 		t.Fatal("the Begin that stranded the claim did not report it")
 	}
 	wantRecord(t, res.Record, core.StateUncertain, fp("a"), claim.Token)
 	again := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, again, core.Uncertain)
+	wantOutcome(t, again, core.OutcomeUncertain)
 	if again.Stranded {
 		t.Fatal("the claim was reported stranded twice")
 	}
@@ -133,13 +133,13 @@ func (s suite) strandedExpires(t *testing.T, st core.Store) {
 	k := key(t)
 	s.abandonCommitted(t, st, k, s.lease*4)
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Uncertain)
+	wantOutcome(t, res, core.OutcomeUncertain)
 	if !res.Stranded {
 		t.Fatal("not stranded")
 	}
 	time.Sleep(s.lease * 5 / 2)
 	wantAbsent(t, st, k)
-	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.Claimed)
+	wantOutcome(t, mustBegin(t, st, k, fp("b"), time.Minute), core.OutcomeOriginal)
 }
 
 // An uncommitted claim whose lease expired is still taken over, and the
@@ -150,7 +150,7 @@ func (s suite) uncommittedTakenOver(t *testing.T, st core.Store) {
 	old := mustBegin(t, st, k, fp("a"), s.lease)
 	time.Sleep(s.lease * 5 / 2)
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Claimed)
+	wantOutcome(t, res, core.OutcomeOriginal)
 	if !res.TookOver || res.Stranded || res.Token == old.Token {
 		t.Fatalf("Begin = %+v, want a takeover with a new token, not stranded", res)
 	}
@@ -184,7 +184,7 @@ func (s suite) concurrentStranded(t *testing.T, st core.Store) {
 			switch {
 			case err != nil:
 				errs <- err
-			case res.Outcome != core.Uncertain:
+			case res.Outcome != core.OutcomeUncertain:
 				errs <- fmt.Errorf("outcome %v, want uncertain", res.Outcome)
 			case res.Record.Token != claim.Token:
 				errs <- fmt.Errorf("record token %d, want the stranded claim's %d", res.Record.Token, claim.Token)
@@ -214,12 +214,12 @@ func (s suite) strandedOwnerCompletes(t *testing.T, st core.Store) {
 		state   core.State
 		outcome core.Outcome
 	}{
-		{core.StateCompleted, core.Replay},
-		{core.StateTombstone, core.Unavailable},
+		{core.StateCompleted, core.OutcomeRepeated},
+		{core.StateTombstone, core.OutcomeUnavailable},
 	} {
 		k := key(t)
 		claim, _ := s.abandonCommitted(t, st, k, ttl)
-		wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.Uncertain)
+		wantOutcome(t, mustBegin(t, st, k, fp("a"), time.Minute), core.OutcomeUncertain)
 		if err := st.Complete(ctx, k, claim.Token+1, c.state, []byte("stale"), ttl); !errors.Is(err, core.ErrLeaseLost) {
 			t.Fatalf("Complete with another token = %v, want ErrLeaseLost", err)
 		}
@@ -240,14 +240,14 @@ func (s suite) strandedOwnerCompletes(t *testing.T, st core.Store) {
 	k := key(t)
 	claim, _ := s.abandonCommitted(t, st, k, ttl)
 	first := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, first, core.Uncertain)
+	wantOutcome(t, first, core.OutcomeUncertain)
 	for i := 0; i < 2; i++ {
 		if err := st.Complete(ctx, k, claim.Token, core.StateUncertain, []byte("failed"), ttl); err != nil {
 			t.Fatalf("owner's Complete(uncertain) #%d of its stranded record = %v, want nil", i+1, err)
 		}
 	}
 	res := mustBegin(t, st, k, fp("a"), time.Minute)
-	wantOutcome(t, res, core.Uncertain)
+	wantOutcome(t, res, core.OutcomeUncertain)
 	wantRecord(t, res.Record, core.StateUncertain, fp("a"), claim.Token)
 	if res.Stranded {
 		t.Fatal("stranded reported again")

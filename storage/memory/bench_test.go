@@ -53,7 +53,7 @@ func BenchmarkBeginAtBound(b *testing.B) {
 			k := benchKeys[i&(len(benchKeys)-1)]
 			i++
 			res, err := st.Begin(ctx, k, core.Attempt{Nonce: uint64(i), Lease: time.Minute, TTL: time.Hour})
-			if err != nil || res.Outcome != core.Claimed {
+			if err != nil || res.Outcome != core.OutcomeOriginal {
 				b.Fatalf("Begin: %+v, %v", res, err)
 			}
 			if err := st.Complete(ctx, k, res.Token, core.StateCompleted, payload, time.Hour); err != nil {
@@ -79,7 +79,7 @@ func BenchmarkBeginAtBound(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				if res.Outcome != core.Claimed {
+				if res.Outcome != core.OutcomeOriginal {
 					continue // a key reused by another goroutine at the wrap
 				}
 				if err := st.Complete(ctx, k, res.Token, core.StateCompleted, payload, time.Hour); err != nil {

@@ -45,7 +45,7 @@ func complete(t testing.TB, st *memory.Store, k string, payload []byte, ttl time
 	if err != nil {
 		t.Fatalf("Begin(%.40q): %v", k, err)
 	}
-	if res.Outcome != core.Claimed {
+	if res.Outcome != core.OutcomeOriginal {
 		t.Fatalf("Begin(%.40q) = %v, want claimed", k, res.Outcome)
 	}
 	if err := st.Complete(ctx, k, res.Token, core.StateCompleted, payload, ttl); err != nil {
@@ -246,7 +246,7 @@ func TestBoundsUnderConcurrency(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if res.Outcome != core.Claimed {
+				if res.Outcome != core.OutcomeOriginal {
 					continue
 				}
 				claims.Add(1)

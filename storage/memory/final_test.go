@@ -18,7 +18,7 @@ func claimCommitted(t *testing.T, st core.Store, k string) uint64 {
 	t.Helper()
 	ctx := context.Background()
 	res, err := st.Begin(ctx, k, core.Attempt{Nonce: nonces.Add(1), Lease: time.Second, TTL: time.Hour})
-	if err != nil || res.Outcome != core.Claimed {
+	if err != nil || res.Outcome != core.OutcomeOriginal {
 		t.Fatalf("Begin(%s) = %+v, %v", k, res, err)
 	}
 	if err := st.Commit(ctx, k, res.Token, nil); err != nil {
@@ -62,7 +62,7 @@ func TestCommittedClaimSurvivesPressure(t *testing.T) {
 	claimCommitted(t, st, "paid")
 	clk.Advance(2 * time.Second)
 	res, err := st.Begin(ctx, "paid", core.Attempt{Nonce: nonces.Add(1), Lease: time.Minute, TTL: time.Hour})
-	if err != nil || res.Outcome != core.Uncertain || !res.Stranded {
+	if err != nil || res.Outcome != core.OutcomeUncertain || !res.Stranded {
 		t.Fatalf("Begin of the stranded claim = %+v, %v", res, err)
 	}
 	memory.CheckInvariants(t, st)
@@ -156,11 +156,11 @@ func TestResentStrandingBegin(t *testing.T) {
 	clk.Advance(2 * time.Second)
 	a := core.Attempt{Nonce: nonces.Add(1), Lease: time.Minute, TTL: time.Hour}
 	res, err := coretest.Twice(st).Begin(ctx, "k", a)
-	if err != nil || res.Outcome != core.Uncertain || !res.Stranded {
+	if err != nil || res.Outcome != core.OutcomeUncertain || !res.Stranded {
 		t.Fatalf("resent stranding Begin = %+v, %v; want uncertain and stranded", res, err)
 	}
 	res, err = st.Begin(ctx, "k", core.Attempt{Nonce: nonces.Add(1), Lease: time.Minute, TTL: time.Hour})
-	if err != nil || res.Outcome != core.Uncertain || res.Stranded {
+	if err != nil || res.Outcome != core.OutcomeUncertain || res.Stranded {
 		t.Fatalf("another attempt = %+v, %v; want uncertain, not stranded", res, err)
 	}
 	res, err = st.Begin(ctx, "k", core.Attempt{Lease: time.Minute, TTL: time.Hour})

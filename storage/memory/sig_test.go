@@ -23,7 +23,7 @@ func TestSigAccounting(t *testing.T) {
 	begin := func(sig []byte, lease time.Duration) core.BeginResult {
 		t.Helper()
 		res, err := st.Begin(ctx, k, core.Attempt{Nonce: nonces.Add(1), Lease: lease, TTL: time.Hour, Sig: sig})
-		if err != nil || res.Outcome != core.Claimed {
+		if err != nil || res.Outcome != core.OutcomeOriginal {
 			t.Fatalf("Begin = %+v, %v; want claimed", res, err)
 		}
 		return res
@@ -86,7 +86,7 @@ func TestCommitSigUnderPressure(t *testing.T) {
 	begin := func(k string) core.BeginResult {
 		t.Helper()
 		res, err := st.Begin(ctx, k, core.Attempt{Nonce: nonces.Add(1), Lease: time.Minute, TTL: time.Hour, Sig: make([]byte, 10)})
-		if err != nil || res.Outcome != core.Claimed {
+		if err != nil || res.Outcome != core.OutcomeOriginal {
 			t.Fatalf("Begin = %+v, %v; want claimed", res, err)
 		}
 		return res
@@ -126,14 +126,14 @@ func TestSigTakeoverUnderPressure(t *testing.T) {
 	entry := int64(memory.EntryOverhead + len(k))
 	st := memory.New(memory.WithClock(clk.Now), memory.WithMaxBytes(2*entry+50))
 	old, err := st.Begin(ctx, k, core.Attempt{Nonce: nonces.Add(1), Lease: time.Second, TTL: time.Hour, Sig: []byte("a")})
-	if err != nil || old.Outcome != core.Claimed {
+	if err != nil || old.Outcome != core.OutcomeOriginal {
 		t.Fatalf("Begin = %+v, %v", old, err)
 	}
 	complete(t, st, "fin", nil, time.Hour) // an entry of 3 bytes of key
 	clk.Advance(2 * time.Second)
 	res, err := st.Begin(ctx, k, core.Attempt{Nonce: nonces.Add(1), Lease: time.Second, TTL: time.Hour, Sig: make([]byte, 100)})
 	// Making room sweeps the abandoned claim away, or takes it over.
-	if err != nil || res.Outcome != core.Claimed || res.Evicted != 1 {
+	if err != nil || res.Outcome != core.OutcomeOriginal || res.Evicted != 1 {
 		t.Fatalf("takeover = %+v, %v; want a claim that evicts the final record", res, err)
 	}
 	if s := st.Stats(); s.Evicted != 1 || s.Bytes != entry+100 {

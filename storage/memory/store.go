@@ -530,7 +530,7 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 	sh.live.push(e)
 	s.noted(e.deadline())
 	sh.mu.Unlock()
-	return core.BeginResult{Outcome: core.Claimed, Token: e.token, Evicted: evicted}, nil
+	return core.BeginResult{Outcome: core.OutcomeOriginal, Token: e.token, Evicted: evicted}, nil
 }
 
 // takesOver reports whether Begin with a takes the live record e over:
@@ -556,18 +556,18 @@ func (s *Store) existing(sh *shard, e *entry, a core.Attempt, sig []byte, now in
 	var res core.BeginResult
 	switch {
 	case e.fp != a.Fingerprint:
-		res = core.BeginResult{Outcome: core.Mismatch, Record: s.record(e)}
+		res = core.BeginResult{Outcome: core.OutcomeMismatch, Record: s.record(e)}
 	case e.state == core.StateCompleted:
-		res = core.BeginResult{Outcome: core.Replay, Record: s.record(e)}
+		res = core.BeginResult{Outcome: core.OutcomeRepeated, Record: s.record(e)}
 	case e.state == core.StateTombstone:
-		res = core.BeginResult{Outcome: core.Unavailable, Record: s.record(e)}
+		res = core.BeginResult{Outcome: core.OutcomeUnavailable, Record: s.record(e)}
 	case e.state == core.StateUncertain:
-		res = core.BeginResult{Outcome: core.Uncertain, Record: s.record(e)}
+		res = core.BeginResult{Outcome: core.OutcomeUncertain, Record: s.record(e)}
 	case resent:
 		// A resent Begin: the claim is the caller's own.
-		return core.BeginResult{Outcome: core.Claimed, Token: e.token}
+		return core.BeginResult{Outcome: core.OutcomeOriginal, Token: e.token}
 	case now < e.lease:
-		return core.BeginResult{Outcome: core.InFlight, Record: s.record(e)}
+		return core.BeginResult{Outcome: core.OutcomeConflict, Record: s.record(e)}
 	default:
 		return s.takeOver(sh, e, a, sig, now)
 	}
@@ -588,7 +588,7 @@ func (s *Store) takeOver(sh *shard, e *entry, a core.Attempt, sig []byte, now in
 	e.nonce = a.Nonce
 	sh.live.fix(e)
 	s.noted(e.deadline())
-	return core.BeginResult{Outcome: core.Claimed, Token: e.token, TookOver: true}
+	return core.BeginResult{Outcome: core.OutcomeOriginal, Token: e.token, TookOver: true}
 }
 
 // strand turns the committed claim e, whose lease expired, into an

@@ -77,7 +77,7 @@ func TestClockDrivesExpiry(t *testing.T) {
 	res, _ := st.Begin(ctx, "k", core.Attempt{Fingerprint: fp, Lease: time.Second, TTL: time.Hour})
 	now = now.Add(2 * time.Second)
 	again, err := st.Begin(ctx, "k", core.Attempt{Fingerprint: fp, Lease: time.Second, TTL: time.Hour})
-	if err != nil || again.Outcome != core.Claimed || !again.TookOver || again.Token == res.Token {
+	if err != nil || again.Outcome != core.OutcomeOriginal || !again.TookOver || again.Token == res.Token {
 		t.Fatalf("after lease: %+v, %v; want a takeover", again, err)
 	}
 }

@@ -298,7 +298,7 @@ func TestFaultResentCommands(t *testing.T) {
 		}
 		wg.Wait()
 		for i := range ks {
-			if errs[i] != nil || res[i].Outcome != core.Claimed {
+			if errs[i] != nil || res[i].Outcome != core.OutcomeOriginal {
 				t.Errorf("%s: Begin = %v, %v; want claimed", ks[i].name, res[i].Outcome, errs[i])
 			}
 		}
@@ -407,7 +407,7 @@ func renewalAtScale(t *testing.T, addr, prefix string) (problems []string, stall
 			for i := w; i < claims; i += 16 {
 				k := fmt.Sprintf("scale-%d", i)
 				res, err := checker.Begin(ctx, k, core.Attempt{Fingerprint: fp, Nonce: rand.Uint64() | 1, Lease: 10 * time.Second, TTL: time.Minute})
-				if err != nil || res.Outcome != core.Claimed {
+				if err != nil || res.Outcome != core.OutcomeOriginal {
 					errs <- fmt.Errorf("claim %s: %v %v", k, res.Outcome, err)
 					return
 				}
@@ -484,7 +484,7 @@ func renewalAtScale(t *testing.T, addr, prefix string) (problems []string, stall
 				for j := w; j < len(idx); j += 8 {
 					k := rs[idx[j]].Key
 					res, err := checker.Begin(ctx, k, core.Attempt{Fingerprint: fp, Nonce: rand.Uint64() | 1, Lease: lease, TTL: time.Minute})
-					if err != nil || res.Outcome != core.InFlight {
+					if err != nil || res.Outcome != core.OutcomeConflict {
 						if bad.Add(1) == 1 {
 							first.Store(fmt.Sprintf("%s: %v %v", k, res.Outcome, err))
 						}
@@ -616,7 +616,7 @@ func TestFaultResentStates(t *testing.T) {
 		for i := range ks {
 			ks[i] = fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), i)
 			res, err := setup.Begin(ctx, ks[i], core.Attempt{Fingerprint: core.Fingerprint{7}, Nonce: rand.Uint64() | 1, Lease: lease, TTL: time.Minute})
-			if err != nil || res.Outcome != core.Claimed {
+			if err != nil || res.Outcome != core.OutcomeOriginal {
 				t.Fatal(res, err)
 			}
 			toks[i] = res.Token
@@ -664,7 +664,7 @@ func TestFaultResentStates(t *testing.T) {
 			return err
 		})
 		for i, err := range errs {
-			if err != nil || res[i].Outcome != core.Uncertain || !res[i].Stranded {
+			if err != nil || res[i].Outcome != core.OutcomeUncertain || !res[i].Stranded {
 				t.Errorf("%s: resent stranding Begin = %v stranded=%v, %v; want uncertain, stranded", ks[i], res[i].Outcome, res[i].Stranded, err)
 			}
 		}

@@ -32,7 +32,7 @@ func claimMany(t *testing.T, st *idemredis.Store, n int, lease time.Duration) []
 	for i := range rs {
 		k := core.StoreKey("renew", fmt.Sprintf("%s-%d-%d", t.Name(), time.Now().UnixNano(), i))
 		res, err := st.Begin(context.Background(), k, core.Attempt{Fingerprint: core.Fingerprint{1}, Nonce: uint64(i + 1), Lease: lease, TTL: time.Minute})
-		if err != nil || res.Outcome != core.Claimed {
+		if err != nil || res.Outcome != core.OutcomeOriginal {
 			t.Fatalf("claim %d: %v %v", i, res.Outcome, err)
 		}
 		rs[i] = core.Renewal{Key: k, Token: res.Token}

@@ -45,7 +45,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 	}
 	claim := func(b *testing.B, k string, lease time.Duration) uint64 {
 		res, err := st.Begin(ctx, k, attempt(lease))
-		if err != nil || res.Outcome != core.Claimed {
+		if err != nil || res.Outcome != core.OutcomeOriginal {
 			b.Fatalf("claim %s: %v %v", k, res.Outcome, err)
 		}
 		return res.Token
@@ -97,7 +97,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 			ks := keys(b)
 			return func(i int) {
 				res, err := st.Begin(ctx, ks[i], attempt(time.Minute))
-				want(b, res, err, core.Claimed)
+				want(b, res, err, core.OutcomeOriginal)
 			}
 		}},
 		{"begin/replay", func(b *testing.B) func(int) {
@@ -107,7 +107,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 			}
 			return func(int) {
 				res, err := st.Begin(ctx, k, attempt(time.Minute))
-				want(b, res, err, core.Replay)
+				want(b, res, err, core.OutcomeRepeated)
 			}
 		}},
 		{"begin/inflight", func(b *testing.B) func(int) {
@@ -115,7 +115,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 			claim(b, k, time.Hour)
 			return func(int) {
 				res, err := st.Begin(ctx, k, attempt(time.Minute))
-				want(b, res, err, core.InFlight)
+				want(b, res, err, core.OutcomeConflict)
 			}
 		}},
 		{"begin/mismatch", func(b *testing.B) func(int) {
@@ -123,7 +123,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 			claim(b, k, time.Hour)
 			return func(int) {
 				res, err := st.Begin(ctx, k, core.Attempt{Fingerprint: core.Fingerprint{2}, Lease: time.Minute, TTL: time.Hour})
-				want(b, res, err, core.Mismatch)
+				want(b, res, err, core.OutcomeMismatch)
 			}
 		}},
 		{"begin/takeover", func(b *testing.B) func(int) {
@@ -134,7 +134,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 			time.Sleep(5 * time.Millisecond)
 			return func(i int) {
 				res, err := st.Begin(ctx, ks[i], attempt(time.Minute))
-				want(b, res, err, core.Claimed)
+				want(b, res, err, core.OutcomeOriginal)
 				if !res.TookOver {
 					b.Fatal("not a takeover")
 				}
@@ -144,10 +144,10 @@ func BenchmarkScriptCPU(b *testing.B) {
 			k := uniq(b)
 			a := attempt(time.Hour)
 			first, err := st.Begin(ctx, k, a)
-			want(b, first, err, core.Claimed)
+			want(b, first, err, core.OutcomeOriginal)
 			return func(int) {
 				res, err := st.Begin(ctx, k, a)
-				want(b, res, err, core.Claimed)
+				want(b, res, err, core.OutcomeOriginal)
 				if res.Token != first.Token {
 					b.Fatal("a resent Begin got another token")
 				}
@@ -172,7 +172,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 			}
 			return func(int) {
 				res, err := st.Begin(ctx, k, attempt(time.Minute))
-				want(b, res, err, core.Unavailable)
+				want(b, res, err, core.OutcomeUnavailable)
 			}
 		}},
 		{"begin/uncertain", func(b *testing.B) func(int) {
@@ -182,7 +182,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 			}
 			return func(int) {
 				res, err := st.Begin(ctx, k, attempt(time.Minute))
-				want(b, res, err, core.Uncertain)
+				want(b, res, err, core.OutcomeUncertain)
 			}
 		}},
 		{"begin/inflight-committed", func(b *testing.B) func(int) {
@@ -192,7 +192,7 @@ func BenchmarkScriptCPU(b *testing.B) {
 			}
 			return func(int) {
 				res, err := st.Begin(ctx, k, attempt(time.Minute))
-				want(b, res, err, core.InFlight)
+				want(b, res, err, core.OutcomeConflict)
 			}
 		}},
 		{"begin/mismatch-committed", func(b *testing.B) func(int) {
@@ -202,14 +202,14 @@ func BenchmarkScriptCPU(b *testing.B) {
 			}
 			return func(int) {
 				res, err := st.Begin(ctx, k, core.Attempt{Fingerprint: core.Fingerprint{2}, Lease: time.Minute, TTL: time.Hour})
-				want(b, res, err, core.Mismatch)
+				want(b, res, err, core.OutcomeMismatch)
 			}
 		}},
 		{"begin/stranded", func(b *testing.B) func(int) {
 			ks, _ := stranded(b)
 			return func(i int) {
 				res, err := st.Begin(ctx, ks[i], attempt(time.Minute))
-				want(b, res, err, core.Uncertain)
+				want(b, res, err, core.OutcomeUncertain)
 				if !res.Stranded {
 					b.Fatal("not stranded")
 				}

@@ -71,7 +71,7 @@ func TestSigField(t *testing.T) {
 		if res := begin(k, fpA, nil, time.Minute); res.Record.Sig != nil {
 			t.Fatalf("%v: Begin %v Sig = %q, want none", st, res.Outcome, res.Record.Sig)
 		}
-		if res := begin(k, fpB, nil, time.Minute); res.Outcome != core.Mismatch || res.Record.Sig != nil {
+		if res := begin(k, fpB, nil, time.Minute); res.Outcome != core.OutcomeMismatch || res.Record.Sig != nil {
 			t.Fatalf("%v: Begin %v Sig = %q, want a Mismatch without", st, res.Outcome, res.Record.Sig)
 		}
 	}
@@ -92,7 +92,7 @@ func TestSigField(t *testing.T) {
 	if rec := e.get(k); rec.State != core.StateCompleted || rec.Sig != nil {
 		t.Fatalf("completed stranded record = %v, Sig %q", rec.State, rec.Sig)
 	}
-	if res := begin(k, fpA, nil, time.Minute); res.Outcome != core.Replay || res.Record.Sig != nil {
+	if res := begin(k, fpA, nil, time.Minute); res.Outcome != core.OutcomeRepeated || res.Record.Sig != nil {
 		t.Fatalf("Begin = %v, Sig %q; want Replay without", res.Outcome, res.Record.Sig)
 	}
 }
@@ -153,7 +153,7 @@ func TestCommitSigField(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	res := e.begin(k, fpA, time.Minute)
-	if res.Outcome != core.Claimed || !res.TookOver {
+	if res.Outcome != core.OutcomeOriginal || !res.TookOver {
 		t.Fatalf("Begin = %+v, want a takeover", res)
 	}
 	if h, _ := field(k); h != "" {

@@ -58,7 +58,7 @@ func (e *statesEnv) begin(k string, fp core.Fingerprint, lease time.Duration) co
 func (e *statesEnv) claim(k string, lease time.Duration) uint64 {
 	e.t.Helper()
 	res := e.begin(k, fpA, lease)
-	if res.Outcome != core.Claimed {
+	if res.Outcome != core.OutcomeOriginal {
 		e.t.Fatalf("Begin = %v, want claimed", res.Outcome)
 	}
 	return res.Token
@@ -114,11 +114,11 @@ func TestCommit(t *testing.T) {
 	// A live committed claim is in flight for its fingerprint, a mismatch
 	// for another, and is renewed like any other.
 	res := e.begin(k, fpA, time.Minute)
-	if res.Outcome != core.InFlight || !res.Record.Committed || res.Record.Token != tok || res.Stranded {
+	if res.Outcome != core.OutcomeConflict || !res.Record.Committed || res.Record.Token != tok || res.Stranded {
 		t.Fatalf("Begin on a live committed claim = %+v", res)
 	}
 	res = e.begin(k, fpB, time.Minute)
-	if res.Outcome != core.Mismatch || !res.Record.Committed || res.Record.State != core.StateInFlight || res.Stranded {
+	if res.Outcome != core.OutcomeMismatch || !res.Record.Committed || res.Record.State != core.StateInFlight || res.Stranded {
 		t.Fatalf("Begin with another fingerprint = %+v", res)
 	}
 	wantErr(t, "Renew of a committed claim", e.st.Renew(ctx, k, tok, time.Minute), nil)
@@ -185,9 +185,9 @@ func TestStrandedOnce(t *testing.T) {
 			if r.Stranded {
 				stranded++
 			}
-			want := core.Uncertain
+			want := core.OutcomeUncertain
 			if i%2 == 1 {
-				want = core.Mismatch
+				want = core.OutcomeMismatch
 			}
 			if r.Outcome != want {
 				t.Fatalf("Begin #%d = %v, want %v", i, r.Outcome, want)
@@ -237,16 +237,16 @@ func TestStrandedResend(t *testing.T) {
 	a := core.Attempt{Fingerprint: fpB, Nonce: 4242, Lease: time.Minute, TTL: recTTL}
 	for i := range 2 {
 		res, err := e.st.Begin(ctx, k, a)
-		if err != nil || res.Outcome != core.Mismatch || !res.Stranded || res.Record.State != core.StateUncertain {
+		if err != nil || res.Outcome != core.OutcomeMismatch || !res.Stranded || res.Record.State != core.StateUncertain {
 			t.Fatalf("stranding Begin #%d = %+v, %v", i+1, res, err)
 		}
 	}
-	if res := e.begin(k, fpA, time.Minute); res.Outcome != core.Uncertain || res.Stranded {
+	if res := e.begin(k, fpA, time.Minute); res.Outcome != core.OutcomeUncertain || res.Stranded {
 		t.Fatalf("another Begin = %+v", res)
 	}
 	// Once the owner completed it, the resend no longer reports it.
 	wantErr(t, "owner's Complete", e.st.Complete(ctx, k, tok, core.StateCompleted, []byte("done"), recTTL), nil)
-	if res, err := e.st.Begin(ctx, k, a); err != nil || res.Outcome != core.Mismatch || res.Stranded {
+	if res, err := e.st.Begin(ctx, k, a); err != nil || res.Outcome != core.OutcomeMismatch || res.Stranded {
 		t.Fatalf("stranding Begin resent after completion = %+v, %v", res, err)
 	}
 
@@ -254,16 +254,16 @@ func TestStrandedResend(t *testing.T) {
 	k = e.key()
 	own := core.Attempt{Fingerprint: fpA, Nonce: 99, Lease: 20 * time.Millisecond, TTL: recTTL}
 	res, err := e.st.Begin(ctx, k, own)
-	if err != nil || res.Outcome != core.Claimed {
+	if err != nil || res.Outcome != core.OutcomeOriginal {
 		t.Fatal(res, err)
 	}
 	wantErr(t, "Commit", e.st.Commit(ctx, k, res.Token, nil), nil)
 	time.Sleep(50 * time.Millisecond)
 	again, err := e.st.Begin(ctx, k, own)
-	if err != nil || again.Outcome != core.Claimed || again.Token != res.Token || again.Stranded {
+	if err != nil || again.Outcome != core.OutcomeOriginal || again.Token != res.Token || again.Stranded {
 		t.Fatalf("owner's resent Begin = %+v, %v", again, err)
 	}
-	if res := e.begin(k, fpA, time.Minute); res.Outcome != core.Uncertain || !res.Stranded {
+	if res := e.begin(k, fpA, time.Minute); res.Outcome != core.OutcomeUncertain || !res.Stranded {
 		t.Fatalf("another Begin = %+v", res)
 	}
 }
@@ -276,7 +276,7 @@ func TestUncommittedExpiredIsTakenOver(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	wantErr(t, "Resolve of an expired uncommitted claim", e.st.Resolve(context.Background(), k, nil, recTTL), core.ErrNotResolvable)
 	res := e.begin(k, fpA, time.Minute)
-	if res.Outcome != core.Claimed || !res.TookOver || res.Stranded || res.Token <= tok {
+	if res.Outcome != core.OutcomeOriginal || !res.TookOver || res.Stranded || res.Token <= tok {
 		t.Fatalf("Begin = %+v", res)
 	}
 }
@@ -289,7 +289,7 @@ func TestCompleteReplacesStrandedRecord(t *testing.T) {
 	ctx := context.Background()
 	for _, final := range []core.State{core.StateCompleted, core.StateTombstone} {
 		k, tok := e.stranded()
-		if res := e.begin(k, fpA, time.Minute); res.Outcome != core.Uncertain || !res.Stranded {
+		if res := e.begin(k, fpA, time.Minute); res.Outcome != core.OutcomeUncertain || !res.Stranded {
 			t.Fatalf("Begin = %+v", res)
 		}
 		wantErr(t, "owner's uncertain Complete", e.st.Complete(ctx, k, tok, core.StateUncertain, []byte("handler failed"), recTTL), nil)
@@ -310,7 +310,7 @@ func TestCompleteReplacesStrandedRecord(t *testing.T) {
 		if rec := e.get(k); rec.State != final || string(rec.Payload) != "finished" {
 			t.Fatalf("%v: a resend changed the record: %+v", final, rec)
 		}
-		want := map[core.State]core.Outcome{core.StateCompleted: core.Replay, core.StateTombstone: core.Unavailable}[final]
+		want := map[core.State]core.Outcome{core.StateCompleted: core.OutcomeRepeated, core.StateTombstone: core.OutcomeUnavailable}[final]
 		if res := e.begin(k, fpA, time.Minute); res.Outcome != want || string(res.Record.Payload) != "finished" || res.Stranded {
 			t.Fatalf("Begin = %+v, want %v", res, want)
 		}
@@ -324,9 +324,9 @@ func TestCompleteStates(t *testing.T) {
 		state   core.State
 		outcome core.Outcome
 	}{
-		{core.StateCompleted, core.Replay},
-		{core.StateTombstone, core.Unavailable},
-		{core.StateUncertain, core.Uncertain},
+		{core.StateCompleted, core.OutcomeRepeated},
+		{core.StateTombstone, core.OutcomeUnavailable},
+		{core.StateUncertain, core.OutcomeUncertain},
 	} {
 		k := e.key()
 		tok := e.claim(k, time.Minute)
@@ -343,7 +343,7 @@ func TestCompleteStates(t *testing.T) {
 			t.Fatalf("%v: expires in %v", tc.state, d)
 		}
 		res = e.begin(k, fpB, time.Minute)
-		if res.Outcome != core.Mismatch || res.Record.State != tc.state || res.Record.Fingerprint != fpA || string(res.Record.Payload) != "reason" {
+		if res.Outcome != core.OutcomeMismatch || res.Record.State != tc.state || res.Record.Fingerprint != fpA || string(res.Record.Payload) != "reason" {
 			t.Fatalf("%v: Begin with another fingerprint = %+v", tc.state, res)
 		}
 		if rec := e.get(k); rec.State != tc.state || string(rec.Payload) != "reason" || rec.Committed || !rec.LeaseUntil.IsZero() {
@@ -443,7 +443,7 @@ func TestResolve(t *testing.T) {
 			}
 			wantErr(t, "resent Resolve (release)", e.st.Resolve(ctx, k, nil, recTTL), core.ErrNotFound)
 			wantErr(t, "owner's Complete after the release", e.st.Complete(ctx, k, tok, core.StateCompleted, []byte("late"), recTTL), core.ErrLeaseLost)
-			if res := e.begin(k, fpB, time.Minute); res.Outcome != core.Claimed {
+			if res := e.begin(k, fpB, time.Minute); res.Outcome != core.OutcomeOriginal {
 				t.Fatalf("Begin after release = %v, want a fresh claim", res.Outcome)
 			}
 
@@ -463,10 +463,10 @@ func TestResolve(t *testing.T) {
 			// nor takes it for its own.
 			wantErr(t, "owner's Complete after the resolution", e.st.Complete(ctx, k, tok, core.StateCompleted, []byte("late"), recTTL), core.ErrLeaseLost)
 			res := e.begin(k, fpA, time.Minute)
-			if res.Outcome != core.Replay || string(res.Record.Payload) != "operator's response" {
+			if res.Outcome != core.OutcomeRepeated || string(res.Record.Payload) != "operator's response" {
 				t.Fatalf("Begin after Resolve = %+v", res)
 			}
-			if res := e.begin(k, fpB, time.Minute); res.Outcome != core.Mismatch {
+			if res := e.begin(k, fpB, time.Minute); res.Outcome != core.OutcomeMismatch {
 				t.Fatalf("Begin with another fingerprint after Resolve = %v", res.Outcome)
 			}
 		})
@@ -528,7 +528,7 @@ func TestStatesEveryCallTwice(t *testing.T) {
 	for _, s := range []core.State{core.StateCompleted, core.StateTombstone, core.StateUncertain} {
 		k := e.key()
 		res, err := tw.Begin(ctx, k, core.Attempt{Fingerprint: fpA, Nonce: 77, Lease: time.Minute, TTL: recTTL})
-		if err != nil || res.Outcome != core.Claimed {
+		if err != nil || res.Outcome != core.OutcomeOriginal {
 			t.Fatalf("Begin sent twice = %v, %v", res.Outcome, err)
 		}
 		wantErr(t, "Commit sent twice", tw.Commit(ctx, k, res.Token, nil), nil)
@@ -584,7 +584,7 @@ func TestEngineEffects(t *testing.T) {
 	// A dead owner: its committed claim's lease ends, ten retries race.
 	sk := core.StoreKey("s", "dead")
 	res, err := e.st.Begin(ctx, sk, core.Attempt{Fingerprint: fpA, Nonce: 5, Lease: 20 * time.Millisecond, TTL: recTTL})
-	if err != nil || res.Outcome != core.Claimed {
+	if err != nil || res.Outcome != core.OutcomeOriginal {
 		t.Fatal(res, err)
 	}
 	if err := e.st.Commit(ctx, sk, res.Token, nil); err != nil {

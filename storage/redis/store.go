@@ -109,7 +109,7 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 			return bad()
 		}
 		took, _ := v[2].(int64)
-		return core.BeginResult{Outcome: core.Claimed, Token: tok, TookOver: took == 1}, nil
+		return core.BeginResult{Outcome: core.OutcomeOriginal, Token: tok, TookOver: took == 1}, nil
 	case 2:
 		if len(v) < 6 {
 			return bad()
@@ -138,14 +138,14 @@ func parseBegin(v []any, fp core.Fingerprint) (core.BeginResult, error) {
 		}
 		rec.Sig, rec.CommitSig = sigAt(v, 9), sigAt(v, 10)
 		copy(rec.Fingerprint[:], asString(v[2]))
-		return core.BeginResult{Outcome: core.Mismatch, Record: rec, Stranded: v[5] == int64(1)}, nil
+		return core.BeginResult{Outcome: core.OutcomeMismatch, Record: rec, Stranded: v[5] == int64(1)}, nil
 	case 4:
 		if len(v) < 5 {
 			return bad()
 		}
 		rec := core.Record{State: core.StateInFlight, Fingerprint: fp, Token: token(v[3]), Committed: asString(v[4]) == "1",
 			LeaseUntil: leaseEnd(v[1]), ExpiresAt: expiresAt(v[2]), Sig: sigAt(v, 5), CommitSig: sigAt(v, 6)}
-		return core.BeginResult{Outcome: core.InFlight, Record: rec}, nil
+		return core.BeginResult{Outcome: core.OutcomeConflict, Record: rec}, nil
 	case -1:
 		if len(v) < 3 {
 			return bad()
@@ -186,9 +186,9 @@ func notARecord(err error) error {
 // finalOutcome is Begin's answer for a final record of the attempt's
 // fingerprint.
 var finalOutcome = map[core.State]core.Outcome{
-	core.StateCompleted: core.Replay,
-	core.StateTombstone: core.Unavailable,
-	core.StateUncertain: core.Uncertain,
+	core.StateCompleted: core.OutcomeRepeated,
+	core.StateTombstone: core.OutcomeUnavailable,
+	core.StateUncertain: core.OutcomeUncertain,
 }
 
 // parseState reads a record's state field (s).

@@ -73,14 +73,14 @@ func roundTrip(t *testing.T, store core.Store) {
 	ctx := context.Background()
 	key := "test|" + time.Now().Format(time.RFC3339Nano)
 	res, err := store.Begin(ctx, key, core.Attempt{Fingerprint: core.Fingerprint{1}, Lease: time.Minute, TTL: time.Minute})
-	if err != nil || res.Outcome != core.Claimed {
+	if err != nil || res.Outcome != core.OutcomeOriginal {
 		t.Fatalf("Begin: %+v, %v", res, err)
 	}
 	if err := store.Complete(ctx, key, res.Token, core.StateCompleted, []byte("stored"), time.Minute); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
 	res, err = store.Begin(ctx, key, core.Attempt{Fingerprint: core.Fingerprint{1}, Lease: time.Minute, TTL: time.Minute})
-	if err != nil || res.Outcome != core.Replay || string(res.Record.Payload) != "stored" {
+	if err != nil || res.Outcome != core.OutcomeRepeated || string(res.Record.Payload) != "stored" {
 		t.Fatalf("replay: %+v, %v", res, err)
 	}
 }
