@@ -34,7 +34,7 @@ type config struct {
 
 	methods  [methodSlots]string
 	nMethods int
-	skip     func(Exchange) bool
+	skip     func(Request) bool
 	optional bool
 
 	extractor    KeyExtractor
@@ -43,7 +43,7 @@ type config struct {
 
 	scope         Scope
 	scopeResolver ScopeResolver
-	userResolver  func(Exchange) string
+	userResolver  func(Request) string
 
 	checkPayload  bool
 	hasher        PayloadHasher
@@ -216,7 +216,7 @@ func WithMethods(methods ...string) Option {
 
 // WithSkip sets a function that lets requests pass through untouched when
 // it returns true. Default none.
-func WithSkip(skip func(Exchange) bool) Option {
+func WithSkip(skip func(Request) bool) Option {
 	return optionFunc(func(c *config) error {
 		c.skip = skip
 		return nil
@@ -307,7 +307,7 @@ func WithScopeResolver(r ScopeResolver) Option {
 // usually from a value an auth middleware put in the framework context.
 // An empty result means no user: the anonymous space, which no user id
 // can name. Default: every request is anonymous.
-func WithUserResolver(f func(Exchange) string) Option {
+func WithUserResolver(f func(Request) string) Option {
 	return optionFunc(func(c *config) error {
 		c.userResolver = f
 		return nil
@@ -318,8 +318,8 @@ func WithUserResolver(f func(Exchange) string) Option {
 // under key (gin and echo c.Set, fiber c.Locals). The value may be a
 // string or a fmt.Stringer.
 func WithUserKey(key string) Option {
-	return WithUserResolver(func(ex Exchange) string {
-		switch v := ex.Value(key).(type) {
+	return WithUserResolver(func(r Request) string {
+		switch v := r.Value(key).(type) {
 		case string:
 			return v
 		case fmt.Stringer:

@@ -23,12 +23,16 @@ import (
 //	res, replayed, err := eng.Do(ctx, "orders", msg.ID, core.Fingerprint{}, handle)
 func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn func(ctx context.Context) ([]byte, error)) (result []byte, replayed bool, err error) {
 	c := &e.cfg
-	r := &request{e: e, ctx: ctx, method: "DO", route: scope, scope: scope}
+	r := &request{e: e, ctx: ctx, scope: scope}
+	r.m.Method, r.m.Route = "DO", scope
+	if e.measure {
+		defer e.finish(r)
+	}
 	canon, err := e.validateKey(key)
 	if err != nil {
 		r.key = key
 		e.emit(r, &Event{Type: EventInvalidKeyFormat, Detail: err.Error()})
-		e.record(r, OutcomeInvalid, 0, 0, 0, false)
+		r.answered(OutcomeInvalid, 0)
 		return nil, false, fmt.Errorf("%w: %w", ErrMalformedKey, err)
 	}
 	r.key, r.storeKey = canon, scopedKey(scope, canon)
@@ -41,13 +45,13 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 			e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: storeFailDetail(c.failOpen)})
 		}
 		if c.failOpen && !integrity {
-			e.record(r, OutcomeBypass, 0, 0, 0, false)
+			r.answered(OutcomeBypass, 0)
 			// No claim: fn must not find an outer one (Do called from a
 			// handler) and declare effects, or derive keys, for it.
 			out, ferr := fn(withoutClaim{ctx})
 			return out, false, ferr
 		}
-		e.record(r, OutcomeStoreError, 0, 0, 0, false)
+		r.answered(OutcomeStoreError, 0)
 		if integrity || errors.Is(err, ErrStoreUnavailable) {
 			return nil, false, err // an untrusted record is no outage
 		}
@@ -58,42 +62,41 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 		resp, err := c.serializer.Decode(res.Record.Payload)
 		if err != nil {
 			e.emit(r, &Event{Type: EventRecordRejected, Err: err, Detail: "stored result could not be decoded"})
-			e.record(r, OutcomeStoreError, 0, 0, 0, false)
+			r.answered(OutcomeStoreError, 0)
 			return nil, false, fmt.Errorf("%w: %w", ErrCorruptRecord, err)
 		}
 		e.countDuplicate(r, resp.Status)
-		e.record(r, OutcomeRepeated, resp.Status, 0, len(resp.Body), false)
+		r.answered(OutcomeRepeated, resp.Status)
+		r.m.ResponseSize = len(resp.Body)
 		return resp.Body, true, nil
 	case OutcomeMismatch:
 		e.emit(r, &Event{Type: EventPayloadMismatch})
-		e.record(r, OutcomeMismatch, 0, 0, 0, false)
+		r.answered(OutcomeMismatch, 0)
 		return nil, false, ErrMismatch
 	case OutcomeConflict:
-		e.emit(r, &Event{Type: EventConcurrentConflict, Elapsed: r.lockWait})
-		e.record(r, OutcomeConflict, 0, 0, 0, false)
+		e.emit(r, &Event{Type: EventConcurrentConflict, Elapsed: r.m.LockWait})
+		r.answered(OutcomeConflict, 0)
 		return nil, false, ErrInFlight
 	case OutcomeUnavailable:
-		e.record(r, OutcomeUnavailable, 0, 0, 0, false)
+		r.answered(OutcomeUnavailable, 0)
 		return nil, false, ErrResultUnavailable
 	case OutcomeUncertain:
-		e.record(r, OutcomeUncertain, 0, 0, 0, false)
+		r.answered(OutcomeUncertain, 0)
 		return nil, false, ErrUncertain
 	}
 
 	var out []byte
-	elapsed, lease, err := e.underClaim(r, res.Token, func() (err error) {
+	lease, err := e.underClaim(r, res.Token, func() (err error) {
 		out, err = fn(r)
 		return err
 	})
 	if err != nil {
-		e.record(r, OutcomeOriginal, 0, elapsed, 0, false)
 		return nil, false, err
 	}
-	stored := false
 	if !lease.lost || lease.committed {
-		stored = e.complete(r, res.Token, lease, http.StatusOK, &Captured{Status: http.StatusOK, Body: out})
+		r.m.Stored = e.complete(r, res.Token, lease, http.StatusOK, &Captured{Status: http.StatusOK, Body: out})
 	}
-	e.record(r, OutcomeOriginal, http.StatusOK, elapsed, len(out), stored)
+	r.m.Status, r.m.ResponseSize = http.StatusOK, len(out)
 	return out, false, nil
 }
 

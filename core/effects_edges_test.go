@@ -21,19 +21,24 @@ type fakeExchange struct {
 	body   []byte
 }
 
-func (x *fakeExchange) Context() context.Context { return context.Background() }
-func (x *fakeExchange) Method() string           { return http.MethodPost }
-func (x *fakeExchange) Path() string             { return "/p" }
-func (x *fakeExchange) Route() string            { return "/p" }
-func (x *fakeExchange) RawQuery() string         { return "" }
-func (x *fakeExchange) Header(name string) []string {
+// fakeRequest is fakeExchange's read-only view.
+type fakeRequest fakeExchange
+
+func (x *fakeRequest) Context() context.Context { return context.Background() }
+func (x *fakeRequest) Method() string           { return http.MethodPost }
+func (x *fakeRequest) Path() string             { return "/p" }
+func (x *fakeRequest) Route() string            { return "/p" }
+func (x *fakeRequest) RawQuery() string         { return "" }
+func (x *fakeRequest) Header(name string) []string {
 	if name == core.DefaultHeaderName {
 		return []string{x.key}
 	}
 	return nil
 }
-func (x *fakeExchange) ClientIP() string           { return "127.0.0.1" }
-func (x *fakeExchange) Value(string) any           { return nil }
+func (x *fakeRequest) ClientIP() string { return "127.0.0.1" }
+func (x *fakeRequest) Value(string) any { return nil }
+
+func (x *fakeExchange) Request() core.Request      { return (*fakeRequest)(x) }
 func (x *fakeExchange) Body(int64) ([]byte, error) { return nil, nil }
 func (x *fakeExchange) Enter() bool                { return true }
 func (x *fakeExchange) SetHeader(string, []string) {}

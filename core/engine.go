@@ -70,11 +70,10 @@ func New(opts ...Option) (*Engine, error) {
 		c.responder = ProblemResponder{}
 	}
 	if c.telemetry == nil {
-		c.telemetry = nullTelemetry{}
-	} else {
-		_, isNull := c.telemetry.(nullTelemetry)
-		e.measure = !isNull
+		c.telemetry = NullTelemetry{}
 	}
+	_, isNull := c.telemetry.(NullTelemetry)
+	e.measure = !isNull
 	c.renewEvery = c.lease / 3
 	// An in-flight record must outlive its lease, whatever the TTL of
 	// completed records.
@@ -115,15 +114,18 @@ func (e *Engine) Store() Store { return e.cfg.store }
 // request is what the Engine knows about one request once it is keyed.
 type request struct {
 	e        *Engine
-	ex       Exchange
+	ex       Exchange // nil in Do
+	req      Request  // ex.Request(); nil in Do
 	ctx      context.Context
-	method   string
-	route    string
 	key      string
 	scope    string
 	storeKey string
-	lockWait time.Duration
 	begunAt  time.Time // when the Begin that claimed the key was sent
+	// m is the request's one measurement: each step fills in what it
+	// learns (Method and Route first, the outcome when it is answered,
+	// the handler time when the handler returns) and finish hands it to
+	// telemetry once, at the end, whichever way the request ends.
+	m Measurement
 	// fp and claim live here because a request is allocated anyway:
 	// as separate values they would each escape to the heap.
 	fp    FingerprintInput
@@ -138,31 +140,48 @@ type request struct {
 // Panics in the handler release the claim and keep propagating.
 func (e *Engine) Serve(ex Exchange) error {
 	c := &e.cfg
+	// Step 1, skip: a request another idemkit middleware already handles,
+	// a method outside Methods, a Skip func, or no matched route passes
+	// through untouched.
 	if !ex.Enter() {
 		return ex.Pass() // an outer idempotency middleware already handles it
 	}
-	method := ex.Method()
-	if !c.hasMethod(method) || (c.skip != nil && c.skip(ex)) {
+	req := ex.Request()
+	method := req.Method()
+	if !c.hasMethod(method) || (c.skip != nil && c.skip(req)) {
 		return ex.Pass()
 	}
-	r := &request{e: e, ex: ex, ctx: ex.Context(), method: method, route: ex.Route()}
-	if r.route == "" {
+	route := req.Route()
+	if route == "" {
 		// The framework matched no route: its own 404 (or 405) answers,
 		// untouched, and nothing is recorded, so that random paths can
 		// neither claim keys nor create telemetry series.
 		return ex.Pass()
 	}
+	r := &request{e: e, ex: ex, req: req, ctx: req.Context()}
+	r.m.Method, r.m.Route = method, route
+	if e.measure {
+		defer e.finish(r) // also when the handler panics
+	}
+	return e.serve(r)
+}
 
-	key, found, err := c.extractor.ExtractKey(ex)
+// serve runs steps 2 to 9 of the protocol for a routed request.
+func (e *Engine) serve(r *request) error {
+	c := &e.cfg
+	ex, req := r.ex, r.req
+	// Steps 2 and 3, key: extracted, or missing.
+	key, found, err := c.extractor.ExtractKey(req)
 	if err == nil && !found {
 		if c.optional {
-			e.record(r, OutcomeBypass, 0, 0, 0, false)
+			r.answered(OutcomeBypass, 0)
 			return ex.Pass()
 		}
 		e.emit(r, &Event{Type: EventMissingKey, Status: 400})
 		return e.refuse(r, OutcomeMissing, newProblem(ProblemMissingKey, 400,
 			"this endpoint requires an "+e.keyName()+" header"))
 	}
+	// Step 4, validation: the key is checked and canonicalised.
 	if err == nil {
 		key, err = e.validateKey(key)
 	}
@@ -173,11 +192,13 @@ func (e *Engine) Serve(ex Exchange) error {
 	}
 	r.key = key
 
+	// Step 5, scope.
 	if err = e.resolveScope(r); err != nil {
 		// A custom resolver failed: the server's fault, never the client's.
 		return e.refuse(r, OutcomeStoreError, newProblem(ProblemScope, 500, "could not resolve the idempotency scope"))
 	}
 
+	// Step 6, fingerprint.
 	var fp Fingerprint
 	if c.checkPayload {
 		body, err := ex.Body(c.maxBodyBytes)
@@ -188,8 +209,8 @@ func (e *Engine) Serve(ex Exchange) error {
 		if err != nil {
 			return e.refuse(r, OutcomeInvalid, newProblem(ProblemUnreadableBody, 400, "the request body could not be read"))
 		}
-		r.fp = FingerprintInput{Method: method, Path: ex.Path(), RawQuery: ex.RawQuery(), Body: body}
-		if cts := ex.Header("Content-Type"); len(cts) > 0 {
+		r.fp = FingerprintInput{Method: r.m.Method, Path: req.Path(), RawQuery: req.RawQuery(), Body: body}
+		if cts := req.Header("Content-Type"); len(cts) > 0 {
 			r.fp.ContentType = cts[0]
 		}
 		fp, err = c.hasher.Fingerprint(&r.fp)
@@ -202,12 +223,13 @@ func (e *Engine) Serve(ex Exchange) error {
 		}
 	}
 
+	// Step 7, begin; step 11 when the store fails.
 	res, err := e.beginWait(r, fp)
 	if err != nil {
 		return e.storeFailed(r, err)
 	}
 	switch res.Outcome {
-	case OutcomeOriginal:
+	case OutcomeOriginal: // steps 8 to 10
 		return e.runOriginal(r, res.Token)
 	case OutcomeRepeated:
 		return e.replay(r, &res.Record)
@@ -224,7 +246,7 @@ func (e *Engine) Serve(ex Exchange) error {
 	default: // OutcomeConflict: still in flight after the lock wait
 		p := newProblem(ProblemInFlight, 409, "a request with this idempotency key is still being processed; retry later")
 		p.RetryAfter = retryAfter(res.Record.LeaseUntil)
-		e.emit(r, &Event{Type: EventConcurrentConflict, Status: 409, Elapsed: r.lockWait})
+		e.emit(r, &Event{Type: EventConcurrentConflict, Status: 409, Elapsed: r.m.LockWait})
 		return e.refuse(r, OutcomeConflict, p)
 	}
 }
@@ -265,9 +287,16 @@ func retryAfter(leaseUntil time.Time) int {
 	return secs
 }
 
+// refuse answers r with the problem p (step 12), through the error
+// responder, or returns the responder's error for the adapter to hand to
+// its framework.
 func (e *Engine) refuse(r *request, o Outcome, p *Problem) error {
-	e.cfg.responder.RespondError(r.ex, p)
-	e.record(r, o, p.Status, 0, 0, false)
+	r.answered(o, p.Status)
+	resp, err := e.cfg.responder.RespondError(r.req, p)
+	if err != nil {
+		return err
+	}
+	r.ex.Reply(resp.Status, resp.Header, resp.Body)
 	return nil
 }
 
@@ -276,7 +305,7 @@ func (e *Engine) refuse(r *request, o Outcome, p *Problem) error {
 func (e *Engine) resolveScope(r *request) error {
 	c := &e.cfg
 	if c.scopeResolver != nil {
-		scope, err := c.scopeResolver.ResolveScope(r.ex)
+		scope, err := c.scopeResolver.ResolveScope(r.req)
 		if err != nil {
 			return err
 		}
@@ -287,17 +316,17 @@ func (e *Engine) resolveScope(r *request) error {
 	switch c.scope {
 	case ScopeUser, ScopeUserRoute:
 		if c.userResolver != nil {
-			user = c.userResolver(r.ex)
+			user = c.userResolver(r.req)
 		}
 	case ScopeGlobal:
-		if c.userResolver != nil && !e.warnedGlobal.Load() && c.userResolver(r.ex) != "" && e.warnedGlobal.CompareAndSwap(false, true) {
+		if c.userResolver != nil && !e.warnedGlobal.Load() && c.userResolver(r.req) != "" && e.warnedGlobal.CompareAndSwap(false, true) {
 			e.emit(r, &Event{Type: EventGlobalScopeUser,
 				Detail: "the global scope shares keys between users; consider scope user or user_route"})
 		}
 	case ScopeIP:
-		ip = r.ex.ClientIP()
+		ip = r.req.ClientIP()
 	}
-	r.storeKey, r.scope = builtinStoreKey(c.scope, user, r.method, r.route, ip, r.key)
+	r.storeKey, r.scope = builtinStoreKey(c.scope, user, r.m.Method, r.m.Route, ip, r.key)
 	return nil
 }
 
@@ -332,7 +361,7 @@ func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 		timer.Reset(d)
 		select {
 		case <-r.ctx.Done():
-			r.lockWait = time.Since(start)
+			r.m.LockWait = time.Since(start)
 			return res, nil // the client left; it gets the conflict it will not read
 		case <-timer.C:
 		}
@@ -344,7 +373,7 @@ func (e *Engine) beginWait(r *request, fp Fingerprint) (BeginResult, error) {
 			delay = delay * 3 / 2
 		}
 	}
-	r.lockWait = time.Since(start)
+	r.m.LockWait = time.Since(start)
 	return res, err
 }
 
@@ -383,7 +412,7 @@ func (e *Engine) storeFailed(r *request, err error) error {
 	}
 	e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: storeFailDetail(e.cfg.failOpen)})
 	if e.cfg.failOpen {
-		e.record(r, OutcomeBypass, 0, 0, 0, false)
+		r.answered(OutcomeBypass, 0)
 		return r.ex.Pass()
 	}
 	p := newProblem(ProblemStoreUnavailable, 503, "idempotency could not be guaranteed right now; retry the request with the same key")
@@ -416,7 +445,8 @@ func (e *Engine) replay(r *request, rec *Record) error {
 	}
 	r.ex.Reply(resp.Status, h, resp.Body)
 	e.countDuplicate(r, resp.Status)
-	e.record(r, OutcomeRepeated, resp.Status, 0, len(resp.Body), false)
+	r.answered(OutcomeRepeated, resp.Status)
+	r.m.ResponseSize = len(resp.Body)
 	return nil
 }
 
@@ -444,12 +474,11 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 	c := &e.cfg
 	r.ex.SetHeader("Idempotency-Status", statusOriginal)
 	var capd Captured
-	elapsed, lease, herr := e.underClaim(r, token, func() (err error) {
+	lease, herr := e.underClaim(r, token, func() (err error) {
 		capd, err = r.ex.Next(r, c.maxResponseBytes)
 		return err
 	})
 	if herr != nil {
-		e.record(r, OutcomeOriginal, 0, elapsed, 0, false)
 		return herr
 	}
 	status := capd.Status
@@ -460,7 +489,6 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 		capd.Streamed = true // delivered as it went, even without a flush
 	}
 	committed := lease.committed
-	stored := false
 	switch {
 	case lease.lost && !committed:
 		// The lease was lost while the handler ran (already reported):
@@ -479,9 +507,9 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 			Detail: "response larger than the max response size: delivered, not stored"})
 		e.endUnstored(r, token, lease.until, status, committed, fmt.Sprintf("response larger than %d bytes", c.maxResponseBytes))
 	default:
-		stored = e.complete(r, token, lease, status, &capd)
+		r.m.Stored = e.complete(r, token, lease, status, &capd)
 	}
-	e.record(r, OutcomeOriginal, status, elapsed, len(capd.Body), stored)
+	r.m.Status, r.m.ResponseSize = status, len(capd.Body)
 	return nil
 }
 
@@ -548,7 +576,8 @@ type leaseState struct {
 // an error or panics, the claim ends as endFailed says (released, or
 // uncertain after declared effects), EXCEPTION_THROWN fires, and a panic
 // keeps propagating (to the framework's recovery).
-func (e *Engine) underClaim(r *request, token uint64, fn func() error) (elapsed time.Duration, lease leaseState, err error) {
+func (e *Engine) underClaim(r *request, token uint64, fn func() error) (lease leaseState, err error) {
+	r.answered(OutcomeOriginal, 0)
 	e.startRenewal(r, token)
 	start := time.Now()
 	finished := false
@@ -558,24 +587,24 @@ func (e *Engine) underClaim(r *request, token uint64, fn func() error) (elapsed 
 		}
 		lost, until := e.stopRenewal(r)
 		committed := r.fx.end()
-		e.emit(r, &Event{Type: EventExceptionThrown, Status: 500, Elapsed: time.Since(start), Detail: "handler panicked"})
+		r.m.Status, r.m.HandlerTime = 500, time.Since(start)
+		e.emit(r, &Event{Type: EventExceptionThrown, Status: 500, Elapsed: r.m.HandlerTime, Detail: "handler panicked"})
 		if !lost || committed {
 			e.endFailed(r, token, until, 500, committed, "handler panicked")
 		}
-		e.record(r, OutcomeOriginal, 500, time.Since(start), 0, false)
 	}()
 	err = fn()
 	finished = true
 	lease.lost, lease.until = e.stopRenewal(r)
 	lease.committed = r.fx.end()
-	elapsed = time.Since(start)
+	r.m.HandlerTime = time.Since(start)
 	if err != nil {
-		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: elapsed, Err: err, Detail: "handler returned an error"})
+		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: r.m.HandlerTime, Err: err, Detail: "handler returned an error"})
 		if !lease.lost || lease.committed {
 			e.endFailed(r, token, lease.until, 500, lease.committed, "handler returned an error")
 		}
 	}
-	return elapsed, lease, err
+	return lease, err
 }
 
 // complete stores the response under the claim. When the store fails,
@@ -649,12 +678,13 @@ func (e *Engine) release(r *request, token uint64) {
 	}
 }
 
-func (e *Engine) record(r *request, o Outcome, status int, handler time.Duration, size int, stored bool) {
-	if !e.measure {
-		return
+// answered records how r was answered in its measurement.
+func (r *request) answered(o Outcome, status int) { r.m.Outcome, r.m.Status = o, status }
+
+// finish hands r's measurement to telemetry, once per request that was
+// answered (Serve and Do defer it when telemetry is on).
+func (e *Engine) finish(r *request) {
+	if r.m.Outcome != "" {
+		e.cfg.telemetry.Measure(r.ctx, &r.m)
 	}
-	e.cfg.telemetry.Measure(r.ctx, &Measurement{
-		Outcome: o, Method: r.method, Route: r.route, Status: status,
-		LockWait: r.lockWait, HandlerTime: handler, ResponseSize: size, Stored: stored,
-	})
 }

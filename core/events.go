@@ -14,8 +14,8 @@ import (
 func (e *Engine) emit(r *request, ev *Event) {
 	ev.Time = time.Now()
 	ev.Scope = e.scopeName
-	ev.Method = r.method
-	ev.Route = r.route
+	ev.Method = r.m.Method
+	ev.Route = r.m.Route
 	if r.key != "" {
 		ev.Key = e.displayKey(r.key)
 	}

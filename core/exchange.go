@@ -5,10 +5,17 @@ import (
 	"net/http"
 )
 
-// Exchange is one HTTP request as a framework adapter presents it to the
-// Engine. Adapters implement it as a thin mapping of their framework's
-// context; every decision is taken by the Engine.
-type Exchange interface {
+// Request is the read-only view of one HTTP request that extension points
+// receive: skip functions, key extractors, scope resolvers, user
+// resolvers and error responders. It can read the request but neither
+// run the handler nor write a response, and a Request is never also an
+// Exchange, so a custom key extractor cannot call Next.
+//
+// Framework adapters give typed access to their own context behind a
+// Request (idemgin.Context, idemecho.Context, idemfiber.Context) and
+// typed options built on it (WithSkipper, WithUserGetter,
+// WithScopeGetter, WithKeyGetter).
+type Request interface {
 	// Context is the request's context; store calls use it.
 	Context() context.Context
 	// Method is the request method, upper case.
@@ -29,11 +36,23 @@ type Exchange interface {
 	// Value returns a value that earlier middleware stored in the
 	// framework's context (gin's c.Get, echo's c.Get, fiber's c.Locals).
 	Value(key string) any
+}
+
+// Exchange is one HTTP request as a framework adapter presents it to the
+// Engine: the read-only Request, plus the operations that only the Engine
+// may perform (read the body, run the handler, write a response).
+// Adapters implement it as a thin mapping of their framework's context;
+// every decision is taken by the Engine. Users never implement it, and
+// extension points never see it.
+type Exchange interface {
+	// Request returns the read-only view of the request. It must not
+	// itself implement Exchange (adapters return a distinct type), and
+	// should not allocate: the Engine calls it once per request.
+	Request() Request
 	// Body returns the whole request body, at most limit bytes, and makes
 	// it readable again for the handler. It returns ErrBodyTooLarge when
 	// the body is longer than limit.
 	Body(limit int64) ([]byte, error)
-
 	// Enter marks the request as handled by an idempotency middleware. It
 	// returns false when another one already entered, so that stacked
 	// instances never claim one request twice.
@@ -49,8 +68,9 @@ type Exchange interface {
 	// it where its framework's handlers take their context from (the
 	// http.Request, fiber's UserContext) and stores it under
 	// ClaimContextKey in the framework's own context where that context is
-	// itself a context.Context (gin's c.Set, fiber's c.Locals). Panics
-	// propagate to the caller.
+	// itself a context.Context (gin's c.Set, fiber's c.Locals). It returns
+	// the handler's error, for frameworks whose handlers return one.
+	// Panics propagate to the caller.
 	Next(ctx context.Context, limit int) (Captured, error)
 	// Pass runs the rest of the chain untouched.
 	Pass() error

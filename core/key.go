@@ -11,8 +11,14 @@ import (
 // the request carries no key; err is for a key that is present but
 // malformed (several values, a broken quoted string).
 type KeyExtractor interface {
-	ExtractKey(ex Exchange) (key string, found bool, err error)
+	ExtractKey(r Request) (key string, found bool, err error)
 }
+
+// KeyExtractorFunc adapts a function to KeyExtractor.
+type KeyExtractorFunc func(r Request) (key string, found bool, err error)
+
+// ExtractKey calls f(r).
+func (f KeyExtractorFunc) ExtractKey(r Request) (string, bool, error) { return f(r) }
 
 // KeyValidator accepts or rejects a key and returns the key to use: its
 // canonical form. Identity follows validation: a format that ignores
@@ -43,8 +49,8 @@ var (
 type HeaderKey string
 
 // ExtractKey implements KeyExtractor.
-func (h HeaderKey) ExtractKey(ex Exchange) (string, bool, error) {
-	vals := ex.Header(string(h))
+func (h HeaderKey) ExtractKey(r Request) (string, bool, error) {
+	vals := r.Header(string(h))
 	switch len(vals) {
 	case 0:
 		return "", false, nil

@@ -124,10 +124,10 @@ func TestParseSFStringDoesNotAliasOnEscapes(t *testing.T) {
 	}
 }
 
-// headerExchange is an Exchange that only answers Header; every other
+// headerExchange is a Request that only answers Header; every other
 // method panics through the nil embedded interface.
 type headerExchange struct {
-	Exchange
+	Request
 	h http.Header
 }
 

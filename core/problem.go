@@ -20,6 +20,15 @@ type Problem struct {
 	Kind ProblemKind `json:"-"`
 }
 
+// Error makes a Problem usable as an error, for error responders that
+// hand refusals to a framework's error handler (errors.As finds it).
+func (p *Problem) Error() string {
+	if p.Detail == "" {
+		return "idempotency: " + p.Title
+	}
+	return "idempotency: " + p.Title + ": " + p.Detail
+}
+
 // ProblemKind names why a request was refused.
 type ProblemKind string
 
@@ -69,25 +78,31 @@ func newProblem(kind ProblemKind, status int, detail string) *Problem {
 	}
 }
 
-// ErrorResponder writes the Engine's error responses. The default writes
-// RFC 9457 application/problem+json with Cache-Control: no-store.
+// ErrorResponder builds the Engine's error responses (missing or invalid
+// key, mismatch, conflict, store unavailable, ...). It returns the
+// response for the adapter to write, or an error instead: the adapter
+// then writes nothing and hands the error to its framework (returned
+// from the Echo or Fiber handler, c.Error and Abort on Gin), so that the
+// framework's own error handler renders refusals; see
+// idemecho.WithHTTPErrors. The default, ProblemResponder, answers RFC 9457
+// application/problem+json with Cache-Control: no-store.
 type ErrorResponder interface {
-	RespondError(ex Exchange, p *Problem)
+	RespondError(r Request, p *Problem) (Response, error)
 }
 
 // ErrorResponderFunc adapts a function to ErrorResponder.
-type ErrorResponderFunc func(ex Exchange, p *Problem)
+type ErrorResponderFunc func(r Request, p *Problem) (Response, error)
 
-// RespondError calls f(ex, p).
-func (f ErrorResponderFunc) RespondError(ex Exchange, p *Problem) { f(ex, p) }
+// RespondError calls f(r, p).
+func (f ErrorResponderFunc) RespondError(r Request, p *Problem) (Response, error) { return f(r, p) }
 
 // ProblemResponder is the default ErrorResponder.
 type ProblemResponder struct{}
 
 // RespondError implements ErrorResponder.
-func (ProblemResponder) RespondError(ex Exchange, p *Problem) {
+func (ProblemResponder) RespondError(_ Request, p *Problem) (Response, error) {
 	status, h, body := ProblemResponse(p)
-	ex.Reply(status, h, body)
+	return Response{Status: status, Header: h, Body: body}, nil
 }
 
 // ProblemResponse renders p as status, headers and a problem+json body.

@@ -38,14 +38,14 @@ func (s Scope) valid() bool {
 // ScopeResolver computes the scope of a request. Requests with different
 // scopes never see each other's records.
 type ScopeResolver interface {
-	ResolveScope(ex Exchange) (string, error)
+	ResolveScope(r Request) (string, error)
 }
 
 // ScopeResolverFunc adapts a function to ScopeResolver.
-type ScopeResolverFunc func(ex Exchange) (string, error)
+type ScopeResolverFunc func(r Request) (string, error)
 
-// ResolveScope calls f(ex).
-func (f ScopeResolverFunc) ResolveScope(ex Exchange) (string, error) { return f(ex) }
+// ResolveScope calls f(r).
+func (f ScopeResolverFunc) ResolveScope(r Request) (string, error) { return f(r) }
 
 // ScopeString builds the scope string of a built-in scope, as the Engine
 // stores it; Flush and Inspect take it. Parts that do not apply to s are

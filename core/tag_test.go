@@ -120,7 +120,7 @@ func TestTagOverridesAndIsOverridden(t *testing.T) {
 	if e.cfg.ttl != time.Hour {
 		t.Fatalf("option after tag: ttl = %v", e.cfg.ttl)
 	}
-	e = newTestEngine(t, WithScopeResolver(ScopeResolverFunc(func(Exchange) (string, error) { return "x", nil })), Tag("scope=ip"))
+	e = newTestEngine(t, WithScopeResolver(ScopeResolverFunc(func(Request) (string, error) { return "x", nil })), Tag("scope=ip"))
 	if e.cfg.scopeResolver != nil || e.scopeName != "ip" {
 		t.Fatalf("scope tag did not replace the resolver: %v %q", e.cfg.scopeResolver, e.scopeName)
 	}

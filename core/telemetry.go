@@ -80,12 +80,22 @@ type Event struct {
 	Err error
 }
 
-// Measurement describes one request that reached the Engine.
+// Measurement describes one request that reached the Engine (a routed
+// request with the idempotency middleware, or a Do call). The Engine
+// fills one per request as it learns each fact and hands it to the
+// telemetry driver once, when the request is answered, also when its
+// handler panicked.
 type Measurement struct {
 	Outcome Outcome
-	Method  string
-	Route   string
-	Status  int
+	// Method is the request method ("DO" for Engine.Do).
+	Method string
+	// Route is the matched route pattern (the scope for Engine.Do), never
+	// a concrete path.
+	Route string
+	// Status is the status answered: the stored or replayed response's,
+	// the problem's, 500 after a panic, 0 when the request passed
+	// through (bypass) or the handler returned an error.
+	Status int
 	// LockWait is how long the request waited for an in-flight original.
 	LockWait time.Duration
 	// HandlerTime is how long the handler ran (originals only).
@@ -98,7 +108,7 @@ type Measurement struct {
 
 // TelemetryDriver receives events and measurements. Implementations must
 // be safe for concurrent use and must not block: they run on the request
-// path.
+// path. The *Event and *Measurement are valid only during the call.
 type TelemetryDriver interface {
 	Event(ctx context.Context, ev *Event)
 	Measure(ctx context.Context, m *Measurement)
@@ -107,7 +117,13 @@ type TelemetryDriver interface {
 // AlertHandler receives events after the cooldown let them through.
 type AlertHandler func(ctx context.Context, ev Event)
 
-type nullTelemetry struct{}
+// NullTelemetry drops every event and measurement. It is the Engine's
+// default driver, and the Engine recognises it: with it, no measurement
+// is built at all. telemetry.Null is the same type.
+type NullTelemetry struct{}
 
-func (nullTelemetry) Event(context.Context, *Event)         {}
-func (nullTelemetry) Measure(context.Context, *Measurement) {}
+// Event implements TelemetryDriver.
+func (NullTelemetry) Event(context.Context, *Event) {}
+
+// Measure implements TelemetryDriver.
+func (NullTelemetry) Measure(context.Context, *Measurement) {}

@@ -4,7 +4,6 @@ import (
 	"sync"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/idemkit/idempotency/core"
 	"github.com/idemkit/idempotency/storage/memory"
@@ -45,31 +44,3 @@ func Middleware(e *core.Engine) echo.MiddlewareFunc {
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
-
-// WithSkipper lets requests for which skipper returns true pass through
-// untouched, in Echo's Skipper convention.
-func WithSkipper(skipper middleware.Skipper) core.Option {
-	return core.WithSkip(func(ex core.Exchange) bool {
-		c := Context(ex)
-		return c != nil && skipper(c)
-	})
-}
-
-// UserFrom returns an option that reads the user for the user scopes from
-// the echo context.
-func UserFrom(f func(c echo.Context) string) core.Option {
-	return core.WithUserResolver(func(ex core.Exchange) string {
-		if c := Context(ex); c != nil {
-			return f(c)
-		}
-		return ""
-	})
-}
-
-// Context returns the echo.Context behind an Exchange; nil for others.
-func Context(ex core.Exchange) echo.Context {
-	if x, ok := ex.(*exchange); ok {
-		return x.c
-	}
-	return nil
-}

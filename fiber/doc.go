@@ -11,8 +11,14 @@
 // error is answered by the app's ErrorHandler inside the middleware: a
 // 4xx is stored, a 5xx releases the key; a panic releases the key and
 // keeps propagating to the recover middleware. After core.DeclareEffects
-// both leave the key uncertain instead. WithNext follows Fiber's Next
-// convention.
+// both leave the key uncertain instead. WithSkipper plays the part of
+// Fiber's Config.Next.
+//
+// Typed hooks take the framework's own context, as otelgin's filters do:
+// WithSkipper, WithUserGetter, WithScopeGetter and WithKeyGetter, with the
+// same names in idemgin, idemecho and idemfiber. Context returns the
+// *fiber.Ctx behind the read-only core.Request that core's extension
+// points (core.WithSkip, core.KeyExtractor, ...) receive.
 //
 // Handlers find their claim, for core.DeclareEffects and core.DerivedKey,
 // in c.UserContext() (the context to pass downstream) and in c.Context().

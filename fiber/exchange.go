@@ -21,13 +21,22 @@ type exchange struct {
 	visit func(k, v []byte) // x.snapshotHeader
 }
 
-func (x *exchange) Context() context.Context { return x.c.UserContext() }
+// view is the read-only core.Request of an exchange: the same memory, a
+// type without the exchange's methods, so that extension points cannot
+// reach Next or Reply.
+type view exchange
+
+var _ core.Request = (*view)(nil)
+
+func (x *exchange) Request() core.Request { return (*view)(x) }
+
+func (v *view) Context() context.Context { return v.c.UserContext() }
 
 // Method returns a string that outlives the request: unless Fiber runs
 // with Immutable, c.Method aliases a buffer fasthttp reuses, and the
 // engine hands the method to telemetry (metric labels) and alerts.
-func (x *exchange) Method() string {
-	switch m := x.c.Method(); m {
+func (v *view) Method() string {
+	switch m := v.c.Method(); m {
 	case "POST":
 		return "POST"
 	case "PUT":
@@ -45,17 +54,17 @@ func (x *exchange) Method() string {
 
 // Path copies: fasthttp reuses its buffers after the request, and the
 // engine may keep the path in events.
-func (x *exchange) Path() string     { return string(x.c.Request().URI().Path()) }
-func (x *exchange) RawQuery() string { return string(x.c.Request().URI().QueryString()) }
-func (x *exchange) ClientIP() string { return x.c.IP() }
+func (v *view) Path() string     { return string(v.c.Request().URI().Path()) }
+func (v *view) RawQuery() string { return string(v.c.Request().URI().QueryString()) }
+func (v *view) ClientIP() string { return v.c.IP() }
 
 // Route returns the matched route's pattern, also under app.Use or a
 // Group (see routeOf). The pattern is a string Fiber keeps for the app's
 // life, so it outlives the request.
-func (x *exchange) Route() string { return routeOf(x.c) }
+func (v *view) Route() string { return routeOf(v.c) }
 
-func (x *exchange) Header(name string) []string {
-	vals := x.c.Request().Header.PeekAll(name)
+func (v *view) Header(name string) []string {
+	vals := v.c.Request().Header.PeekAll(name)
 	if len(vals) == 0 {
 		return nil
 	}
@@ -66,7 +75,7 @@ func (x *exchange) Header(name string) []string {
 	return out
 }
 
-func (x *exchange) Value(key string) any { return x.c.Locals(key) }
+func (v *view) Value(key string) any { return v.c.Locals(key) }
 
 // Body returns fasthttp's already-read body; it stays readable for the
 // handler, so nothing needs restoring.

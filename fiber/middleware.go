@@ -43,31 +43,3 @@ func Middleware(e *core.Engine) fiber.Handler {
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
-
-// WithNext lets requests for which next returns true pass through
-// untouched, in Fiber's Next convention.
-func WithNext(next func(c *fiber.Ctx) bool) core.Option {
-	return core.WithSkip(func(ex core.Exchange) bool {
-		c := Context(ex)
-		return c != nil && next(c)
-	})
-}
-
-// UserFrom returns an option that reads the user for the user scopes from
-// the fiber context, e.g. from c.Locals.
-func UserFrom(f func(c *fiber.Ctx) string) core.Option {
-	return core.WithUserResolver(func(ex core.Exchange) string {
-		if c := Context(ex); c != nil {
-			return f(c)
-		}
-		return ""
-	})
-}
-
-// Context returns the *fiber.Ctx behind an Exchange; nil for others.
-func Context(ex core.Exchange) *fiber.Ctx {
-	if x, ok := ex.(*exchange); ok {
-		return x.c
-	}
-	return nil
-}

@@ -16,6 +16,12 @@
 // the key (or leaves it uncertain after core.DeclareEffects) and keeps
 // propagating, so gin.Recovery still answers.
 //
+// Typed hooks take the framework's own context, as otelgin's filters do:
+// WithSkipper, WithUserGetter, WithScopeGetter and WithKeyGetter, with the
+// same names in idemgin, idemecho and idemfiber. Context returns the
+// *gin.Context behind the read-only core.Request that core's extension
+// points (core.WithSkip, core.KeyExtractor, ...) receive.
+//
 // Handlers find their claim, for core.DeclareEffects and core.DerivedKey,
 // in c.Request.Context() and in the *gin.Context itself:
 //

@@ -31,20 +31,30 @@ func (x *exchange) reset() {
 	x.w.ResponseWriter = nil
 }
 
-func (x *exchange) Context() context.Context    { return x.c.Request.Context() }
-func (x *exchange) Method() string              { return x.c.Request.Method }
-func (x *exchange) Path() string                { return x.c.Request.URL.Path }
-func (x *exchange) Route() string               { return x.c.FullPath() }
-func (x *exchange) RawQuery() string            { return x.c.Request.URL.RawQuery }
-func (x *exchange) Header(name string) []string { return x.c.Request.Header.Values(name) }
-func (x *exchange) ClientIP() string            { return x.c.ClientIP() }
-func (x *exchange) Body(limit int64) ([]byte, error) {
-	return core.ReadBody(x.c.Request, limit, &x.body)
+// view is the read-only core.Request of an exchange: the same memory, a
+// type without the exchange's methods, so that extension points cannot
+// reach Next or Reply.
+type view exchange
+
+var _ core.Request = (*view)(nil)
+
+func (x *exchange) Request() core.Request { return (*view)(x) }
+
+func (v *view) Context() context.Context    { return v.c.Request.Context() }
+func (v *view) Method() string              { return v.c.Request.Method }
+func (v *view) Path() string                { return v.c.Request.URL.Path }
+func (v *view) Route() string               { return v.c.FullPath() }
+func (v *view) RawQuery() string            { return v.c.Request.URL.RawQuery }
+func (v *view) Header(name string) []string { return v.c.Request.Header.Values(name) }
+func (v *view) ClientIP() string            { return v.c.ClientIP() }
+
+func (v *view) Value(key string) any {
+	x, _ := v.c.Get(key)
+	return x
 }
 
-func (x *exchange) Value(key string) any {
-	v, _ := x.c.Get(key)
-	return v
+func (x *exchange) Body(limit int64) ([]byte, error) {
+	return core.ReadBody(x.c.Request, limit, &x.body)
 }
 
 func (x *exchange) Enter() bool {

@@ -1,6 +1,8 @@
 package idemgin
 
 import (
+	"errors"
+	"net/http"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -36,7 +38,9 @@ func Middleware(e *core.Engine) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		x := exchanges.Get().(*exchange)
 		x.c = c
-		_ = e.Serve(x) // gin handlers report errors through c.Errors, not returns
+		if err := e.Serve(x); err != nil {
+			refusedWithError(c, err)
+		}
 		x.reset()
 		exchanges.Put(x)
 	}
@@ -44,23 +48,18 @@ func Middleware(e *core.Engine) gin.HandlerFunc {
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
-// UserFrom returns an option that reads the user for the user scopes from
-// the gin context, e.g. idemgin.UserFrom(func(c *gin.Context) string {
-// return c.GetString("user_id") }).
-func UserFrom(f func(c *gin.Context) string) core.Option {
-	return core.WithUserResolver(func(ex core.Exchange) string {
-		if x, ok := ex.(*exchange); ok {
-			return f(x.c)
-		}
-		return ""
-	})
-}
-
-// Context returns the *gin.Context behind an Exchange, for custom skip
-// functions, key extractors and scope resolvers; nil for other exchanges.
-func Context(ex core.Exchange) *gin.Context {
-	if x, ok := ex.(*exchange); ok {
-		return x.c
+// refusedWithError hands a refusal that an error responder returned as an
+// error (core.ErrorResponder) to gin's error handling: the error goes to
+// c.Errors for an outer middleware to render, and the request is aborted
+// with the problem's status (500 for other errors), which that middleware
+// may still replace since nothing has been written. Gin handlers' own
+// errors never come here: they go through c.Error, not returns.
+func refusedWithError(c *gin.Context, err error) {
+	_ = c.Error(err)
+	status := http.StatusInternalServerError
+	var p *core.Problem
+	if errors.As(err, &p) {
+		status = p.Status
 	}
-	return nil
+	c.AbortWithStatus(status)
 }

@@ -1,19 +1,8 @@
 package telemetry
 
-import (
-	"context"
+import "github.com/idemkit/idempotency/core"
 
-	"github.com/idemkit/idempotency/core"
-)
-
-var _ core.TelemetryDriver = Null{}
-
-// Null drops every event and measurement. An Engine without a telemetry
-// option behaves as if it had Null.
-type Null struct{}
-
-// Event implements core.TelemetryDriver.
-func (Null) Event(context.Context, *core.Event) {}
-
-// Measure implements core.TelemetryDriver.
-func (Null) Measure(context.Context, *core.Measurement) {}
+// Null drops every event and measurement. It is core.NullTelemetry, the
+// Engine's default: passing it is the same as passing no telemetry
+// option, and costs nothing per request.
+type Null = core.NullTelemetry

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ var adapterCases = []adapterCase{
 		e.wantCount("items", 3)
 	}},
 	{name: "Step1_SkipFunc", run: func(t *testing.T, e *env) {
-		e.start(core.WithSkip(func(ex core.Exchange) bool { return len(ex.Header("X-Internal")) > 0 }))
+		e.start(core.WithSkip(func(r core.Request) bool { return len(r.Header("X-Internal")) > 0 }))
 		for i := 0; i < 2; i++ {
 			r := e.do(req{key: k1, body: payment, headers: [][2]string{{"X-Internal", "1"}}})
 			wantStatus(t, r, 201, "")
@@ -151,15 +152,15 @@ var adapterCases = []adapterCase{
 		wantStatus(t, e.do(req{key: k1, body: payment, user: "bob"}), 201, "Repeated")
 	}},
 	{name: "Step5_ScopeResolverFailureIs500", run: func(t *testing.T, e *env) {
-		e.start(core.WithScopeResolver(core.ScopeResolverFunc(func(core.Exchange) (string, error) {
+		e.start(core.WithScopeResolver(core.ScopeResolverFunc(func(core.Request) (string, error) {
 			return "", errors.New("tenant service down")
 		})))
 		wantProblem(t, e.do(req{key: k1, body: payment}), 500, core.ProblemScope)
 		e.wantCount("items", 0)
 	}},
 	{name: "Step5_CustomScopeResolver", run: func(t *testing.T, e *env) {
-		e.start(core.WithScopeResolver(core.ScopeResolverFunc(func(ex core.Exchange) (string, error) {
-			return "tenant:" + strings.Join(ex.Header("X-Tenant"), ""), nil
+		e.start(core.WithScopeResolver(core.ScopeResolverFunc(func(r core.Request) (string, error) {
+			return "tenant:" + strings.Join(r.Header("X-Tenant"), ""), nil
 		})))
 		t1 := [][2]string{{"X-Tenant", "t1"}}
 		wantStatus(t, e.do(req{key: k1, body: payment, headers: t1}), 201, "Original")
@@ -406,12 +407,48 @@ var adapterCases = []adapterCase{
 
 	// Step 12: errors.
 	{name: "Step12_CustomErrorResponder", run: func(t *testing.T, e *env) {
-		e.start(core.WithErrorResponder(core.ErrorResponderFunc(func(ex core.Exchange, p *core.Problem) {
-			ex.Reply(p.Status, http.Header{"Content-Type": {"text/plain"}}, []byte("custom "+string(p.Kind)))
+		e.start(core.WithErrorResponder(core.ErrorResponderFunc(func(r core.Request, p *core.Problem) (core.Response, error) {
+			return core.Response{Status: p.Status, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("custom " + string(p.Kind))}, nil
 		})))
 		r := e.do(req{body: payment})
 		if r.Status != 400 || string(r.Body) != "custom missing-key" || r.Header.Get("Content-Type") != "text/plain" {
 			t.Fatalf("custom responder not used: %d %q", r.Status, r.Body)
+		}
+	}},
+	{name: "Step12_ResponderErrorGoesToTheFramework", run: func(t *testing.T, e *env) {
+		// A responder that returns an error writes nothing itself: the
+		// adapter hands the error to its framework, whose error handling
+		// answers. Whatever it answers, it is no success, and the
+		// handler never runs.
+		e.start(core.WithErrorResponder(core.ErrorResponderFunc(func(core.Request, *core.Problem) (core.Response, error) {
+			return core.Response{}, errors.New("refused")
+		})))
+		r := e.do(req{body: payment})
+		if r.Status < 400 || r.Header.Get("Idempotency-Status") != "" {
+			t.Fatalf("refusal through the framework's error handling = %d %q, want an error status", r.Status, r.Body)
+		}
+		e.wantCount("items", 0)
+	}},
+	{name: "Step2_ExtensionPointsSeeOnlyTheReadOnlyRequest", run: func(t *testing.T, e *env) {
+		// A key extractor, skip func, scope or user resolver gets the
+		// read-only Request: it can never run the handler or reply.
+		var leaks atomic.Int32
+		check := func(r core.Request) {
+			if _, ok := r.(core.Exchange); ok {
+				leaks.Add(1)
+			}
+		}
+		e.start(
+			core.WithSkip(func(r core.Request) bool { check(r); return false }),
+			core.WithKeyExtractor(core.KeyExtractorFunc(func(r core.Request) (string, bool, error) {
+				check(r)
+				return core.HeaderKey(core.DefaultHeaderName).ExtractKey(r)
+			})),
+			core.WithUserResolver(func(r core.Request) string { check(r); return "" }),
+		)
+		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Original")
+		if n := leaks.Load(); n != 0 {
+			t.Fatalf("%d extension point calls received a core.Exchange", n)
 		}
 	}},
 
