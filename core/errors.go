@@ -55,4 +55,21 @@ var (
 	// ErrNoDerivedKeySecret is returned by DerivedKey when the Engine has
 	// no secret to derive keys with (WithDerivedKeySecret).
 	ErrNoDerivedKeySecret = errors.New("idempotency: no derived-key secret configured")
+	// ErrSeveralKeys is returned by key extraction for a request that
+	// carries more than one key (repeated headers or a list): 400.
+	ErrSeveralKeys = errors.New("idempotency: several idempotency keys")
+	// ErrMalformedKey is wrapped by the error for a key header that cannot
+	// be read (empty, a broken sf-string), and by Do for a key that fails
+	// validation.
+	ErrMalformedKey = errors.New("idempotency: malformed idempotency key")
+	// ErrRecordRejected is wrapped (with ErrCorruptRecord) by the error for
+	// a record that fails signature verification or decryption: it was not
+	// written by an Engine holding one of the ring's keys for this key,
+	// state and fingerprint. Such a record is never replayed and never
+	// treated as absent.
+	ErrRecordRejected = errors.New("idempotency: record signature or encryption does not verify")
+	// ErrForeignRequest is returned by a framework-typed scope getter or
+	// key getter (Hooks) that received another framework's request: an
+	// option of one adapter was given to another adapter's middleware.
+	ErrForeignRequest = errors.New("idempotency: a framework-typed option was given to another framework's middleware")
 )

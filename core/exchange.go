@@ -76,84 +76,9 @@ type Exchange interface {
 	Pass() error
 }
 
-// Captured is what the handler wrote, as seen by the adapter.
-type Captured struct {
-	Status int
-	// Header is the response header as the handler left it.
-	Header http.Header
-	// Outer holds the headers present before the rest of the chain ran
-	// (set by outer middleware); those still unchanged are not stored.
-	// nil when there were none.
-	Outer *HeaderSnapshot
-	// Body holds the response body when it fit in the capture limit.
-	Body []byte
-	// Oversize is true when the body exceeded the capture limit.
-	Oversize bool
-	// Streamed is true when the handler flushed, hijacked or streamed.
-	Streamed bool
-}
-
 // Response is a stored response, as replayed.
 type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
-}
-
-// BodyCapture keeps a copy of a response body as an adapter's writer
-// passes it through, up to a limit, and remembers whether the response
-// was streamed. Adapters whose frameworks write through an
-// http.ResponseWriter embed it in their writer wrapper.
-type BodyCapture struct {
-	buf      []byte
-	limit    int
-	oversize bool
-	streamed bool
-}
-
-// Start prepares the capture for a new response of at most limit bytes,
-// keeping the buffer's capacity unless it grew past keepCap.
-func (b *BodyCapture) Start(limit int) {
-	const keepCap = 64 << 10
-	buf := b.buf[:0]
-	if cap(buf) > keepCap {
-		buf = nil // do not pin large buffers in a pool
-	}
-	*b = BodyCapture{buf: buf, limit: limit}
-}
-
-// Keep records p, written to the client.
-func (b *BodyCapture) Keep(p []byte) {
-	if b.room(len(p)) {
-		b.buf = append(b.buf, p...)
-	}
-}
-
-// KeepString records s, written to the client.
-func (b *BodyCapture) KeepString(s string) {
-	if b.room(len(s)) {
-		b.buf = append(b.buf, s...)
-	}
-}
-
-func (b *BodyCapture) room(n int) bool {
-	if b.oversize || b.streamed {
-		return false
-	}
-	if len(b.buf)+n > b.limit {
-		b.oversize, b.buf = true, b.buf[:0]
-		return false
-	}
-	return true
-}
-
-// Streamed marks the response as streamed (flushed or hijacked): it is
-// delivered as it goes and never stored.
-func (b *BodyCapture) Streamed() { b.streamed = true }
-
-// Captured returns what was written, with the status and header the
-// framework reports. The body aliases the capture's buffer until the next
-// Start.
-func (b *BodyCapture) Captured(status int, header http.Header) Captured {
-	return Captured{Status: status, Header: header, Body: b.buf, Oversize: b.oversize, Streamed: b.streamed}
 }

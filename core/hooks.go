@@ -1,12 +1,5 @@
 package core
 
-import "errors"
-
-// ErrForeignRequest is returned by a framework-typed scope getter or key
-// getter (Hooks) that received another framework's request: an option of
-// one adapter was given to another adapter's middleware.
-var ErrForeignRequest = errors.New("idempotency: a framework-typed option was given to another framework's middleware")
-
 // Hooks turns framework-typed functions into Options, so that every
 // adapter offers the same typed hooks for its own context type, as
 // otelgin's WithGinFilter does for gin: WithSkipper, WithUserGetter,

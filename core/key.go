@@ -37,12 +37,6 @@ type KeyValidatorFunc func(key string) (string, error)
 // ValidateKey calls f(key).
 func (f KeyValidatorFunc) ValidateKey(key string) (string, error) { return f(key) }
 
-// Key format errors.
-var (
-	ErrSeveralKeys  = errors.New("idempotency: several idempotency keys")
-	ErrMalformedKey = errors.New("idempotency: malformed idempotency key")
-)
-
 // HeaderKey reads the key from one request header. The value may be a bare
 // token or an RFC 8941 sf-string ("..."), which is unquoted: both name the
 // same key. Repeated headers or a list of values are an error.

@@ -211,13 +211,6 @@ func (kr *keyRing) seal(storeKey string, state State, fp *Fingerprint, body []by
 	return append(out, body...)
 }
 
-// ErrRecordRejected is wrapped (with ErrCorruptRecord) by the error for a
-// record that fails signature verification or decryption: it was not
-// written by an Engine holding one of the ring's keys for this key, state
-// and fingerprint. Such a record is never replayed and never treated as
-// absent.
-var ErrRecordRejected = errors.New("idempotency: record signature or encryption does not verify")
-
 func rejected(format string, args ...any) error {
 	return fmt.Errorf("%w: %w: %s", ErrCorruptRecord, ErrRecordRejected, fmt.Sprintf(format, args...))
 }

@@ -1,0 +1,155 @@
+package core
+
+import "net/http"
+
+// Captured is what the handler wrote, as seen by the adapter.
+type Captured struct {
+	Status int
+	// Header is the response header as the handler left it.
+	Header http.Header
+	// Outer holds the headers present before the rest of the chain ran
+	// (set by outer middleware); those still unchanged are not stored.
+	// nil when there were none.
+	Outer *HeaderSnapshot
+	// Body holds the response body when it fit in the capture limit.
+	Body []byte
+	// Oversize is true when the body exceeded the capture limit.
+	Oversize bool
+	// Streamed is true when the handler flushed, hijacked or streamed.
+	Streamed bool
+}
+
+// BodyCapture keeps a copy of a response body as an adapter's writer
+// passes it through, up to a limit, and remembers whether the response
+// was streamed. Adapters whose frameworks write through an
+// http.ResponseWriter embed it in their writer wrapper.
+type BodyCapture struct {
+	buf      []byte
+	limit    int
+	oversize bool
+	streamed bool
+}
+
+// Start prepares the capture for a new response of at most limit bytes,
+// keeping the buffer's capacity unless it grew past keepCap.
+func (b *BodyCapture) Start(limit int) {
+	const keepCap = 64 << 10
+	buf := b.buf[:0]
+	if cap(buf) > keepCap {
+		buf = nil // do not pin large buffers in a pool
+	}
+	*b = BodyCapture{buf: buf, limit: limit}
+}
+
+// Keep records p, written to the client.
+func (b *BodyCapture) Keep(p []byte) {
+	if b.room(len(p)) {
+		b.buf = append(b.buf, p...)
+	}
+}
+
+// KeepString records s, written to the client.
+func (b *BodyCapture) KeepString(s string) {
+	if b.room(len(s)) {
+		b.buf = append(b.buf, s...)
+	}
+}
+
+func (b *BodyCapture) room(n int) bool {
+	if b.oversize || b.streamed {
+		return false
+	}
+	if len(b.buf)+n > b.limit {
+		b.oversize, b.buf = true, b.buf[:0]
+		return false
+	}
+	return true
+}
+
+// Streamed marks the response as streamed (flushed or hijacked): it is
+// delivered as it goes and never stored.
+func (b *BodyCapture) Streamed() { b.streamed = true }
+
+// Captured returns what was written, with the status and header the
+// framework reports. The body aliases the capture's buffer until the next
+// Start.
+func (b *BodyCapture) Captured(status int, header http.Header) Captured {
+	return Captured{Status: status, Header: header, Body: b.buf, Oversize: b.oversize, Streamed: b.streamed}
+}
+
+// HeaderSnapshot remembers the response headers that were present when
+// the idempotency middleware started: outer middleware (a request id,
+// CORS) set them, and sets them again on a replay, so they are neither
+// stored nor replayed unless the handler changed them. Adapters take one
+// before running the rest of the chain and hand it back in
+// Captured.Outer. The zero value is empty; Reset makes it reusable
+// without giving up its memory.
+type HeaderSnapshot struct {
+	names []string
+	offs  []int    // values of names[i] are vals[offs[i]:offs[i+1]]
+	vals  []string // copies of the string headers, so in-place edits show
+}
+
+// Reset empties the snapshot.
+func (s *HeaderSnapshot) Reset() {
+	clear(s.names)
+	clear(s.vals)
+	s.names, s.offs, s.vals = s.names[:0], s.offs[:0], s.vals[:0]
+}
+
+// Take records every header of h (canonical names, as http.Header keeps
+// them).
+func (s *HeaderSnapshot) Take(h http.Header) {
+	s.Reset()
+	for name, vals := range h {
+		s.names = append(s.names, name)
+		s.offs = append(s.offs, len(s.vals))
+		s.vals = append(s.vals, vals...)
+	}
+}
+
+// Add records one value of a header, for frameworks that visit headers
+// one value at a time. name must be canonical.
+func (s *HeaderSnapshot) Add(name, value string) {
+	if n := len(s.names); n == 0 || s.names[n-1] != name {
+		s.names = append(s.names, name)
+		s.offs = append(s.offs, len(s.vals))
+	}
+	s.vals = append(s.vals, value)
+}
+
+// Len returns the number of headers recorded.
+func (s *HeaderSnapshot) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.names)
+}
+
+// Unchanged reports whether header name had exactly the values vals when
+// the snapshot was taken. A nil snapshot has seen nothing.
+func (s *HeaderSnapshot) Unchanged(name string, vals []string) bool {
+	if s == nil {
+		return false
+	}
+	for i, n := range s.names {
+		if n != name {
+			continue
+		}
+		end := len(s.vals)
+		if i+1 < len(s.offs) {
+			end = s.offs[i+1]
+		}
+		was := s.vals[s.offs[i]:end]
+		if len(was) != len(vals) {
+			return false
+		}
+		for j := range was {
+			if was[j] != vals[j] {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -1,0 +1,221 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// runOriginal runs the handler under the claim, then ends the claim: it
+// stores the response, releases the key, or, when a retry must not run
+// the handler again but there is nothing to replay, leaves a tombstone or
+// an uncertain record.
+func (e *Engine) runOriginal(r *request, token uint64) error {
+	c := &e.cfg
+	r.ex.SetHeader("Idempotency-Status", statusOriginal)
+	var capd Captured
+	lease, herr := e.underClaim(r, token, func() (err error) {
+		capd, err = r.ex.Next(r, c.maxResponseBytes)
+		return err
+	})
+	if herr != nil {
+		return herr
+	}
+	status := capd.Status
+	if status == 0 {
+		status = 200
+	}
+	if !capd.Streamed && isEventStream(capd.Header) {
+		capd.Streamed = true // delivered as it went, even without a flush
+	}
+	committed := lease.committed
+	switch {
+	case lease.lost && !committed:
+		// The lease was lost while the handler ran (already reported):
+		// another request may own the key now; do not touch it. A
+		// committed claim cannot have been taken over: its record is
+		// still this token's (uncertain at worst), so it is ended below.
+	case status >= 500 || !c.cacheable(status):
+		// A failure, streamed or not: released (or uncertain after
+		// declared effects), never a tombstone, which would tell retries
+		// that the operation ran to completion and lock the key out.
+		e.endFailed(r, token, lease.until, status, committed, "")
+	case capd.Streamed:
+		e.endUnstored(r, token, lease.until, status, committed, "response streamed")
+	case capd.Oversize:
+		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: c.maxResponseBytes,
+			Detail: "response larger than the max response size: delivered, not stored"})
+		e.endUnstored(r, token, lease.until, status, committed, fmt.Sprintf("response larger than %d bytes", c.maxResponseBytes))
+	default:
+		r.m.Stored = e.complete(r, token, lease, status, &capd)
+	}
+	r.m.Status, r.m.ResponseSize = status, len(capd.Body)
+	return nil
+}
+
+// endUnstored ends a claim whose response ran to completion but cannot be
+// stored: a tombstone, so that a retry is refused instead of running the
+// handler again, or, under WithReleaseUnstored and without declared
+// effects, a release.
+func (e *Engine) endUnstored(r *request, token uint64, leaseUntil time.Time, status int, committed bool, why string) {
+	if e.cfg.releaseUnstored && !committed {
+		e.release(r, token)
+		return
+	}
+	e.emit(r, &Event{Type: EventResultUnavailable, Status: status,
+		Detail: why + ": not stored; a tombstone answers retries with result-unavailable"})
+	e.settle(r, token, leaseUntil, status, StateTombstone, []byte(why+" (status "+strconv.Itoa(status)+"); not stored"))
+}
+
+// endFailed ends a claim whose handler failed: a non-cacheable status
+// (why ""), or an error or a panic (why says which). It is released so
+// that a retry runs fresh, unless the handler declared effects: then
+// nobody knows whether they happened, and the key becomes uncertain until
+// an operator resolves it.
+func (e *Engine) endFailed(r *request, token uint64, leaseUntil time.Time, status int, committed bool, why string) {
+	if !committed {
+		e.release(r, token)
+		return
+	}
+	if why == "" { // built here: a release, the common case, needs no text
+		why = "handler answered " + strconv.Itoa(status)
+	}
+	e.emit(r, &Event{Type: EventOperationUncertain, Status: status,
+		Detail: why + " after declaring effects: the key is uncertain until resolved"})
+	e.settle(r, token, leaseUntil, status, StateUncertain, []byte(why+" after declaring effects"))
+}
+
+// settle writes a final record that is not a response (a tombstone or an
+// uncertain record), with the same fencing and background retry as a
+// completion: a lost settle would let the claim expire, and an expired
+// uncommitted claim is taken over, which is the re-run it exists to stop.
+func (e *Engine) settle(r *request, token uint64, leaseUntil time.Time, status int, state State, reason []byte) {
+	c := &e.cfg
+	reason = e.sealed(r, state, reason)
+	ctx, cancel := e.storeContext(detached(r.ctx))
+	err := c.store.Complete(ctx, r.storeKey, token, state, reason, c.ttl)
+	cancel()
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrLeaseLost):
+		e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
+			Detail: "fencing rejected the " + state.String() + " record: the lease was lost while the handler ran"})
+	default:
+		e.completeLater(r, token, leaseUntil, status, state, reason, err)
+	}
+}
+
+// leaseState is what was known of a claim when its handler ended.
+type leaseState struct {
+	lost      bool      // lost while the handler ran (already reported)
+	until     time.Time // held at least until then, unless lost
+	committed bool      // the handler declared effects (DeclareEffects)
+}
+
+// underClaim runs fn while the claim's lease is renewed. When fn returns
+// an error or panics, the claim ends as endFailed says (released, or
+// uncertain after declared effects), EXCEPTION_THROWN fires, and a panic
+// keeps propagating (to the framework's recovery).
+func (e *Engine) underClaim(r *request, token uint64, fn func() error) (lease leaseState, err error) {
+	r.answered(OutcomeOriginal, 0)
+	e.startRenewal(r, token)
+	start := time.Now()
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		lost, until := e.stopRenewal(r)
+		committed := r.fx.end()
+		r.m.Status, r.m.HandlerTime = 500, time.Since(start)
+		e.emit(r, &Event{Type: EventExceptionThrown, Status: 500, Elapsed: r.m.HandlerTime, Detail: "handler panicked"})
+		if !lost || committed {
+			e.endFailed(r, token, until, 500, committed, "handler panicked")
+		}
+	}()
+	err = fn()
+	finished = true
+	lease.lost, lease.until = e.stopRenewal(r)
+	lease.committed = r.fx.end()
+	r.m.HandlerTime = time.Since(start)
+	if err != nil {
+		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: r.m.HandlerTime, Err: err, Detail: "handler returned an error"})
+		if !lease.lost || lease.committed {
+			e.endFailed(r, token, lease.until, 500, lease.committed, "handler returned an error")
+		}
+	}
+	return lease, err
+}
+
+// complete stores the response under the claim. When the store fails,
+// the completion goes on in the background until the lease would end
+// (completeLater): a response that ran but was not stored would run again
+// on a retry once the lease expires, so a short outage should end in a
+// replay instead. A store that can never hold the response
+// (ErrPayloadTooLarge) gets a tombstone instead.
+func (e *Engine) complete(r *request, token uint64, lease leaseState, status int, capd *Captured) bool {
+	c := &e.cfg
+	buf := make([]byte, 0, len(capd.Body)+256)
+	var payload []byte
+	var err error
+	if _, ok := c.serializer.(BinarySerializer); ok {
+		payload = encodeBinary(buf, status, capd.Header, &c.headers, capd.Outer, capd.Body)
+	} else {
+		r.resp = Response{Status: status, Header: c.headers.storedHeaders(capd.Header, capd.Outer), Body: capd.Body}
+		payload, err = c.serializer.Encode(buf, &r.resp)
+		r.resp = Response{}
+	}
+	if err != nil {
+		e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: "response could not be encoded"})
+		e.endUnstored(r, token, lease.until, status, lease.committed, "response could not be encoded")
+		return false
+	}
+	if c.sizeWarning > 0 && len(capd.Body) > c.sizeWarning {
+		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: len(capd.Body), Detail: "large response stored"})
+	}
+	payload = e.sealed(r, StateCompleted, payload)
+	ctx, cancel := e.storeContext(detached(r.ctx))
+	err = c.store.Complete(ctx, r.storeKey, token, StateCompleted, payload, c.ttl)
+	cancel()
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, ErrLeaseLost):
+		e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
+			Detail: "fencing rejected the completion: the lease was lost while the handler ran"})
+		return false
+	case errors.Is(err, ErrPayloadTooLarge):
+		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: len(payload), Err: err,
+			Detail: "response too large for the store: delivered, not stored"})
+		e.endUnstored(r, token, lease.until, status, lease.committed, "response too large for the store")
+		return false
+	}
+	e.completeLater(r, token, lease.until, status, StateCompleted, payload, err)
+	return false
+}
+
+// detached returns a context for finishing a request's store work: the
+// request's own while it is live (no allocation), or one that ignores its
+// cancellation once the client has gone, since a claim must still be
+// completed or released.
+func detached(ctx context.Context) context.Context {
+	if ctx.Err() == nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
+func (e *Engine) release(r *request, token uint64) {
+	ctx, cancel := e.storeContext(detached(r.ctx))
+	err := e.cfg.store.Release(ctx, r.storeKey, token)
+	cancel()
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrLeaseLost):
+		e.emit(r, &Event{Type: EventLockInconsistency, Err: err, Detail: "claim was lost before release"})
+	default:
+		e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: "claim not released: it frees itself when its lease expires"})
+	}
+}
