@@ -5,7 +5,11 @@
 // Framework adapters (idemgin, idemecho, idemfiber) present each request
 // as an Exchange and call Engine.Serve; queue and webhook consumers call
 // Engine.Do. Everything the engine decides with is an interface and can
-// be replaced by an Option:
+// be replaced by an Option. Extension points receive a read-only Request,
+// never the Exchange, so they can read the request but not run the
+// handler or write a response; each adapter also offers typed hooks over
+// its own context (WithSkipper, WithUserGetter, WithScopeGetter,
+// WithKeyGetter):
 //
 //	KeyExtractor        where the key comes from        (HeaderKey("Idempotency-Key"))
 //	KeyValidator        which keys are accepted          (UUID, ULID, Token, Regex)
@@ -15,6 +19,11 @@
 //	Store               where records live               (storage/memory, storage/redis)
 //	TelemetryDriver     events and measurements          (telemetry, idemotel, idemprom)
 //	ErrorResponder      how refusals are written         (RFC 9457 problem+json)
+//
+// Telemetry gets one Measurement per request, with its Outcome (the same
+// type Store.Begin answers with), and the events of the catalogue
+// (EventType); alert handlers get events through a cooldown shared by the
+// store, so N instances alert once.
 //
 // A request goes through the steps of the behaviour contract: skip,
 // extract and validate the key, resolve the scope, fingerprint, then one
@@ -32,6 +41,10 @@
 //
 // Options are validated at construction (New returns an error wrapping
 // ErrInvalidOption); Tag parses the common ones from one string for
-// per-route use. Package coretest holds the conformance suites that every
-// Store and every adapter runs.
+// per-route use. The admin API (Inspect, Flush, Resolve) works on one key
+// of one scope. Records can be signed and encrypted (WithRecordKeys,
+// WithRecordEncryption). Package coretest holds the conformance suites
+// that every Store and every adapter runs; ARCHITECTURE.md at the
+// repository root maps each step of the behaviour contract to the code
+// that implements it.
 package core
