@@ -72,8 +72,8 @@ func ExampleEngine_Do() {
 	if err != nil {
 		panic(err)
 	}
-	defer eng.Close(context.Background())
 	ctx := context.Background()
+	defer eng.Close(ctx)
 
 	handle := func(body []byte) func(context.Context) ([]byte, error) {
 		return func(ctx context.Context) ([]byte, error) {
@@ -88,7 +88,9 @@ func ExampleEngine_Do() {
 		case errors.Is(err, core.ErrMismatch):
 			fmt.Println("  refused: id reused with another payload")
 		case err != nil:
-			fmt.Println("  failed:", err) // released: a redelivery runs it again
+			// fn failed (released), still in flight elsewhere, uncertain,
+			// or the store is down: nack, and the queue redelivers later.
+			fmt.Println("  failed:", err)
 		default:
 			fmt.Printf("  result %q, replayed %v\n", res, replayed)
 		}
