@@ -1,10 +1,3 @@
-// Package idemxxh3 offers XXH3-128 as the fingerprint hash of idemkit:
-//
-//	idemgin.New(core.WithHashAlgorithm(idemxxh3.New))
-//
-// It lives in its own module so that the root module keeps depending on
-// the standard library and sonic only; the hashing itself is
-// github.com/zeebo/xxh3, a maintained, assembly-accelerated implementation.
 package idemxxh3
 
 import (

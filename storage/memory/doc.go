@@ -2,6 +2,15 @@
 // with TTL expiry, bounded in records and in bytes, and the same leases
 // and fencing tokens as the distributed store.
 //
+// The framework adapters use Default, one store per process, when no
+// store is configured. Give an Engine a store of your own, with bounds
+// sized for the traffic (see Sizing), through core.WithStore:
+//
+//	store := memory.New(memory.WithMaxEntries(200_000), memory.WithMaxBytes(512<<20))
+//	r.Use(idemgin.New(core.WithStore(store)))
+//
+// Stats reports its size and what the bounds did, for metrics.
+//
 // # One process only
 //
 // It keeps state in this process only. Behind a load balancer with several

@@ -37,11 +37,15 @@
 // # Records and scripts
 //
 // Each record is one Redis hash whose key carries the scoped idempotency
-// key inside a cluster hash tag, so every operation touches one slot.
+// key inside a cluster hash tag, so every operation touches one slot: the
+// prefix (WithPrefix, default "idem:"), then "{", the scoped key, "}"
+// (Store.RecordKey gives it, for redis-cli).
 // Begin, Renew, Commit, Complete, Release and Resolve are each one Lua
 // script, run with EVALSHA (falling back to EVAL when the server's script
 // cache was flushed): a replay costs one round trip and a first request
-// two. RenewBatch renews any number of claims in one pipeline.
+// two. RenewBatch renews any number of claims in one pipeline. Call
+// LoadScripts (and Ping) at start-up to load the scripts before the first
+// request and fail fast when Redis is unreachable; both are optional.
 //
 // A committed claim (Commit) whose owner dies is never taken over: the
 // first Begin after its lease turns it into an uncertain record, which

@@ -14,8 +14,19 @@
 //	idempotency_response_size_bytes{route}              histogram
 //
 // Outcomes are original, repeated, mismatch, conflict, missing, invalid,
-// bypass and store_error. A cache hit is a replay; a miss is an original.
-// Route labels are route patterns; Fiber middleware registered with
-// app.Use sees concrete paths, so give it WithoutRouteLabel there to keep
-// cardinality bounded.
+// bypass, store_error, unavailable (a retry of a tombstoned key) and
+// uncertain (a retry of an uncertain key). A cache hit is a replay; a
+// miss is an original. Every event of the catalogue and both cache
+// results are exported at zero from the start, so alerts and rate() work
+// before the first occurrence.
+//
+// Route labels are route patterns, never concrete paths (under Fiber's
+// app.Use and Group too, the adapters label by the matched route). Calls
+// of Engine.Do are labelled method "DO" and their scope as the route
+// (so keep Do scopes few: one per queue or webhook source, not per tenant).
+// WithoutRouteLabel records route="" for an application with too many
+// routes, or a custom adapter that reports concrete paths.
+//
+// Create one Driver per registry (New fails on a second registration)
+// and share it between the engines of the process.
 package idemprom
