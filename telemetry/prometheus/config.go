@@ -23,8 +23,10 @@ func WithNamespace(ns string) Option {
 	return func(c *config) { c.namespace = ns }
 }
 
-// WithoutRouteLabel records every route under route="" (bounded
-// cardinality when routes are concrete paths). Default: route patterns.
+// WithoutRouteLabel records every route under route="", for applications
+// with so many routes (or Engine.Do scopes, which label the route) that a
+// series per route costs too much. The label is a matched route pattern,
+// never a concrete path. Default: route patterns.
 func WithoutRouteLabel() Option {
 	return func(c *config) { c.routeLabel = false }
 }
