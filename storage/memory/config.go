@@ -33,7 +33,8 @@ type config struct {
 type Option func(*config)
 
 // WithMaxEntries bounds the number of records (default DefaultMaxEntries,
-// 100,000). See WithMaxBytes for what happens at the bound.
+// 100,000; zero or a negative n keeps the default: the store is always
+// bounded). See WithMaxBytes for what happens at the bound.
 func WithMaxEntries(n int) Option {
 	return func(c *config) {
 		if n > 0 {
@@ -44,7 +45,8 @@ func WithMaxEntries(n int) Option {
 
 // WithMaxBytes bounds the memory the records take, counted as
 // EntryOverhead + len(key) + cap(payload) per record (default
-// DefaultMaxBytes, 256 MiB). Keep it well above the Engine's
+// DefaultMaxBytes, 256 MiB; zero or a negative n keeps the default). Keep
+// it well above the Engine's
 // MaxResponseBytes: a response larger than the whole bound is not stored.
 //
 // When either bound is reached, the store first reclaims every expired
