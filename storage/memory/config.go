@@ -46,8 +46,8 @@ func WithMaxEntries(n int) Option {
 // WithMaxBytes bounds the memory the records take, counted as
 // EntryOverhead + len(key) + cap(payload) per record (default
 // DefaultMaxBytes, 256 MiB; zero or a negative n keeps the default). Keep
-// it well above the Engine's
-// MaxResponseBytes: a response larger than the whole bound is not stored.
+// it well above the Engine's MaxResponseBytes: a response larger than the
+// whole bound is not stored.
 //
 // When either bound is reached, the store first reclaims every expired
 // record (and every uncommitted in-flight claim whose lease has expired,
