@@ -178,3 +178,22 @@ func TestMustPanicsOnError(t *testing.T) {
 	}()
 	core.Must(core.New())
 }
+
+// Events of Do carry Do's scope (a name the code chose), not the HTTP
+// scope kind the Engine was built with, which Do never uses.
+func TestDoEventsCarryDoScope(t *testing.T) {
+	rec := &coretest.Recorder{}
+	e := newEngine(t, core.WithTelemetry(rec))
+	ctx := context.Background()
+	ok := func(context.Context) ([]byte, error) { return []byte("ok"), nil }
+	if _, _, err := e.Do(ctx, "orders", "k", core.Fingerprint{1}, ok); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Do(ctx, "orders", "k", core.Fingerprint{2}, ok); !errors.Is(err, core.ErrMismatch) {
+		t.Fatalf("err = %v, want ErrMismatch", err)
+	}
+	evs := rec.Events(core.EventPayloadMismatch)
+	if len(evs) != 1 || evs[0].Scope != "orders" || evs[0].Route != "orders" || evs[0].Method != "DO" {
+		t.Fatalf("mismatch events = %+v, want one with scope and route orders, method DO", evs)
+	}
+}

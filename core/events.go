@@ -13,6 +13,9 @@ import (
 func (e *Engine) emit(r *request, ev *Event) {
 	ev.Time = time.Now()
 	ev.Scope = e.scopeName
+	if r.ex == nil { // Engine.Do: its scope is a name the code chose
+		ev.Scope = r.scope
+	}
 	ev.Method = r.m.Method
 	ev.Route = r.m.Route
 	if r.key != "" {

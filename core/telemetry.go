@@ -59,8 +59,9 @@ const (
 type Event struct {
 	Type EventType
 	Time time.Time
-	// Scope is the scope kind ("user_route") or custom scope name; the
-	// scope value itself may hold a user id and is not included.
+	// Scope is the scope kind ("user_route", or "custom" for a scope
+	// resolver): the scope value itself may hold a user id and is not
+	// included. For Engine.Do it is the scope Do was called with.
 	Scope string
 	// Key is the idempotency key, redacted to "h:" and a hash prefix
 	// unless key redaction is off.
