@@ -6,7 +6,7 @@ GO      ?= go
 MODULES := $(shell $(GO) work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
 RACE    ?= -race
 
-.PHONY: test fmt-check vet test-work test-modules fuzz-seeds bench demo staticcheck
+.PHONY: test fmt-check vet test-work test-modules fuzz-seeds bench demo staticcheck quick
 
 test: fmt-check vet test-work test-modules
 
@@ -48,3 +48,14 @@ bench:
 
 demo:
 	$(GO) run ./examples/demo
+
+# A faster loop while editing: formatting, vet and the tests of every
+# workspace package, but without the race detector, without the per-module
+# GOWORK=off pass, and without the suites that start real servers and
+# break things (QUICK_SKIP: the fault suite and the end-to-end tests).
+# Test results are cached as usual (QUICKFLAGS=-count=1 reruns them all).
+# `make test` is what CI runs; run it before pushing.
+QUICK_SKIP ?= /examples/(faults|e2e)$$
+QUICKFLAGS ?=
+quick: fmt-check vet
+	$(GO) test -short $(QUICKFLAGS) $$($(GO) list work | grep -Ev '$(QUICK_SKIP)')
