@@ -13,8 +13,11 @@ import (
 	"net/textproto"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/idemkit/idempotency/internal/canonjson"
 )
 
 // Fingerprint identifies a request's intent. Two requests with one key and
@@ -67,7 +70,11 @@ func WithHashFunc(newHash func() hash.Hash) HashOption {
 // change the request without changing its fingerprint. A matching key is
 // left out every time it occurs, however often it repeats.
 func WithIgnore(paths ...string) HashOption {
-	return func(h *CanonicalHasher) { h.ignore = compileIgnore(paths) }
+	return func(h *CanonicalHasher) {
+		// Bad paths are rejected by WithIgnoredFields; here they ignore
+		// nothing.
+		h.ignore, _ = canonjson.CompileIgnore(paths...)
+	}
 }
 
 // Default multipart limits; see WithMultipartLimits.
@@ -113,14 +120,14 @@ func WithoutFiles() HashOption {
 
 // CanonicalHasher is the default PayloadHasher. It hashes the method, the
 // concrete path, the query with its parameters sorted, and the body in a
-// canonical form chosen by content type: canonical JSON (see canonjson.go)
-// for JSON, sorted fields for forms, sorted fields plus file name, size,
+// canonical form chosen by content type: canonical JSON (see
+// internal/canonjson) for JSON, sorted fields for forms, sorted fields plus file name, size,
 // type and content hash for multipart, raw bytes otherwise. A body that
 // does not parse as its declared type is hashed raw, never rejected; the
 // one error is a multipart body over the part limits (WithMultipartLimits).
 type CanonicalHasher struct {
 	newHash        func() hash.Hash
-	ignore         *ignoreNode
+	ignore         *canonjson.Ignore
 	skipFiles      bool
 	maxParts       int
 	maxHeaderBytes int
@@ -129,8 +136,8 @@ type CanonicalHasher struct {
 
 type hashState struct {
 	h   hash.Hash
-	c   canon
-	hdr []byte
+	c   canonjson.Canon
+	buf []byte // framing, then the body kind and canonical body
 	sum []byte
 }
 
@@ -157,7 +164,6 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	st, _ := h.states.Get().(*hashState)
 	if st == nil {
 		st = &hashState{h: h.newHash()}
-		st.c.ignore = h.ignore
 	}
 	defer h.states.Put(st)
 	st.h.Reset()
@@ -165,14 +171,21 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	// pieces to a hash.Hash interface allocates for each.
 	// Each field is length-prefixed, so no path or query content (a
 	// decoded newline, say) can shift one field into the next.
-	b := append(st.hdr[:0], "idemkit/2\n"...)
+	b := append(st.buf[:0], "idemkit/2\n"...)
 	b = appendField(b, in.Method)
 	b = appendField(b, in.Path)
 	q := len(b)
 	b = appendCanonicalQuery(append(b, 0, 0, 0, 0), in.RawQuery)
 	binary.BigEndian.PutUint32(b[q:], uint32(len(b)-q-4))
-	st.hdr = b
-	if err := h.writeBody(st, in.ContentType, in.Body); err != nil {
+	b, err := h.writeBody(st.h, &st.c, b, in.ContentType, in.Body)
+	// Keep the buffer for the next request unless a huge body grew it:
+	// the pool must not pin that.
+	if cap(b) <= 256<<10 {
+		st.buf = b[:0]
+	} else {
+		st.buf = nil
+	}
+	if err != nil {
 		return Fingerprint{}, err
 	}
 	st.sum = st.h.Sum(st.sum[:0])
@@ -181,68 +194,42 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	return fp, nil
 }
 
-// writeBody hashes the framing in st.hdr followed by a body kind byte and
-// the body in canonical form. It fails only for a multipart body over the
-// part limits, and then writes nothing.
-func (h *CanonicalHasher) writeBody(st *hashState, contentType string, body []byte) error {
-	w := st.h
+// writeBody writes to w the framing in buf followed by a body kind byte
+// and the body in canonical form, which it appends to buf so that the
+// whole takes one Write. It returns buf, grown, for reuse. It fails only
+// for a multipart body over the part limits, and then writes nothing.
+func (h *CanonicalHasher) writeBody(w hash.Hash, c *canonjson.Canon, buf []byte, contentType string, body []byte) ([]byte, error) {
+	n := len(buf)
 	if len(body) > 0 {
 		switch mediaKind(contentType) {
 		case kindJSON:
-			st.c.out = st.c.out[:0]
-			st.c.members = st.c.members[:0]
-			err := st.c.run(body)
-			if err == nil {
-				w.Write(append(st.hdr, kindJSON))
-				w.Write(st.c.out)
-			}
-			st.c.shrink()
-			if err == nil {
-				return nil
+			var err error
+			if buf, err = c.Append(append(buf, kindJSON), body, h.ignore); err == nil {
+				w.Write(buf)
+				return buf, nil
 			}
 		case kindForm:
 			if vals, err := url.ParseQuery(string(body)); err == nil {
-				w.Write(append(st.hdr, kindForm))
+				buf = append(buf, kindForm)
+				w.Write(buf)
 				io.WriteString(w, vals.Encode())
-				return nil
+				return buf, nil
 			}
 		case kindMultipart:
-			mp, ok, err := h.canonicalMultipart([]byte{kindMultipart}, contentType, body)
+			mp, ok, err := h.canonicalMultipart(append(buf, kindMultipart), contentType, body)
 			if err != nil {
-				return err
+				return buf, err
 			}
 			if ok {
-				w.Write(st.hdr)
 				w.Write(mp)
-				return nil
+				return mp, nil
 			}
 		}
 	}
-	w.Write(append(st.hdr, kindRaw))
+	buf = append(buf[:n], kindRaw)
+	w.Write(buf)
 	w.Write(body)
-	return nil
-}
-
-// shrink drops scratch buffers that a huge body grew, so the pool does
-// not pin them.
-func (c *canon) shrink() {
-	const keep = 256 << 10
-	if cap(c.out) > keep {
-		c.out = nil
-	}
-	if cap(c.tmp) > keep {
-		c.tmp = nil
-	}
-	if cap(c.members) > 4096 {
-		c.members = nil
-	}
-	if cap(c.fold) > keep {
-		c.fold = nil
-	}
-	if cap(c.hashes) > 4096 || cap(c.frecs) > 4096 || cap(c.grp) > 4096 {
-		c.hashes, c.frecs, c.grp = nil, nil, nil
-	}
-	c.src = nil
+	return buf, nil
 }
 
 // mediaKind classifies a Content-Type without allocating for the common
@@ -352,7 +339,7 @@ func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, bod
 			dst = append(dst, 0)
 			dst = append(dst, p.ctype...)
 			dst = append(dst, 0)
-			dst = appendInt(dst, p.size)
+			dst = strconv.AppendInt(dst, int64(p.size), 10)
 		} else {
 			dst = append(dst, 'V')
 		}
@@ -378,3 +365,7 @@ func partHeaderCost(hdr textproto.MIMEHeader) int {
 	}
 	return n
 }
+
+// appendInt appends n in decimal (frameKey's length prefix). It stays as
+// a name so that scope.go need not change with canonjson's move.
+func appendInt(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }
