@@ -48,17 +48,50 @@ type PayloadHasherFunc func(in *FingerprintInput) (Fingerprint, error)
 // Fingerprint calls f(in).
 func (f PayloadHasherFunc) Fingerprint(in *FingerprintInput) (Fingerprint, error) { return f(in) }
 
-// HashOption configures a CanonicalHasher.
-type HashOption func(*CanonicalHasher)
-
-// WithHashFunc sets the hash algorithm, e.g. the xxh3-128 module's
-// constructor. Sums longer than 32 bytes are truncated. Default SHA-256.
-func WithHashFunc(newHash func() hash.Hash) HashOption {
-	return func(h *CanonicalHasher) { h.newHash = newHash }
+// HashOption configures a CanonicalHasher. Every HashOption is also an
+// Option: passed to New, it configures the Engine's default hasher, so one
+// set of options serves both. Options apply in order; an invalid one makes
+// NewCanonicalHasher (or New) return an error wrapping ErrInvalidOption.
+// With WithPayloadHasher, New rejects them: configure your own hasher
+// instead.
+type HashOption interface {
+	Option
+	applyHash(*CanonicalHasher) error
 }
 
-// WithIgnore leaves JSON members out of the fingerprint by dotted path;
-// "*" matches any key or array element: "items.*.timestamp".
+type hashOption func(*CanonicalHasher) error
+
+func (f hashOption) applyHash(h *CanonicalHasher) error { return f(h) }
+
+// apply keeps the option for the default hasher, which New builds once
+// every option is in.
+func (f hashOption) apply(c *config) error {
+	c.hashOpts = append(c.hashOpts[:len(c.hashOpts):len(c.hashOpts)], f)
+	return nil
+}
+
+// WithHashAlgorithm sets the hash of the canonical fingerprint, e.g.
+// idemxxh3.New for XXH3-128 (module xxh3). Default crypto/sha256.New.
+// SHA-256 resists crafted collisions; XXH3 is faster and suits payloads
+// whose senders are trusted not to search for collisions. Sums must be at
+// least 16 bytes; those longer than 32 are truncated.
+func WithHashAlgorithm(newHash func() hash.Hash) HashOption {
+	return hashOption(func(h *CanonicalHasher) error {
+		if newHash == nil {
+			return invalid("nil hash constructor")
+		}
+		if n := newHash().Size(); n < 16 {
+			return invalid("hash sums of %d bytes are too short for fingerprints (need at least 16)", n)
+		}
+		h.newHash = newHash
+		return nil
+	})
+}
+
+// WithIgnoredFields leaves JSON members out of the fingerprint, by dotted
+// path: "metadata.client_request_id", "items.*.timestamp", "*" matching
+// any key or array element. Several calls add up. A path that is empty or
+// has an empty segment ("a..b", ".a") is invalid.
 //
 // Path segments match keys exactly (after unescaping), case-sensitively,
 // although encoding/json and sonic would decode "Timestamp" or "TIMESTAMP"
@@ -69,12 +102,18 @@ func WithHashFunc(newHash func() hash.Hash) HashOption {
 // struct field whose name differs only in case, a key of a decoded map)
 // change the request without changing its fingerprint. A matching key is
 // left out every time it occurs, however often it repeats.
-func WithIgnore(paths ...string) HashOption {
-	return func(h *CanonicalHasher) {
-		// Bad paths are rejected by WithIgnoredFields; here they ignore
-		// nothing.
-		h.ignore, _ = canonjson.CompileIgnore(paths...)
-	}
+func WithIgnoredFields(paths ...string) HashOption {
+	return hashOption(func(h *CanonicalHasher) error {
+		ig, err := canonjson.CompileIgnore(paths...) // validates
+		if err != nil {
+			return invalid("ignored field path: %v", err)
+		}
+		if ig == nil {
+			return nil
+		}
+		h.ignorePaths = append(h.ignorePaths[:len(h.ignorePaths):len(h.ignorePaths)], paths...)
+		return nil
+	})
 }
 
 // Default multipart limits; see WithMultipartLimits.
@@ -102,20 +141,24 @@ const (
 // them (it limits one part to 10,000 header lines on its own). Zero or a
 // negative value leaves a limit at its default; math.MaxInt removes it.
 func WithMultipartLimits(maxParts, maxHeaderBytes int) HashOption {
-	return func(h *CanonicalHasher) {
+	return hashOption(func(h *CanonicalHasher) error {
 		if maxParts > 0 {
 			h.maxParts = maxParts
 		}
 		if maxHeaderBytes > 0 {
 			h.maxHeaderBytes = maxHeaderBytes
 		}
-	}
+		return nil
+	})
 }
 
 // WithoutFiles leaves multipart file parts out of the fingerprint (their
 // field names still count).
 func WithoutFiles() HashOption {
-	return func(h *CanonicalHasher) { h.skipFiles = true }
+	return hashOption(func(h *CanonicalHasher) error {
+		h.skipFiles = true
+		return nil
+	})
 }
 
 // CanonicalHasher is the default PayloadHasher. It hashes the method, the
@@ -127,6 +170,7 @@ func WithoutFiles() HashOption {
 // one error is a multipart body over the part limits (WithMultipartLimits).
 type CanonicalHasher struct {
 	newHash        func() hash.Hash
+	ignorePaths    []string // WithIgnoredFields, compiled into ignore
 	ignore         *canonjson.Ignore
 	skipFiles      bool
 	maxParts       int
@@ -141,11 +185,32 @@ type hashState struct {
 	sum []byte
 }
 
-// NewCanonicalHasher returns the default hasher with opts applied.
-func NewCanonicalHasher(opts ...HashOption) *CanonicalHasher {
+// NewCanonicalHasher returns the default hasher with opts applied. It
+// returns an error wrapping ErrInvalidOption when an option is invalid.
+func NewCanonicalHasher(opts ...HashOption) (*CanonicalHasher, error) {
 	h := &CanonicalHasher{newHash: sha256.New, maxParts: DefaultMaxParts, maxHeaderBytes: DefaultMaxPartHeaderBytes}
 	for _, o := range opts {
-		o(h)
+		if o == nil {
+			continue
+		}
+		if err := o.applyHash(h); err != nil {
+			return nil, err
+		}
+	}
+	ig, err := canonjson.CompileIgnore(h.ignorePaths...)
+	if err != nil { // each path was checked: cannot happen
+		return nil, invalid("ignored field path: %v", err)
+	}
+	h.ignore, h.ignorePaths = ig, nil
+	return h, nil
+}
+
+// MustCanonicalHasher is NewCanonicalHasher for options known to be
+// valid: it panics on an error.
+func MustCanonicalHasher(opts ...HashOption) *CanonicalHasher {
+	h, err := NewCanonicalHasher(opts...)
+	if err != nil {
+		panic(err)
 	}
 	return h
 }

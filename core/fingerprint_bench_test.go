@@ -82,7 +82,7 @@ func BenchmarkFingerprintKeys(b *testing.B) {
 	} {
 		in := &core.FingerprintInput{Method: "POST", Path: "/payments", ContentType: "application/json", Body: bc.body}
 		b.Run(bc.name, func(b *testing.B) {
-			h := core.NewCanonicalHasher()
+			h := core.MustCanonicalHasher()
 			b.SetBytes(int64(len(bc.body)))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
@@ -111,7 +111,7 @@ func BenchmarkFingerprint(b *testing.B) {
 	for _, sz := range benchSizes() {
 		in := &core.FingerprintInput{Method: "POST", Path: "/payments", ContentType: "application/json", Body: sz.body}
 		b.Run("canonical/"+sz.name, func(b *testing.B) {
-			h := core.NewCanonicalHasher()
+			h := core.MustCanonicalHasher()
 			b.SetBytes(int64(len(sz.body)))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
@@ -194,7 +194,7 @@ func BenchmarkFingerprintMultipart(b *testing.B) {
 	for _, bc := range []struct{ name, body string }{{"typical", typical}, {"100k-parts", manyParts}, {"header-lines", manyHeaders}} {
 		in := &core.FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: []byte(bc.body)}
 		b.Run(bc.name, func(b *testing.B) {
-			h := core.NewCanonicalHasher()
+			h := core.MustCanonicalHasher()
 			b.SetBytes(int64(len(bc.body)))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {

@@ -124,10 +124,10 @@ func FuzzMultipart(f *testing.F) {
 	}
 	f.Add(seed(many...))
 	ct := "multipart/form-data; boundary=" + fuzzBoundary
-	h := NewCanonicalHasher()
-	nf := NewCanonicalHasher(WithoutFiles())
+	h := MustCanonicalHasher()
+	nf := MustCanonicalHasher(WithoutFiles())
 	const smallParts, smallHeader = 3, 1000
-	small := NewCanonicalHasher(WithMultipartLimits(smallParts, smallHeader))
+	small := MustCanonicalHasher(WithMultipartLimits(smallParts, smallHeader))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		in := FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: body}
 		raw := fp(t, h, FingerprintInput{Method: "POST", Path: "/upload", ContentType: "application/octet-stream", Body: body})
