@@ -356,7 +356,8 @@ func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, bod
 	}
 	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	var parts []multipartPart
-	var buf []byte // io.Copy would allocate 32 KiB per part
+	var buf []byte  // io.Copy would allocate 32 KiB per part
+	var d hash.Hash // one digest, reset for each part
 	headerBytes := 0
 	for {
 		p, err := r.NextRawPart()
@@ -374,9 +375,11 @@ func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, bod
 		}
 		mp := multipartPart{name: p.FormName(), filename: p.FileName(), ctype: p.Header.Get("Content-Type")}
 		mp.isFile = mp.filename != ""
-		d := sha256.New()
 		if buf == nil {
 			buf = make([]byte, 8<<10)
+			d = sha256.New()
+		} else {
+			d.Reset()
 		}
 		n, err := io.CopyBuffer(d, p, buf)
 		if err != nil {
