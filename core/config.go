@@ -2,7 +2,6 @@ package core
 
 import (
 	"fmt"
-	"hash"
 	"net/http"
 	"strings"
 	"time"
@@ -45,11 +44,10 @@ type config struct {
 	scopeResolver ScopeResolver
 	userResolver  func(Request) string
 
-	checkPayload  bool
-	hasher        PayloadHasher
-	newHash       func() hash.Hash
-	maxBodyBytes  int64
-	ignoredFields []string
+	checkPayload bool
+	hasher       PayloadHasher
+	hashOpts     []HashOption // for the default hasher
+	maxBodyBytes int64
 
 	serializer       ResponseSerializer
 	maxResponseBytes int
@@ -351,39 +349,6 @@ func WithPayloadHasher(h PayloadHasher) Option {
 		}
 		c.hasher = h
 		c.checkPayload = true
-		return nil
-	})
-}
-
-// WithHashAlgorithm sets the hash of the default canonical fingerprint,
-// e.g. idemxxh3.New for XXH3-128 (module xxh3). Default crypto/sha256.New.
-// SHA-256 resists crafted collisions; XXH3 is faster and suits payloads
-// whose senders are trusted not to search for collisions.
-func WithHashAlgorithm(newHash func() hash.Hash) Option {
-	return optionFunc(func(c *config) error {
-		if newHash == nil {
-			return invalid("nil hash constructor")
-		}
-		if n := newHash().Size(); n < 16 {
-			return invalid("hash sums of %d bytes are too short for fingerprints (need at least 16)", n)
-		}
-		c.newHash = newHash
-		return nil
-	})
-}
-
-// WithIgnoredFields leaves JSON fields out of the default fingerprint, by
-// dotted path: "metadata.client_request_id", "items.*.timestamp". Paths
-// match keys exactly and case-sensitively, every occurrence of a repeated
-// key included (see WithIgnore).
-func WithIgnoredFields(paths ...string) Option {
-	return optionFunc(func(c *config) error {
-		for _, p := range paths {
-			if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..") {
-				return invalid("ignored field path %q", p)
-			}
-		}
-		c.ignoredFields = append(c.ignoredFields[:len(c.ignoredFields):len(c.ignoredFields)], paths...)
 		return nil
 	})
 }

@@ -49,13 +49,13 @@ func New(opts ...Option) (*Engine, error) {
 		c.validator = UUID()
 	}
 	if c.hasher == nil {
-		hopts := []HashOption{WithIgnore(c.ignoredFields...)}
-		if c.newHash != nil {
-			hopts = append(hopts, WithHashFunc(c.newHash))
+		h, err := NewCanonicalHasher(c.hashOpts...)
+		if err != nil {
+			return nil, err
 		}
-		c.hasher = NewCanonicalHasher(hopts...)
-	} else if len(c.ignoredFields) > 0 || c.newHash != nil {
-		return nil, invalid("ignored fields and hash algorithm configure the default hasher; set them on your own PayloadHasher instead")
+		c.hasher = h
+	} else if len(c.hashOpts) > 0 {
+		return nil, invalid("hasher options (hash algorithm, ignored fields, multipart limits, files) configure the default hasher; pass them to NewCanonicalHasher for your own PayloadHasher instead")
 	}
 	if c.serializer == nil {
 		c.serializer = BinarySerializer{}

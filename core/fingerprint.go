@@ -13,8 +13,11 @@ import (
 	"net/textproto"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/idemkit/idempotency/internal/canonjson"
 )
 
 // Fingerprint identifies a request's intent. Two requests with one key and
@@ -45,17 +48,50 @@ type PayloadHasherFunc func(in *FingerprintInput) (Fingerprint, error)
 // Fingerprint calls f(in).
 func (f PayloadHasherFunc) Fingerprint(in *FingerprintInput) (Fingerprint, error) { return f(in) }
 
-// HashOption configures a CanonicalHasher.
-type HashOption func(*CanonicalHasher)
-
-// WithHashFunc sets the hash algorithm, e.g. the xxh3-128 module's
-// constructor. Sums longer than 32 bytes are truncated. Default SHA-256.
-func WithHashFunc(newHash func() hash.Hash) HashOption {
-	return func(h *CanonicalHasher) { h.newHash = newHash }
+// HashOption configures a CanonicalHasher. Every HashOption is also an
+// Option: passed to New, it configures the Engine's default hasher, so one
+// set of options serves both. Options apply in order; an invalid one makes
+// NewCanonicalHasher (or New) return an error wrapping ErrInvalidOption.
+// With WithPayloadHasher, New rejects them: configure your own hasher
+// instead.
+type HashOption interface {
+	Option
+	applyHash(*CanonicalHasher) error
 }
 
-// WithIgnore leaves JSON members out of the fingerprint by dotted path;
-// "*" matches any key or array element: "items.*.timestamp".
+type hashOption func(*CanonicalHasher) error
+
+func (f hashOption) applyHash(h *CanonicalHasher) error { return f(h) }
+
+// apply keeps the option for the default hasher, which New builds once
+// every option is in.
+func (f hashOption) apply(c *config) error {
+	c.hashOpts = append(c.hashOpts[:len(c.hashOpts):len(c.hashOpts)], f)
+	return nil
+}
+
+// WithHashAlgorithm sets the hash of the canonical fingerprint, e.g.
+// idemxxh3.New for XXH3-128 (module xxh3). Default crypto/sha256.New.
+// SHA-256 resists crafted collisions; XXH3 is faster and suits payloads
+// whose senders are trusted not to search for collisions. Sums must be at
+// least 16 bytes; those longer than 32 are truncated.
+func WithHashAlgorithm(newHash func() hash.Hash) HashOption {
+	return hashOption(func(h *CanonicalHasher) error {
+		if newHash == nil {
+			return invalid("nil hash constructor")
+		}
+		if n := newHash().Size(); n < 16 {
+			return invalid("hash sums of %d bytes are too short for fingerprints (need at least 16)", n)
+		}
+		h.newHash = newHash
+		return nil
+	})
+}
+
+// WithIgnoredFields leaves JSON members out of the fingerprint, by dotted
+// path: "metadata.client_request_id", "items.*.timestamp", "*" matching
+// any key or array element. Several calls add up. A path that is empty or
+// has an empty segment ("a..b", ".a") is invalid.
 //
 // Path segments match keys exactly (after unescaping), case-sensitively,
 // although encoding/json and sonic would decode "Timestamp" or "TIMESTAMP"
@@ -66,8 +102,18 @@ func WithHashFunc(newHash func() hash.Hash) HashOption {
 // struct field whose name differs only in case, a key of a decoded map)
 // change the request without changing its fingerprint. A matching key is
 // left out every time it occurs, however often it repeats.
-func WithIgnore(paths ...string) HashOption {
-	return func(h *CanonicalHasher) { h.ignore = compileIgnore(paths) }
+func WithIgnoredFields(paths ...string) HashOption {
+	return hashOption(func(h *CanonicalHasher) error {
+		ig, err := canonjson.CompileIgnore(paths...) // validates
+		if err != nil {
+			return invalid("ignored field path: %v", err)
+		}
+		if ig == nil {
+			return nil
+		}
+		h.ignorePaths = append(h.ignorePaths[:len(h.ignorePaths):len(h.ignorePaths)], paths...)
+		return nil
+	})
 }
 
 // Default multipart limits; see WithMultipartLimits.
@@ -95,32 +141,37 @@ const (
 // them (it limits one part to 10,000 header lines on its own). Zero or a
 // negative value leaves a limit at its default; math.MaxInt removes it.
 func WithMultipartLimits(maxParts, maxHeaderBytes int) HashOption {
-	return func(h *CanonicalHasher) {
+	return hashOption(func(h *CanonicalHasher) error {
 		if maxParts > 0 {
 			h.maxParts = maxParts
 		}
 		if maxHeaderBytes > 0 {
 			h.maxHeaderBytes = maxHeaderBytes
 		}
-	}
+		return nil
+	})
 }
 
 // WithoutFiles leaves multipart file parts out of the fingerprint (their
 // field names still count).
 func WithoutFiles() HashOption {
-	return func(h *CanonicalHasher) { h.skipFiles = true }
+	return hashOption(func(h *CanonicalHasher) error {
+		h.skipFiles = true
+		return nil
+	})
 }
 
 // CanonicalHasher is the default PayloadHasher. It hashes the method, the
 // concrete path, the query with its parameters sorted, and the body in a
-// canonical form chosen by content type: canonical JSON (see canonjson.go)
-// for JSON, sorted fields for forms, sorted fields plus file name, size,
+// canonical form chosen by content type: canonical JSON (see
+// internal/canonjson) for JSON, sorted fields for forms, sorted fields plus file name, size,
 // type and content hash for multipart, raw bytes otherwise. A body that
 // does not parse as its declared type is hashed raw, never rejected; the
 // one error is a multipart body over the part limits (WithMultipartLimits).
 type CanonicalHasher struct {
 	newHash        func() hash.Hash
-	ignore         *ignoreNode
+	ignorePaths    []string // WithIgnoredFields, compiled into ignore
+	ignore         *canonjson.Ignore
 	skipFiles      bool
 	maxParts       int
 	maxHeaderBytes int
@@ -129,16 +180,37 @@ type CanonicalHasher struct {
 
 type hashState struct {
 	h   hash.Hash
-	c   canon
-	hdr []byte
+	c   canonjson.Canon
+	buf []byte // framing, then the body kind and canonical body
 	sum []byte
 }
 
-// NewCanonicalHasher returns the default hasher with opts applied.
-func NewCanonicalHasher(opts ...HashOption) *CanonicalHasher {
+// NewCanonicalHasher returns the default hasher with opts applied. It
+// returns an error wrapping ErrInvalidOption when an option is invalid.
+func NewCanonicalHasher(opts ...HashOption) (*CanonicalHasher, error) {
 	h := &CanonicalHasher{newHash: sha256.New, maxParts: DefaultMaxParts, maxHeaderBytes: DefaultMaxPartHeaderBytes}
 	for _, o := range opts {
-		o(h)
+		if o == nil {
+			continue
+		}
+		if err := o.applyHash(h); err != nil {
+			return nil, err
+		}
+	}
+	ig, err := canonjson.CompileIgnore(h.ignorePaths...)
+	if err != nil { // each path was checked: cannot happen
+		return nil, invalid("ignored field path: %v", err)
+	}
+	h.ignore, h.ignorePaths = ig, nil
+	return h, nil
+}
+
+// MustCanonicalHasher is NewCanonicalHasher for options known to be
+// valid: it panics on an error.
+func MustCanonicalHasher(opts ...HashOption) *CanonicalHasher {
+	h, err := NewCanonicalHasher(opts...)
+	if err != nil {
+		panic(err)
 	}
 	return h
 }
@@ -157,7 +229,6 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	st, _ := h.states.Get().(*hashState)
 	if st == nil {
 		st = &hashState{h: h.newHash()}
-		st.c.ignore = h.ignore
 	}
 	defer h.states.Put(st)
 	st.h.Reset()
@@ -165,14 +236,21 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	// pieces to a hash.Hash interface allocates for each.
 	// Each field is length-prefixed, so no path or query content (a
 	// decoded newline, say) can shift one field into the next.
-	b := append(st.hdr[:0], "idemkit/2\n"...)
+	b := append(st.buf[:0], "idemkit/2\n"...)
 	b = appendField(b, in.Method)
 	b = appendField(b, in.Path)
 	q := len(b)
 	b = appendCanonicalQuery(append(b, 0, 0, 0, 0), in.RawQuery)
 	binary.BigEndian.PutUint32(b[q:], uint32(len(b)-q-4))
-	st.hdr = b
-	if err := h.writeBody(st, in.ContentType, in.Body); err != nil {
+	b, err := h.writeBody(st.h, &st.c, b, in.ContentType, in.Body)
+	// Keep the buffer for the next request unless a huge body grew it:
+	// the pool must not pin that.
+	if cap(b) <= 256<<10 {
+		st.buf = b[:0]
+	} else {
+		st.buf = nil
+	}
+	if err != nil {
 		return Fingerprint{}, err
 	}
 	st.sum = st.h.Sum(st.sum[:0])
@@ -181,68 +259,42 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	return fp, nil
 }
 
-// writeBody hashes the framing in st.hdr followed by a body kind byte and
-// the body in canonical form. It fails only for a multipart body over the
-// part limits, and then writes nothing.
-func (h *CanonicalHasher) writeBody(st *hashState, contentType string, body []byte) error {
-	w := st.h
+// writeBody writes to w the framing in buf followed by a body kind byte
+// and the body in canonical form, which it appends to buf so that the
+// whole takes one Write. It returns buf, grown, for reuse. It fails only
+// for a multipart body over the part limits, and then writes nothing.
+func (h *CanonicalHasher) writeBody(w hash.Hash, c *canonjson.Canon, buf []byte, contentType string, body []byte) ([]byte, error) {
+	n := len(buf)
 	if len(body) > 0 {
 		switch mediaKind(contentType) {
 		case kindJSON:
-			st.c.out = st.c.out[:0]
-			st.c.members = st.c.members[:0]
-			err := st.c.run(body)
-			if err == nil {
-				w.Write(append(st.hdr, kindJSON))
-				w.Write(st.c.out)
-			}
-			st.c.shrink()
-			if err == nil {
-				return nil
+			var err error
+			if buf, err = c.Append(append(buf, kindJSON), body, h.ignore); err == nil {
+				w.Write(buf)
+				return buf, nil
 			}
 		case kindForm:
 			if vals, err := url.ParseQuery(string(body)); err == nil {
-				w.Write(append(st.hdr, kindForm))
+				buf = append(buf, kindForm)
+				w.Write(buf)
 				io.WriteString(w, vals.Encode())
-				return nil
+				return buf, nil
 			}
 		case kindMultipart:
-			mp, ok, err := h.canonicalMultipart([]byte{kindMultipart}, contentType, body)
+			mp, ok, err := h.canonicalMultipart(append(buf, kindMultipart), contentType, body)
 			if err != nil {
-				return err
+				return buf, err
 			}
 			if ok {
-				w.Write(st.hdr)
 				w.Write(mp)
-				return nil
+				return mp, nil
 			}
 		}
 	}
-	w.Write(append(st.hdr, kindRaw))
+	buf = append(buf[:n], kindRaw)
+	w.Write(buf)
 	w.Write(body)
-	return nil
-}
-
-// shrink drops scratch buffers that a huge body grew, so the pool does
-// not pin them.
-func (c *canon) shrink() {
-	const keep = 256 << 10
-	if cap(c.out) > keep {
-		c.out = nil
-	}
-	if cap(c.tmp) > keep {
-		c.tmp = nil
-	}
-	if cap(c.members) > 4096 {
-		c.members = nil
-	}
-	if cap(c.fold) > keep {
-		c.fold = nil
-	}
-	if cap(c.hashes) > 4096 || cap(c.frecs) > 4096 || cap(c.grp) > 4096 {
-		c.hashes, c.frecs, c.grp = nil, nil, nil
-	}
-	c.src = nil
+	return buf, nil
 }
 
 // mediaKind classifies a Content-Type without allocating for the common
@@ -304,7 +356,8 @@ func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, bod
 	}
 	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	var parts []multipartPart
-	var buf []byte // io.Copy would allocate 32 KiB per part
+	var buf []byte  // io.Copy would allocate 32 KiB per part
+	var d hash.Hash // one digest, reset for each part
 	headerBytes := 0
 	for {
 		p, err := r.NextRawPart()
@@ -322,9 +375,11 @@ func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, bod
 		}
 		mp := multipartPart{name: p.FormName(), filename: p.FileName(), ctype: p.Header.Get("Content-Type")}
 		mp.isFile = mp.filename != ""
-		d := sha256.New()
 		if buf == nil {
 			buf = make([]byte, 8<<10)
+			d = sha256.New()
+		} else {
+			d.Reset()
 		}
 		n, err := io.CopyBuffer(d, p, buf)
 		if err != nil {
@@ -352,7 +407,7 @@ func (h *CanonicalHasher) canonicalMultipart(dst []byte, contentType string, bod
 			dst = append(dst, 0)
 			dst = append(dst, p.ctype...)
 			dst = append(dst, 0)
-			dst = appendInt(dst, p.size)
+			dst = strconv.AppendInt(dst, int64(p.size), 10)
 		} else {
 			dst = append(dst, 'V')
 		}
@@ -378,3 +433,7 @@ func partHeaderCost(hdr textproto.MIMEHeader) int {
 	}
 	return n
 }
+
+// appendInt appends n in decimal (frameKey's length prefix). It stays as
+// a name so that scope.go need not change with canonjson's move.
+func appendInt(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }

@@ -3,6 +3,7 @@ package core_test
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -82,17 +83,43 @@ func BenchmarkFingerprintKeys(b *testing.B) {
 	} {
 		in := &core.FingerprintInput{Method: "POST", Path: "/payments", ContentType: "application/json", Body: bc.body}
 		b.Run(bc.name, func(b *testing.B) {
-			h := core.NewCanonicalHasher()
-			b.SetBytes(int64(len(bc.body)))
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				sink, _ = h.Fingerprint(in)
-			}
+			benchHasher(b, in, nil)
 		})
 	}
 }
 
 var sink core.Fingerprint
+
+// benchHasher measures the default hasher on in. Outside the timed loop
+// it checks that the body is canonicalised (not hashed raw, which would
+// look fast) or fails with wantErr, and that the last timed run gave the
+// same result as the first.
+func benchHasher(b *testing.B, in *core.FingerprintInput, wantErr error) {
+	h := core.MustCanonicalHasher()
+	want, err := h.Fingerprint(in)
+	if !errors.Is(err, wantErr) {
+		b.Fatalf("Fingerprint error %v, want %v", err, wantErr)
+	}
+	if wantErr == nil {
+		raw := *in
+		raw.ContentType = "application/octet-stream"
+		if r, err := h.Fingerprint(&raw); err != nil || r == want {
+			b.Fatalf("%s body hashed as raw bytes (%v)", in.ContentType, err)
+		}
+	}
+	b.SetBytes(int64(len(in.Body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var got core.Fingerprint
+	for i := 0; i < b.N; i++ {
+		got, err = h.Fingerprint(in)
+	}
+	b.StopTimer()
+	if got != want || !errors.Is(err, wantErr) {
+		b.Fatalf("last run gave %s, %v; want %s, %v", got, err, want, wantErr)
+	}
+	sink = got
+}
 
 func benchSizes() []struct {
 	name string
@@ -111,18 +138,17 @@ func BenchmarkFingerprint(b *testing.B) {
 	for _, sz := range benchSizes() {
 		in := &core.FingerprintInput{Method: "POST", Path: "/payments", ContentType: "application/json", Body: sz.body}
 		b.Run("canonical/"+sz.name, func(b *testing.B) {
-			h := core.NewCanonicalHasher()
-			b.SetBytes(int64(len(sz.body)))
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				sink, _ = h.Fingerprint(in)
-			}
+			benchHasher(b, in, nil)
 		})
 		b.Run("raw-sha256/"+sz.name, func(b *testing.B) {
+			want := sha256.Sum256(sz.body)
 			b.SetBytes(int64(len(sz.body)))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				sink = sha256.Sum256(sz.body)
+			}
+			if sink != want {
+				b.Fatal("raw SHA-256 changed")
 			}
 		})
 		b.Run("sonic-decode-sort-encode/"+sz.name, func(b *testing.B) {
@@ -191,15 +217,13 @@ func BenchmarkFingerprintMultipart(b *testing.B) {
 		fmt.Fprintf(&lines, "X-%d: v\r\n", i)
 	}
 	manyHeaders := strings.Repeat(part(lines.String(), ""), 100) + "--" + boundary + "--\r\n"
-	for _, bc := range []struct{ name, body string }{{"typical", typical}, {"100k-parts", manyParts}, {"header-lines", manyHeaders}} {
+	for _, bc := range []struct {
+		name, body string
+		err        error // the hostile bodies are refused, at a limit
+	}{{"typical", typical, nil}, {"100k-parts", manyParts, core.ErrMultipartLimit}, {"header-lines", manyHeaders, core.ErrMultipartLimit}} {
 		in := &core.FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: []byte(bc.body)}
 		b.Run(bc.name, func(b *testing.B) {
-			h := core.NewCanonicalHasher()
-			b.SetBytes(int64(len(bc.body)))
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				sink, _ = h.Fingerprint(in)
-			}
+			benchHasher(b, in, bc.err)
 		})
 	}
 }

@@ -31,7 +31,7 @@ func post(ct, body string) FingerprintInput {
 }
 
 func TestFingerprintJSONCanonical(t *testing.T) {
-	h := NewCanonicalHasher()
+	h := MustCanonicalHasher()
 	base := fp(t, h, post(jsonCT, `{"amount":100,"currency":"EUR","meta":{"a":1,"b":[1,2]}}`))
 	same := []string{
 		`{"currency":"EUR","amount":100,"meta":{"b":[1,2],"a":1}}`,
@@ -76,7 +76,7 @@ func TestFingerprintJSONCanonical(t *testing.T) {
 }
 
 func TestFingerprintRequestLine(t *testing.T) {
-	h := NewCanonicalHasher()
+	h := MustCanonicalHasher()
 	in := FingerprintInput{Method: "POST", Path: "/payments/1", RawQuery: "a=1&b=2", ContentType: jsonCT, Body: []byte(`{"x":1}`)}
 	base := fp(t, h, in)
 	variants := map[string]func(*FingerprintInput){
@@ -124,7 +124,7 @@ func TestFingerprintRequestLine(t *testing.T) {
 }
 
 func TestFingerprintForm(t *testing.T) {
-	h := NewCanonicalHasher()
+	h := MustCanonicalHasher()
 	const ct = "application/x-www-form-urlencoded"
 	base := fp(t, h, post(ct, "amount=100&currency=EUR&tag=a&tag=b"))
 	for _, body := range []string{"currency=EUR&amount=100&tag=a&tag=b", "tag=a&currency=EUR&tag=b&amount=100", "amount=1%30%30&currency=%45UR&tag=a&tag=b"} {
@@ -183,7 +183,7 @@ func multipartBody(t testing.TB, boundary string, parts ...mpPart) (string, []by
 }
 
 func TestFingerprintMultipart(t *testing.T) {
-	h := NewCanonicalHasher()
+	h := MustCanonicalHasher()
 	fields := []mpPart{
 		{name: "amount", content: "100"},
 		{name: "currency", content: "EUR"},
@@ -236,7 +236,7 @@ func TestFingerprintMultipart(t *testing.T) {
 
 	// WithoutFiles: file content, name, type and size no longer count, but
 	// the field does.
-	nf := NewCanonicalHasher(WithoutFiles())
+	nf := MustCanonicalHasher(WithoutFiles())
 	nfBase := fp(t, nf, mp("b1", fields...))
 	for _, name := range []string{"file content", "file name", "file type", "empty file"} {
 		if fp(t, nf, mp("b1", changes[name]...)) != nfBase {
@@ -254,7 +254,7 @@ func TestFingerprintMultipart(t *testing.T) {
 }
 
 func TestFingerprintMultipartInvalid(t *testing.T) {
-	h := NewCanonicalHasher()
+	h := MustCanonicalHasher()
 	raw := func(body string) Fingerprint { return fp(t, h, post("application/octet-stream", body)) }
 	for _, tt := range []struct{ ct, body string }{
 		{"multipart/form-data", "--x\r\n\r\nv\r\n--x--\r\n"},                // no boundary
@@ -288,27 +288,27 @@ func TestFingerprintMultipartLimits(t *testing.T) {
 		}
 	}
 	t.Run("parts, default", func(t *testing.T) {
-		h := NewCanonicalHasher()
+		h := MustCanonicalHasher()
 		fp(t, h, manyParts(DefaultMaxParts))
 		over(t, h, manyParts(DefaultMaxParts+1), "more than 1000 parts")
 		over(t, h, manyParts(100_000), "more than 1000 parts")
-		over(t, NewCanonicalHasher(WithoutFiles()), manyParts(DefaultMaxParts+1), "more than 1000 parts")
+		over(t, MustCanonicalHasher(WithoutFiles()), manyParts(DefaultMaxParts+1), "more than 1000 parts")
 		// Zero and negative values keep the defaults.
-		over(t, NewCanonicalHasher(WithMultipartLimits(0, -1)), manyParts(DefaultMaxParts+1), "more than 1000 parts")
+		over(t, MustCanonicalHasher(WithMultipartLimits(0, -1)), manyParts(DefaultMaxParts+1), "more than 1000 parts")
 	})
 	t.Run("parts, configured", func(t *testing.T) {
-		h := NewCanonicalHasher(WithMultipartLimits(3, 0))
+		h := MustCanonicalHasher(WithMultipartLimits(3, 0))
 		fp(t, h, manyParts(3))
 		over(t, h, manyParts(4), "more than 3 parts")
-		fp(t, NewCanonicalHasher(WithMultipartLimits(math.MaxInt, 0)), manyParts(DefaultMaxParts+1))
+		fp(t, MustCanonicalHasher(WithMultipartLimits(math.MaxInt, 0)), manyParts(DefaultMaxParts+1))
 	})
 	t.Run("header bytes", func(t *testing.T) {
 		// 100 for the part, and 100 plus `Content-Disposition: form-data; name="a"` + CRLF.
 		const one = 100 + 100 + len("Content-Disposition") + len(`form-data; name="a"`) + 4
 		ct, body := multipartBody(t, "b", mpPart{name: "a", content: "1"}, mpPart{name: "a", content: "2"})
 		in := FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: body}
-		fp(t, NewCanonicalHasher(WithMultipartLimits(0, 2*one)), in)
-		over(t, NewCanonicalHasher(WithMultipartLimits(0, 2*one-1)), in, fmt.Sprintf("more than %d bytes of part headers", 2*one-1))
+		fp(t, MustCanonicalHasher(WithMultipartLimits(0, 2*one)), in)
+		over(t, MustCanonicalHasher(WithMultipartLimits(0, 2*one-1)), in, fmt.Sprintf("more than %d bytes of part headers", 2*one-1))
 		// The default, 1 MiB: 1,000 ordinary parts fit; 500 parts with
 		// long file names do not.
 		parts := make([]mpPart, DefaultMaxParts)
@@ -316,15 +316,15 @@ func TestFingerprintMultipartLimits(t *testing.T) {
 			parts[i] = mpPart{name: fmt.Sprintf("field%d", i), filename: fmt.Sprintf("file-%d.pdf", i), ctype: "application/pdf", content: "x"}
 		}
 		ct, body = multipartBody(t, "b", parts...)
-		fp(t, NewCanonicalHasher(), FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: body})
+		fp(t, MustCanonicalHasher(), FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: body})
 		parts = parts[:500]
 		for i := range parts {
 			parts[i].filename = strings.Repeat("n", 2000)
 		}
 		ct, body = multipartBody(t, "b", parts...)
 		in = FingerprintInput{Method: "POST", Path: "/upload", ContentType: ct, Body: body}
-		over(t, NewCanonicalHasher(), in, "more than 1048576 bytes of part headers")
-		fp(t, NewCanonicalHasher(WithMultipartLimits(0, math.MaxInt)), in)
+		over(t, MustCanonicalHasher(), in, "more than 1048576 bytes of part headers")
+		fp(t, MustCanonicalHasher(WithMultipartLimits(0, math.MaxInt)), in)
 	})
 	t.Run("header lines", func(t *testing.T) {
 		// Each line counts at least 100 bytes: 20 parts of 1,000 short
@@ -335,11 +335,11 @@ func TestFingerprintMultipartLimits(t *testing.T) {
 		}
 		part := "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n" + lines.String() + "\r\nv\r\n"
 		body := strings.Repeat(part, 20) + "--b--\r\n"
-		over(t, NewCanonicalHasher(), post("multipart/form-data; boundary=b", body), "bytes of part headers")
-		fp(t, NewCanonicalHasher(), post("multipart/form-data; boundary=b", strings.Repeat(part, 5)+"--b--\r\n"))
+		over(t, MustCanonicalHasher(), post("multipart/form-data; boundary=b", body), "bytes of part headers")
+		fp(t, MustCanonicalHasher(), post("multipart/form-data; boundary=b", strings.Repeat(part, 5)+"--b--\r\n"))
 	})
 	t.Run("invalid multipart under the limits is hashed raw", func(t *testing.T) {
-		h := NewCanonicalHasher(WithMultipartLimits(3, 0))
+		h := MustCanonicalHasher(WithMultipartLimits(3, 0))
 		body := "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated"
 		if fp(t, h, post("multipart/form-data; boundary=x", body)) != fp(t, h, post("text/plain", body)) {
 			t.Error("not hashed raw")
@@ -348,7 +348,7 @@ func TestFingerprintMultipartLimits(t *testing.T) {
 }
 
 func TestFingerprintMalformedJSONFallsBack(t *testing.T) {
-	h := NewCanonicalHasher()
+	h := MustCanonicalHasher()
 	bad := `{"amount":100,`
 	a := fp(t, h, post(jsonCT, bad))
 	if a != fp(t, h, post(jsonCT, bad)) {
@@ -364,6 +364,11 @@ func TestFingerprintMalformedJSONFallsBack(t *testing.T) {
 	if a == fp(t, h, post(jsonCT, `{"amount":100, `)) {
 		t.Fatal("raw fallback ignores whitespace")
 	}
+	// Strings that decoders turn into U+FFFD are not canonicalised either
+	// (see internal/canonjson): a reordering is a different request.
+	if fp(t, h, post(jsonCT, "{\"\xe6\":0,\"\x92\":1}")) == fp(t, h, post(jsonCT, "{\"\x92\":1,\"\xe6\":0}")) {
+		t.Error("bodies that decode differently share a fingerprint")
+	}
 	// A failed canonicalisation must not poison the pooled state.
 	good := fp(t, h, post(jsonCT, `{"b":1,"a":2}`))
 	if good != fp(t, h, post(jsonCT, `{"a":2,"b":1}`)) {
@@ -372,7 +377,7 @@ func TestFingerprintMalformedJSONFallsBack(t *testing.T) {
 }
 
 func TestFingerprintKindsDoNotCollide(t *testing.T) {
-	h := NewCanonicalHasher()
+	h := MustCanonicalHasher()
 	// Canonical JSON bytes hashed as JSON and as raw differ.
 	body := `{"a":1}`
 	if fp(t, h, post(jsonCT, body)) == fp(t, h, post("text/plain", body)) {
@@ -401,8 +406,8 @@ func TestFingerprintKindsDoNotCollide(t *testing.T) {
 	}
 }
 
-func TestFingerprintWithIgnore(t *testing.T) {
-	h := NewCanonicalHasher(WithIgnore("metadata.client_request_id", "items.*.timestamp"))
+func TestFingerprintIgnoredFields(t *testing.T) {
+	h := MustCanonicalHasher(WithIgnoredFields("metadata.client_request_id", "items.*.timestamp"))
 	a := fp(t, h, post(jsonCT, `{"amount":1,"metadata":{"client_request_id":"r1","src":"web"},"items":[{"sku":"x","timestamp":1}]}`))
 	b := fp(t, h, post(jsonCT, `{"items":[{"timestamp":2,"sku":"x"}],"metadata":{"src":"web","client_request_id":"r2"},"amount":1}`))
 	if a != b {
@@ -412,13 +417,13 @@ func TestFingerprintWithIgnore(t *testing.T) {
 	if a == c {
 		t.Error("a non-ignored field does not change the fingerprint")
 	}
-	plain := NewCanonicalHasher()
+	plain := MustCanonicalHasher()
 	if fp(t, plain, post(jsonCT, `{"metadata":{"client_request_id":"r1"}}`)) == fp(t, plain, post(jsonCT, `{"metadata":{"client_request_id":"r2"}}`)) {
-		t.Error("without WithIgnore the field counts")
+		t.Error("without WithIgnoredFields the field counts")
 	}
 	// Paths are case-sensitive: a member spelled otherwise, which
 	// encoding/json would decode into the same field, still counts.
-	ci := NewCanonicalHasher(WithIgnore("metadata.request_id"))
+	ci := MustCanonicalHasher(WithIgnoredFields("metadata.request_id"))
 	if fp(t, ci, post(jsonCT, `{"metadata":{"request_id":"r1"},"a":1}`)) != fp(t, ci, post(jsonCT, `{"a":1,"metadata":{"request_id":"r2"}}`)) {
 		t.Error("ignored field counts")
 	}
@@ -436,7 +441,7 @@ func TestFingerprintWithIgnore(t *testing.T) {
 
 func TestFingerprintHashFunc(t *testing.T) {
 	in := post(jsonCT, `{"a":1}`)
-	sha := fp(t, NewCanonicalHasher(), in)
+	sha := fp(t, MustCanonicalHasher(), in)
 	// SHA-256 of the documented framing: version line, then method, path
 	// and canonical query each with a 4-byte big-endian length, then the
 	// body kind and the canonical body.
@@ -444,7 +449,7 @@ func TestFingerprintHashFunc(t *testing.T) {
 	if sha != Fingerprint(want) {
 		t.Errorf("fingerprint %s, want %x", sha, want)
 	}
-	short := fp(t, NewCanonicalHasher(WithHashFunc(func() hash.Hash { return fnv.New128a() })), in)
+	short := fp(t, MustCanonicalHasher(WithHashAlgorithm(fnv128)), in)
 	if short == sha {
 		t.Error("hash function not applied")
 	}
@@ -456,8 +461,74 @@ func TestFingerprintHashFunc(t *testing.T) {
 	}
 }
 
+func fnv128() hash.Hash { return fnv.New128a() }
+
+// TestHashOptions: each hasher option works in NewCanonicalHasher and in
+// New, with the same validation.
+func TestHashOptions(t *testing.T) {
+	for name, opt := range map[string]HashOption{
+		"nil hash":     WithHashAlgorithm(nil),
+		"short hash":   WithHashAlgorithm(func() hash.Hash { return fnv.New64a() }),
+		"empty path":   WithIgnoredFields(""),
+		"leading dot":  WithIgnoredFields(".a"),
+		"trailing dot": WithIgnoredFields("a."),
+		"double dot":   WithIgnoredFields("ok", "a..b"),
+	} {
+		if h, err := NewCanonicalHasher(opt); h != nil || !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("%s: NewCanonicalHasher = %v, %v; want ErrInvalidOption", name, h, err)
+		}
+		if _, err := New(WithStore(stubStore{}), opt); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("%s: New error %v, want ErrInvalidOption", name, err)
+		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("MustCanonicalHasher accepted an invalid option")
+			}
+		}()
+		MustCanonicalHasher(WithHashAlgorithm(nil))
+	}()
+	if h, err := NewCanonicalHasher(nil, WithIgnoredFields()); err != nil || h.ignore != nil {
+		t.Errorf("nil option, no paths: %v, ignore %v", err, h)
+	}
+
+	// One option list gives the same fingerprints either way, and several
+	// WithIgnoredFields add up.
+	opts := []HashOption{WithHashAlgorithm(fnv128), WithIgnoredFields("a"), WithIgnoredFields("b"), WithoutFiles(), WithMultipartLimits(2, 0)}
+	h := MustCanonicalHasher(opts...)
+	all := []Option{WithStore(stubStore{})}
+	for _, o := range opts {
+		all = append(all, o)
+	}
+	e := newTestEngine(t, all...)
+	_, f1 := multipartBody(t, "b", mpPart{name: "f", filename: "x", content: "1"})
+	_, f2 := multipartBody(t, "b", mpPart{name: "f", filename: "y", content: "2"})
+	_, three := multipartBody(t, "b", mpPart{name: "f"}, mpPart{name: "g"}, mpPart{name: "h"})
+	mp := func(body []byte) FingerprintInput {
+		return FingerprintInput{Method: "POST", Path: "/upload", ContentType: "multipart/form-data; boundary=b", Body: body}
+	}
+	for _, hh := range []PayloadHasher{h, e.cfg.hasher} {
+		if fp(t, hh, post(jsonCT, `{"a":1,"b":2,"c":3}`)) != fp(t, hh, post(jsonCT, `{"c":3}`)) {
+			t.Error("ignored fields count")
+		}
+		if fp(t, hh, post(jsonCT, `{"c":3}`)) == fp(t, MustCanonicalHasher(WithIgnoredFields("a", "b")), post(jsonCT, `{"c":3}`)) {
+			t.Error("hash algorithm not applied")
+		}
+		if fp(t, hh, mp(f1)) != fp(t, hh, mp(f2)) {
+			t.Error("files count")
+		}
+		if _, err := hh.Fingerprint(&FingerprintInput{Method: "POST", Path: "/upload", ContentType: "multipart/form-data; boundary=b", Body: three}); !errors.Is(err, ErrMultipartLimit) {
+			t.Errorf("three parts with a limit of two: %v", err)
+		}
+	}
+	if fp(t, h, post(jsonCT, `{"a":1}`)) != fp(t, e.cfg.hasher, post(jsonCT, `{"a":1}`)) {
+		t.Error("New and NewCanonicalHasher differ for one option list")
+	}
+}
+
 func TestFingerprintConcurrent(t *testing.T) {
-	h := NewCanonicalHasher(WithIgnore("x"))
+	h := MustCanonicalHasher(WithIgnoredFields("x"))
 	bodies := []string{`{"b":1,"a":[1,2,{"d":1,"c":2}]}`, `{"x":1,"y":2}`, `not json`, `[1,2,3]`}
 	want := make([]Fingerprint, len(bodies))
 	for i, b := range bodies {
@@ -482,7 +553,7 @@ func TestFingerprintConcurrent(t *testing.T) {
 }
 
 func TestFingerprintLargeBodyShrinks(t *testing.T) {
-	h := NewCanonicalHasher()
+	h := MustCanonicalHasher()
 	big := `{"k":"` + strings.Repeat("x", 512<<10) + `"}`
 	a := fp(t, h, post(jsonCT, big))
 	b := fp(t, h, post(jsonCT, big))
@@ -536,7 +607,7 @@ func TestAppendCanonicalQuery(t *testing.T) {
 }
 
 func TestFingerprintFieldsCannotShift(t *testing.T) {
-	h := NewCanonicalHasher()
+	h := MustCanonicalHasher()
 	// A query that does not parse is hashed raw; with separator framing a
 	// newline moved between path and query produced the same bytes.
 	a := fp(t, h, FingerprintInput{Method: "POST", Path: "/a\n", RawQuery: "%zz"})

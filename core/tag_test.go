@@ -205,7 +205,10 @@ func TestOptionValidation(t *testing.T) {
 		{"ignored leading dot", []Option{WithStore(stubStore{}), WithIgnoredFields(".a")}},
 		{"ignored trailing dot", []Option{WithStore(stubStore{}), WithIgnoredFields("a.")}},
 		{"ignored double dot", []Option{WithStore(stubStore{}), WithIgnoredFields("a..b")}},
-		{"ignored with own hasher", []Option{WithStore(stubStore{}), WithIgnoredFields("a"), WithPayloadHasher(NewCanonicalHasher())}},
+		{"ignored with own hasher", []Option{WithStore(stubStore{}), WithIgnoredFields("a"), WithPayloadHasher(MustCanonicalHasher())}},
+		{"hash with own hasher", []Option{WithStore(stubStore{}), WithPayloadHasher(MustCanonicalHasher()), WithHashAlgorithm(fnv128)}},
+		{"multipart limits with own hasher", []Option{WithStore(stubStore{}), WithMultipartLimits(10, 0), WithPayloadHasher(MustCanonicalHasher())}},
+		{"no files with own hasher", []Option{WithStore(stubStore{}), WithPayloadHasher(MustCanonicalHasher()), WithoutFiles()}},
 		{"max body 0", []Option{WithStore(stubStore{}), WithMaxBodyBytes(0)}},
 		{"max response negative", []Option{WithStore(stubStore{}), WithMaxResponseBytes(-1)}},
 		{"size warning negative", []Option{WithStore(stubStore{}), WithSizeWarning(-1)}},
@@ -263,7 +266,8 @@ func TestHashAlgorithmTooShort(t *testing.T) {
 
 func TestHashAlgorithmAccepted(t *testing.T) {
 	e := newTestEngine(t, WithHashAlgorithm(func() hash.Hash { return fnv.New128() }))
-	if e.cfg.newHash == nil {
+	in := post(jsonCT, `{"a":1}`)
+	if fp(t, e.cfg.hasher, in) == fp(t, MustCanonicalHasher(), in) {
 		t.Fatal("hash algorithm not kept")
 	}
 }

@@ -31,10 +31,10 @@ func TestMatchesReference(t *testing.T) {
 func TestAsFingerprintAlgorithm(t *testing.T) {
 	in := &core.FingerprintInput{Method: "POST", Path: "/p", ContentType: "application/json", Body: []byte(`{"b":1,"a":2}`)}
 	re := &core.FingerprintInput{Method: "POST", Path: "/p", ContentType: "application/json", Body: []byte(`{ "a":2, "b":1 }`)}
-	h := core.NewCanonicalHasher(core.WithHashFunc(idemxxh3.New))
+	h := core.MustCanonicalHasher(core.WithHashAlgorithm(idemxxh3.New))
 	a, _ := h.Fingerprint(in)
 	b, _ := h.Fingerprint(re)
-	s, _ := core.NewCanonicalHasher().Fingerprint(in)
+	s, _ := core.MustCanonicalHasher().Fingerprint(in)
 	if a != b {
 		t.Fatal("reordered JSON fingerprints differ under xxh3")
 	}

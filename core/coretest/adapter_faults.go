@@ -41,7 +41,7 @@ var faultCases = []adapterCase{
 	{name: "Step6_MultipartPartsCapped", run: func(t *testing.T, e *env) {
 		// A low cap, so that the middleware refuses before any framework's
 		// own multipart limit would (fasthttp pre-parses forms).
-		e.start(core.WithPayloadHasher(core.NewCanonicalHasher(core.WithMultipartLimits(10, 0))))
+		e.start(core.WithMultipartLimits(10, 0))
 		var b strings.Builder
 		for i := range 11 {
 			b.WriteString("--xx\r\nContent-Disposition: form-data; name=\"f")

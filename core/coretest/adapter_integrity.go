@@ -26,7 +26,7 @@ var recordKey = core.RecordKey{ID: "test", Secret: bytes.Repeat([]byte{7}, 32)}
 func forge(t *testing.T, st core.Store, key string) {
 	t.Helper()
 	ctx := context.Background()
-	fp, err := core.NewCanonicalHasher().Fingerprint(&core.FingerprintInput{
+	fp, err := core.MustCanonicalHasher().Fingerprint(&core.FingerprintInput{
 		Method: http.MethodPost, Path: "/items/1", Body: []byte(payment), ContentType: "application/json"})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,16 @@
-package core
+package canonjson
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
+
+// Ignore is a compiled set of member paths that Canon.Append leaves out.
+// A nil *Ignore leaves nothing out. It is immutable, so one may serve any
+// number of Canons at once.
+type Ignore struct {
+	root *ignoreNode
+}
 
 // ignoreNode is one level of the ignored-field paths, compiled into a trie.
 // "*" matches any object key or array element.
@@ -10,9 +20,19 @@ type ignoreNode struct {
 	terminal bool // the path ends here: leave this member out
 }
 
-func compileIgnore(paths []string) *ignoreNode {
+// CompileIgnore compiles dotted member paths, "*" standing for any key or
+// array element: "metadata.client_request_id", "items.*.timestamp".
+// Segments match keys exactly (after unescaping) and case-sensitively.
+// A path that is empty or has an empty segment is an error. No paths
+// compile to nil.
+func CompileIgnore(paths ...string) (*Ignore, error) {
+	for _, p := range paths {
+		if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..") {
+			return nil, fmt.Errorf("bad path %q: empty, or with an empty segment", p)
+		}
+	}
 	if len(paths) == 0 {
-		return nil
+		return nil, nil
 	}
 	root := &ignoreNode{}
 	for _, p := range paths {
@@ -37,7 +57,7 @@ func compileIgnore(paths []string) *ignoreNode {
 		}
 		n.terminal = true
 	}
-	return root
+	return &Ignore{root: root}, nil
 }
 
 // activeSet holds the trie nodes that the current JSON position matches.

@@ -1,15 +1,8 @@
-package core
-
-import (
-	"cmp"
-	"encoding/binary"
-	"errors"
-	"slices"
-	"unicode"
-	"unicode/utf8"
-)
-
-// Canonical JSON, as fingerprinted:
+// Package canonjson writes JSON in the canonical form that core's
+// CanonicalHasher fingerprints: two documents have one canonical form
+// only if Go's decoders (encoding/json and sonic) read them alike.
+//
+// Canonical JSON:
 //
 //   - insignificant whitespace is dropped;
 //   - object members are sorted by key, and a repeated key keeps every
@@ -38,15 +31,30 @@ import (
 //   - numbers are compared by exact decimal value: 1, 1.0, 10e-1 and 0.1e1
 //     are equal, -0 equals 0; no float rounding is involved;
 //   - members whose dotted path is ignored are left out. Paths match keys
-//     exactly (after unescaping), case-sensitively: see WithIgnore.
+//     exactly (after unescaping), case-sensitively: see core's
+//     WithIgnoredFields for why.
 //
-// Input that is not one valid JSON value (or nests deeper than
-// maxJSONDepth) is rejected with errNotJSON, and the caller hashes the raw
-// bytes instead.
+// Input that is not one valid JSON value (or nests deeper than MaxDepth)
+// is rejected with ErrNotJSON; core then hashes the raw bytes instead.
+package canonjson
 
-var errNotJSON = errors.New("not canonicalisable JSON")
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"slices"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+)
 
-const maxJSONDepth = 256
+// ErrNotJSON is the one error of Canon.Append: the input is not one valid
+// JSON value, nests deeper than MaxDepth, has a string that decoders would
+// turn into U+FFFD, or a number with an absurd exponent.
+var ErrNotJSON = errors.New("not canonicalisable JSON")
+
+// MaxDepth is the deepest nesting of arrays and objects Canon accepts.
+const MaxDepth = 256
 
 // maxCanonExp bounds the exponent of a normalised number; numbers beyond
 // it are not canonicalised. The bound applies to the value, not to how it
@@ -54,7 +62,7 @@ const maxJSONDepth = 256
 const maxCanonExp = 1e9
 
 type member struct {
-	keyStart, keyEnd, end int // byte ranges in canon.out
+	keyStart, keyEnd, end int // byte ranges in Canon.out
 	// prefix is the first eight bytes of the canonical key (closing quote
 	// included), big-endian, zero-padded: it decides most comparisons.
 	prefix uint64
@@ -73,14 +81,16 @@ func keyPrefix(key []byte) uint64 {
 	return w
 }
 
-type canon struct {
+// Canon writes canonical JSON. Its zero value is ready to use; it keeps
+// scratch space between calls (dropping what a huge document grew), so
+// reuse one, e.g. from a sync.Pool. It is not safe for concurrent use.
+type Canon struct {
 	acts    []activeSet
 	src     []byte
 	pos     int
 	out     []byte
 	tmp     []byte
 	members []member
-	ignore  *ignoreNode
 
 	// Scratch for objects whose keys may fold together (see foldCollision).
 	fold   []byte   // folded keys
@@ -89,19 +99,53 @@ type canon struct {
 	grp    []member // one fold group
 }
 
-// canonicalJSON appends the canonical form of src to c.out.
-func (c *canon) run(src []byte) error {
+// Append appends the canonical form of src to dst, leaving out the
+// members that ig names (nil: none), and returns the extended buffer.
+// It never changes dst[:len(dst)]. When src is not canonicalisable it
+// returns dst (with whatever capacity it grew) and ErrNotJSON.
+func (c *Canon) Append(dst, src []byte, ig *Ignore) ([]byte, error) {
+	c.out, c.members = dst, c.members[:0]
+	err := c.run(src, ig)
+	out := c.out
+	c.out, c.src = nil, nil // pin neither the caller's buffer nor the body
+	c.shrink()
+	if err != nil {
+		return out[:len(dst)], err
+	}
+	return out, nil
+}
+
+// shrink drops scratch buffers that a huge document grew, so that a
+// pooled Canon does not pin them.
+func (c *Canon) shrink() {
+	const keep = 256 << 10
+	if cap(c.tmp) > keep {
+		c.tmp = nil
+	}
+	if cap(c.members) > 4096 {
+		c.members = nil
+	}
+	if cap(c.fold) > keep {
+		c.fold = nil
+	}
+	if cap(c.hashes) > 4096 || cap(c.frecs) > 4096 || cap(c.grp) > 4096 {
+		c.hashes, c.frecs, c.grp = nil, nil, nil
+	}
+}
+
+// run appends the canonical form of src to c.out.
+func (c *Canon) run(src []byte, ig *Ignore) error {
 	c.src, c.pos = src, 0
 	c.skipWS()
 	// Ignore matching state lives in c.acts, one slot per depth, so that
 	// nothing escapes to the heap; without ignores it is nil throughout.
 	var act *activeSet
-	if c.ignore != nil {
-		if len(c.acts) < maxJSONDepth+2 {
-			c.acts = make([]activeSet, maxJSONDepth+2)
+	if ig != nil {
+		if len(c.acts) < MaxDepth+2 {
+			c.acts = make([]activeSet, MaxDepth+2)
 		}
 		c.acts[0] = activeSet{}
-		c.acts[0].add(c.ignore)
+		c.acts[0].add(ig.root)
 		act = &c.acts[0]
 	}
 	if err := c.value(0, act); err != nil {
@@ -109,12 +153,12 @@ func (c *canon) run(src []byte) error {
 	}
 	c.skipWS()
 	if c.pos != len(c.src) {
-		return errNotJSON
+		return ErrNotJSON
 	}
 	return nil
 }
 
-func (c *canon) skipWS() {
+func (c *Canon) skipWS() {
 	if c.pos < len(c.src) && c.src[c.pos] > ' ' {
 		return // the common case: no whitespace at all
 	}
@@ -128,19 +172,19 @@ func (c *canon) skipWS() {
 	}
 }
 
-func (c *canon) value(depth int, act *activeSet) error {
+func (c *Canon) value(depth int, act *activeSet) error {
 	if c.pos >= len(c.src) {
-		return errNotJSON
+		return ErrNotJSON
 	}
 	switch ch := c.src[c.pos]; {
 	case ch == '{':
-		if depth >= maxJSONDepth {
-			return errNotJSON
+		if depth >= MaxDepth {
+			return ErrNotJSON
 		}
 		return c.object(depth+1, act)
 	case ch == '[':
-		if depth >= maxJSONDepth {
-			return errNotJSON
+		if depth >= MaxDepth {
+			return ErrNotJSON
 		}
 		return c.array(depth+1, act)
 	case ch == '"':
@@ -154,19 +198,19 @@ func (c *canon) value(depth int, act *activeSet) error {
 	case ch == 'n':
 		return c.literal("null")
 	}
-	return errNotJSON
+	return ErrNotJSON
 }
 
-func (c *canon) literal(lit string) error {
+func (c *Canon) literal(lit string) error {
 	if len(c.src)-c.pos < len(lit) || string(c.src[c.pos:c.pos+len(lit)]) != lit {
-		return errNotJSON
+		return ErrNotJSON
 	}
 	c.out = append(c.out, lit...)
 	c.pos += len(lit)
 	return nil
 }
 
-func (c *canon) array(depth int, act *activeSet) error {
+func (c *Canon) array(depth int, act *activeSet) error {
 	c.pos++ // [
 	c.out = append(c.out, '[')
 	var next *activeSet
@@ -187,7 +231,7 @@ func (c *canon) array(depth int, act *activeSet) error {
 		}
 		c.skipWS()
 		if c.pos >= len(c.src) {
-			return errNotJSON
+			return ErrNotJSON
 		}
 		switch c.src[c.pos] {
 		case ',':
@@ -198,12 +242,12 @@ func (c *canon) array(depth int, act *activeSet) error {
 			c.out = append(c.out, ']')
 			return nil
 		default:
-			return errNotJSON
+			return ErrNotJSON
 		}
 	}
 }
 
-func (c *canon) object(depth int, act *activeSet) error {
+func (c *Canon) object(depth int, act *activeSet) error {
 	c.pos++ // {
 	start := len(c.out)
 	c.out = append(c.out, '{')
@@ -224,7 +268,7 @@ func (c *canon) object(depth int, act *activeSet) error {
 	for {
 		c.skipWS()
 		if c.pos >= len(c.src) || c.src[c.pos] != '"' {
-			return errNotJSON
+			return ErrNotJSON
 		}
 		memberStart := len(c.out)
 		if len(c.members) > base {
@@ -237,7 +281,7 @@ func (c *canon) object(depth int, act *activeSet) error {
 		keyEnd := len(c.out)
 		c.skipWS()
 		if c.pos >= len(c.src) || c.src[c.pos] != ':' {
-			return errNotJSON
+			return ErrNotJSON
 		}
 		c.pos++
 		c.out = append(c.out, ':')
@@ -265,14 +309,14 @@ func (c *canon) object(depth int, act *activeSet) error {
 		}
 		c.skipWS()
 		if c.pos >= len(c.src) {
-			return errNotJSON
+			return ErrNotJSON
 		}
 		if c.src[c.pos] == ',' {
 			c.pos++
 			continue
 		}
 		if c.src[c.pos] != '}' {
-			return errNotJSON
+			return ErrNotJSON
 		}
 		c.pos++
 		break
@@ -292,7 +336,7 @@ func (c *canon) object(depth int, act *activeSet) error {
 // document order (the sort is stable). When foldy (some key has an
 // upper-case ASCII letter or a non-ASCII byte), members whose keys fold
 // together are put back in document order too.
-func (c *canon) emitObject(start int, ms []member, foldy bool) {
+func (c *Canon) emitObject(start int, ms []member, foldy bool) {
 	sortMembers(c.out, ms)
 	if foldy && c.foldCollision(ms) {
 		c.orderFoldGroups(ms)
@@ -320,7 +364,7 @@ func keyEqual(buf []byte, a, b member) bool {
 // the stable sort keeps them in document order already).
 // It may err towards true (a hash collision), never towards false: true
 // only costs orderFoldGroups, which finds the real groups.
-func (c *canon) foldCollision(ms []member) bool {
+func (c *Canon) foldCollision(ms []member) bool {
 	if len(ms) <= 16 && c.asciiKeys(ms) {
 		// ASCII keys fold together only if they have one length and
 		// their first eight bytes fold together: compare those first.
@@ -372,7 +416,7 @@ func (c *canon) foldCollision(ms []member) bool {
 }
 
 // asciiKeys reports whether the keys of ms are all ASCII.
-func (c *canon) asciiKeys(ms []member) bool {
+func (c *Canon) asciiKeys(ms []member) bool {
 	var high uint64
 	for _, m := range ms {
 		high |= m.prefix
@@ -401,7 +445,7 @@ func asciiFoldEqual(a, b []byte) bool {
 // the group's members into document order across the positions the group
 // holds: {"a":1,"B":2,"A":3} sorts to A,B,a and becomes a,B,A;
 // {"a":1,"A":2,"a":3} sorts to A,a,a and becomes a,A,a.
-func (c *canon) orderFoldGroups(ms []member) {
+func (c *Canon) orderFoldGroups(ms []member) {
 	fb, recs := c.fold[:0], c.frecs[:0]
 	for i, m := range ms {
 		off := len(fb)
@@ -534,7 +578,7 @@ func appendFoldKey(dst, key []byte) []byte {
 
 // foldHash hashes the folded form of key: equal for keys that fold
 // together.
-func (c *canon) foldHash(key []byte) uint64 {
+func (c *Canon) foldHash(key []byte) uint64 {
 	if !utf8Ascii(key) {
 		c.fold = appendFoldKey(c.fold[:0], key)
 		key = c.fold
@@ -599,7 +643,7 @@ func sortMembers(buf []byte, ms []member) {
 }
 
 // str copies a JSON string at c.pos to c.out in canonical form.
-func (c *canon) str() error {
+func (c *Canon) str() error {
 	c.pos++ // opening quote
 	c.out = append(c.out, '"')
 	src := c.src
@@ -628,12 +672,12 @@ func (c *canon) str() error {
 		}
 		// Runs end only at ASCII bytes, so no valid rune straddles two.
 		if high&msb != 0 && !utf8.Valid(src[c.pos:i]) {
-			return errNotJSON
+			return ErrNotJSON
 		}
 		c.out = append(c.out, src[c.pos:i]...)
 		c.pos = i
 		if i >= len(src) {
-			return errNotJSON
+			return ErrNotJSON
 		}
 		switch src[i] {
 		case '"':
@@ -645,14 +689,14 @@ func (c *canon) str() error {
 				return err
 			}
 		default: // raw control character: invalid JSON
-			return errNotJSON
+			return ErrNotJSON
 		}
 	}
 }
 
-func (c *canon) escape() error {
+func (c *Canon) escape() error {
 	if c.pos+1 >= len(c.src) {
-		return errNotJSON
+		return ErrNotJSON
 	}
 	e := c.src[c.pos+1]
 	c.pos += 2
@@ -666,7 +710,7 @@ func (c *canon) escape() error {
 	case 'u':
 		r, ok := c.hex4()
 		if !ok {
-			return errNotJSON
+			return ErrNotJSON
 		}
 		if 0xD800 <= r && r < 0xDC00 && c.pos+6 <= len(c.src) && c.src[c.pos] == '\\' && c.src[c.pos+1] == 'u' {
 			save := c.pos
@@ -679,16 +723,16 @@ func (c *canon) escape() error {
 			}
 		}
 		if 0xD800 <= r && r < 0xE000 {
-			return errNotJSON // unpaired surrogate
+			return ErrNotJSON // unpaired surrogate
 		}
 		c.writeRune(r)
 	default:
-		return errNotJSON
+		return ErrNotJSON
 	}
 	return nil
 }
 
-func (c *canon) hex4() (rune, bool) {
+func (c *Canon) hex4() (rune, bool) {
 	if c.pos+4 > len(c.src) {
 		return 0, false
 	}
@@ -716,7 +760,7 @@ const hexDigits = "0123456789abcdef"
 // writeRune writes r as the canonical string content: escapes for the
 // characters JSON requires, raw UTF-8 for everything else. (Lone
 // surrogates never get here: escape rejects them.)
-func (c *canon) writeRune(r rune) {
+func (c *Canon) writeRune(r rune) {
 	switch {
 	case r == '"' || r == '\\':
 		c.out = append(c.out, '\\', byte(r))
@@ -745,7 +789,7 @@ func (c *canon) writeRune(r rune) {
 // number writes a JSON number as its exact decimal value: sign, the
 // significant digits without leading or trailing zeros, and a decimal
 // exponent ("e-1") when it is not zero. Zero of any form is "0".
-func (c *canon) number() error {
+func (c *Canon) number() error {
 	src := c.src
 	i := c.pos
 	neg := false
@@ -763,7 +807,7 @@ func (c *canon) number() error {
 	}
 	intEnd := i
 	if intEnd == intStart {
-		return errNotJSON
+		return ErrNotJSON
 	}
 	fracStart, fracEnd := i, i
 	if i < len(src) && src[i] == '.' {
@@ -774,7 +818,7 @@ func (c *canon) number() error {
 		}
 		fracEnd = i
 		if fracEnd == fracStart {
-			return errNotJSON
+			return ErrNotJSON
 		}
 	}
 	var exp int64 // wide enough for any body length on 32-bit platforms too
@@ -795,7 +839,7 @@ func (c *canon) number() error {
 			i++
 		}
 		if i == expStart {
-			return errNotJSON
+			return ErrNotJSON
 		}
 		if expNeg {
 			exp = -exp
@@ -835,7 +879,7 @@ func (c *canon) number() error {
 		return nil
 	}
 	if exp > maxCanonExp || exp < -maxCanonExp {
-		return errNotJSON // absurd exponent: hash the raw bytes
+		return ErrNotJSON // absurd exponent: hash the raw bytes
 	}
 	if neg {
 		c.out = append(c.out, '-')
@@ -844,7 +888,7 @@ func (c *canon) number() error {
 	c.out = append(c.out, fracPart...)
 	if exp != 0 {
 		c.out = append(c.out, 'e')
-		c.out = appendInt(c.out, int(exp))
+		c.out = strconv.AppendInt(c.out, exp, 10)
 	}
 	return nil
 }
@@ -854,24 +898,6 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func appendInt(b []byte, n int) []byte {
-	if n < 0 {
-		b = append(b, '-')
-		n = -n
-	}
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return append(b, buf[i:]...)
 }
 
 const (

@@ -1,4 +1,4 @@
-package core
+package canonjson
 
 import (
 	"encoding/binary"
@@ -17,9 +17,13 @@ import (
 
 // canonicalize runs the canonicaliser on src with the given ignored paths.
 func canonicalize(src string, ignore ...string) (string, error) {
-	c := canon{ignore: compileIgnore(ignore)}
-	err := c.run([]byte(src))
-	return string(c.out), err
+	ig, err := CompileIgnore(ignore...)
+	if err != nil {
+		return "", err
+	}
+	var c Canon
+	out, err := c.Append(nil, []byte(src), ig)
+	return string(out), err
 }
 
 func mustCanon(t *testing.T, src string, ignore ...string) string {
@@ -209,8 +213,8 @@ func TestCanonicalHugeExponents(t *testing.T) {
 		"[1e12345678901234567890]",
 		`{"a":1E+100000000000}`,
 	} {
-		if _, err := canonicalize(in); !errors.Is(err, errNotJSON) {
-			t.Errorf("canonicalize(%q) error %v, want errNotJSON", in, err)
+		if _, err := canonicalize(in); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("canonicalize(%q) error %v, want ErrNotJSON", in, err)
 		}
 	}
 	// Large but sane exponents are fine, and equal values stay equal.
@@ -267,8 +271,8 @@ func TestCanonicalRejectsInvalid(t *testing.T) {
 		"\v{}", "{}\f",
 	}
 	for _, in := range invalid {
-		if _, err := canonicalize(in); !errors.Is(err, errNotJSON) {
-			t.Errorf("canonicalize(%q) error %v, want errNotJSON", in, err)
+		if _, err := canonicalize(in); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("canonicalize(%q) error %v, want ErrNotJSON", in, err)
 		}
 		if json.Valid([]byte(in)) {
 			t.Errorf("test bug: %q is valid JSON", in)
@@ -285,21 +289,21 @@ func TestCanonicalDepth(t *testing.T) {
 		nest := func(n int) string {
 			return strings.Repeat(open, n) + "1" + strings.Repeat(closer, n)
 		}
-		if _, err := canonicalize(nest(maxJSONDepth)); err != nil {
-			t.Errorf("depth %d (%s) rejected: %v", maxJSONDepth, open, err)
+		if _, err := canonicalize(nest(MaxDepth)); err != nil {
+			t.Errorf("depth %d (%s) rejected: %v", MaxDepth, open, err)
 		}
-		if _, err := canonicalize(nest(maxJSONDepth + 1)); !errors.Is(err, errNotJSON) {
-			t.Errorf("depth %d (%s) error %v, want errNotJSON", maxJSONDepth+1, open, err)
+		if _, err := canonicalize(nest(MaxDepth + 1)); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("depth %d (%s) error %v, want ErrNotJSON", MaxDepth+1, open, err)
 		}
-		if _, err := canonicalize(nest(100000)); !errors.Is(err, errNotJSON) {
-			t.Errorf("depth 100000 (%s) error %v, want errNotJSON", open, err)
+		if _, err := canonicalize(nest(100000)); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("depth 100000 (%s) error %v, want ErrNotJSON", open, err)
 		}
 		// With ignores the depth bookkeeping uses c.acts; it must not overflow.
-		if _, err := canonicalize(nest(maxJSONDepth), "a.a.a", "*"); err != nil {
-			t.Errorf("depth %d (%s) with ignores rejected: %v", maxJSONDepth, open, err)
+		if _, err := canonicalize(nest(MaxDepth), "a.a.a", "*"); err != nil {
+			t.Errorf("depth %d (%s) with ignores rejected: %v", MaxDepth, open, err)
 		}
-		if _, err := canonicalize(nest(maxJSONDepth+1), "a.*.a", "*.x"); !errors.Is(err, errNotJSON) {
-			t.Errorf("depth %d (%s) with ignores error %v, want errNotJSON", maxJSONDepth+1, open, err)
+		if _, err := canonicalize(nest(MaxDepth+1), "a.*.a", "*.x"); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("depth %d (%s) with ignores error %v, want ErrNotJSON", MaxDepth+1, open, err)
 		}
 	}
 }
@@ -338,7 +342,7 @@ func TestCanonicalIgnore(t *testing.T) {
 		{`{"a":{"b":1}}`, []string{"a.b.c"}, `{"a":{"b":1}}`},
 		{`{"a\u0062":1,"c":2}`, []string{"ab"}, `{"c":2}`}, // paths match unescaped keys
 		{`"str"`, []string{"*"}, `"str"`},
-		{`{"a":[{"b":1}],"":{"b":2}}`, []string{"a..b", ".b"}, `{"":{},"a":[{"b":1}]}`}, // "" names a key, never an element
+		{`{"a":[{"b":1}],"":{"b":2}}`, []string{"*.b"}, `{"":{},"a":[{"b":1}]}`}, // "*" matches the key ""; an array element takes a segment of its own
 		// Paths match case-sensitively; other spellings stay, in document
 		// order within their fold group.
 		{`{"ts":1,"TS":2}`, []string{"ts"}, `{"TS":2}`},
@@ -362,16 +366,28 @@ func TestCanonicalIgnore(t *testing.T) {
 		}
 	}
 	// Ignored values must still be valid JSON.
-	if _, err := canonicalize(`{"a":[1,],"b":2}`, "a"); !errors.Is(err, errNotJSON) {
+	if _, err := canonicalize(`{"a":[1,],"b":2}`, "a"); !errors.Is(err, ErrNotJSON) {
 		t.Errorf("invalid ignored value accepted: %v", err)
 	}
 }
 
 func TestCompileIgnore(t *testing.T) {
-	if compileIgnore(nil) != nil || compileIgnore([]string{}) != nil {
-		t.Fatal("no paths should compile to nil")
+	if ig, err := CompileIgnore(); ig != nil || err != nil {
+		t.Fatalf("no paths compile to %v, %v; want nil", ig, err)
 	}
-	root := compileIgnore([]string{"a.b", "a.*.c", "*"})
+	if ig, err := CompileIgnore([]string{}...); ig != nil || err != nil {
+		t.Fatalf("an empty list compiles to %v, %v; want nil", ig, err)
+	}
+	for _, bad := range []string{"", ".a", "a.", "a..b", "."} {
+		if ig, err := CompileIgnore("ok", bad); ig != nil || err == nil {
+			t.Errorf("CompileIgnore(%q) = %v, %v; want an error", bad, ig, err)
+		}
+	}
+	ig, err := CompileIgnore("a.b", "a.*.c", "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := ig.root
 	a := root.children["a"]
 	if a == nil || a.terminal || a.children["b"] == nil || !a.children["b"].terminal {
 		t.Fatalf("a.b not compiled: %+v", a)
@@ -424,14 +440,24 @@ func TestCanonicalLargeObjects(t *testing.T) {
 }
 
 func TestCanonicalReusedState(t *testing.T) {
-	// A canon that failed half-way must not leak state into the next run.
-	var c canon
-	if err := c.run([]byte(`{"b":{"d":1,"c":2},"a":[1,`)); err == nil {
+	// A Canon that failed half-way must not leak state into the next run,
+	// and a failure hands back dst as it was.
+	var c Canon
+	buf, err := c.Append([]byte("prefix"), []byte(`{"b":{"d":1,"c":2},"a":[1,`), nil)
+	if err == nil {
 		t.Fatal("truncated input accepted")
 	}
-	c.out, c.members = c.out[:0], c.members[:0]
-	if err := c.run([]byte(`{"y":1,"x":2}`)); err != nil || string(c.out) != `{"x":2,"y":1}` {
-		t.Fatalf("after failure: %q, %v", c.out, err)
+	if string(buf) != "prefix" {
+		t.Fatalf("after failure: dst = %q, want %q", buf, "prefix")
+	}
+	out, err := c.Append(buf[:0], []byte(`{"y":1,"x":2}`), nil)
+	if err != nil || string(out) != `{"x":2,"y":1}` {
+		t.Fatalf("after failure: %q, %v", out, err)
+	}
+	// dst is extended, never rewritten, even when an object is sorted.
+	out, err = c.Append([]byte(`{"z":`), []byte(`{"y":1,"x":2}`), nil)
+	if err != nil || string(out) != `{"z":{"x":2,"y":1}` {
+		t.Fatalf("with a prefix: %q, %v", out, err)
 	}
 }
 
@@ -465,14 +491,6 @@ func TestNeedsAttention(t *testing.T) {
 			if got := needsAttention(x); got != want {
 				t.Fatalf("word %x: needsAttention = %v, want %v", w, got, want)
 			}
-		}
-	}
-}
-
-func TestAppendInt(t *testing.T) {
-	for _, n := range []int{0, 1, -1, 9, 10, -10, 123456789, -1000000010} {
-		if got, want := string(appendInt([]byte("x"), n)), "x"+fmt.Sprint(n); got != want {
-			t.Errorf("appendInt(%d) = %q, want %q", n, got, want)
 		}
 	}
 }
@@ -576,14 +594,9 @@ func TestCanonicalRejectsBadUnicode(t *testing.T) {
 		`"\ud800"`, `"\uDC00"`, `"\ud800x"`, `"\ud800\u0041"`, `"\ud800\ud800"`, `"\ude00\ud83d"`,
 		`"\ud83d\ude00\ud83d"`, `"\ud800\ue000"`, `{"\ud800":0,"\udc00":1}`, `"\udbff"`,
 	} {
-		if out, err := canonicalize(in); !errors.Is(err, errNotJSON) {
-			t.Errorf("canonicalize(%q) = %q, %v; want errNotJSON", in, out, err)
+		if out, err := canonicalize(in); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("canonicalize(%q) = %q, %v; want ErrNotJSON", in, out, err)
 		}
-	}
-	// Such bodies are hashed raw: a reordering is a different request.
-	h := NewCanonicalHasher()
-	if fp(t, h, post(jsonCT, "{\"\xe6\":0,\"\x92\":1}")) == fp(t, h, post(jsonCT, "{\"\x92\":1,\"\xe6\":0}")) {
-		t.Error("bodies that decode differently share a fingerprint")
 	}
 }
 
@@ -617,15 +630,15 @@ func decodeBoth[T any](t *testing.T, body string) (std, snc T) {
 	return std, snc
 }
 
-// TestFingerprintFoldGroups: members whose keys fold to the same case keep
-// their relative document order, so bodies that Go's decoders read
-// differently never share a fingerprint, while reordering keys that cannot
-// collide still does not matter.
-func TestFingerprintFoldGroups(t *testing.T) {
+// TestFoldGroupsMatchDecoders: members whose keys fold to the same case
+// keep their relative document order, so bodies that Go's decoders read
+// differently never share a canonical form (nor a fingerprint), while
+// reordering keys that cannot collide still does not matter.
+func TestFoldGroupsMatchDecoders(t *testing.T) {
 	const (
-		same         = iota // same intent: equal fingerprints
-		differ              // decoded differently (proved below): different fingerprints
-		conservative        // same intent, yet different fingerprints: fold groups keep their order whatever the values
+		same         = iota // same intent: equal canonical forms
+		differ              // decoded differently (proved below): different canonical forms
+		conservative        // same intent, yet different canonical forms: fold groups keep their order whatever the values
 	)
 	tests := []struct {
 		name string
@@ -640,7 +653,7 @@ func TestFingerprintFoldGroups(t *testing.T) {
 		{"escaped key", `{"amount":1,"\u0041MOUNT":1000}`, `{"AMOUNT":1000,"amount":1}`, differ},
 		{"escaped key, same order", `{"amount":1,"\u0041MOUNT":1000}`, `{"amount":1,"AMOUNT":1000}`, same},
 		{"last duplicate moved", `{"a":1,"A":2,"a":3}`, `{"a":3,"A":2}`, differ},
-		// Repeated keys keep every member (see TestFingerprintRepeatedKeys).
+		// Repeated keys keep every member (see TestRepeatedKeysMatchDecoders).
 		{"duplicate dropped", `{"a":1,"A":2,"a":3}`, `{"A":2,"a":3}`, conservative},
 		{"duplicate, other first", `{"a":1,"A":2,"a":3}`, `{"A":2,"a":1,"a":3}`, conservative},
 		{"duplicate kept, other key moved", `{"a":1,"A":2,"b":0,"a":3}`, `{"b":0,"a":1,"A":2,"a":3}`, same},
@@ -658,7 +671,6 @@ func TestFingerprintFoldGroups(t *testing.T) {
 		{"equal values", `{"a":1,"A":1}`, `{"A":1,"a":1}`, conservative},
 		{"distinct struct fields", `{"amount":1,"B":2}`, `{"B":2,"amount":1}`, same},
 	}
-	h := NewCanonicalHasher()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stdA, sonicA := decodeBoth[foldTarget](t, tt.a)
@@ -671,11 +683,9 @@ func TestFingerprintFoldGroups(t *testing.T) {
 			if sameIntent != (tt.want != differ) {
 				t.Fatalf("test bug: same intent = %v\n%s: %+v / %+v\n%s: %+v / %+v", sameIntent, tt.a, stdA, sonicA, tt.b, stdB, sonicB)
 			}
-			fa, fb := fp(t, h, post(jsonCT, tt.a)), fp(t, h, post(jsonCT, tt.b))
-			if (fa == fb) != (tt.want == same) {
-				ca, _ := canonicalize(tt.a)
-				cb, _ := canonicalize(tt.b)
-				t.Errorf("equal fingerprints = %v, want %v\n%s -> %s\n%s -> %s", fa == fb, tt.want == same, tt.a, ca, tt.b, cb)
+			ca, cb := mustCanon(t, tt.a), mustCanon(t, tt.b)
+			if (ca == cb) != (tt.want == same) {
+				t.Errorf("equal canonical forms = %v, want %v\n%s -> %s\n%s -> %s", ca == cb, tt.want == same, tt.a, ca, tt.b, cb)
 			}
 		})
 	}
@@ -702,16 +712,16 @@ type repeatTarget struct {
 	} `json:"items"`
 }
 
-// TestFingerprintRepeatedKeys: a repeated key keeps every member, in
+// TestRepeatedKeysMatchDecoders: a repeated key keeps every member, in
 // document order. With the last member winning, the pairs marked differ
-// shared a fingerprint although encoding/json and sonic decode them into
-// different values, and a retry of the second replayed the first's
-// response.
-func TestFingerprintRepeatedKeys(t *testing.T) {
+// shared a canonical form (and a fingerprint) although encoding/json and
+// sonic decode them into different values, and a retry of the second
+// replayed the first's response.
+func TestRepeatedKeysMatchDecoders(t *testing.T) {
 	const (
-		same         = iota // same intent: equal fingerprints
-		differ              // encoding/json and sonic both decode differently (proved below): different fingerprints
-		conservative        // same intent, yet different fingerprints: repeated members are never dropped
+		same         = iota // same intent: equal canonical forms
+		differ              // encoding/json and sonic both decode differently (proved below): different canonical forms
+		conservative        // same intent, yet different canonical forms: repeated members are never dropped
 	)
 	tests := []struct {
 		name string
@@ -736,7 +746,6 @@ func TestFingerprintRepeatedKeys(t *testing.T) {
 		{"repeated object, same fields", `{"in":{"x":1},"in":{"x":2}}`, `{"in":{"x":2}}`, conservative},
 		{"pointer set to null", `{"p":1,"p":null}`, `{"p":null}`, conservative},
 	}
-	h := NewCanonicalHasher()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stdA, sonicA := decodeBoth[repeatTarget](t, tt.a)
@@ -755,29 +764,27 @@ func TestFingerprintRepeatedKeys(t *testing.T) {
 				t.Fatalf("test bug: encoding/json same = %v, sonic same = %v\n%s: %+v / %+v / %v\n%s: %+v / %+v / %v",
 					stdSame, sonicSame, tt.a, stdA, sonicA, mapA, tt.b, stdB, sonicB, mapB)
 			}
-			fa, fb := fp(t, h, post(jsonCT, tt.a)), fp(t, h, post(jsonCT, tt.b))
-			if (fa == fb) != (tt.want == same) {
-				ca, _ := canonicalize(tt.a)
-				cb, _ := canonicalize(tt.b)
-				t.Errorf("equal fingerprints = %v, want %v\n%s -> %s\n%s -> %s", fa == fb, tt.want == same, tt.a, ca, tt.b, cb)
+			ca, cb := mustCanon(t, tt.a), mustCanon(t, tt.b)
+			if (ca == cb) != (tt.want == same) {
+				t.Errorf("equal canonical forms = %v, want %v\n%s -> %s\n%s -> %s", ca == cb, tt.want == same, tt.a, ca, tt.b, cb)
 			}
 		})
 	}
 
 	// An ignored path leaves out every member it names, however often its
 	// key repeats; the members around it stay, repeats included.
-	ig := NewCanonicalHasher(WithIgnore("s", "in.x"))
-	base := fp(t, ig, post(jsonCT, `{"n":1,"in":{"y":2}}`))
+	ignored := []string{"s", "in.x"}
+	base := mustCanon(t, `{"n":1,"in":{"y":2}}`, ignored...)
 	for _, body := range []string{
 		`{"n":1,"s":"a","in":{"y":2},"s":"b"}`,
 		`{"s":null,"in":{"x":1,"y":2},"n":1,"s":{"x":1}}`,
 		`{"n":1,"in":{"x":1,"y":2,"x":3}}`,
 	} {
-		if fp(t, ig, post(jsonCT, body)) != base {
-			t.Errorf("%s: ignored members change the fingerprint", body)
+		if mustCanon(t, body, ignored...) != base {
+			t.Errorf("%s: ignored members change the canonical form", body)
 		}
 	}
-	if fp(t, ig, post(jsonCT, `{"n":1,"in":{"x":1},"in":{"y":2}}`)) == base {
+	if mustCanon(t, `{"n":1,"in":{"x":1},"in":{"y":2}}`, ignored...) == base {
 		t.Error("a repeated key around an ignored member was dropped")
 	}
 }
@@ -1035,11 +1042,12 @@ func TestCanonicalAllocs(t *testing.T) {
 		`{"b":{"y":1,"x":2},"a":1,"b":{"x":3},"a":null,"c":[{"q":1,"p":2,"q":3}]}`,
 		"{\"k\":1,\"\u212a\":2,\"\u00e9t\u00e9\":3,\"\u00c9T\u00c9\":4}",
 	} {
-		var c canon
+		var c Canon
+		var out []byte
 		src := []byte(body)
 		run := func() {
-			c.out, c.members = c.out[:0], c.members[:0]
-			if err := c.run(src); err != nil {
+			var err error
+			if out, err = c.Append(out[:0], src, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
