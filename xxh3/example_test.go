@@ -30,7 +30,12 @@ func Example() {
 	ctx := context.Background()
 	defer eng.Close(ctx)
 
-	hasher := core.NewCanonicalHasher(core.WithHashFunc(idemxxh3.New))
+	// The same option configures a hasher of your own (here, to
+	// fingerprint the messages a queue consumer passes to Do).
+	hasher, err := core.NewCanonicalHasher(core.WithHashAlgorithm(idemxxh3.New))
+	if err != nil {
+		panic(err)
+	}
 	fingerprint := func(body string) core.Fingerprint {
 		fp, err := hasher.Fingerprint(&core.FingerprintInput{
 			Method: "POST", Path: "/orders", ContentType: "application/json", Body: []byte(body),
