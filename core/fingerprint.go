@@ -433,7 +433,3 @@ func partHeaderCost(hdr textproto.MIMEHeader) int {
 	}
 	return n
 }
-
-// appendInt appends n in decimal (frameKey's length prefix). It stays as
-// a name so that scope.go need not change with canonjson's move.
-func appendInt(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }

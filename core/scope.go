@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -98,7 +99,7 @@ func scopedKey(scope, key string) string {
 func frameKey(scopeStr string, scopeBytes []byte, key string) (storeKey, scope string) {
 	n := len(scopeStr) + len(scopeBytes)
 	var num [20]byte
-	prefix := appendInt(num[:0], n)
+	prefix := strconv.AppendInt(num[:0], int64(n), 10)
 	var sb strings.Builder // String() hands over its buffer: one allocation
 	sb.Grow(len(prefix) + 1 + n + 1 + len(key))
 	sb.Write(prefix)
