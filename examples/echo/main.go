@@ -7,8 +7,10 @@
 //	  -H 'X-User-ID: alice' -d '{"amount":1000,"currency":"EUR"}'
 //	curl localhost:8080/metrics
 //
-// It answers exactly as the Gin server does (examples/gin); see package
-// shop for the routes and package serve for the flags and exit codes.
+// It answers exactly as the Gin server does (examples/gin). newRouter
+// below wires the idempotency middleware; package shop holds the
+// framework-neutral handlers, package echoapp maps them to Echo, and
+// package serve reads the flags.
 package main
 
 import (
@@ -16,10 +18,16 @@ import (
 	"io"
 	"os"
 
-	"github.com/labstack/echo/v4"
+	"slices"
 
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/idemkit/idempotency/core"
+	idemecho "github.com/idemkit/idempotency/echo"
 	"github.com/idemkit/idempotency/examples/internal/echoapp"
 	"github.com/idemkit/idempotency/examples/internal/serve"
+	"github.com/idemkit/idempotency/examples/internal/shop"
 )
 
 func main() {
@@ -29,10 +37,7 @@ func main() {
 // run is main with its exit status returned (see serve.Main).
 func run(args []string, stderr io.Writer) int {
 	return serve.Main("echo", args, stderr, func(env *serve.Env) (serve.Server, error) {
-		e, err := newRouter(env)
-		if err != nil {
-			return nil, err
-		}
+		e := newRouter(env)
 		e.Logger.SetOutput(stderr) // panic stack traces, next to the slog lines
 		return func(ctx context.Context) error {
 			return serve.HTTP(ctx, env.Logger, env.Config.Addr, e)
@@ -40,12 +45,31 @@ func run(args []string, stderr io.Writer) int {
 	})
 }
 
-// newRouter is the example API of echoapp plus GET /metrics.
-func newRouter(env *serve.Env) (*echo.Echo, error) {
-	e, err := echoapp.New(env.Store, env.Shop, env.Options()...)
-	if err != nil {
-		return nil, err
-	}
+// newRouter wires the example API (package shop) on Echo: the middleware
+// order, the idempotent routes and their options, and GET /metrics.
+// idemecho.New panics on an invalid option; serve has checked the flags
+// that reach env.Options already.
+func newRouter(env *serve.Env) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true // we log with slog
+	// RequestID is outside the idempotency middleware: every response, a
+	// replay too, gets a fresh X-Request-Id, never stored. Recover next,
+	// so a panic unwinds through idemecho (which releases the key) first.
+	// User is the demo's authentication: X-User-ID into the context.
+	e.Use(echoapp.RequestID(), middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}), echoapp.User())
+	h := func(ep shop.Endpoint) echo.HandlerFunc { return echoapp.Handler(env.Shop, ep) }
+
+	// Every idempotent route: one store, the telemetry and flags, users.
+	opts := slices.Clip(append(env.Options(), core.WithStore(env.Store),
+		idemecho.WithUserGetter(func(c echo.Context) string { u, _ := c.Get(shop.UserKey).(string); return u })))
+	pay := idemecho.New(opts...) // key required (UUID), scope user_route, payload fingerprinted
+	e.POST("/payments", h(shop.Payments), pay)
+	e.POST("/refunds", h(shop.Refunds), pay)
+	e.POST("/exports", h(shop.Exports), pay) // streamed, so a retry gets 410 result-unavailable
+	e.POST("/votes", h(shop.Votes), idemecho.New(append(opts, core.Tag("optional,ttl=2s"))...))
+	e.POST("/webhooks", h(shop.Webhooks), idemecho.New(append(opts, core.WithHeaderName(shop.WebhookHeader),
+		core.WithKeyValidator(core.Token()), core.WithoutPayloadCheck())...))
+	e.GET("/stats", h(shop.Stats)) // reads are not idempotency-keyed
 	e.GET(serve.MetricsPath, echo.WrapHandler(env.Metrics))
-	return e, nil
+	return e
 }

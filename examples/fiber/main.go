@@ -7,8 +7,10 @@
 //	  -H 'X-User-ID: alice' -d '{"amount":1000,"currency":"EUR"}'
 //	curl localhost:8080/metrics
 //
-// It answers exactly as the Gin server does (examples/gin); see package
-// shop for the routes and package serve for the flags and exit codes.
+// It answers exactly as the Gin server does (examples/gin). newApp below
+// wires the idempotency middleware; package shop holds the
+// framework-neutral handlers, package fiberapp maps them to Fiber, and
+// package serve reads the flags.
 package main
 
 import (
@@ -17,11 +19,16 @@ import (
 	"net"
 	"os"
 
+	"slices"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
+	"github.com/idemkit/idempotency/core"
 	"github.com/idemkit/idempotency/examples/internal/fiberapp"
 	"github.com/idemkit/idempotency/examples/internal/serve"
+	"github.com/idemkit/idempotency/examples/internal/shop"
+	idemfiber "github.com/idemkit/idempotency/fiber"
 )
 
 func main() {
@@ -31,10 +38,7 @@ func main() {
 // run is main with its exit status returned (see serve.Main).
 func run(args []string, stderr io.Writer) int {
 	return serve.Main("fiber", args, stderr, func(env *serve.Env) (serve.Server, error) {
-		app, err := newApp(env)
-		if err != nil {
-			return nil, err
-		}
+		app := newApp(env)
 		fiberapp.ErrorWriter = stderr
 		return func(ctx context.Context) error {
 			// Fiber serves through fasthttp, not net/http.
@@ -45,13 +49,32 @@ func run(args []string, stderr io.Writer) int {
 	})
 }
 
-// newApp is the example API of fiberapp plus GET /metrics, served by
-// promhttp through Fiber's net/http adaptor.
-func newApp(env *serve.Env) (*fiber.App, error) {
-	app, err := fiberapp.New(env.Store, env.Shop, env.Options()...)
-	if err != nil {
-		return nil, err
-	}
+// newApp wires the example API (package shop) on Fiber: the middleware
+// order, the idempotent routes and their options, and GET /metrics,
+// served by promhttp through Fiber's net/http adaptor. idemfiber.New
+// panics on an invalid option; serve has checked the flags that reach
+// env.Options already.
+func newApp(env *serve.Env) *fiber.App {
+	app := fiber.New(fiberapp.Config()) // body limit above the engine's, Immutable strings, ErrorHandler
+	// RequestID is outside the idempotency middleware: every response, a
+	// replay too, gets a fresh X-Request-Id, never stored. Recover next,
+	// so a panic unwinds through idemfiber (which releases the key) first.
+	// User is the demo's authentication: X-User-ID into c.Locals.
+	app.Use(fiberapp.RequestID(), fiberapp.Recover(), fiberapp.User())
+	h := func(e shop.Endpoint) fiber.Handler { return fiberapp.Handler(env.Shop, e) }
+
+	// Every idempotent route: one store, the telemetry and flags, users.
+	// Per route, not app.Use, so that the scope sees the route pattern.
+	opts := slices.Clip(append(env.Options(), core.WithStore(env.Store),
+		idemfiber.WithUserGetter(func(c *fiber.Ctx) string { u, _ := c.Locals(shop.UserKey).(string); return u })))
+	pay := idemfiber.New(opts...) // key required (UUID), scope user_route, payload fingerprinted
+	app.Post("/payments", pay, h(shop.Payments))
+	app.Post("/refunds", pay, h(shop.Refunds))
+	app.Post("/exports", pay, h(shop.Exports)) // streamed, so a retry gets 410 result-unavailable
+	app.Post("/votes", idemfiber.New(append(opts, core.Tag("optional,ttl=2s"))...), h(shop.Votes))
+	app.Post("/webhooks", idemfiber.New(append(opts, core.WithHeaderName(shop.WebhookHeader),
+		core.WithKeyValidator(core.Token()), core.WithoutPayloadCheck())...), h(shop.Webhooks))
+	app.Get("/stats", h(shop.Stats)) // reads are not idempotency-keyed
 	app.Get(serve.MetricsPath, adaptor.HTTPHandler(env.Metrics))
-	return app, nil
+	return app
 }

@@ -10,8 +10,9 @@
 // Send the same request again: the status, body and Location come back
 // with "Idempotency-Status: Repeated", without Set-Cookie, and GET /stats
 // shows the handler ran once. With -redis (or REDIS_URL) several
-// instances share the keys. See package shop for the routes and package
-// serve for the flags and exit codes.
+// instances share the keys. newRouter below wires the idempotency
+// middleware; package shop holds the framework-neutral handlers, package
+// ginapp maps them to Gin, and package serve reads the flags.
 package main
 
 import (
@@ -19,10 +20,15 @@ import (
 	"io"
 	"os"
 
+	"slices"
+
 	"github.com/gin-gonic/gin"
 
+	"github.com/idemkit/idempotency/core"
 	"github.com/idemkit/idempotency/examples/internal/ginapp"
 	"github.com/idemkit/idempotency/examples/internal/serve"
+	"github.com/idemkit/idempotency/examples/internal/shop"
+	idemgin "github.com/idemkit/idempotency/gin"
 )
 
 func main() {
@@ -32,23 +38,38 @@ func main() {
 // run is main with its exit status returned (see serve.Main).
 func run(args []string, stderr io.Writer) int {
 	return serve.Main("gin", args, stderr, func(env *serve.Env) (serve.Server, error) {
-		h, err := newRouter(env)
-		if err != nil {
-			return nil, err
-		}
+		h := newRouter(env)
 		return func(ctx context.Context) error {
 			return serve.HTTP(ctx, env.Logger, env.Config.Addr, h)
 		}, nil
 	})
 }
 
-// newRouter is the example API of ginapp plus GET /metrics.
-func newRouter(env *serve.Env) (*gin.Engine, error) {
+// newRouter wires the example API (package shop) on Gin: the middleware
+// order, the idempotent routes and their options, and GET /metrics.
+// idemgin.New panics on an invalid option; serve has checked the flags
+// that reach env.Options already.
+func newRouter(env *serve.Env) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode) // no debug route dump; we log with slog
-	r, err := ginapp.New(env.Store, env.Shop, env.Options()...)
-	if err != nil {
-		return nil, err
-	}
+	r := gin.New()
+	// RequestID is outside the idempotency middleware: every response, a
+	// replay too, gets a fresh X-Request-Id, never stored. Recovery next,
+	// so a panic unwinds through idemgin (which releases the key) first.
+	// User is the demo's authentication: X-User-ID into the context.
+	r.Use(ginapp.RequestID(), gin.Recovery(), ginapp.User())
+	h := func(e shop.Endpoint) gin.HandlerFunc { return ginapp.Handler(env.Shop, e) }
+
+	// Every idempotent route: one store, the telemetry and flags, users.
+	opts := slices.Clip(append(env.Options(), core.WithStore(env.Store),
+		idemgin.WithUserGetter(func(c *gin.Context) string { return c.GetString(shop.UserKey) })))
+	pay := idemgin.New(opts...) // key required (UUID), scope user_route, payload fingerprinted
+	r.POST("/payments", pay, h(shop.Payments))
+	r.POST("/refunds", pay, h(shop.Refunds))
+	r.POST("/exports", pay, h(shop.Exports)) // streamed, so a retry gets 410 result-unavailable
+	r.POST("/votes", idemgin.New(append(opts, core.Tag("optional,ttl=2s"))...), h(shop.Votes))
+	r.POST("/webhooks", idemgin.New(append(opts, core.WithHeaderName(shop.WebhookHeader),
+		core.WithKeyValidator(core.Token()), core.WithoutPayloadCheck())...), h(shop.Webhooks))
+	r.GET("/stats", h(shop.Stats)) // reads are not idempotency-keyed
 	r.GET(serve.MetricsPath, gin.WrapH(env.Metrics))
-	return r, nil
+	return r
 }

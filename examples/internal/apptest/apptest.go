@@ -1,7 +1,9 @@
 // Package apptest is the behaviour every framework app of the examples
-// (ginapp, echoapp, fiberapp) must show, as one test suite each app
-// package runs against its own router. That the three pass the same suite
-// is what "mirrors ginapp" means.
+// must show, as one test suite that each example server (examples/gin,
+// echo, fiber: the router its main.go wires) and each in-process app of
+// the demo (ginapp, echoapp, fiberapp) runs against its own router. That
+// they all pass the same suite, with the same routes (CheckRoutes), is
+// what keeps them from drifting apart.
 package apptest
 
 import (

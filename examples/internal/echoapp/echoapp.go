@@ -1,9 +1,8 @@
-// Package echoapp builds the example API (package shop) on Echo with the
-// idemecho middleware. It mirrors package ginapp route for route: the
-// same paths, the same per-route options (shop.Options) and the same
-// X-User-ID middleware, so that any difference between the two servers
-// is the adapters'. It is shared by the Echo server (examples/echo) and
-// the demo (examples/demo).
+// Package echoapp maps the example API (package shop) to Echo: the
+// handlers and the request-id and X-User-ID middleware. The Echo server
+// (examples/echo/main.go) wires them with the idemecho middleware for its
+// readers to see; New wires them the same way for the demo
+// (examples/demo) and the tests, which cannot import a main package.
 package echoapp
 
 import (
@@ -20,7 +19,8 @@ import (
 )
 
 // New returns the Echo router of the example API on store, counting
-// executions in s. extra options (e.g. core.WithTelemetry) apply to every
+// executions in s, as examples/echo wires it (see newRouter there, whose
+// tests hold it to the same behaviour, apptest, and routes). extra options (e.g. core.WithTelemetry) apply to every
 // route's middleware before the route's own settings. An invalid option is
 // returned as an error rather than a panic, so a server can report it and
 // exit cleanly.
@@ -75,7 +75,8 @@ func RequestID() echo.MiddlewareFunc {
 
 // User is the demo's authentication middleware: it stores the X-User-ID
 // header in the echo context under shop.UserKey, where
-// core.WithUserKey(shop.UserKey) finds it to scope keys per user.
+// the servers' typed user getter (and shop.Options' core.WithUserKey)
+// find it to scope keys per user.
 func User() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {

@@ -1,9 +1,9 @@
-// Package fiberapp builds the example API (package shop) on Fiber with the
-// idemfiber middleware. It mirrors package ginapp route for route: the
-// same paths, the same per-route options (shop.Options) and the same
-// X-User-ID middleware, so that any difference between the servers is the
-// adapters'. It is shared by the Fiber server (examples/fiber) and the
-// demo (examples/demo).
+// Package fiberapp maps the example API (package shop) to Fiber: the
+// handlers, the request-id and X-User-ID middleware, the app's config and
+// panic recovery. The Fiber server (examples/fiber/main.go) wires them
+// with the idemfiber middleware for its readers to see; New wires them
+// the same way for the demo (examples/demo) and the tests, which cannot
+// import a main package.
 package fiberapp
 
 import (
@@ -38,19 +38,12 @@ const BodyLimit = 16 << 20
 var ErrorWriter io.Writer = os.Stderr
 
 // New returns the Fiber app of the example API on store, counting
-// executions in s. extra options (e.g. core.WithTelemetry) apply to every
-// route's middleware before the route's own settings. An invalid option is
-// returned as an error rather than a panic, so a server can report it and
-// exit cleanly.
-//
-// The idempotency middleware is attached to each route, not with
-// app.Use, so that the route scope sees the route pattern (see idemfiber).
-// Middleware order matters. RequestID is outermost, outside the
-// idempotency middleware, so every response gets a fresh X-Request-Id, a
-// replay included. recover comes next, so a handler panic first unwinds
-// through the idempotency middleware, which releases the key (a retry
-// runs fresh; after declared effects it keeps the key uncertain instead),
-// and is then turned into a 500 by ErrorHandler.
+// executions in s, as examples/fiber wires it (see newApp there), for the
+// demo and the tests, which cannot import a main package. extra options
+// (e.g. core.WithTelemetry) apply to every route's middleware before the
+// route's own settings (shop.Options). An invalid option is returned as
+// an error. examples/fiber's tests hold its wiring to the same behaviour
+// (apptest) and routes.
 func New(store core.Store, s *shop.Shop, extra ...core.Option) (*fiber.App, error) {
 	if store == nil {
 		return nil, errors.New("fiberapp: nil store")
@@ -58,32 +51,14 @@ func New(store core.Store, s *shop.Shop, extra ...core.Option) (*fiber.App, erro
 	if s == nil {
 		return nil, errors.New("fiberapp: nil shop")
 	}
-	app := fiber.New(fiber.Config{
-		DisableStartupMessage: true, // the servers log with slog
-		BodyLimit:             BodyLimit,
-		ErrorHandler:          ErrorHandler,
-		// Fiber's strings (c.Method, c.Get, ...) alias fasthttp buffers
-		// that are reused once the request is over; Immutable makes them
-		// copies. It matters here because request values outlive the
-		// request in telemetry: idemfiber passes c.Method() to the engine,
-		// which hands it to the Prometheus driver as a label value, and
-		// without copies a later request overwrites it (method="GETT").
-		Immutable: true,
-	})
-	app.Use(RequestID(), recover.New(recover.Config{
-		EnableStackTrace: true,
-		StackTraceHandler: func(_ *fiber.Ctx, e any) {
-			fmt.Fprintf(ErrorWriter, "panic recovered: %v\n%s\n", e, debug.Stack())
-		},
-	}), User())
+	app := fiber.New(Config())
+	app.Use(RequestID(), Recover(), User())
 	for _, rt := range shop.Routes() {
 		h := Handler(s, rt.Endpoint)
 		if !rt.Idempotent() {
 			app.Add(rt.Method, rt.Path, h)
 			continue
 		}
-		// One middleware (one Engine) per route: the routes differ in
-		// header, validator, TTL and optionality, yet share the store.
 		mw, err := idemfiber.NewE(shop.Options(store, rt.Endpoint, extra...)...)
 		if err != nil {
 			return nil, fmt.Errorf("fiberapp: %s %s: %w", rt.Method, rt.Path, err)
@@ -91,6 +66,38 @@ func New(store core.Store, s *shop.Shop, extra ...core.Option) (*fiber.App, erro
 		app.Add(rt.Method, rt.Path, mw, h)
 	}
 	return app, nil
+}
+
+// Config is the example's fiber.Config: BodyLimit, ErrorHandler, and
+// Immutable strings.
+//
+// Fiber's strings (c.Method, c.Get, ...) alias fasthttp buffers that are
+// reused once the request is over; Immutable makes them copies. It
+// matters here because request values outlive the request in telemetry:
+// idemfiber passes c.Method() to the engine, which hands it to the
+// Prometheus driver as a label value, and without copies a later request
+// overwrites it (method="GETT").
+func Config() fiber.Config {
+	return fiber.Config{
+		DisableStartupMessage: true, // the servers log with slog
+		BodyLimit:             BodyLimit,
+		ErrorHandler:          ErrorHandler,
+		Immutable:             true,
+	}
+}
+
+// Recover turns a handler panic into a 500 (through ErrorHandler),
+// writing its stack trace to ErrorWriter. It must sit outside the
+// idempotency middleware, so that a panic first unwinds through it, which
+// releases the key (a retry runs fresh; after declared effects it keeps
+// the key uncertain instead).
+func Recover() fiber.Handler {
+	return recover.New(recover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(_ *fiber.Ctx, e any) {
+			fmt.Fprintf(ErrorWriter, "panic recovered: %v\n%s\n", e, debug.Stack())
+		},
+	})
 }
 
 // ErrorHandler is fiber.DefaultErrorHandler without the leak: a
@@ -117,7 +124,8 @@ func RequestID() fiber.Handler {
 
 // User is the demo's authentication middleware: it stores the X-User-ID
 // header in the fiber context under shop.UserKey (c.Locals), where
-// core.WithUserKey(shop.UserKey) finds it to scope keys per user.
+// the servers' typed user getter (and shop.Options' core.WithUserKey)
+// find it to scope keys per user.
 func User() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if u := c.Get(shop.UserHeader); u != "" {

@@ -1,6 +1,8 @@
-// Package ginapp builds the example API (package shop) on Gin with the
-// idemgin middleware. It is shared by the Gin server (examples/gin) and
-// the demo (examples/demo), so both run exactly the same router.
+// Package ginapp maps the example API (package shop) to Gin: the
+// handlers and the request-id and X-User-ID middleware. The Gin server
+// (examples/gin/main.go) wires them with the idemgin middleware for its
+// readers to see; New wires them the same way for the demo
+// (examples/demo) and the tests, which cannot import a main package.
 package ginapp
 
 import (
@@ -16,7 +18,8 @@ import (
 )
 
 // New returns the Gin router of the example API on store, counting
-// executions in s. extra options (e.g. core.WithTelemetry) apply to every
+// executions in s, as examples/gin wires it (see newRouter there, whose
+// tests hold it to the same behaviour, apptest, and routes). extra options (e.g. core.WithTelemetry) apply to every
 // route's middleware before the route's own settings. An invalid option is
 // returned as an error rather than a panic, so a server can report it and
 // exit cleanly.
@@ -66,7 +69,8 @@ func RequestID() gin.HandlerFunc {
 
 // User is the demo's authentication middleware: it stores the X-User-ID
 // header in the gin context under shop.UserKey, where
-// core.WithUserKey(shop.UserKey) finds it to scope keys per user.
+// the servers' typed user getter (and shop.Options' core.WithUserKey)
+// find it to scope keys per user.
 func User() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if u := c.GetHeader(shop.UserHeader); u != "" {

@@ -33,6 +33,8 @@ type Env struct {
 	// Telemetry receives the events and measurements of every route: it
 	// logs events through Logger and records metrics in Registry.
 	Telemetry core.TelemetryDriver
+	// Extra options end Options, e.g. a test's core.WithMaxResponseBytes.
+	Extra []core.Option
 
 	recordKeys []core.RecordKey // parsed from Config.SigningKeys
 }
@@ -79,12 +81,12 @@ func NewEnv(cfg Config, logger *slog.Logger, store core.Store) (*Env, error) {
 	}, nil
 }
 
-// Options returns the extra engine options of every idempotent route
-// (passed to the app packages' New before each route's own settings, so
-// that a route's option tag still wins for what it sets): the telemetry,
-// and the lease, lock wait, derived-key secret and record keys of the
-// Config when set (-lease, -lock-wait, -derive-secret, -signing-key,
-// -encrypt).
+// Options returns the engine options every idempotent route shares
+// (given before each route's own settings, so that a route's option tag
+// still wins for what it sets): the telemetry, the lease, lock wait,
+// derived-key secret and record keys of the Config when set (-lease,
+// -lock-wait, -derive-secret, -signing-key, -encrypt), then Extra. The
+// store is Store; the servers add it where they wire their routes.
 func (e *Env) Options() []core.Option {
 	opts := []core.Option{core.WithTelemetry(e.Telemetry)}
 	if d := e.Config.Lease; d != nil {
@@ -102,7 +104,7 @@ func (e *Env) Options() []core.Option {
 			opts = append(opts, core.WithRecordEncryption())
 		}
 	}
-	return opts
+	return append(opts, e.Extra...)
 }
 
 // Tee returns a TelemetryDriver that hands every event and measurement to

@@ -48,8 +48,10 @@ func Routes() []Route {
 // Options returns the engine options for the idempotency middleware of
 // endpoint e: the store and user resolver every route shares, then extra
 // (e.g. core.WithTelemetry), then e's own settings, which therefore win.
-// Each framework server passes them to its adapter's constructor, so the
-// policy lives here once and cannot drift between frameworks.
+// The in-process apps of the demo and the tests (ginapp.New, echoapp.New,
+// fiberapp.New) build their middleware from it; the example servers spell
+// the same options out in their main.go, for their readers, and their
+// tests (apptest) hold them to the same behaviour.
 //
 // All routes share one store: records do not collide because the default
 // scope user_route puts the method and route pattern into every key.
