@@ -184,11 +184,18 @@ func (w *fakeWriter) Write(p []byte) (int, error) {
 func (w *fakeWriter) Flush() { w.capture.Streamed() }
 
 // respond is a handler answering status with body and the given header
-// pairs.
+// pairs: a name's first pair replaces what the header held (an outer
+// middleware's value), later ones add to it.
 func respond(status int, body string, headers ...string) fakeHandler {
 	return func(_ context.Context, w *fakeWriter) error {
+		set := map[string]bool{}
 		for i := 0; i+1 < len(headers); i += 2 {
-			w.Header().Add(headers[i], headers[i+1])
+			if name := headers[i]; set[name] {
+				w.Header().Add(name, headers[i+1])
+			} else {
+				w.Header().Set(name, headers[i+1])
+				set[name] = true
+			}
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(body))
@@ -228,5 +235,49 @@ func newPost(key, body string, h fakeHandler) *fakeExchange {
 	if key != "" {
 		x.header.Set(core.DefaultHeaderName, key)
 	}
+	return x
+}
+
+// The builders below tweak one request of a table row; each returns x.
+
+// as sets the method.
+func (x *fakeExchange) as(method string) *fakeExchange { x.method = method; return x }
+
+// at sets the matched route pattern and the concrete path ("" route:
+// the framework matched none).
+func (x *fakeExchange) at(route, path string) *fakeExchange {
+	x.route, x.path = route, path
+	return x
+}
+
+// handle sets the handler.
+func (x *fakeExchange) handle(h fakeHandler) *fakeExchange { x.handler = h; return x }
+
+// by sets the authenticated user, as an auth middleware stores it under
+// the context key "user".
+func (x *fakeExchange) by(user string) *fakeExchange {
+	x.values = map[string]any{"user": user}
+	return x
+}
+
+// from sets the client address.
+func (x *fakeExchange) from(ip string) *fakeExchange { x.ip = ip; return x }
+
+// withQuery sets the raw query.
+func (x *fakeExchange) withQuery(q string) *fakeExchange { x.query = q; return x }
+
+// withHeader sets every value of a request header.
+func (x *fakeExchange) withHeader(name string, vals ...string) *fakeExchange {
+	x.header[http.CanonicalHeaderKey(name)] = vals
+	return x
+}
+
+// withOuter sets a response header as outer middleware would before the
+// idempotency middleware runs.
+func (x *fakeExchange) withOuter(name, val string) *fakeExchange {
+	if x.outer == nil {
+		x.outer = http.Header{}
+	}
+	x.outer.Set(name, val)
 	return x
 }
