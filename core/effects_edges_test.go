@@ -11,47 +11,6 @@ import (
 	"github.com/idemkit/idempotency/core"
 )
 
-// fakeExchange is a minimal core.Exchange: a POST to /p with an
-// Idempotency-Key, whose handler is run.
-type fakeExchange struct {
-	key    string
-	run    func(ctx context.Context) core.Captured
-	status int
-	header http.Header
-	body   []byte
-}
-
-// fakeRequest is fakeExchange's read-only view.
-type fakeRequest fakeExchange
-
-func (x *fakeRequest) Context() context.Context { return context.Background() }
-func (x *fakeRequest) Method() string           { return http.MethodPost }
-func (x *fakeRequest) Path() string             { return "/p" }
-func (x *fakeRequest) Route() string            { return "/p" }
-func (x *fakeRequest) RawQuery() string         { return "" }
-func (x *fakeRequest) Header(name string) []string {
-	if name == core.DefaultHeaderName {
-		return []string{x.key}
-	}
-	return nil
-}
-func (x *fakeRequest) ClientIP() string { return "127.0.0.1" }
-func (x *fakeRequest) Value(string) any { return nil }
-
-func (x *fakeExchange) Request() core.Request      { return (*fakeRequest)(x) }
-func (x *fakeExchange) Body(int64) ([]byte, error) { return nil, nil }
-func (x *fakeExchange) Enter() bool                { return true }
-func (x *fakeExchange) SetHeader(string, []string) {}
-func (x *fakeExchange) Pass() error                { return nil }
-func (x *fakeExchange) Reply(s int, h http.Header, body []byte) {
-	x.status, x.header, x.body = s, h, body
-}
-func (x *fakeExchange) Next(ctx context.Context, _ int) (core.Captured, error) {
-	c := x.run(ctx)
-	x.status = c.Status
-	return c, nil
-}
-
 // A streamed (or oversize) response with a 5xx status is a failure, not a
 // result that ran to completion: it must be released so that a retry runs
 // fresh (SPEC §3 step 9: "a non-cacheable status (5xx always) ... deletes
@@ -68,19 +27,19 @@ func TestUnstoredFailureIsReleasedNotTombstoned(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEngine(t)
-			var runs atomic.Int32
-			run := func(context.Context) core.Captured { runs.Add(1); return c.capd }
+			runs := 0
 			for i := range 2 {
-				x := &fakeExchange{key: "k", run: run}
+				x := newPost("k", "", captured(c.capd))
 				if err := e.Serve(x); err != nil {
 					t.Fatal(err)
 				}
 				if x.status == http.StatusGone {
 					t.Fatalf("request %d: 410 result-unavailable after a failed %d: the key locked itself", i, c.capd.Status)
 				}
+				runs += x.runs
 			}
-			if runs.Load() != 2 {
-				t.Fatalf("ran %d times, want 2 (a failure is retried fresh)", runs.Load())
+			if runs != 2 {
+				t.Fatalf("ran %d times, want 2 (a failure is retried fresh)", runs)
 			}
 		})
 	}
@@ -90,16 +49,16 @@ func TestUnstoredFailureIsReleasedNotTombstoned(t *testing.T) {
 // tombstone (which would tell the client the operation ran to completion).
 func TestUnstoredFailureAfterEffectsIsUncertain(t *testing.T) {
 	e := newEngine(t)
-	run := func(ctx context.Context) core.Captured {
+	run := func(ctx context.Context, w *fakeWriter) error {
 		if err := core.DeclareEffects(ctx); err != nil {
 			t.Error(err)
 		}
-		return core.Captured{Status: 502, Streamed: true}
+		return captured(core.Captured{Status: 502, Streamed: true})(ctx, w)
 	}
-	if err := e.Serve(&fakeExchange{key: "k", run: run}); err != nil {
+	if err := e.Serve(newPost("k", "", run)); err != nil {
 		t.Fatal(err)
 	}
-	x := &fakeExchange{key: "k", run: run}
+	x := newPost("k", "", run)
 	if err := e.Serve(x); err != nil {
 		t.Fatal(err)
 	}
@@ -155,8 +114,8 @@ func TestLongHandlerKeepsCommittedClaimPastClaimTTL(t *testing.T) {
 func TestDeclareEffectsAfterReturnIsRefused(t *testing.T) {
 	e := newEngine(t)
 	var kept context.Context
-	run := func(ctx context.Context) core.Captured { kept = ctx; return core.Captured{Status: 500} }
-	if err := e.Serve(&fakeExchange{key: "k", run: run}); err != nil {
+	run := func(ctx context.Context, w *fakeWriter) error { kept = ctx; w.WriteHeader(500); return nil }
+	if err := e.Serve(newPost("k", "", run)); err != nil {
 		t.Fatal(err)
 	}
 	if err := core.DeclareEffects(kept); !errors.Is(err, core.ErrNoClaim) {
