@@ -43,6 +43,9 @@ const (
 	ProblemStoreUnavailable ProblemKind = "store-unavailable"
 	ProblemCorruptRecord    ProblemKind = "corrupt-record"
 	ProblemScope            ProblemKind = "scope-unavailable"
+	// ProblemMisconfigured (500): a framework-typed option of another
+	// adapter was given to this middleware (ErrForeignRequest).
+	ProblemMisconfigured ProblemKind = "server-misconfigured"
 	// ProblemResultUnavailable (410): the key's handler ran to completion,
 	// but its response was not stored; it will not run again.
 	ProblemResultUnavailable ProblemKind = "result-unavailable"
@@ -64,6 +67,7 @@ var problemTitles = map[ProblemKind]string{
 	ProblemStoreUnavailable:   "Idempotency store unavailable",
 	ProblemCorruptRecord:      "Stored response unreadable",
 	ProblemScope:              "Idempotency scope unavailable",
+	ProblemMisconfigured:      "Idempotency middleware misconfigured",
 	ProblemResultUnavailable:  "Result of this request unavailable",
 	ProblemOperationUncertain: "Outcome of this request uncertain",
 }

@@ -13,12 +13,11 @@ import (
 // Panics in the handler release the claim and keep propagating.
 func (e *Engine) Serve(ex Exchange) error {
 	c := &e.cfg
-	// Step 1, skip: a request another idemkit middleware already handles,
-	// a method outside Methods, a Skip func, or no matched route passes
-	// through untouched.
-	if !ex.Enter() {
-		return ex.Pass() // an outer idempotency middleware already handles it
-	}
+	// Step 1, skip: a method outside Methods, a Skip func, no matched
+	// route, or a request an outer idemkit middleware already handles
+	// passes through untouched. Enter comes last, so that a request the
+	// outer middleware skipped is still handled by an inner one (a global
+	// middleware that skips webhooks, a route one that keys them).
 	req := ex.Request()
 	method := req.Method()
 	if !c.hasMethod(method) || (c.skip != nil && c.skip(req)) {
@@ -30,6 +29,9 @@ func (e *Engine) Serve(ex Exchange) error {
 		// untouched, and nothing is recorded, so that random paths can
 		// neither claim keys nor create telemetry series.
 		return ex.Pass()
+	}
+	if !ex.Enter() {
+		return ex.Pass() // an outer idempotency middleware handles it
 	}
 	r := &request{e: e, ex: ex, req: req, ctx: req.Context()}
 	r.m.Method, r.m.Route = method, route
@@ -54,6 +56,9 @@ func (e *Engine) serve(r *request) error {
 		return e.refuse(r, OutcomeMissing, newProblem(ProblemMissingKey, 400,
 			"this endpoint requires an "+e.keyName()+" header"))
 	}
+	if errors.Is(err, ErrForeignRequest) {
+		return e.misconfigured(r)
+	}
 	// Step 4, validation: the key is checked and canonicalised.
 	if err == nil {
 		key, err = e.validateKey(key)
@@ -67,6 +72,9 @@ func (e *Engine) serve(r *request) error {
 
 	// Step 5, scope.
 	if err = e.resolveScope(r); err != nil {
+		if errors.Is(err, ErrForeignRequest) {
+			return e.misconfigured(r)
+		}
 		// A custom resolver failed: the server's fault, never the client's.
 		return e.refuse(r, OutcomeStoreError, newProblem(ProblemScope, 500, "could not resolve the idempotency scope"))
 	}
@@ -118,7 +126,7 @@ func (e *Engine) serve(r *request) error {
 			"this idempotency key was already used with a different request; use a new key for a new request"))
 	default: // OutcomeConflict: still in flight after the lock wait
 		p := newProblem(ProblemInFlight, 409, "a request with this idempotency key is still being processed; retry later")
-		p.RetryAfter = retryAfter(res.Record.LeaseUntil)
+		p.RetryAfter = retryAfter(c.lockWait)
 		e.emit(r, &Event{Type: EventConcurrentConflict, Status: 409, Elapsed: r.m.LockWait})
 		return e.refuse(r, OutcomeConflict, p)
 	}
@@ -149,15 +157,21 @@ func (e *Engine) keyName() string {
 	return "idempotency key"
 }
 
-func retryAfter(leaseUntil time.Time) int {
-	secs := int(time.Until(leaseUntil).Seconds() + 0.999)
-	if secs < 1 {
-		return 1
-	}
-	if secs > 60 {
-		return 60
-	}
-	return secs
+// retryAfter is a 409's Retry-After in seconds: about the lock wait, at
+// least 1 s and at most 60 (SPEC §3 step 12). The retry waits up to the
+// lock wait again, so a client that comes back this soon neither misses
+// the original's end nor hammers the store; the remaining lease (30 s by
+// default) would send clients away far longer than most handlers run.
+func retryAfter(lockWait time.Duration) int {
+	return min(60, max(1, int((lockWait+time.Second-1)/time.Second)))
+}
+
+// misconfigured refuses a request that an option of another framework's
+// adapter was asked to read (ErrForeignRequest): the server's fault, 500,
+// never the client's.
+func (e *Engine) misconfigured(r *request) error {
+	return e.refuse(r, OutcomeStoreError, newProblem(ProblemMisconfigured, 500,
+		"the idempotency middleware is misconfigured: an option for another framework was given to it"))
 }
 
 // refuse answers r with the problem p (step 12), through the error

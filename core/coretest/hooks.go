@@ -152,13 +152,14 @@ var hookCases = []struct {
 	}},
 	{"ForeignScopeGetterIs500", func(t *testing.T, e *env, _ TypedHooks) {
 		e.start(foreign.ScopeGetter(func(int) (string, error) { return "tenant", nil }))
-		wantProblem(t, e.do(req{key: k1, body: payment}), 500, core.ProblemScope)
+		wantProblem(t, e.do(req{key: k1, body: payment}), 500, core.ProblemMisconfigured)
 		e.wantCount("items", 0)
 	}},
-	{"ForeignKeyGetterIs400", func(t *testing.T, e *env, _ TypedHooks) {
+	{"ForeignKeyGetterIs500", func(t *testing.T, e *env, _ TypedHooks) {
+		// A misconfiguration is the server's fault, never the client's.
 		e.start(foreign.KeyGetter(func(int) (string, bool, error) { return k1, true, nil }))
 		r := e.do(req{key: k1, body: payment})
-		wantProblem(t, r, 400, core.ProblemInvalidKey)
+		wantProblem(t, r, 500, core.ProblemMisconfigured)
 		if !strings.Contains(string(r.Body), "another framework") {
 			t.Fatalf("detail does not say why (core.ErrForeignRequest): %s", r.Body)
 		}

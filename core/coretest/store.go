@@ -155,7 +155,7 @@ func (s suite) duplicateInFlight(t *testing.T, st core.Store) {
 		t.Fatalf("duplicate got a token: %d", dup.Token)
 	}
 	if dup.Record.LeaseUntil.IsZero() {
-		t.Fatal("in-flight answer carries no lease end (needed for Retry-After)")
+		t.Fatal("in-flight answer carries no lease end (Inspect and idemctl show it)")
 	}
 }
 

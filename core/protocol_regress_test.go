@@ -10,16 +10,14 @@ import (
 	"github.com/idemkit/idempotency/core"
 )
 
-// Protocol bugs found by the fake-exchange tests, each pinned by a test
-// that fails until the Engine is fixed (engine.go is being edited
-// elsewhere; these say what to change).
+// Regressions found by the fake-exchange tests, each seen failing on the
+// Engine before its fix.
 
 // SPEC §3 step 12: "A 409's Retry-After is a useful hint (about the lock
-// wait, at least 1 s), not the remaining lease." The Engine sends the
-// remaining lease, clamped to [1, 60] (retryAfter(res.Record.LeaseUntil)
-// in serve): with the default 30 s lease a duplicate is told to come
-// back in about 30 s although the original usually ends within the lock
-// wait. Fix: derive it from the lock wait, e.g. max(1, ceil(lockWait)).
+// wait, at least 1 s), not the remaining lease." The Engine used to send
+// the remaining lease, clamped to [1, 60]: with the default 30 s lease a
+// duplicate was told to come back in about 30 s although the original
+// usually ends within the lock wait.
 func TestInFlightRetryAfterIsAboutTheLockWait(t *testing.T) {
 	for _, wait := range []time.Duration{0, 20 * time.Millisecond} {
 		t.Run("wait="+wait.String(), func(t *testing.T) {
@@ -40,20 +38,12 @@ func TestInFlightRetryAfterIsAboutTheLockWait(t *testing.T) {
 }
 
 // SPEC §3 step 1: a request a Skip func (or Methods) excludes "passes
-// through untouched". Serve calls ex.Enter() before the skip checks, so a
-// skipped request is still marked as handled, and an inner idemkit
-// middleware on the same request passes it through too: with a global
-// middleware that skips webhook routes and a route-level one reading
-// X-Webhook-ID on them, webhooks silently get no idempotency at all. The
-// packages' docs say "when idemkit middlewares are stacked, the
-// outermost handles it and the inner ones pass through"; a skipped
-// request is not handled by the outer one. Fix: call Enter after step 1
-// (method, Skip, unmatched route), just before extracting the key.
-//
-// Skipped until the stacking rule for skipped requests is decided; it
-// fails on the Engine as it is.
+// through untouched", and that includes not marking it as handled: with a
+// global middleware that skips webhook routes and a route-level one
+// reading X-Webhook-ID on them, the inner one must handle webhooks. (Serve
+// used to call Enter before the skip checks, and webhooks then silently
+// got no idempotency at all.)
 func TestStackedOuterSkipLeavesTheInnerInCharge(t *testing.T) {
-	t.Skip("pending a decision (see comment): fails while Serve calls Enter before the Skip func")
 	outer := newEngine(t, core.WithSkip(func(core.Request) bool { return true }))
 	inner := newEngine(t)
 	t.Cleanup(func() { _ = outer.Close(context.Background()); _ = inner.Close(context.Background()) })
