@@ -21,7 +21,7 @@ func TestTelemetryOneMeasurementPerRequest(t *testing.T) {
 	t.Cleanup(func() { _ = e.Close(context.Background()) })
 
 	serveTagged := func(x *fakeExchange) *fakeExchange {
-		x.ctx = rec.tag(nil, x)
+		x.ctx = rec.tag(context.Background(), x)
 		_, _ = serve(e, x)
 		return x
 	}
@@ -110,7 +110,7 @@ func TestNullTelemetryCostsNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = e.Close(context.Background()) })
-		if _, p := serve(e, post(k1, payment)); p != nil {
+		if p, _ := serve(e, post(k1, payment)); p != nil {
 			t.Fatal(p)
 		}
 		x := post(k1, payment)

@@ -170,7 +170,7 @@ func (p *protoEnv) run(t *testing.T, i any, s step) {
 			return h(ctx, rw)
 		}
 	}
-	err, panicked := serve(p.e, x)
+	panicked, err := serve(p.e, x)
 	fail := func(format string, args ...any) {
 		t.Helper()
 		t.Errorf("step %v: "+format, append([]any{i}, args...)...)
@@ -272,9 +272,9 @@ func (p *protoEnv) checkMeasurement(fail func(string, ...any), x *fakeExchange, 
 
 // serve runs e.Serve(x) and returns what it panicked with instead of
 // propagating it, as a framework's recovery would.
-func serve(e *core.Engine, x *fakeExchange) (err error, panicked any) {
+func serve(e *core.Engine, x *fakeExchange) (panicked any, err error) {
 	defer func() { panicked = recover() }()
-	return e.Serve(x), nil
+	return nil, e.Serve(x)
 }
 
 func btoi(b bool) int {

@@ -43,7 +43,7 @@ func TestExtensionPointsSeeOnlyTheRequest(t *testing.T) {
 	for _, opts := range [][]core.Option{slices.Concat(hooks, []core.Option{users}), slices.Concat(hooks, []core.Option{scopes})} {
 		e := newEngine(t, opts...)
 		for _, key := range []string{"k", ""} { // an original, then a refusal
-			if _, p := serve(e, post(key, payment).by("alice")); p != nil {
+			if p, _ := serve(e, post(key, payment).by("alice")); p != nil {
 				t.Fatal(p)
 			}
 		}
