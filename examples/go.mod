@@ -12,6 +12,7 @@ require (
 	github.com/idemkit/idempotency/fiber v0.0.0
 	github.com/idemkit/idempotency/gin v0.0.0
 	github.com/idemkit/idempotency/storage/redis v0.0.0
+	github.com/idemkit/idempotency/storage/redis/redistest v0.0.0
 	github.com/idemkit/idempotency/telemetry/prometheus v0.0.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/prometheus/client_golang v1.24.1
@@ -75,5 +76,6 @@ replace (
 	github.com/idemkit/idempotency/fiber => ../fiber
 	github.com/idemkit/idempotency/gin => ../gin
 	github.com/idemkit/idempotency/storage/redis => ../storage/redis
+	github.com/idemkit/idempotency/storage/redis/redistest => ../storage/redis/redistest
 	github.com/idemkit/idempotency/telemetry/prometheus => ../telemetry/prometheus
 )
