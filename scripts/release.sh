@@ -47,6 +47,13 @@ run() {
 	[ "$dry" = 1 ] || "$@"
 }
 
+# run_in DIR CMD... is run for a command in DIR, outside go.work.
+run_in() {
+	local d="$1"; shift
+	printf '+ (cd %s && GOWORK=off %s)\n' "$d" "$*"
+	[ "$dry" = 1 ] || (cd "$d" && GOWORK=off "$@")
+}
+
 # published prints the directories of the published modules.
 published() { awk '!/^#/ && $1 == "module" { print $2 }' versions.txt; }
 
@@ -91,7 +98,7 @@ for m in $modules; do
 	[ -n "$reqs" ] || continue
 	args=()
 	for p in $reqs; do args+=("-require=$p@$version"); done
-	run sh -c 'cd "$1" && shift && GOWORK=off "$0" mod edit "$@"' "$GO" "$m" "${args[@]}"
+	run_in "$m" "$GO" mod edit "${args[@]}"
 done
 
 echo "== checks"
@@ -99,8 +106,8 @@ run "$GO" run ./internal/tools/modproxy -o "${TMPDIR:-/tmp}/idemkit-release-prox
 run rm -rf "${TMPDIR:-/tmp}/idemkit-release-proxy-$$"
 run "$GO" vet work
 for m in $modules; do
-	if [ -z "$(sibling_requires "$m")" ] || (cd "$m" && GOWORK=off "$GO" mod edit -json) | grep -q '"Replace"'; then
-		run sh -c 'cd "$1" && GOWORK=off "$0" mod tidy -diff' "$GO" "$m"
+	if [ -z "$(sibling_requires "$m")" ] || (cd "$m" && GOWORK=off "$GO" mod edit -json) | grep -q '"Replace": \['; then
+		run_in "$m" "$GO" mod tidy -diff
 	else
 		# No replace (cmd/idemctl): its siblings at $version resolve only
 		# through a proxy that has them, which proxyrun.sh builds.

@@ -4,8 +4,8 @@ go 1.25.0
 
 require (
 	github.com/bytedance/sonic v1.15.5
-	github.com/idemkit/idempotency v0.0.0
-	github.com/idemkit/idempotency/storage/redis v0.0.0
+	github.com/idemkit/idempotency v0.1.0
+	github.com/idemkit/idempotency/storage/redis v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 )
 
@@ -20,7 +20,3 @@ require (
 	golang.org/x/arch v0.0.0-20210923205945-b76863e36670 // indirect
 	golang.org/x/sys v0.46.0 // indirect
 )
-
-replace github.com/idemkit/idempotency => ../../
-
-replace github.com/idemkit/idempotency/storage/redis => ../../storage/redis

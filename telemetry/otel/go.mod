@@ -3,7 +3,7 @@ module github.com/idemkit/idempotency/telemetry/otel
 go 1.25.0
 
 require (
-	github.com/idemkit/idempotency v0.0.0
+	github.com/idemkit/idempotency v0.1.0
 	go.opentelemetry.io/otel v1.46.0
 	go.opentelemetry.io/otel/metric v1.46.0
 	go.opentelemetry.io/otel/trace v1.46.0

@@ -6,8 +6,8 @@ module github.com/idemkit/idempotency/telemetry/otel/sdktest
 go 1.25.0
 
 require (
-	github.com/idemkit/idempotency v0.0.0
-	github.com/idemkit/idempotency/telemetry/otel v0.0.0
+	github.com/idemkit/idempotency v0.1.0
+	github.com/idemkit/idempotency/telemetry/otel v0.1.0
 	go.opentelemetry.io/otel v1.46.0
 	go.opentelemetry.io/otel/sdk v1.46.0
 	go.opentelemetry.io/otel/sdk/metric v1.46.0
