@@ -22,19 +22,32 @@ proxy_setup "$work"
 v=$IDEMKIT_VERSION
 echo "consumer: idemkit $v from file://$IDEMKIT_PROXY"
 
+# quiet runs a go command, showing its output only when it fails (without
+# the "go: downloading" lines of the throwaway module cache).
+quiet() {
+	"$@" > "$work/log" 2>&1 || {
+		local code=$?
+		echo "consumer: FAIL: $*" >&2
+		grep -v '^go: downloading' "$work/log" >&2
+		return $code
+	}
+}
+
 mkdir "$work/app"
 cd "$work/app"
 cp "$here/testdata/consumer/main.go" .
-"$GO" mod init example.com/consumer >/dev/null 2>&1
-"$GO" get \
+quiet "$GO" mod init example.com/consumer
+echo "consumer: go get gin echo fiber storage/redis telemetry/prometheus @$v"
+quiet "$GO" get \
 	"$IDEMKIT_ROOT/gin@$v" \
 	"$IDEMKIT_ROOT/echo@$v" \
 	"$IDEMKIT_ROOT/fiber@$v" \
 	"$IDEMKIT_ROOT/storage/redis@$v" \
 	"$IDEMKIT_ROOT/telemetry/prometheus@$v"
-"$GO" mod tidy
+quiet "$GO" mod tidy
+grep "^	$IDEMKIT_ROOT" go.mod
 if grep -q '^replace' go.mod; then echo "consumer: go.mod has a replace directive" >&2; exit 1; fi
-"$GO" build -o "$work/consumer" .
+quiet "$GO" build -o "$work/consumer" .
 "$work/consumer"
 
 echo "consumer: test-only dependencies in the module graph"
@@ -53,7 +66,7 @@ echo "consumer: none (miniredis, gopher-lua, go.opentelemetry.io/otel/sdk)"
 
 echo "consumer: go install $IDEMKIT_ROOT/cmd/idemctl@$v"
 mkdir "$work/bin"
-(cd "$work" && GOBIN="$work/bin" "$GO" install "$IDEMKIT_ROOT/cmd/idemctl@$v")
+(cd "$work" && GOBIN="$work/bin" quiet "$GO" install "$IDEMKIT_ROOT/cmd/idemctl@$v")
 set +e
 "$work/bin/idemctl" -h > "$work/help" 2>&1
 code=$?

@@ -19,7 +19,7 @@
 
 proxy_setup() {
 	local work="$1" repo shared upstream
-	repo=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
+	repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	GO="${GO:-go}"
 	shared=$("$GO" env GOMODCACHE)/cache/download
 	upstream=$("$GO" env GOPROXY)

@@ -25,9 +25,14 @@ trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/proxyenv.sh"
 proxy_setup "$work"
 
-# Copy the module without its nested modules (none today) or VCS files.
+# Copy the module's files (git's view when there is one: no ignored build
+# output).
 mkdir "$work/mod"
-(cd "$dir" && git ls-files -co --exclude-standard . | tar -cf - -T -) | tar -xf - -C "$work/mod"
+if git -C "$dir" rev-parse --git-dir >/dev/null 2>&1; then
+	(cd "$dir" && git ls-files -co --exclude-standard . | tar -cf - -T -) | tar -xf - -C "$work/mod"
+else
+	cp -R "$dir/." "$work/mod"
+fi
 cd "$work/mod"
 if [ "$tidy" = 1 ]; then
 	GOFLAGS="$GOFLAGS -mod=mod" "$GO" mod tidy
