@@ -7,12 +7,13 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/google/uuid v1.6.0
-	github.com/idemkit/idempotency v0.0.0
-	github.com/idemkit/idempotency/echo v0.0.0
-	github.com/idemkit/idempotency/fiber v0.0.0
-	github.com/idemkit/idempotency/gin v0.0.0
-	github.com/idemkit/idempotency/storage/redis v0.0.0
-	github.com/idemkit/idempotency/telemetry/prometheus v0.0.0
+	github.com/idemkit/idempotency v0.1.0
+	github.com/idemkit/idempotency/echo v0.1.0
+	github.com/idemkit/idempotency/fiber v0.1.0
+	github.com/idemkit/idempotency/gin v0.1.0
+	github.com/idemkit/idempotency/storage/redis v0.1.0
+	github.com/idemkit/idempotency/storage/redis/redistest v0.1.0
+	github.com/idemkit/idempotency/telemetry/prometheus v0.1.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/redis/go-redis/v9 v9.22.0
@@ -75,5 +76,6 @@ replace (
 	github.com/idemkit/idempotency/fiber => ../fiber
 	github.com/idemkit/idempotency/gin => ../gin
 	github.com/idemkit/idempotency/storage/redis => ../storage/redis
+	github.com/idemkit/idempotency/storage/redis/redistest => ../storage/redis/redistest
 	github.com/idemkit/idempotency/telemetry/prometheus => ../telemetry/prometheus
 )

@@ -3,7 +3,7 @@ module github.com/idemkit/idempotency/xxh3
 go 1.25.0
 
 require (
-	github.com/idemkit/idempotency v0.0.0
+	github.com/idemkit/idempotency v0.1.0
 	github.com/zeebo/xxh3 v1.1.0
 )
 

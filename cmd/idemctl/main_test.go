@@ -23,7 +23,6 @@ import (
 
 	"github.com/idemkit/idempotency/core"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
-	"github.com/idemkit/idempotency/storage/redis/redistest"
 )
 
 // env is a Redis with an idemkit Engine on it.

@@ -2,7 +2,7 @@ module github.com/idemkit/idempotency/telemetry/prometheus
 
 go 1.25.0
 
-require github.com/idemkit/idempotency v0.0.0
+require github.com/idemkit/idempotency v0.1.0
 
 require github.com/kylelemons/godebug v1.1.0 // indirect
 

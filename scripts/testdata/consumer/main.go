@@ -1,0 +1,122 @@
+// Command consumer is what a user of idemkit writes: it is built by
+// scripts/consumer.sh in an empty module outside the repository, against
+// the published modules as a proxy serves them (no go.work, no replace).
+// It mounts idemgin, idemecho and idemfiber on one route each, posts twice
+// with the same Idempotency-Key and checks that the second answer is a
+// replay; it constructs the Redis store and the Prometheus driver. It uses
+// only the most stable API (the constructors and core.WithStore,
+// core.WithTelemetry), and exits non-zero on any failure.
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gofiber/fiber/v2"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/idemkit/idempotency/core"
+	idemecho "github.com/idemkit/idempotency/echo"
+	idemfiber "github.com/idemkit/idempotency/fiber"
+	idemgin "github.com/idemkit/idempotency/gin"
+	idemredis "github.com/idemkit/idempotency/storage/redis"
+	idemprom "github.com/idemkit/idempotency/telemetry/prometheus"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "consumer: FAIL:", err)
+		os.Exit(1)
+	}
+	fmt.Println("consumer: ok")
+}
+
+func run() error {
+	reg := prometheus.NewRegistry()
+	prom, err := idemprom.New(idemprom.WithRegisterer(reg))
+	if err != nil {
+		return fmt.Errorf("idemprom.New: %v", err)
+	}
+	// The Redis store at construction only (no server here): New must
+	// accept a go-redis client and the Engine must accept the store.
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	var store core.Store = idemredis.New(rdb)
+	_ = idemgin.New(core.WithStore(store), core.WithTelemetry(prom))
+
+	// The adapters on their default store (the in-memory one).
+	gin.SetMode(gin.ReleaseMode)
+	g := gin.New()
+	charges := map[string]int{}
+	g.POST("/gin", idemgin.New(core.WithTelemetry(prom)), func(c *gin.Context) {
+		charges["gin"]++
+		c.JSON(http.StatusCreated, gin.H{"charge": charges["gin"]})
+	})
+	e := echo.New()
+	e.POST("/echo", func(c echo.Context) error {
+		charges["echo"]++
+		return c.JSON(http.StatusCreated, map[string]int{"charge": charges["echo"]})
+	}, idemecho.New(core.WithTelemetry(prom)))
+	f := fiber.New(fiber.Config{DisableStartupMessage: true})
+	f.Post("/fiber", idemfiber.New(core.WithTelemetry(prom)), func(c *fiber.Ctx) error {
+		charges["fiber"]++
+		return c.Status(http.StatusCreated).JSON(map[string]int{"charge": charges["fiber"]})
+	})
+
+	serve := map[string]func(*http.Request) (*http.Response, error){
+		"gin":  func(r *http.Request) (*http.Response, error) { return record(g, r), nil },
+		"echo": func(r *http.Request) (*http.Response, error) { return record(e, r), nil },
+		"fiber": func(r *http.Request) (*http.Response, error) {
+			return f.Test(r, -1)
+		},
+	}
+	for _, name := range []string{"gin", "echo", "fiber"} {
+		var first string
+		for i, want := range []string{"Original", "Repeated"} {
+			req := httptest.NewRequest(http.MethodPost, "/"+name, strings.NewReader(`{"amount":100}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "4b9f0c2e-8d1a-4c43-9a0e-3f6f7d0c9b2"+fmt.Sprint(len(name)))
+			resp, err := serve[name](req)
+			if err != nil {
+				return fmt.Errorf("%s: request %d: %v", name, i+1, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status := resp.Header.Get("Idempotency-Status")
+			fmt.Printf("%s: POST #%d: %d %s %s\n", name, i+1, resp.StatusCode, status, strings.TrimSpace(string(body)))
+			if resp.StatusCode != http.StatusCreated || status != want {
+				return fmt.Errorf("%s: POST #%d: got %d, Idempotency-Status %q; want 201, %q", name, i+1, resp.StatusCode, status, want)
+			}
+			if i == 0 {
+				first = string(body)
+			} else if string(body) != first {
+				return fmt.Errorf("%s: replayed body %q, want %q", name, body, first)
+			}
+		}
+		if charges[name] != 1 {
+			return fmt.Errorf("%s: handler ran %d times, want 1", name, charges[name])
+		}
+	}
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		return fmt.Errorf("prometheus: %v", err)
+	}
+	if len(mfs) == 0 {
+		return fmt.Errorf("prometheus: idemprom recorded nothing")
+	}
+	return nil
+}
+
+func record(h http.Handler, r *http.Request) *http.Response {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Result()
+}
