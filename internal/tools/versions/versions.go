@@ -102,7 +102,7 @@ func Load(repo, file string) (*Set, error) {
 // requires an unpublished module of the repository, and the commands
 // (cmd/...), which users `go install pkg@version`, have no replace
 // directive. Replace directives of the libraries are allowed: users ignore
-// them.
+// them. Every nested module carries a copy of the root LICENSE.
 func (s *Set) Check() error {
 	published := map[string]bool{}
 	root := ""
@@ -129,12 +129,34 @@ func (s *Set) Check() error {
 				errs = append(errs, fmt.Sprintf("%s requires %s@%s, want the release version %s", m.Path, p, r.Mod.Version, s.Version))
 			}
 		}
+		if err := s.checkLicense(m); err != nil {
+			errs = append(errs, err.Error())
+		}
 		if strings.HasPrefix(m.Dir, "cmd/") && len(m.File.Replace) > 0 {
 			errs = append(errs, fmt.Sprintf("%s has replace directives: go install %s@%s would refuse it", m.Path, m.Path, s.Version))
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("versions.txt: %s", strings.Join(errs, "\n\t"))
+	}
+	return nil
+}
+
+// checkLicense requires a copy of the root LICENSE in every nested
+// module: a module zip holds only its own directory, and pkg.go.dev hides
+// the documentation of a module whose zip carries no licence it
+// recognises.
+func (s *Set) checkLicense(m Module) error {
+	root, err := os.ReadFile(filepath.Join(s.Repo, "LICENSE"))
+	if err != nil {
+		return fmt.Errorf("the repository has no LICENSE: %v", err)
+	}
+	if m.Dir == "." {
+		return nil
+	}
+	own, err := os.ReadFile(filepath.Join(s.Repo, filepath.FromSlash(m.Dir), "LICENSE"))
+	if err != nil || !bytes.Equal(own, root) {
+		return fmt.Errorf("%s: %s/LICENSE is missing or differs from the root LICENSE (cp LICENSE %s/)", m.Path, m.Dir, m.Dir)
 	}
 	return nil
 }

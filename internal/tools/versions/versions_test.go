@@ -35,6 +35,9 @@ func TestProxy(t *testing.T) {
 		"lib/test/x_test.go": "package test\n",
 		"cmd/tool/go.mod":    "module example.com/r/cmd/tool\n\ngo 1.25.0\n\nrequire example.com/r/lib v1.2.3\n",
 		"cmd/tool/main.go":   "package main\n\nfunc main() {}\n",
+		"LICENSE":            "MIT\n",
+		"lib/LICENSE":        "MIT\n",
+		"cmd/tool/LICENSE":   "MIT\n",
 	})
 	s, err := Load(repo, filepath.Join(repo, "versions.txt"))
 	if err != nil {
@@ -63,9 +66,9 @@ func TestProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The nested test module stays out of lib's zip.
-	if got := strings.Join(cf.Valid, " "); got != "example.com/r/lib@v1.2.3/go.mod example.com/r/lib@v1.2.3/lib.go" {
-		t.Errorf("lib zip holds %q, want go.mod lib.go", got)
+	// The nested test module stays out of lib's zip; its LICENSE is in.
+	if got := strings.Join(cf.Valid, " "); got != "example.com/r/lib@v1.2.3/LICENSE example.com/r/lib@v1.2.3/go.mod example.com/r/lib@v1.2.3/lib.go" {
+		t.Errorf("lib zip holds %q, want LICENSE go.mod lib.go", got)
 	}
 }
 
@@ -77,6 +80,8 @@ func TestCheck(t *testing.T) {
 		"gin/go.mod":       "module example.com/r/gin\n\ngo 1.25.0\n\nrequire example.com/r v0.0.0\n\nreplace example.com/r => ../\n",
 		"cmd/ctl/go.mod":   "module example.com/r/cmd/ctl\n\ngo 1.25.0\n\nrequire (\n\texample.com/r v0.1.0\n\texample.com/r/redistest v0.1.0\n)\n\nreplace example.com/r => ../../\n",
 		"redistest/go.mod": "module example.com/r/redistest\n\ngo 1.25.0\n",
+		"LICENSE":          "MIT\n",
+		"gin/LICENSE":      "MIT, but changed\n",
 	})
 	s, err := Load(repo, filepath.Join(repo, "versions.txt"))
 	if err != nil {
@@ -90,6 +95,8 @@ func TestCheck(t *testing.T) {
 		"example.com/r/gin requires example.com/r@v0.0.0, want the release version v0.1.0",
 		"example.com/r/cmd/ctl requires example.com/r/redistest, which is not published",
 		"example.com/r/cmd/ctl has replace directives",
+		"example.com/r/gin: gin/LICENSE is missing or differs",
+		"example.com/r/cmd/ctl: cmd/ctl/LICENSE is missing or differs",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Check: %v\nlacks %q", err, want)
