@@ -3,9 +3,10 @@
 // the published modules as a proxy serves them (no go.work, no replace).
 // It mounts idemgin, idemecho and idemfiber on one route each, posts twice
 // with the same Idempotency-Key and checks that the second answer is a
-// replay; it constructs the Redis store and the Prometheus driver. It uses
+// replay; it constructs the Redis store, the Prometheus and OpenTelemetry
+// drivers and the XXH3 hash. It uses
 // only the most stable API (the constructors and core.WithStore,
-// core.WithTelemetry), and exits non-zero on any failure.
+// core.WithTelemetry, core.WithHashAlgorithm), and exits non-zero on any failure.
 package main
 
 import (
@@ -27,7 +28,9 @@ import (
 	idemfiber "github.com/idemkit/idempotency/fiber"
 	idemgin "github.com/idemkit/idempotency/gin"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
+	idemotel "github.com/idemkit/idempotency/telemetry/otel"
 	idemprom "github.com/idemkit/idempotency/telemetry/prometheus"
+	idemxxh3 "github.com/idemkit/idempotency/xxh3"
 )
 
 func main() {
@@ -50,6 +53,13 @@ func run() error {
 	defer rdb.Close()
 	var store core.Store = idemredis.New(rdb)
 	_ = idemgin.New(core.WithStore(store), core.WithTelemetry(prom))
+	// The OpenTelemetry driver (global no-op providers) and the XXH3
+	// fingerprint hash, at construction.
+	otelDriver, err := idemotel.New()
+	if err != nil {
+		return fmt.Errorf("idemotel.New: %v", err)
+	}
+	_ = idemecho.New(core.WithTelemetry(otelDriver), core.WithHashAlgorithm(idemxxh3.New))
 
 	// The adapters on their default store (the in-memory one).
 	gin.SetMode(gin.ReleaseMode)
