@@ -28,16 +28,25 @@ func (h Hooks[C]) Skipper(skip func(C) bool) Option {
 
 // UserGetter returns an option that reads the user of the user scopes
 // (see WithUserResolver). An empty user is the anonymous space. nil
-// removes the user resolver.
+// removes the user resolver. Given another framework's request, the user
+// scopes refuse it (500, ErrForeignRequest) rather than treat every user
+// as anonymous, which would let one user replay another's responses.
 func (h Hooks[C]) UserGetter(user func(C) string) Option {
 	if user == nil {
 		return WithUserResolver(nil)
 	}
-	return WithUserResolver(func(r Request) string {
-		if c, ok := h.From(r); ok {
-			return user(c)
+	return optionFunc(func(cfg *config) error {
+		cfg.userResolver = func(r Request) string {
+			if c, ok := h.From(r); ok {
+				return user(c)
+			}
+			return ""
 		}
-		return ""
+		cfg.userForeign = func(r Request) bool {
+			_, ok := h.From(r)
+			return !ok
+		}
+		return nil
 	})
 }
 
