@@ -43,6 +43,11 @@ type config struct {
 	scope         Scope
 	scopeResolver ScopeResolver
 	userResolver  func(Request) string
+	// userForeign, set by Hooks.UserGetter, reports a Request its typed
+	// getter cannot read (another framework's): the user scopes then
+	// refuse the request (ErrForeignRequest) instead of making every user
+	// anonymous, which would merge all users' keys into one space.
+	userForeign func(Request) bool
 
 	checkPayload bool
 	hasher       PayloadHasher
@@ -307,7 +312,7 @@ func WithScopeResolver(r ScopeResolver) Option {
 // can name. Default: every request is anonymous.
 func WithUserResolver(f func(Request) string) Option {
 	return optionFunc(func(c *config) error {
-		c.userResolver = f
+		c.userResolver, c.userForeign = f, nil
 		return nil
 	})
 }

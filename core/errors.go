@@ -69,7 +69,8 @@ var (
 	// treated as absent.
 	ErrRecordRejected = errors.New("idempotency: record signature or encryption does not verify")
 	// ErrForeignRequest is returned by a framework-typed scope getter or
-	// key getter (Hooks) that received another framework's request: an
-	// option of one adapter was given to another adapter's middleware.
+	// key getter (Hooks) that received another framework's request, and
+	// reported for a typed user getter in the user scopes: an option of
+	// one adapter was given to another adapter's middleware (500).
 	ErrForeignRequest = errors.New("idempotency: a framework-typed option was given to another framework's middleware")
 )

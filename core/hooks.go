@@ -8,15 +8,25 @@ package core
 // adapter need not use Hooks directly.
 //
 // From returns the framework context behind a Request, and false for a
-// Request of another framework.
+// Request of another framework. It is required: options of a Hooks
+// without From make New fail.
 type Hooks[C any] struct {
 	From func(Request) (C, bool)
+}
+
+// noFrom is the option of a Hooks without From, which can map no
+// request: it fails at construction rather than panic on a request.
+func noFrom() Option {
+	return optionFunc(func(*config) error { return invalid("core.Hooks without From") })
 }
 
 // Skipper returns an option that lets a request pass through untouched
 // (no idempotency, no headers) when skip returns true (see WithSkip).
 // nil removes the skip function.
 func (h Hooks[C]) Skipper(skip func(C) bool) Option {
+	if h.From == nil {
+		return noFrom()
+	}
 	if skip == nil {
 		return WithSkip(nil)
 	}
@@ -28,22 +38,37 @@ func (h Hooks[C]) Skipper(skip func(C) bool) Option {
 
 // UserGetter returns an option that reads the user of the user scopes
 // (see WithUserResolver). An empty user is the anonymous space. nil
-// removes the user resolver.
+// removes the user resolver. Given another framework's request, the user
+// scopes refuse it (500, ErrForeignRequest) rather than treat every user
+// as anonymous, which would let one user replay another's responses.
 func (h Hooks[C]) UserGetter(user func(C) string) Option {
+	if h.From == nil {
+		return noFrom()
+	}
 	if user == nil {
 		return WithUserResolver(nil)
 	}
-	return WithUserResolver(func(r Request) string {
-		if c, ok := h.From(r); ok {
-			return user(c)
+	return optionFunc(func(cfg *config) error {
+		cfg.userResolver = func(r Request) string {
+			if c, ok := h.From(r); ok {
+				return user(c)
+			}
+			return ""
 		}
-		return ""
+		cfg.userForeign = func(r Request) bool {
+			_, ok := h.From(r)
+			return !ok
+		}
+		return nil
 	})
 }
 
 // ScopeGetter returns an option that computes each request's scope (see
 // WithScopeResolver). An error is the server's, answered 500.
 func (h Hooks[C]) ScopeGetter(scope func(C) (string, error)) Option {
+	if h.From == nil {
+		return noFrom()
+	}
 	if scope == nil {
 		return WithScopeResolver(nil)
 	}
@@ -61,6 +86,9 @@ func (h Hooks[C]) ScopeGetter(scope func(C) (string, error)) Option {
 // err is for a key that is present but malformed (400). The key is still
 // validated (WithKeyValidator).
 func (h Hooks[C]) KeyGetter(key func(C) (key string, found bool, err error)) Option {
+	if h.From == nil {
+		return noFrom()
+	}
 	if key == nil {
 		return WithKeyExtractor(nil)
 	}

@@ -202,6 +202,9 @@ func (e *Engine) resolveScope(r *request) error {
 	var user, ip string
 	switch c.scope {
 	case ScopeUser, ScopeUserRoute:
+		if c.userForeign != nil && c.userForeign(r.req) {
+			return ErrForeignRequest
+		}
 		if c.userResolver != nil {
 			user = c.userResolver(r.req)
 		}

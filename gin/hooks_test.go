@@ -85,3 +85,41 @@ func TestErrorResponderError(t *testing.T) {
 		t.Errorf("plain error: status %d, ran %v, c.Errors %v; want 500, false, [%v]", w.Code, ran, got, plain)
 	}
 }
+
+// A refusal handed to gin's error handling must leave the response
+// unwritten, so that the outer middleware that renders c.Errors can
+// choose the status and set its headers (Content-Type above all). Gin's
+// AbortWithStatus writes the header at once, which would freeze the
+// problem's status and drop every header the renderer sets.
+func TestErrorResponderErrorLeavesResponseToOuterMiddleware(t *testing.T) {
+	r := gin.New()
+	r.Use(func(c *gin.Context) {
+		c.Next()
+		if err := c.Errors.Last(); err != nil {
+			var p *core.Problem
+			if errors.As(err.Err, &p) {
+				c.Header("Retry-After", "7")
+				c.JSON(http.StatusUnprocessableEntity, gin.H{"error": string(p.Kind)})
+			}
+		}
+	})
+	r.POST("/items", idemgin.New(core.WithErrorResponder(core.ErrorResponderFunc(func(_ core.Request, p *core.Problem) (core.Response, error) {
+		return core.Response{}, p
+	}))), func(c *gin.Context) { c.Status(201) })
+
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/items", strings.NewReader(`{}`)))
+	res := w.Result()
+	if res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("status %d, want the outer renderer's 422", res.StatusCode)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type %q, want the outer renderer's application/json", ct)
+	}
+	if ra := res.Header.Get("Retry-After"); ra != "7" {
+		t.Errorf("Retry-After %q, want the outer renderer's 7", ra)
+	}
+	if body := w.Body.String(); body != `{"error":"missing-key"}` {
+		t.Errorf("body %q, want the outer renderer's", body)
+	}
+}

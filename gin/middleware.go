@@ -61,5 +61,10 @@ func refusedWithError(c *gin.Context, err error) {
 	if errors.As(err, &p) {
 		status = p.Status
 	}
-	c.AbortWithStatus(status)
+	// c.Status, not AbortWithStatus: AbortWithStatus writes the header at
+	// once, which would freeze the status and drop the headers (its
+	// Content-Type) of an outer middleware rendering c.Errors. Gin writes
+	// the status itself when the chain ends and nobody wrote.
+	c.Status(status)
+	c.Abort()
 }

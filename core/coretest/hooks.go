@@ -144,10 +144,19 @@ var hookCases = []struct {
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Repeated")
 		e.wantCount("items", 1)
 	}},
-	{"ForeignUserGetterIsAnonymous", func(t *testing.T, e *env, _ TypedHooks) {
-		e.start(core.WithScope(core.ScopeUser), foreign.UserGetter(func(int) string { return "x" }))
-		wantStatus(t, e.do(req{key: k1, body: payment, user: "alice"}), 201, "Original")
-		wantStatus(t, e.do(req{key: k1, body: payment, user: "bob"}), 201, "Repeated")
+	{"ForeignUserGetterIs500", func(t *testing.T, e *env, _ TypedHooks) {
+		// A user getter that cannot read the request must not make every
+		// user anonymous: alice's and bob's keys would share one space,
+		// and bob would be replayed alice's response.
+		for _, scope := range []core.Scope{core.ScopeUser, core.ScopeUserRoute} {
+			e.start(core.WithScope(scope), foreign.UserGetter(func(int) string { return "x" }))
+			wantProblem(t, e.do(req{key: k1, body: payment, user: "alice"}), 500, core.ProblemMisconfigured)
+			wantProblem(t, e.do(req{key: k1, body: payment, user: "bob"}), 500, core.ProblemMisconfigured)
+			e.wantCount("items", 0)
+		}
+		// Scopes that do not read the user are unaffected.
+		e.start(core.WithScope(core.ScopeGlobal), foreign.UserGetter(func(int) string { return "x" }))
+		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Original")
 		e.wantCount("items", 1)
 	}},
 	{"ForeignScopeGetterIs500", func(t *testing.T, e *env, _ TypedHooks) {
