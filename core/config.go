@@ -42,12 +42,11 @@ type config struct {
 
 	scope         Scope
 	scopeResolver ScopeResolver
-	userResolver  func(Request) string
-	// userForeign, set by Hooks.UserGetter, reports a Request its typed
-	// getter cannot read (another framework's): the user scopes then
-	// refuse the request (ErrForeignRequest) instead of making every user
-	// anonymous, which would merge all users' keys into one space.
-	userForeign func(Request) bool
+	// userResolver returns the request's user, and false for a Request it
+	// cannot read (a typed getter given another framework's request): the
+	// user scopes then refuse the request (ErrForeignRequest) instead of
+	// making every user anonymous, which would merge all users' keys.
+	userResolver func(Request) (user string, ok bool)
 
 	checkPayload bool
 	hasher       PayloadHasher
@@ -312,7 +311,10 @@ func WithScopeResolver(r ScopeResolver) Option {
 // can name. Default: every request is anonymous.
 func WithUserResolver(f func(Request) string) Option {
 	return optionFunc(func(c *config) error {
-		c.userResolver, c.userForeign = f, nil
+		c.userResolver = nil
+		if f != nil {
+			c.userResolver = func(r Request) (string, bool) { return f(r), true }
+		}
 		return nil
 	})
 }

@@ -11,6 +11,10 @@ import (
 // run the handler nor write a response, and a Request is never also an
 // Exchange, so a custom key extractor cannot call Next.
 //
+// A Request is valid only during the call it is passed to: adapters pool
+// and reuse it, so keep what you need from it (a header value, the
+// route), never the Request itself.
+//
 // Framework adapters give typed access to their own context behind a
 // Request (idemgin.Context, idemecho.Context, idemfiber.Context) and
 // typed options built on it (WithSkipper, WithUserGetter,

@@ -49,15 +49,12 @@ func (h Hooks[C]) UserGetter(user func(C) string) Option {
 		return WithUserResolver(nil)
 	}
 	return optionFunc(func(cfg *config) error {
-		cfg.userResolver = func(r Request) string {
-			if c, ok := h.From(r); ok {
-				return user(c)
+		cfg.userResolver = func(r Request) (string, bool) {
+			c, ok := h.From(r)
+			if !ok {
+				return "", false
 			}
-			return ""
-		}
-		cfg.userForeign = func(r Request) bool {
-			_, ok := h.From(r)
-			return !ok
+			return user(c), true
 		}
 		return nil
 	})

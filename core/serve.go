@@ -202,16 +202,18 @@ func (e *Engine) resolveScope(r *request) error {
 	var user, ip string
 	switch c.scope {
 	case ScopeUser, ScopeUserRoute:
-		if c.userForeign != nil && c.userForeign(r.req) {
-			return ErrForeignRequest
-		}
 		if c.userResolver != nil {
-			user = c.userResolver(r.req)
+			var ok bool
+			if user, ok = c.userResolver(r.req); !ok {
+				return ErrForeignRequest
+			}
 		}
 	case ScopeGlobal:
-		if c.userResolver != nil && !e.warnedGlobal.Load() && c.userResolver(r.req) != "" && e.warnedGlobal.CompareAndSwap(false, true) {
-			e.emit(r, &Event{Type: EventGlobalScopeUser,
-				Detail: "the global scope shares keys between users; consider scope user or user_route"})
+		if c.userResolver != nil && !e.warnedGlobal.Load() {
+			if u, _ := c.userResolver(r.req); u != "" && e.warnedGlobal.CompareAndSwap(false, true) {
+				e.emit(r, &Event{Type: EventGlobalScopeUser,
+					Detail: "the global scope shares keys between users; consider scope user or user_route"})
+			}
 		}
 	case ScopeIP:
 		ip = r.req.ClientIP()
