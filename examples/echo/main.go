@@ -60,15 +60,23 @@ func newRouter(env *serve.Env) *echo.Echo {
 	h := func(ep shop.Endpoint) echo.HandlerFunc { return echoapp.Handler(env.Shop, ep) }
 
 	// Every idempotent route: one store, the telemetry and flags, users.
+	// With -bare (the benchmark baseline) the routes get no idempotency
+	// middleware at all: idem returns none.
 	opts := slices.Clip(append(env.Options(), core.WithStore(env.Store),
 		idemecho.WithUserGetter(func(c echo.Context) string { u, _ := c.Get(shop.UserKey).(string); return u })))
-	pay := idemecho.New(opts...) // key required (UUID), scope user_route, payload fingerprinted
-	e.POST("/payments", h(shop.Payments), pay)
-	e.POST("/refunds", h(shop.Refunds), pay)
-	e.POST("/exports", h(shop.Exports), pay) // streamed, so a retry gets 410 result-unavailable
-	e.POST("/votes", h(shop.Votes), idemecho.New(append(opts, core.Tag("optional,ttl=2s"))...))
-	e.POST("/webhooks", h(shop.Webhooks), idemecho.New(append(opts, core.WithHeaderName(shop.WebhookHeader),
-		core.WithKeyValidator(core.Token()), core.WithoutPayloadCheck())...))
+	idem := func(opts ...core.Option) []echo.MiddlewareFunc {
+		if env.Config.Bare {
+			return nil
+		}
+		return []echo.MiddlewareFunc{idemecho.New(opts...)}
+	}
+	pay := idem(opts...) // key required (UUID), scope user_route, payload fingerprinted
+	e.POST("/payments", h(shop.Payments), pay...)
+	e.POST("/refunds", h(shop.Refunds), pay...)
+	e.POST("/exports", h(shop.Exports), pay...) // streamed, so a retry gets 410 result-unavailable
+	e.POST("/votes", h(shop.Votes), idem(append(opts, core.Tag("optional,ttl=2s"))...)...)
+	e.POST("/webhooks", h(shop.Webhooks), idem(append(opts, core.WithHeaderName(shop.WebhookHeader),
+		core.WithKeyValidator(core.Token()), core.WithoutPayloadCheck())...)...)
 	e.GET("/stats", h(shop.Stats)) // reads are not idempotency-keyed
 	e.GET(serve.MetricsPath, echo.WrapHandler(env.Metrics))
 	return e

@@ -51,3 +51,13 @@ func TestRoutes(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	apptest.CheckMetrics(t, build(t, memory.New(), shop.New()))
 }
+
+// TestBare: with -bare (the end-to-end benchmark's baseline) the same
+// handlers run without the idempotency middleware.
+func TestBare(t *testing.T) {
+	env, err := serve.NewEnv(serve.Config{Bare: true}, slog.New(slog.NewTextHandler(io.Discard, nil)), memory.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	apptest.RunBare(t, apptest.Handler(newRouter(env)), func() int64 { return env.Shop.Executions(shop.Payments) })
+}

@@ -65,15 +65,26 @@ func newApp(env *serve.Env) *fiber.App {
 
 	// Every idempotent route: one store, the telemetry and flags, users.
 	// Per route, not app.Use, so that the scope sees the route pattern.
+	// With -bare (the benchmark baseline) the routes get no idempotency
+	// middleware at all: idem returns none.
 	opts := slices.Clip(append(env.Options(), core.WithStore(env.Store),
 		idemfiber.WithUserGetter(func(c *fiber.Ctx) string { u, _ := c.Locals(shop.UserKey).(string); return u })))
-	pay := idemfiber.New(opts...) // key required (UUID), scope user_route, payload fingerprinted
-	app.Post("/payments", pay, h(shop.Payments))
-	app.Post("/refunds", pay, h(shop.Refunds))
-	app.Post("/exports", pay, h(shop.Exports)) // streamed, so a retry gets 410 result-unavailable
-	app.Post("/votes", idemfiber.New(append(opts, core.Tag("optional,ttl=2s"))...), h(shop.Votes))
-	app.Post("/webhooks", idemfiber.New(append(opts, core.WithHeaderName(shop.WebhookHeader),
-		core.WithKeyValidator(core.Token()), core.WithoutPayloadCheck())...), h(shop.Webhooks))
+	idem := func(opts ...core.Option) []fiber.Handler {
+		if env.Config.Bare {
+			return nil
+		}
+		return []fiber.Handler{idemfiber.New(opts...)}
+	}
+	route := func(path string, mw []fiber.Handler, e shop.Endpoint) {
+		app.Post(path, append(slices.Clip(mw), h(e))...)
+	}
+	pay := idem(opts...) // key required (UUID), scope user_route, payload fingerprinted
+	route("/payments", pay, shop.Payments)
+	route("/refunds", pay, shop.Refunds)
+	route("/exports", pay, shop.Exports) // streamed, so a retry gets 410 result-unavailable
+	route("/votes", idem(append(opts, core.Tag("optional,ttl=2s"))...), shop.Votes)
+	route("/webhooks", idem(append(opts, core.WithHeaderName(shop.WebhookHeader),
+		core.WithKeyValidator(core.Token()), core.WithoutPayloadCheck())...), shop.Webhooks)
 	app.Get("/stats", h(shop.Stats)) // reads are not idempotency-keyed
 	app.Get(serve.MetricsPath, adaptor.HTTPHandler(env.Metrics))
 	return app

@@ -62,3 +62,15 @@ func TestRoutes(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	apptest.CheckMetrics(t, build(t, memory.New(), shop.New()))
 }
+
+// TestBare: with -bare (the end-to-end benchmark's baseline) the same
+// handlers run without the idempotency middleware.
+func TestBare(t *testing.T) {
+	env, err := serve.NewEnv(serve.Config{Bare: true}, slog.New(slog.NewTextHandler(io.Discard, nil)), memory.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newApp(env)
+	t.Cleanup(func() { _ = a.Shutdown() })
+	apptest.RunBare(t, apptest.Response(t, func(req *http.Request) (*http.Response, error) { return a.Test(req, -1) }), func() int64 { return env.Shop.Executions(shop.Payments) })
+}

@@ -60,15 +60,26 @@ func newRouter(env *serve.Env) *gin.Engine {
 	h := func(e shop.Endpoint) gin.HandlerFunc { return ginapp.Handler(env.Shop, e) }
 
 	// Every idempotent route: one store, the telemetry and flags, users.
+	// With -bare (the benchmark baseline) the routes get no idempotency
+	// middleware at all: idem returns none.
 	opts := slices.Clip(append(env.Options(), core.WithStore(env.Store),
 		idemgin.WithUserGetter(func(c *gin.Context) string { return c.GetString(shop.UserKey) })))
-	pay := idemgin.New(opts...) // key required (UUID), scope user_route, payload fingerprinted
-	r.POST("/payments", pay, h(shop.Payments))
-	r.POST("/refunds", pay, h(shop.Refunds))
-	r.POST("/exports", pay, h(shop.Exports)) // streamed, so a retry gets 410 result-unavailable
-	r.POST("/votes", idemgin.New(append(opts, core.Tag("optional,ttl=2s"))...), h(shop.Votes))
-	r.POST("/webhooks", idemgin.New(append(opts, core.WithHeaderName(shop.WebhookHeader),
-		core.WithKeyValidator(core.Token()), core.WithoutPayloadCheck())...), h(shop.Webhooks))
+	idem := func(opts ...core.Option) []gin.HandlerFunc {
+		if env.Config.Bare {
+			return nil
+		}
+		return []gin.HandlerFunc{idemgin.New(opts...)}
+	}
+	route := func(path string, mw []gin.HandlerFunc, e shop.Endpoint) {
+		r.POST(path, append(slices.Clip(mw), h(e))...)
+	}
+	pay := idem(opts...) // key required (UUID), scope user_route, payload fingerprinted
+	route("/payments", pay, shop.Payments)
+	route("/refunds", pay, shop.Refunds)
+	route("/exports", pay, shop.Exports) // streamed, so a retry gets 410 result-unavailable
+	route("/votes", idem(append(opts, core.Tag("optional,ttl=2s"))...), shop.Votes)
+	route("/webhooks", idem(append(opts, core.WithHeaderName(shop.WebhookHeader),
+		core.WithKeyValidator(core.Token()), core.WithoutPayloadCheck())...), shop.Webhooks)
 	r.GET("/stats", h(shop.Stats)) // reads are not idempotency-keyed
 	r.GET(serve.MetricsPath, gin.WrapH(env.Metrics))
 	return r

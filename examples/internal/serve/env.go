@@ -66,11 +66,15 @@ func NewEnv(cfg Config, logger *slog.Logger, store core.Store) (*Env, error) {
 	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
 		return nil, err
 	}
+	sh := shop.New()
+	if cfg.Bare {
+		sh.SetUnclaimed()
+	}
 	return &Env{
 		Config:   cfg,
 		Logger:   logger,
 		Store:    store,
-		Shop:     shop.New(),
+		Shop:     sh,
 		Registry: reg,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

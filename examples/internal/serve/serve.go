@@ -64,6 +64,13 @@ type Config struct {
 	SigningKeys string
 	// Encrypt adds core.WithRecordEncryption (needs SigningKeys).
 	Encrypt bool
+	// Bare serves the same routes, handlers and outer middlewares
+	// (request id, recovery, user) without the idempotency middleware,
+	// and lets payments and refunds charge without a claim
+	// (shop.Shop.SetUnclaimed): the baseline of the end-to-end benchmark
+	// (go run ./examples/load -suite e2e). Never for real traffic: no
+	// request is deduplicated.
+	Bare bool
 }
 
 // The environment variables that give -lease and -lock-wait their
@@ -173,6 +180,9 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 		core.MinRecordSecret, EnvSigningKey))
 	fs.BoolVar(&cfg.Encrypt, "encrypt", cfg.Encrypt, fmt.Sprintf(
 		"encrypt stored responses (AES-256-GCM) under the signing key; needs -signing-key (default $%s)", EnvEncrypt))
+	fs.BoolVar(&cfg.Bare, "bare", false,
+		"benchmark baseline: the same routes and handlers WITHOUT the idempotency middleware (nothing is\n"+
+			"deduplicated; payments charge without a claim); the store flags are then unused")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -329,7 +339,10 @@ func Main(name string, args []string, stderr io.Writer, build func(env *Env) (Se
 		return 2
 	}
 
-	logger.Info("starting example server", "framework", name, "store", Describe(cfg), "metrics", MetricsPath,
+	if cfg.Bare {
+		logger.Warn("-bare: serving WITHOUT the idempotency middleware (benchmark baseline)")
+	}
+	logger.Info("starting example server", "framework", name, "store", Describe(cfg), "bare", cfg.Bare, "metrics", MetricsPath,
 		"lease", orDefault(cfg.Lease, core.DefaultLease), "lock_wait", orDefault(cfg.LockWait, core.DefaultLockWait),
 		"signed_records", cfg.SigningKeys != "", "encrypted_records", cfg.Encrypt)
 	if err := srv(ctx); err != nil {

@@ -90,10 +90,19 @@ type Shop struct {
 	// created numbers the resources created (pay_N, ref_N, vote_N,
 	// exp_N), so ids stay dense even when failed executions are counted.
 	created [counted]atomic.Int64
+	// unclaimed: charge without an idempotency claim (SetUnclaimed).
+	unclaimed bool
 }
 
 // New returns a Shop with zeroed counters.
 func New() *Shop { return new(Shop) }
+
+// SetUnclaimed makes payments and refunds charge without an idempotency
+// claim instead of refusing with 503: the bare server of the end-to-end
+// benchmark (-bare), which serves the same handlers without the
+// idempotency middleware, so that its requests do the same work. Call it
+// before serving; never in a real server.
+func (s *Shop) SetUnclaimed() { s.unclaimed = true }
 
 // Executions returns how many times the handler of e has run.
 func (s *Shop) Executions(e Endpoint) int64 {
@@ -218,7 +227,7 @@ func simulate(ctx context.Context, q url.Values) *Response {
 			return Error(http.StatusBadRequest, "effects must be a boolean, e.g. effects=1")
 		}
 		if on {
-			if resp := declareEffects(ctx); resp != nil {
+			if resp := declareEffects(ctx, false); resp != nil {
 				return resp
 			}
 		}
@@ -309,11 +318,12 @@ func providerKey(ctx context.Context) string {
 // or a fail-open bypass) nothing would stop a duplicate either, and these
 // routes require a key, so that is a wiring error, not a choice to make
 // per request. A 5xx is never stored: the key is released and the client
-// retries, with nothing charged.
-func declareEffects(ctx context.Context) *Response {
+// retries, with nothing charged. unclaimed (the bare benchmark server)
+// accepts ErrNoClaim.
+func declareEffects(ctx context.Context, unclaimed bool) *Response {
 	err := core.DeclareEffects(ctx)
 	switch {
-	case err == nil:
+	case err == nil, unclaimed && errors.Is(err, core.ErrNoClaim):
 		return nil
 	case errors.Is(err, core.ErrNoClaim):
 		return Error(http.StatusServiceUnavailable, "not charged: no idempotency claim protects this request")
@@ -344,7 +354,7 @@ func (s *Shop) createMoney(ctx context.Context, req *Request, e Endpoint, prefix
 	// As late as possible: everything above fails cleanly (a 400 is
 	// stored, a crash before this line is retried fresh), everything
 	// below is the charge, which must never happen twice.
-	if resp := declareEffects(ctx); resp != nil {
+	if resp := declareEffects(ctx, s.unclaimed); resp != nil {
 		return resp
 	}
 	id := prefix + strconv.FormatInt(s.created[e].Add(1), 10)
