@@ -7,7 +7,7 @@ GO      ?= go
 MODULES := $(shell $(GO) work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
 RACE    ?= -race
 
-.PHONY: test fmt-check vet test-work test-modules consumer release-dry-run fuzz-seeds bench demo staticcheck quick
+.PHONY: test fmt-check vet test-work test-modules consumer release-dry-run fuzz-seeds bench bench-e2e bench-all charts demo staticcheck quick
 
 test: fmt-check vet test-work test-modules consumer
 
@@ -69,6 +69,38 @@ bench:
 	cd echo && $(GO) test -run='^$$' -bench=BenchmarkEcho -benchmem -count=6 . > ../bench/echo.txt || { cat ../bench/echo.txt; exit 1; }
 	cd fiber && $(GO) test -run='^$$' -bench=BenchmarkFiber -benchmem -count=6 . > ../bench/fiber.txt || { cat ../bench/fiber.txt; exit 1; }
 	@for f in fingerprint gin echo fiber; do echo "== $$f"; $(BENCHSTAT) bench/$$f.txt; done
+
+# SPEC §7 end to end, one command, one run (BENCHMARKS.md, "End to end"):
+# builds the example servers, starts redis-server on a free loopback
+# port, serves gin, echo and fiber bare (-bare: no idempotency
+# middleware), on the memory store and on Redis, and measures first-heavy
+# and replay-heavy load in interleaved rounds (3 x 5 s per run, about six
+# minutes in all), checking every answer and the handler's executions.
+# Prints req/s, p50, p99 and the ratios to bare against the targets;
+# bench/e2e.txt is what the chart program reads. E2EFLAGS narrows or
+# lengthens it, e.g. E2EFLAGS='-frameworks gin -rounds 5'.
+E2EFLAGS ?=
+bench-e2e:
+	@mkdir -p bench
+	@$(GO) run ./examples/load -suite e2e -out bench/e2e.txt $(E2EFLAGS) > bench/e2e-table.txt; \
+		rc=$$?; cat bench/e2e-table.txt; exit $$rc
+
+# Every benchmark family, raw `go test -bench` output in bench/ (the
+# chart program's input), then the charts: the SPEC §7 microbenchmarks
+# (make bench), the memory store at its bound, the Redis script server
+# time and the waiter storm (both need redis-server), and the end-to-end
+# suite. BENCHCOUNT runs of each (default 6).
+BENCHCOUNT ?= 6
+bench-all: bench
+	$(GO) test -run='^$$' -bench=. -benchmem -count=$(BENCHCOUNT) ./storage/memory/ > bench/memory.txt || { cat bench/memory.txt; exit 1; }
+	cd storage/redis/redistest && $(GO) test -run='^$$' -bench='ScriptCPU|Storm|Waiter' -benchtime=20000x -count=$(BENCHCOUNT) ./... > ../../../bench/redis.txt || { cat ../../../bench/redis.txt; exit 1; }
+	$(MAKE) bench-e2e
+	$(MAKE) charts
+
+# The PNGs of docs/bench from bench/*.txt (internal/charts, its own
+# module: the plotting library stays out of every published module).
+charts:
+	cd internal/charts && $(GO) run . -in ../../bench -out ../../docs/bench
 
 demo:
 	$(GO) run ./examples/demo

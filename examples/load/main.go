@@ -27,6 +27,16 @@
 // flags or when the counters cannot be read; 3 when no key ran twice but
 // some requests got no answer (connection errors, timeouts).
 //
+// With -suite e2e it runs the end-to-end suite of SPEC §7 instead (see
+// suite.go and BENCHMARKS.md): it builds the example servers, starts
+// redis-server on a free loopback port, serves each framework bare
+// (-bare), on the memory store and on Redis, measures first-heavy and
+// replay-heavy load in interleaved rounds, checks every answer (Expect),
+// and prints req/s, p50 and p99 against bare with the targets met or not.
+//
+//	go run ./examples/load -suite e2e [-frameworks gin,echo,fiber] [-stores memory,redis]
+//	    [-modes first,replay] [-rounds 3] [-duration 5s] [-clients 16] [-out bench/e2e.txt]
+//
 // It never retries a request, and refuses more than 1024 clients, 5m,
 // 1e6 keys, 1000 duplicates, 5e6 requests or a 1m timeout without
 // -force.
@@ -63,6 +73,9 @@ func main() {
 
 // run is main with its exit status returned.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if isSuite(args) {
+		return runSuite(ctx, args, stdout, stderr)
+	}
 	cfg, asJSON, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
