@@ -337,11 +337,11 @@ func EndToEnd(rows []E2E) ([]byte, error) {
 		}
 	}
 	pw := vg.Length(max(6.5, 1.1*float64(len(cats)))) * vg.Inch
-	a, err := bars(pw, "End to end: requests/s (label: ÷ bare)", "req/s", cats, rps)
+	a, err := bars(pw, "End to end: requests/s (label: ÷ bare, median of paired rounds)", "req/s", cats, rps)
 	if err != nil {
 		return nil, err
 	}
-	b, err := bars(pw, "End to end: p99 latency (label: ÷ bare)", "ms", cats, p99)
+	b, err := bars(pw, "End to end: p99 latency (label: ÷ bare, median of paired rounds)", "ms", cats, p99)
 	if err != nil {
 		return nil, err
 	}
