@@ -5,7 +5,6 @@
 // optimise it.
 package refcanon
 
-
 import (
 	"cmp"
 	"encoding/binary"
