@@ -42,6 +42,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math/bits"
 	"slices"
 	"strconv"
@@ -95,6 +96,19 @@ type Canon struct {
 	msort   []member     // merge scratch of sortMembers
 	perms   [8]permCache // the last order per depth (mod 8)
 
+	// Streaming (see stream.go).
+	w         io.Writer
+	hold      int  // out offset of the holder's '{', or -1: output is final
+	holdObj   bool // the holder is an object (it may escalate)
+	limit     int  // output a holder may buffer
+	flushAt   int  // output size at which final output is written
+	kbuf      []byte
+	omembers  []omember
+	oscratch  []member
+	otmp      []omember
+	memo      []span
+	skipStack []int
+
 	// Scratch for objects whose keys may fold together (see foldCollision).
 	fold   []byte   // folded keys
 	hashes []uint64 // one per member
@@ -107,7 +121,7 @@ type Canon struct {
 // It never changes dst[:len(dst)]. When src is not canonicalisable it
 // returns dst (with whatever capacity it grew) and ErrNotJSON.
 func (c *Canon) Append(dst, src []byte, ig *Ignore) ([]byte, error) {
-	c.out, c.members = dst, c.members[:0]
+	c.out, c.members, c.hold = dst, c.members[:0], -1
 	err := c.run(src, ig)
 	out := c.out
 	c.out, c.src = nil, nil // pin neither the caller's buffer nor the body
@@ -122,8 +136,14 @@ func (c *Canon) Append(dst, src []byte, ig *Ignore) ([]byte, error) {
 // pooled Canon does not pin them.
 func (c *Canon) shrink() {
 	const keep = 256 << 10
-	if cap(c.tmp) > keep {
+	if cap(c.tmp) > 2*keep {
 		c.tmp = nil
+	}
+	if cap(c.kbuf) > keep || cap(c.omembers) > 4096 || cap(c.oscratch) > 4096 || cap(c.otmp) > 4096 {
+		c.kbuf, c.omembers, c.oscratch, c.otmp = nil, nil, nil, nil
+	}
+	if cap(c.memo) > 4096 || cap(c.skipStack) > 4096 {
+		c.memo, c.skipStack = nil, nil
 	}
 	if cap(c.members) > 4096 {
 		c.members = nil
@@ -245,6 +265,13 @@ func (c *Canon) array(out []byte, i, depth int, act *activeSet) ([]byte, int, er
 		if out, i, err = c.value(out, i, depth, next); err != nil {
 			return out, i, err
 		}
+		if c.hold < 0 {
+			if c.w != nil && len(out) >= c.flushAt {
+				out = c.flush(out)
+			}
+		} else if c.overLimit(out) {
+			return out, i, errEscalate
+		}
 		i = skipWS(src, i)
 		if i >= len(src) {
 			return out, i, ErrNotJSON
@@ -262,6 +289,24 @@ func (c *Canon) array(out []byte, i, depth int, act *activeSet) ([]byte, int, er
 }
 
 func (c *Canon) object(out []byte, i, depth int, act *activeSet) ([]byte, int, error) {
+	if c.w == nil || c.hold >= 0 {
+		return c.bufferedObject(out, i, depth, act)
+	}
+	// Output is final here: this object holds it until it closes, or
+	// until it grows too large and is redone in ordered mode.
+	start := len(out)
+	c.hold, c.holdObj = start, true
+	out, j, err := c.bufferedObject(out, i, depth, act)
+	c.hold, c.holdObj = -1, false
+	if err == errEscalate {
+		c.members = c.members[:0] // no other object was open
+		return c.orderedObject(out[:start], i, depth, act)
+	}
+	return out, j, err
+}
+
+// bufferedObject canonicalises the object at src[i] in out.
+func (c *Canon) bufferedObject(out []byte, i, depth int, act *activeSet) ([]byte, int, error) {
 	src := c.src
 	i++ // {
 	start := len(out)
@@ -307,6 +352,9 @@ func (c *Canon) object(out []byte, i, depth int, act *activeSet) ([]byte, int, e
 		}
 		if out, i, err = c.value(out, i, depth, next); err != nil {
 			return out, i, err
+		}
+		if c.overLimit(out) {
+			return out, i, errEscalate
 		}
 		if skip {
 			out = out[:memberStart]

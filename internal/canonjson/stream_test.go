@@ -1,0 +1,123 @@
+package canonjson
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/idemkit/idempotency/internal/canonjson/refcanon"
+)
+
+// streamed collects what Stream writes, and counts the writes.
+type streamed struct {
+	bytes.Buffer
+	writes int
+}
+
+func (s *streamed) Write(p []byte) (int, error) {
+	s.writes++
+	return s.Buffer.Write(p)
+}
+
+// streamLimits are holder limits and flush sizes under which streaming
+// must write what Append writes: tiny ones escalate every object and
+// flush after every value.
+var streamLimits = []struct{ limit, flush int }{
+	{1 << 62, 32 << 10}, {1, 1}, {8, 3}, {40, 16}, {1 << 10, 1 << 10},
+}
+
+// checkStream compares Stream (prefixed by "P", under every limit) with
+// the materialising canonicaliser of 5eaa2c1.
+func checkStream(t *testing.T, c *Canon, in []byte, paths ...string) {
+	t.Helper()
+	ig, _ := CompileIgnore(paths...)
+	rig, _ := refcanon.CompileIgnore(paths...)
+	var ref refcanon.Canon
+	want, werr := ref.Append([]byte("P"), in, rig)
+	for _, l := range streamLimits {
+		var w streamed
+		buf, err := c.stream(&w, []byte("P"), in, ig, l.limit, l.flush)
+		if len(buf) != 0 {
+			t.Fatalf("stream returned a non-empty buffer")
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("stream(%q, limit %d, flush %d) error %v, reference %v", in, l.limit, l.flush, err, werr)
+		}
+		if err == nil && !bytes.Equal(w.Bytes(), want) {
+			t.Fatalf("stream(%q, limit %d, flush %d) = %q, reference %q", in, l.limit, l.flush, w.Bytes(), want)
+		}
+	}
+}
+
+func FuzzCanonicalStream(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `[]`, `{"b":1,"a":[true,false,null,"x"]}`, `{"a":1,"a":2}`, `{"z":{"b":1,"a":2},"y":[{"d":4,"c":3}],"\u0061":0}`,
+		`{"amount":1,"AMOUNT":1000}`, `{"a":1,"A":2,"a":3}`, `{"a":1,"B":2,"A":3}`, "{\"k\":1,\"\u212a\":2,\"K\":3}",
+		`{"b":{"x":1},"z":0,"b":{"y":2}}`, `{"k":[{"a":1}],"k":[{"x":2},{"a":3}]}`, `{"b":[1 2],"a":1}`, `{"b":12x,"a":1}`,
+		`{"b":"x\"y","a":[{"d":"]","c":"}"}]}`, `{"b":{"a":1]}`, `{"b":[1,{"c":2,"b":1}],"a":"\u00e9"}`, `{"b":1,"a":2,}`,
+		`{"meta":{"z":1,"a":2},"b":[{"z":[1],"y":{"q":1,"p":2}}]}`, `[{"b":1,"a":2},{"b":1,"a":2},{"a":1,"b":2}]`,
+		`{"b":1 , "a" : [ 1 , 2 ] }`, `{"b":1,"a":tru}`, `{"b":1,"a":-}`, `{"b":{"c":{"d":{"f":1,"e":2}}},"a":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	var c Canon
+	f.Fuzz(func(t *testing.T, in []byte) {
+		checkStream(t, &c, in)
+		checkStream(t, &c, in, "meta.z", "*.y", "b.*.z")
+	})
+}
+
+func TestStreamMatchesReference(t *testing.T) {
+	var c Canon
+	for _, body := range refBodies(15, 800) {
+		checkStream(t, &c, []byte(body))
+		checkStream(t, &c, []byte(body), "*.note", "*.*.k", "*.client_request_id")
+	}
+	// Deep nesting in ordered mode (every object escalates under limit 1),
+	// at and beyond MaxDepth.
+	for _, d := range []int{MaxDepth - 1, MaxDepth, MaxDepth + 1} {
+		deep := strings.Repeat(`{"b":1,"a":`, d) + `0` + strings.Repeat(`}`, d)
+		checkStream(t, &c, []byte(deep))
+		deepArr := strings.Repeat(`{"b":1,"a":[`, d/2) + `0` + strings.Repeat(`]}`, d/2)
+		checkStream(t, &c, []byte(deepArr))
+	}
+}
+
+// TestStreamLargeBodyBounded checks that a large body streams: many
+// writes, and scratch that does not grow with the body.
+func TestStreamLargeBodyBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"z":0,"items":[`)
+	for i := range 40000 {
+		if i > 0 {
+			b.WriteString(`,`)
+		}
+		b.WriteString(`{"sku":"SKU-1","qty":2,"price":1.50,"note":"a note"}`)
+	}
+	b.WriteString(`],"a":{"y":[1,2,3],"x":"` + strings.Repeat("t", 100000) + `"}}`)
+	src := []byte(b.String())
+	var c Canon
+	var w streamed
+	buf, err := c.Stream(&w, nil, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref refcanon.Canon
+	want, _ := ref.Append(nil, src, nil)
+	if !bytes.Equal(w.Bytes(), want) {
+		t.Fatal("streamed output differs from the reference")
+	}
+	if w.writes < 10 {
+		t.Errorf("%d writes for %d bytes: not streamed", w.writes, len(src))
+	}
+	if cap(buf) > 512<<10 {
+		t.Errorf("buffer grew to %d bytes for a %d-byte body", cap(buf), len(src))
+	}
+	allocs := testing.AllocsPerRun(3, func() {
+		w.Reset()
+		buf, _ = c.Stream(&w, buf, src, nil)
+	})
+	if allocs > 2 {
+		t.Errorf("%v allocations per large body", allocs)
+	}
+}
