@@ -84,6 +84,19 @@ func keyPrefix(key []byte) uint64 {
 	return w
 }
 
+// keyPrefixAt is keyPrefix(buf[start:end]), with one load when buf has
+// eight bytes from start.
+func keyPrefixAt(buf []byte, start, end int) uint64 {
+	if start+8 > len(buf) {
+		return keyPrefix(buf[start:end])
+	}
+	w := binary.BigEndian.Uint64(buf[start:])
+	if n := end - start; n < 8 {
+		w &= ^uint64(0) << (8 * (8 - n))
+	}
+	return w
+}
+
 // Canon writes canonical JSON. Its zero value is ready to use; it keeps
 // scratch space between calls (dropping what a huge document grew), so
 // reuse one, e.g. from a sync.Pool. It is not safe for concurrent use.
@@ -359,7 +372,7 @@ func (c *Canon) bufferedObject(out []byte, i, depth int, act *activeSet) ([]byte
 		if skip {
 			out = out[:memberStart]
 		} else {
-			m := member{keyStart: keyStart, keyEnd: keyEnd, end: len(out), prefix: keyPrefix(out[keyStart:keyEnd])}
+			m := member{keyStart: keyStart, keyEnd: keyEnd, end: len(out), prefix: keyPrefixAt(out, keyStart, keyEnd)}
 			if n := len(c.members); n > base && keyLess(out, m, c.members[n-1]) {
 				sorted = false
 			}
@@ -1037,7 +1050,13 @@ func number(out, src []byte, i int) ([]byte, int, error) {
 	}
 	out = append(out, intPart...)
 	out = append(out, fracPart...)
-	if exp != 0 {
+	switch {
+	case exp == 0:
+	case -10 < exp && exp < 0: // prices: "e-2"
+		out = append(out, 'e', '-', byte('0'-exp))
+	case 0 < exp && exp < 10:
+		out = append(out, 'e', byte('0'+exp))
+	default:
 		out = append(out, 'e')
 		out = strconv.AppendInt(out, exp, 10)
 	}
