@@ -275,7 +275,7 @@ func skipString(src []byte, i int) (int, error) {
 	i++
 	for {
 		for i+8 <= len(src) {
-			if m := attention(loadWord(src, i)); m != 0 {
+			if m := quoteOrSlash(loadWord(src, i)); m != 0 {
 				i += trailingBytes(m)
 				break
 			}
@@ -301,6 +301,17 @@ func (c *Canon) skipContainer(src []byte, i int) (int, error) {
 	stack := c.skipStack[:0]
 	defer func() { c.skipStack = stack[:0] }()
 	for i < len(src) {
+		// Jump to the next quote or bracket, eight bytes at a time.
+		for i+8 <= len(src) {
+			if m := structural(loadWord(src, i)); m != 0 {
+				i += trailingBytes(m)
+				break
+			}
+			i += 8
+		}
+		if i >= len(src) {
+			break
+		}
 		switch src[i] {
 		case '"':
 			var err error
@@ -361,3 +372,19 @@ func loadWord(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i:])
 // trailingBytes is the index of the lowest flagged byte of an attention
 // mask.
 func trailingBytes(m uint64) int { return bits.TrailingZeros64(m) >> 3 }
+
+// zeroBytes flags (with its top bit) each zero byte of x; bytes above a
+// flagged one may be flagged falsely, the lowest flagged byte is exact.
+func zeroBytes(x uint64) uint64 { return (x - lsb) &^ x & msb }
+
+// quoteOrSlash flags the bytes of w that are '"' or '\\'.
+func quoteOrSlash(w uint64) uint64 {
+	return zeroBytes(w^(lsb*'"')) | zeroBytes(w^(lsb*'\\'))
+}
+
+// structural flags the bytes of w that are '"', '[', ']', '{' or '}'.
+// Setting bit 0x20 maps '[' and ']' (and only them) onto '{' and '}'.
+func structural(w uint64) uint64 {
+	v := w | lsb*0x20
+	return zeroBytes(w^(lsb*'"')) | zeroBytes(v^(lsb*'{')) | zeroBytes(v^(lsb*'}'))
+}

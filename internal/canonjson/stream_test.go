@@ -121,3 +121,41 @@ func TestStreamLargeBodyBounded(t *testing.T) {
 		t.Errorf("%v allocations per large body", allocs)
 	}
 }
+
+// TestSkipMasks checks that the lowest byte the skip pass's SWAR masks
+// flag is the first byte of interest, for words mixing every byte value
+// around the special ones.
+func TestSkipMasks(t *testing.T) {
+	interesting := []byte{0, 0x1f, 0x20, '"', '\\', '[', ']', '{', '}', 0x5a, 0x7c, 0x7e, 0x80, 0xa2, 0xdb, 0xfb, 0xff, 'a', 0x21, 0x23}
+	first := func(w uint64, want func(byte) bool) int {
+		for k := range 8 {
+			if want(byte(w >> (8 * k))) {
+				return k
+			}
+		}
+		return 8
+	}
+	r := uint64(1)
+	for n := 0; n < 200000; n++ {
+		var w uint64
+		for k := range 8 {
+			r = r*6364136223846793005 + 1442695040888963407
+			w |= uint64(interesting[int(r>>33)%len(interesting)]) << (8 * k)
+		}
+		for _, c := range []struct {
+			mask func(uint64) uint64
+			want func(byte) bool
+		}{
+			{quoteOrSlash, func(b byte) bool { return b == '"' || b == '\\' }},
+			{structural, func(b byte) bool { return strings.IndexByte(`"[]{}`, b) >= 0 }},
+		} {
+			got := 8
+			if m := c.mask(w); m != 0 {
+				got = trailingBytes(m)
+			}
+			if want := first(w, c.want); got != want {
+				t.Fatalf("word %#016x: first flagged byte %d, want %d", w, got, want)
+			}
+		}
+	}
+}
