@@ -816,6 +816,16 @@ func str(out, src []byte, i int) ([]byte, int, error) {
 		// pure-ASCII runs (most of them) skip UTF-8 validation.
 		j := i
 		var high uint64
+		// Long runs (text): 32 bytes per test.
+		for j+32 <= len(src) {
+			p := (*[32]byte)(src[j : j+32])
+			w0, w1, w2, w3 := le64(p[0:8]), le64(p[8:16]), le64(p[16:24]), le64(p[24:32])
+			if attention(w0)|attention(w1)|attention(w2)|attention(w3) != 0 {
+				break // the word loop below finds the byte
+			}
+			high |= w0 | w1 | w2 | w3
+			j += 32
+		}
 		for j+8 <= len(src) {
 			w := binary.LittleEndian.Uint64(src[j:])
 			if m := attention(w); m != 0 {

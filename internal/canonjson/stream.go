@@ -274,6 +274,13 @@ func (c *Canon) skipValue(src []byte, i int) (int, error) {
 func skipString(src []byte, i int) (int, error) {
 	i++
 	for {
+		for i+32 <= len(src) {
+			p := (*[32]byte)(src[i : i+32])
+			if quoteOrSlash(le64(p[0:8]))|quoteOrSlash(le64(p[8:16]))|quoteOrSlash(le64(p[16:24]))|quoteOrSlash(le64(p[24:32])) != 0 {
+				break // the word loop finds the byte
+			}
+			i += 32
+		}
 		for i+8 <= len(src) {
 			if m := quoteOrSlash(loadWord(src, i)); m != 0 {
 				i += trailingBytes(m)
@@ -301,7 +308,15 @@ func (c *Canon) skipContainer(src []byte, i int) (int, error) {
 	stack := c.skipStack[:0]
 	defer func() { c.skipStack = stack[:0] }()
 	for i < len(src) {
-		// Jump to the next quote or bracket, eight bytes at a time.
+		// Jump to the next quote or bracket, 32 then eight bytes at a
+		// time.
+		for i+32 <= len(src) {
+			p := (*[32]byte)(src[i : i+32])
+			if structural(le64(p[0:8]))|structural(le64(p[8:16]))|structural(le64(p[16:24]))|structural(le64(p[24:32])) != 0 {
+				break
+			}
+			i += 32
+		}
 		for i+8 <= len(src) {
 			if m := structural(loadWord(src, i)); m != 0 {
 				i += trailingBytes(m)
@@ -388,3 +403,5 @@ func structural(w uint64) uint64 {
 	v := w | lsb*0x20
 	return zeroBytes(w^(lsb*'"')) | zeroBytes(v^(lsb*'{')) | zeroBytes(v^(lsb*'}'))
 }
+
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
