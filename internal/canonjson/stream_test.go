@@ -159,3 +159,28 @@ func TestSkipMasks(t *testing.T) {
 		}
 	}
 }
+
+// TestLongRunsMatchReference puts every kind of byte that ends a string
+// run (quote, escape, control character, invalid UTF-8, a multi-byte
+// rune) at every offset of long strings, so that the 32- and 8-byte scans
+// and skips meet them at every alignment.
+func TestLongRunsMatchReference(t *testing.T) {
+	var c Canon
+	for _, special := range []string{`\"`, `\\`, `\n`, `\u00e9`, "\u00e9", "\x01", "\xff", `"`, `]`, `}`, `\ud83d\ude00`} {
+		for off := 0; off < 70; off++ {
+			s := strings.Repeat("a", off) + special + strings.Repeat("b", 70-off)
+			for _, doc := range []string{
+				`{"z":"` + s + `","a":["` + s + `",{"y":1,"x":"` + s + `"}]}`,
+				`["` + s + `"]`,
+			} {
+				checkStream(t, &c, []byte(doc))
+				var ref refcanon.Canon
+				want, werr := ref.Append(nil, []byte(doc), nil)
+				got, err := c.Append(nil, []byte(doc), nil)
+				if (err == nil) != (werr == nil) || !bytes.Equal(got, want) {
+					t.Fatalf("Append(%q) = %q, %v; reference %q, %v", doc, got, err, want, werr)
+				}
+			}
+		}
+	}
+}
