@@ -232,20 +232,11 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	}
 	defer h.states.Put(st)
 	st.h.Reset()
-	// The framing goes through one buffer and one Write: writing small
-	// pieces to a hash.Hash interface allocates for each.
-	// Each field is length-prefixed, so no path or query content (a
-	// decoded newline, say) can shift one field into the next.
-	b := append(st.buf[:0], "idemkit/2\n"...)
-	b = appendField(b, in.Method)
-	b = appendField(b, in.Path)
-	q := len(b)
-	b = appendCanonicalQuery(append(b, 0, 0, 0, 0), in.RawQuery)
-	binary.BigEndian.PutUint32(b[q:], uint32(len(b)-q-4))
-	b, err := h.writeBody(st.h, &st.c, b, in.ContentType, in.Body)
+	b, err := h.writeBody(st.h, &st.c, st.buf[:0], in)
 	// Keep the buffer for the next request unless a huge body grew it:
-	// the pool must not pin that.
-	if cap(b) <= 256<<10 {
+	// the pool must not pin that. (JSON bodies up to 256 KiB are
+	// canonicalised in it whole, larger ones stream through ~64 KiB.)
+	if cap(b) <= 512<<10 {
 		st.buf = b[:0]
 	} else {
 		st.buf = nil
@@ -259,20 +250,41 @@ func (h *CanonicalHasher) Fingerprint(in *FingerprintInput) (Fingerprint, error)
 	return fp, nil
 }
 
-// writeBody writes to w the framing in buf followed by a body kind byte
-// and the body in canonical form, which it appends to buf so that the
-// whole takes one Write. It returns buf, grown, for reuse. It fails only
-// for a multipart body over the part limits, and then writes nothing.
-func (h *CanonicalHasher) writeBody(w hash.Hash, c *canonjson.Canon, buf []byte, contentType string, body []byte) ([]byte, error) {
+// appendFraming appends what precedes the body in the hash: a version,
+// the method, the path and the canonical query. It goes through one
+// buffer and one Write: writing small pieces to a hash.Hash interface
+// allocates for each. Each field is length-prefixed, so no path or query
+// content (a decoded newline, say) can shift one field into the next.
+func appendFraming(b []byte, in *FingerprintInput) []byte {
+	b = append(b, "idemkit/2\n"...)
+	b = appendField(b, in.Method)
+	b = appendField(b, in.Path)
+	q := len(b)
+	b = appendCanonicalQuery(append(b, 0, 0, 0, 0), in.RawQuery)
+	binary.BigEndian.PutUint32(b[q:], uint32(len(b)-q-4))
+	return b
+}
+
+// writeBody writes to w the framing followed by a body kind byte and the
+// body in canonical form, using buf (empty) as its buffer, which it
+// returns, grown, for reuse. It fails only for a multipart body over the
+// part limits, and then writes nothing.
+func (h *CanonicalHasher) writeBody(w hash.Hash, c *canonjson.Canon, buf []byte, in *FingerprintInput) ([]byte, error) {
+	contentType, body := in.ContentType, in.Body
+	buf = appendFraming(buf, in)
 	n := len(buf)
 	if len(body) > 0 {
 		switch mediaKind(contentType) {
 		case kindJSON:
-			var err error
-			if buf, err = c.Append(append(buf, kindJSON), body, h.ignore); err == nil {
-				w.Write(buf)
-				return buf, nil
+			// The canonical form is streamed into the hash in chunks,
+			// after the framing; it is not materialised.
+			out, err := c.Stream(w, append(buf, kindJSON), body, h.ignore)
+			if err == nil {
+				return out, nil
 			}
+			// Not canonicalisable: start again, with the raw body.
+			w.Reset()
+			buf = appendFraming(out[:0], in)
 		case kindForm:
 			if vals, err := url.ParseQuery(string(body)); err == nil {
 				buf = append(buf, kindForm)

@@ -42,6 +42,8 @@ import (
 	"cmp"
 	"encoding/binary"
 	"errors"
+	"io"
+	"math/bits"
 	"slices"
 	"strconv"
 	"unicode"
@@ -63,6 +65,7 @@ const maxCanonExp = 1e9
 
 type member struct {
 	keyStart, keyEnd, end int // byte ranges in Canon.out
+	idx                   int // index in document order (while sorting)
 	// prefix is the first eight bytes of the canonical key (closing quote
 	// included), big-endian, zero-padded: it decides most comparisons.
 	prefix uint64
@@ -81,16 +84,43 @@ func keyPrefix(key []byte) uint64 {
 	return w
 }
 
+// keyPrefixAt is keyPrefix(buf[start:end]), with one load when buf has
+// eight bytes from start.
+func keyPrefixAt(buf []byte, start, end int) uint64 {
+	if start+8 > len(buf) {
+		return keyPrefix(buf[start:end])
+	}
+	w := binary.BigEndian.Uint64(buf[start:])
+	if n := end - start; n < 8 {
+		w &= ^uint64(0) << (8 * (8 - n))
+	}
+	return w
+}
+
 // Canon writes canonical JSON. Its zero value is ready to use; it keeps
 // scratch space between calls (dropping what a huge document grew), so
 // reuse one, e.g. from a sync.Pool. It is not safe for concurrent use.
 type Canon struct {
 	acts    []activeSet
 	src     []byte
-	pos     int
 	out     []byte
 	tmp     []byte
 	members []member
+	msort   []member     // merge scratch of sortMembers
+	perms   [8]permCache // the last order per depth (mod 8)
+
+	// Streaming (see stream.go).
+	w         io.Writer
+	hold      int  // out offset of the holder's '{', or -1: output is final
+	holdObj   bool // the holder is an object (it may escalate)
+	limit     int  // output a holder may buffer
+	flushAt   int  // output size at which final output is written
+	kbuf      []byte
+	omembers  []omember
+	oscratch  []member
+	otmp      []omember
+	memo      []span
+	skipStack []int
 
 	// Scratch for objects whose keys may fold together (see foldCollision).
 	fold   []byte   // folded keys
@@ -104,7 +134,7 @@ type Canon struct {
 // It never changes dst[:len(dst)]. When src is not canonicalisable it
 // returns dst (with whatever capacity it grew) and ErrNotJSON.
 func (c *Canon) Append(dst, src []byte, ig *Ignore) ([]byte, error) {
-	c.out, c.members = dst, c.members[:0]
+	c.out, c.members, c.hold = dst, c.members[:0], -1
 	err := c.run(src, ig)
 	out := c.out
 	c.out, c.src = nil, nil // pin neither the caller's buffer nor the body
@@ -119,11 +149,20 @@ func (c *Canon) Append(dst, src []byte, ig *Ignore) ([]byte, error) {
 // pooled Canon does not pin them.
 func (c *Canon) shrink() {
 	const keep = 256 << 10
-	if cap(c.tmp) > keep {
+	if cap(c.tmp) > 2*keep {
 		c.tmp = nil
+	}
+	if cap(c.kbuf) > keep || cap(c.omembers) > 4096 || cap(c.oscratch) > 4096 || cap(c.otmp) > 4096 {
+		c.kbuf, c.omembers, c.oscratch, c.otmp = nil, nil, nil, nil
+	}
+	if cap(c.memo) > 4096 || cap(c.skipStack) > 4096 {
+		c.memo, c.skipStack = nil, nil
 	}
 	if cap(c.members) > 4096 {
 		c.members = nil
+	}
+	if cap(c.msort) > 4096 {
+		c.msort = nil
 	}
 	if cap(c.fold) > keep {
 		c.fold = nil
@@ -135,8 +174,8 @@ func (c *Canon) shrink() {
 
 // run appends the canonical form of src to c.out.
 func (c *Canon) run(src []byte, ig *Ignore) error {
-	c.src, c.pos = src, 0
-	c.skipWS()
+	c.src = src
+	i := skipWS(src, 0)
 	// Ignore matching state lives in c.acts, one slot per depth, so that
 	// nothing escapes to the heap; without ignores it is nil throughout.
 	var act *activeSet
@@ -148,115 +187,147 @@ func (c *Canon) run(src []byte, ig *Ignore) error {
 		c.acts[0].add(ig.root)
 		act = &c.acts[0]
 	}
-	if err := c.value(0, act); err != nil {
+	out, i, err := c.value(c.out, i, 0, act)
+	c.out = out
+	if err != nil {
 		return err
 	}
-	c.skipWS()
-	if c.pos != len(c.src) {
+	if i = skipWS(src, i); i != len(src) {
 		return ErrNotJSON
 	}
 	return nil
 }
 
-func (c *Canon) skipWS() {
-	if c.pos < len(c.src) && c.src[c.pos] > ' ' {
-		return // the common case: no whitespace at all
+// The scanner's functions take the output buffer and the input position
+// and return both, so that they stay in registers.
+
+// skipWS returns the position of the first byte at or after i that is not
+// insignificant whitespace.
+func skipWS(src []byte, i int) int {
+	if i < len(src) && src[i] > ' ' {
+		return i // the common case: no whitespace at all
 	}
-	for c.pos < len(c.src) {
-		switch c.src[c.pos] {
-		case ' ', '\t', '\n', '\r':
-			c.pos++
-		default:
-			return
-		}
-	}
+	return skipWSSlow(src, i)
 }
 
-func (c *Canon) value(depth int, act *activeSet) error {
-	if c.pos >= len(c.src) {
-		return ErrNotJSON
+func skipWSSlow(src []byte, i int) int {
+	for i < len(src) {
+		switch src[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
 	}
-	switch ch := c.src[c.pos]; {
+	return i
+}
+
+func (c *Canon) value(out []byte, i, depth int, act *activeSet) ([]byte, int, error) {
+	src := c.src
+	if i >= len(src) {
+		return out, i, ErrNotJSON
+	}
+	switch ch := src[i]; {
+	case ch == '"':
+		return str(out, src, i)
 	case ch == '{':
 		if depth >= MaxDepth {
-			return ErrNotJSON
+			return out, i, ErrNotJSON
 		}
-		return c.object(depth+1, act)
+		return c.object(out, i, depth+1, act)
 	case ch == '[':
 		if depth >= MaxDepth {
-			return ErrNotJSON
+			return out, i, ErrNotJSON
 		}
-		return c.array(depth+1, act)
-	case ch == '"':
-		return c.str()
+		return c.array(out, i, depth+1, act)
 	case ch == '-' || ('0' <= ch && ch <= '9'):
-		return c.number()
+		return number(out, src, i)
 	case ch == 't':
-		return c.literal("true")
+		return literal(out, src, i, "true")
 	case ch == 'f':
-		return c.literal("false")
+		return literal(out, src, i, "false")
 	case ch == 'n':
-		return c.literal("null")
+		return literal(out, src, i, "null")
 	}
-	return ErrNotJSON
+	return out, i, ErrNotJSON
 }
 
-func (c *Canon) literal(lit string) error {
-	if len(c.src)-c.pos < len(lit) || string(c.src[c.pos:c.pos+len(lit)]) != lit {
-		return ErrNotJSON
+func literal(out, src []byte, i int, lit string) ([]byte, int, error) {
+	if len(src)-i < len(lit) || string(src[i:i+len(lit)]) != lit {
+		return out, i, ErrNotJSON
 	}
-	c.out = append(c.out, lit...)
-	c.pos += len(lit)
-	return nil
+	return append(out, lit...), i + len(lit), nil
 }
 
-func (c *Canon) array(depth int, act *activeSet) error {
-	c.pos++ // [
-	c.out = append(c.out, '[')
+func (c *Canon) array(out []byte, i, depth int, act *activeSet) ([]byte, int, error) {
+	src := c.src
+	i++ // [
+	out = append(out, '[')
 	var next *activeSet
 	if act != nil {
 		next = &c.acts[depth]
 		*next, _ = act.step("", true)
 	}
-	c.skipWS()
-	if c.pos < len(c.src) && c.src[c.pos] == ']' {
-		c.pos++
-		c.out = append(c.out, ']')
-		return nil
+	i = skipWS(src, i)
+	if i < len(src) && src[i] == ']' {
+		return append(out, ']'), i + 1, nil
 	}
+	var err error
 	for {
-		c.skipWS()
-		if err := c.value(depth, next); err != nil {
-			return err
+		i = skipWS(src, i)
+		if out, i, err = c.value(out, i, depth, next); err != nil {
+			return out, i, err
 		}
-		c.skipWS()
-		if c.pos >= len(c.src) {
-			return ErrNotJSON
+		if c.hold < 0 {
+			if c.w != nil && len(out) >= c.flushAt {
+				out = c.flush(out)
+			}
+		} else if c.overLimit(out) {
+			return out, i, errEscalate
 		}
-		switch c.src[c.pos] {
+		i = skipWS(src, i)
+		if i >= len(src) {
+			return out, i, ErrNotJSON
+		}
+		switch src[i] {
 		case ',':
-			c.pos++
-			c.out = append(c.out, ',')
+			i++
+			out = append(out, ',')
 		case ']':
-			c.pos++
-			c.out = append(c.out, ']')
-			return nil
+			return append(out, ']'), i + 1, nil
 		default:
-			return ErrNotJSON
+			return out, i, ErrNotJSON
 		}
 	}
 }
 
-func (c *Canon) object(depth int, act *activeSet) error {
-	c.pos++ // {
-	start := len(c.out)
-	c.out = append(c.out, '{')
+func (c *Canon) object(out []byte, i, depth int, act *activeSet) ([]byte, int, error) {
+	if c.w == nil || c.hold >= 0 {
+		return c.bufferedObject(out, i, depth, act)
+	}
+	// Output is final here: this object holds it until it closes, or
+	// until it grows too large and is redone in ordered mode.
+	start := len(out)
+	c.hold, c.holdObj = start, true
+	out, j, err := c.bufferedObject(out, i, depth, act)
+	c.hold, c.holdObj = -1, false
+	if err == errEscalate {
+		c.members = c.members[:0] // no other object was open
+		return c.orderedObject(out[:start], i, depth, act)
+	}
+	return out, j, err
+}
+
+// bufferedObject canonicalises the object at src[i] in out.
+func (c *Canon) bufferedObject(out []byte, i, depth int, act *activeSet) ([]byte, int, error) {
+	src := c.src
+	i++ // {
+	start := len(out)
+	out = append(out, '{')
 	base := len(c.members)
-	c.skipWS()
-	if c.pos < len(c.src) && c.src[c.pos] == '}' {
-		c.pos++
-		c.out = append(c.out, '}')
-		return nil
+	i = skipWS(src, i)
+	if i < len(src) && src[i] == '}' {
+		return append(out, '}'), i + 1, nil
 	}
 	// Members are written in input order as "key":value, separated by
 	// commas; most objects then need no second pass. Objects whose keys
@@ -265,70 +336,72 @@ func (c *Canon) object(depth int, act *activeSet) error {
 	// foldy: some key has an upper-case ASCII letter or a non-ASCII byte.
 	// Without one, no two keys can fold together unless they are equal.
 	foldy := false
+	var err error
 	for {
-		c.skipWS()
-		if c.pos >= len(c.src) || c.src[c.pos] != '"' {
-			return ErrNotJSON
+		i = skipWS(src, i)
+		if i >= len(src) || src[i] != '"' {
+			return out, i, ErrNotJSON
 		}
-		memberStart := len(c.out)
+		memberStart := len(out)
 		if len(c.members) > base {
-			c.out = append(c.out, ',')
+			out = append(out, ',')
 		}
-		keyStart := len(c.out)
-		if err := c.str(); err != nil {
-			return err
+		keyStart := len(out)
+		if out, i, err = str(out, src, i); err != nil {
+			return out, i, err
 		}
-		keyEnd := len(c.out)
-		c.skipWS()
-		if c.pos >= len(c.src) || c.src[c.pos] != ':' {
-			return ErrNotJSON
+		keyEnd := len(out)
+		i = skipWS(src, i)
+		if i >= len(src) || src[i] != ':' {
+			return out, i, ErrNotJSON
 		}
-		c.pos++
-		c.out = append(c.out, ':')
-		c.skipWS()
+		i = skipWS(src, i+1)
+		out = append(out, ':')
 		var next *activeSet
 		skip := false
 		if act != nil {
 			next = &c.acts[depth]
-			*next, skip = act.step(string(c.out[keyStart+1:keyEnd-1]), false)
+			*next, skip = act.step(string(out[keyStart+1:keyEnd-1]), false)
 		}
-		if err := c.value(depth, next); err != nil {
-			return err
+		if out, i, err = c.value(out, i, depth, next); err != nil {
+			return out, i, err
+		}
+		if c.overLimit(out) {
+			return out, i, errEscalate
 		}
 		if skip {
-			c.out = c.out[:memberStart]
+			out = out[:memberStart]
 		} else {
-			m := member{keyStart, keyEnd, len(c.out), keyPrefix(c.out[keyStart:keyEnd])}
-			if n := len(c.members); n > base && keyLess(c.out, m, c.members[n-1]) {
+			m := member{keyStart: keyStart, keyEnd: keyEnd, end: len(out), prefix: keyPrefixAt(out, keyStart, keyEnd)}
+			if n := len(c.members); n > base && keyLess(out, m, c.members[n-1]) {
 				sorted = false
 			}
 			if !foldy {
-				foldy = keyMayFold(c.out[keyStart:keyEnd], m.prefix)
+				foldy = keyMayFold(out[keyStart:keyEnd], m.prefix)
 			}
 			c.members = append(c.members, m)
 		}
-		c.skipWS()
-		if c.pos >= len(c.src) {
-			return ErrNotJSON
+		i = skipWS(src, i)
+		if i >= len(src) {
+			return out, i, ErrNotJSON
 		}
-		if c.src[c.pos] == ',' {
-			c.pos++
+		if src[i] == ',' {
+			i++
 			continue
 		}
-		if c.src[c.pos] != '}' {
-			return ErrNotJSON
+		if src[i] != '}' {
+			return out, i, ErrNotJSON
 		}
-		c.pos++
+		i++
 		break
 	}
 	// An object already in order needs nothing more: repeated keys and
 	// keys that fold together are in document order.
 	if !sorted {
-		c.emitObject(start, c.members[base:], foldy)
+		out = c.emitObject(out, start, depth, c.members[base:], foldy)
 	}
 	c.members = c.members[:base]
-	c.out = append(c.out, '}')
-	return nil
+	return append(out, '}'), i, nil
 }
 
 // emitObject rewrites the members written after out[start] ('{') sorted by
@@ -336,18 +409,107 @@ func (c *Canon) object(depth int, act *activeSet) error {
 // document order (the sort is stable). When foldy (some key has an
 // upper-case ASCII letter or a non-ASCII byte), members whose keys fold
 // together are put back in document order too.
-func (c *Canon) emitObject(start int, ms []member, foldy bool) {
-	sortMembers(c.out, ms)
-	if foldy && c.foldCollision(ms) {
-		c.orderFoldGroups(ms)
-	}
-	c.tmp = append(c.tmp[:0], c.out[start:]...)
-	c.out = c.out[:start+1]
-	for i, m := range ms {
-		if i > 0 {
-			c.out = append(c.out, ',')
+//
+// The order depends only on the sequence of keys, so it is remembered per
+// depth: the next object at this depth with the same keys in the same
+// order (the next line item of an array, typically) reuses it without
+// sorting.
+func (c *Canon) emitObject(out []byte, start, depth int, ms []member, foldy bool) []byte {
+	pc := &c.perms[depth&(len(c.perms)-1)]
+	hit := pc.match(out, ms)
+	if !hit {
+		c.order(out, ms, foldy)
+		if len(ms) <= maxPermMembers {
+			pc.store(out, ms)
 		}
-		c.out = append(c.out, c.tmp[m.keyStart-start:m.end-start]...)
+	}
+	c.tmp = append(c.tmp[:0], out[start:]...)
+	tmp := c.tmp
+	out = out[:start+1]
+	for k := range ms {
+		if k > 0 {
+			out = append(out, ',')
+		}
+		m := ms[k]
+		if hit {
+			m = ms[pc.perm[k]]
+		}
+		out = append(out, tmp[m.keyStart-start:m.end-start]...)
+	}
+	return out
+}
+
+// order sorts ms, members in document order, into canonical order,
+// setting each one's idx to its index in document order.
+func (c *Canon) order(out []byte, ms []member, foldy bool) {
+	for k := range ms {
+		ms[k].idx = k
+	}
+	sortMembers(out, ms, &c.msort)
+	if foldy && c.foldCollision(out, ms) {
+		c.orderFoldGroups(out, ms)
+	}
+}
+
+// permCache remembers the canonical order of an object's members by the
+// sequence of its keys.
+type permCache struct {
+	prefixes []uint64 // of each key in document order
+	ends     []int    // of each key in keys
+	keys     []byte   // the keys, when some is longer than eight bytes
+	perm     []int    // document index of each member in canonical order
+}
+
+// maxPermMembers bounds the objects whose order is remembered.
+const maxPermMembers = 64
+
+// match reports whether ms (in document order) has the keys remembered,
+// in the same order.
+func (p *permCache) match(out []byte, ms []member) bool {
+	if len(ms) != len(p.prefixes) {
+		return false
+	}
+	off := 0
+	for k, m := range ms {
+		if m.prefix != p.prefixes[k] {
+			return false
+		}
+		end := p.ends[k]
+		n := m.keyEnd - m.keyStart
+		if n != end-off || (n > 8 && string(out[m.keyStart:m.keyEnd]) != string(p.keys[off:end])) {
+			return false
+		}
+		off = end
+	}
+	return true
+}
+
+// store remembers the order of ms, sorted by order.
+func (p *permCache) store(out []byte, ms []member) {
+	p.prefixes, p.ends, p.keys, p.perm = p.prefixes[:0], p.ends[:0], p.keys[:0], p.perm[:0]
+	for range ms {
+		p.perm = append(p.perm, 0)
+		p.prefixes = append(p.prefixes, 0)
+		p.ends = append(p.ends, 0)
+	}
+	long := false
+	for k, m := range ms {
+		p.perm[k] = m.idx
+		p.prefixes[m.idx] = m.prefix
+		p.ends[m.idx] = m.keyEnd - m.keyStart
+		long = long || m.keyEnd-m.keyStart > 8
+	}
+	off := 0
+	for k, n := range p.ends {
+		off += n
+		p.ends[k] = off
+	}
+	if long {
+		p.keys = append(p.keys, make([]byte, off)...)
+		for _, m := range ms {
+			end := p.ends[m.idx]
+			copy(p.keys[end-(m.keyEnd-m.keyStart):end], out[m.keyStart:m.keyEnd])
+		}
 	}
 }
 
@@ -364,8 +526,8 @@ func keyEqual(buf []byte, a, b member) bool {
 // the stable sort keeps them in document order already).
 // It may err towards true (a hash collision), never towards false: true
 // only costs orderFoldGroups, which finds the real groups.
-func (c *Canon) foldCollision(ms []member) bool {
-	if len(ms) <= 16 && c.asciiKeys(ms) {
+func (c *Canon) foldCollision(buf []byte, ms []member) bool {
+	if len(ms) <= 16 && asciiKeys(buf, ms) {
 		// ASCII keys fold together only if they have one length and
 		// their first eight bytes fold together: compare those first.
 		up := c.hashes[:0]
@@ -375,10 +537,10 @@ func (c *Canon) foldCollision(ms []member) bool {
 		c.hashes = up
 		for i := 1; i < len(ms); i++ {
 			a := ms[i]
-			ka := c.out[a.keyStart:a.keyEnd]
+			ka := buf[a.keyStart:a.keyEnd]
 			for j, b := range ms[:i] {
 				if up[j] == up[i] && b.keyEnd-b.keyStart == len(ka) {
-					kb := c.out[b.keyStart:b.keyEnd]
+					kb := buf[b.keyStart:b.keyEnd]
 					if asciiFoldEqual(ka, kb) && string(ka) != string(kb) {
 						return true
 					}
@@ -390,10 +552,10 @@ func (c *Canon) foldCollision(ms []member) bool {
 	// Hash each distinct key once (equal keys are adjacent).
 	hs := c.hashes[:0]
 	for i, m := range ms {
-		if i+1 < len(ms) && keyEqual(c.out, m, ms[i+1]) {
+		if i+1 < len(ms) && keyEqual(buf, m, ms[i+1]) {
 			continue
 		}
-		hs = append(hs, c.foldHash(c.out[m.keyStart:m.keyEnd]))
+		hs = append(hs, c.foldHash(buf[m.keyStart:m.keyEnd]))
 	}
 	c.hashes = hs
 	if len(hs) <= 16 {
@@ -416,13 +578,13 @@ func (c *Canon) foldCollision(ms []member) bool {
 }
 
 // asciiKeys reports whether the keys of ms are all ASCII.
-func (c *Canon) asciiKeys(ms []member) bool {
+func asciiKeys(buf []byte, ms []member) bool {
 	var high uint64
 	for _, m := range ms {
 		high |= m.prefix
 		// Loads may overlap bytes already seen: all are the key's.
 		for i := m.keyStart + 8; i < m.keyEnd; i += 8 {
-			high |= binary.LittleEndian.Uint64(c.out[min(i, m.keyEnd-8):])
+			high |= binary.LittleEndian.Uint64(buf[min(i, m.keyEnd-8):])
 		}
 	}
 	return high&msb == 0
@@ -445,18 +607,18 @@ func asciiFoldEqual(a, b []byte) bool {
 // the group's members into document order across the positions the group
 // holds: {"a":1,"B":2,"A":3} sorts to A,B,a and becomes a,B,A;
 // {"a":1,"A":2,"a":3} sorts to A,a,a and becomes a,A,a.
-func (c *Canon) orderFoldGroups(ms []member) {
+func (c *Canon) orderFoldGroups(buf []byte, ms []member) {
 	fb, recs := c.fold[:0], c.frecs[:0]
 	for i, m := range ms {
 		off := len(fb)
-		fb = appendFoldKey(fb, c.out[m.keyStart:m.keyEnd])
+		fb = appendFoldKey(fb, buf[m.keyStart:m.keyEnd])
 		recs = append(recs, member{keyStart: off, keyEnd: len(fb), end: i, prefix: keyPrefix(fb[off:])})
 	}
 	// Folded keys keep the canonical keys' closing quote, and folding
 	// maps escapes to escapes, so they are prefix-free too, as keyLess
 	// requires. The sort is stable, so each group's positions (end)
 	// stay ascending.
-	sortMembers(fb, recs)
+	sortMembers(fb, recs, &c.msort)
 	grp := c.grp[:0]
 	for i := 0; i < len(recs); {
 		j := i + 1
@@ -611,7 +773,7 @@ func keyLess(buf []byte, a, b member) bool {
 
 // sortMembers is a stable sort by key (insertion sort for the small objects
 // that dominate request bodies, merge sort above that).
-func sortMembers(buf []byte, ms []member) {
+func sortMembers(buf []byte, ms []member, scratch *[]member) {
 	if len(ms) <= 16 {
 		for i := 1; i < len(ms); i++ {
 			for j := i; j > 0 && keyLess(buf, ms[j], ms[j-1]); j-- {
@@ -621,12 +783,12 @@ func sortMembers(buf []byte, ms []member) {
 		return
 	}
 	mid := len(ms) / 2
-	sortMembers(buf, ms[:mid])
-	sortMembers(buf, ms[mid:])
+	sortMembers(buf, ms[:mid], scratch)
+	sortMembers(buf, ms[mid:], scratch)
 	if !keyLess(buf, ms[mid], ms[mid-1]) {
 		return
 	}
-	merged := make([]member, 0, len(ms))
+	merged := (*scratch)[:0]
 	i, j := 0, mid
 	for i < mid && j < len(ms) {
 		if keyLess(buf, ms[j], ms[i]) {
@@ -640,104 +802,124 @@ func sortMembers(buf []byte, ms []member) {
 	merged = append(merged, ms[i:mid]...)
 	merged = append(merged, ms[j:]...)
 	copy(ms, merged)
+	*scratch = merged
 }
 
-// str copies a JSON string at c.pos to c.out in canonical form.
-func (c *Canon) str() error {
-	c.pos++ // opening quote
-	c.out = append(c.out, '"')
-	src := c.src
+// str copies the JSON string at src[i] to out in canonical form.
+func str(out, src []byte, i int) ([]byte, int, error) {
+	i++ // opening quote
+	out = append(out, '"')
 	for {
 		// Copy the longest run that needs no attention in one append,
 		// testing eight bytes at a time.
 		// The high bits of everything scanned are or-ed together, so that
 		// pure-ASCII runs (most of them) skip UTF-8 validation.
-		i := c.pos
+		j := i
 		var high uint64
-		for i+8 <= len(src) {
-			w := binary.LittleEndian.Uint64(src[i:])
-			if needsAttention(w) {
+		// Long runs (text): 32 bytes per test.
+		for j+32 <= len(src) {
+			p := (*[32]byte)(src[j : j+32])
+			w0, w1, w2, w3 := le64(p[0:8]), le64(p[8:16]), le64(p[16:24]), le64(p[24:32])
+			if attention(w0)|attention(w1)|attention(w2)|attention(w3) != 0 {
+				break // the word loop below finds the byte
+			}
+			high |= w0 | w1 | w2 | w3
+			j += 32
+		}
+		for j+8 <= len(src) {
+			w := binary.LittleEndian.Uint64(src[j:])
+			if m := attention(w); m != 0 {
+				// The lowest flagged byte is exact: false positives
+				// only ever sit above a true one.
+				n := bits.TrailingZeros64(m) >> 3
+				high |= w & (1<<(8*n) - 1)
+				j += n
 				break
 			}
 			high |= w
-			i += 8
+			j += 8
 		}
-		for i < len(src) {
-			ch := src[i]
+		for j < len(src) {
+			ch := src[j]
 			if ch == '"' || ch == '\\' || ch < 0x20 {
 				break
 			}
 			high |= uint64(ch)
-			i++
+			j++
 		}
 		// Runs end only at ASCII bytes, so no valid rune straddles two.
-		if high&msb != 0 && !utf8.Valid(src[c.pos:i]) {
-			return ErrNotJSON
+		if high&msb != 0 && !utf8.Valid(src[i:j]) {
+			return out, j, ErrNotJSON
 		}
-		c.out = append(c.out, src[c.pos:i]...)
-		c.pos = i
+		if n, l := j-i, len(out); n <= 8 && i+8 <= len(src) && l+8 <= cap(out) {
+			// Short runs (keys, mostly): one word, not a memmove call.
+			out = out[:l+8]
+			binary.LittleEndian.PutUint64(out[l:], binary.LittleEndian.Uint64(src[i:]))
+			out = out[:l+n]
+		} else {
+			out = append(out, src[i:j]...)
+		}
+		i = j
 		if i >= len(src) {
-			return ErrNotJSON
+			return out, i, ErrNotJSON
 		}
 		switch src[i] {
 		case '"':
-			c.pos++
-			c.out = append(c.out, '"')
-			return nil
+			return append(out, '"'), i + 1, nil
 		case '\\':
-			if err := c.escape(); err != nil {
-				return err
+			var err error
+			if out, i, err = escape(out, src, i); err != nil {
+				return out, i, err
 			}
 		default: // raw control character: invalid JSON
-			return ErrNotJSON
+			return out, i, ErrNotJSON
 		}
 	}
 }
 
-func (c *Canon) escape() error {
-	if c.pos+1 >= len(c.src) {
-		return ErrNotJSON
+// escape writes the escape sequence at src[i] ('\\') in canonical form.
+func escape(out, src []byte, i int) ([]byte, int, error) {
+	if i+1 >= len(src) {
+		return out, i, ErrNotJSON
 	}
-	e := c.src[c.pos+1]
-	c.pos += 2
+	e := src[i+1]
+	i += 2
 	switch e {
 	case '"', '\\':
-		c.out = append(c.out, '\\', e)
+		out = append(out, '\\', e)
 	case '/':
-		c.out = append(c.out, '/')
+		out = append(out, '/')
 	case 'b', 'f', 'n', 'r', 't':
-		c.out = append(c.out, '\\', e)
+		out = append(out, '\\', e)
 	case 'u':
-		r, ok := c.hex4()
+		r, ok := hex4(src, i)
 		if !ok {
-			return ErrNotJSON
+			return out, i, ErrNotJSON
 		}
-		if 0xD800 <= r && r < 0xDC00 && c.pos+6 <= len(c.src) && c.src[c.pos] == '\\' && c.src[c.pos+1] == 'u' {
-			save := c.pos
-			c.pos += 2
-			lo, ok := c.hex4()
-			if ok && 0xDC00 <= lo && lo < 0xE000 {
+		i += 4
+		if 0xD800 <= r && r < 0xDC00 && i+6 <= len(src) && src[i] == '\\' && src[i+1] == 'u' {
+			if lo, ok := hex4(src, i+2); ok && 0xDC00 <= lo && lo < 0xE000 {
 				r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
-			} else {
-				c.pos = save
+				i += 6
 			}
 		}
 		if 0xD800 <= r && r < 0xE000 {
-			return ErrNotJSON // unpaired surrogate
+			return out, i, ErrNotJSON // unpaired surrogate
 		}
-		c.writeRune(r)
+		out = writeRune(out, r)
 	default:
-		return ErrNotJSON
+		return out, i, ErrNotJSON
 	}
-	return nil
+	return out, i, nil
 }
 
-func (c *Canon) hex4() (rune, bool) {
-	if c.pos+4 > len(c.src) {
+// hex4 reads the four hex digits at src[i:].
+func hex4(src []byte, i int) (rune, bool) {
+	if i+4 > len(src) {
 		return 0, false
 	}
 	var r rune
-	for _, h := range c.src[c.pos : c.pos+4] {
+	for _, h := range src[i : i+4] {
 		var v byte
 		switch {
 		case '0' <= h && h <= '9':
@@ -751,7 +933,6 @@ func (c *Canon) hex4() (rune, bool) {
 		}
 		r = r<<4 | rune(v)
 	}
-	c.pos += 4
 	return r, true
 }
 
@@ -760,38 +941,35 @@ const hexDigits = "0123456789abcdef"
 // writeRune writes r as the canonical string content: escapes for the
 // characters JSON requires, raw UTF-8 for everything else. (Lone
 // surrogates never get here: escape rejects them.)
-func (c *Canon) writeRune(r rune) {
+func writeRune(out []byte, r rune) []byte {
 	switch {
 	case r == '"' || r == '\\':
-		c.out = append(c.out, '\\', byte(r))
+		return append(out, '\\', byte(r))
 	case r < 0x20:
 		switch r {
 		case '\b':
-			c.out = append(c.out, '\\', 'b')
+			return append(out, '\\', 'b')
 		case '\f':
-			c.out = append(c.out, '\\', 'f')
+			return append(out, '\\', 'f')
 		case '\n':
-			c.out = append(c.out, '\\', 'n')
+			return append(out, '\\', 'n')
 		case '\r':
-			c.out = append(c.out, '\\', 'r')
+			return append(out, '\\', 'r')
 		case '\t':
-			c.out = append(c.out, '\\', 't')
-		default:
-			c.out = append(c.out, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&15])
+			return append(out, '\\', 't')
 		}
+		return append(out, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&15])
 	case 0xD800 <= r && r < 0xE000:
-		c.out = append(c.out, '\\', 'u', hexDigits[r>>12&15], hexDigits[r>>8&15], hexDigits[r>>4&15], hexDigits[r&15])
-	default:
-		c.out = utf8.AppendRune(c.out, r)
+		return append(out, '\\', 'u', hexDigits[r>>12&15], hexDigits[r>>8&15], hexDigits[r>>4&15], hexDigits[r&15])
 	}
+	return utf8.AppendRune(out, r)
 }
 
-// number writes a JSON number as its exact decimal value: sign, the
-// significant digits without leading or trailing zeros, and a decimal
-// exponent ("e-1") when it is not zero. Zero of any form is "0".
-func (c *Canon) number() error {
-	src := c.src
-	i := c.pos
+// number writes the JSON number at src[i] as its exact decimal value:
+// sign, the significant digits without leading or trailing zeros, and a
+// decimal exponent ("e-1") when it is not zero. Zero of any form is "0".
+func number(out, src []byte, i int) ([]byte, int, error) {
+	start := i
 	neg := false
 	if src[i] == '-' {
 		neg = true
@@ -807,7 +985,11 @@ func (c *Canon) number() error {
 	}
 	intEnd := i
 	if intEnd == intStart {
-		return ErrNotJSON
+		return out, i, ErrNotJSON
+	}
+	// Fast path: a plain integer without trailing zeros is already canonical.
+	if (i >= len(src) || (src[i] != '.' && src[i] != 'e' && src[i] != 'E')) && src[intEnd-1] != '0' {
+		return append(out, src[start:intEnd]...), i, nil
 	}
 	fracStart, fracEnd := i, i
 	if i < len(src) && src[i] == '.' {
@@ -818,7 +1000,7 @@ func (c *Canon) number() error {
 		}
 		fracEnd = i
 		if fracEnd == fracStart {
-			return ErrNotJSON
+			return out, i, ErrNotJSON
 		}
 	}
 	var exp int64 // wide enough for any body length on 32-bit platforms too
@@ -839,18 +1021,11 @@ func (c *Canon) number() error {
 			i++
 		}
 		if i == expStart {
-			return ErrNotJSON
+			return out, i, ErrNotJSON
 		}
 		if expNeg {
 			exp = -exp
 		}
-	}
-	c.pos = i
-
-	// Fast path: a plain integer without trailing zeros is already canonical.
-	if c.pos == intEnd && src[intEnd-1] != '0' {
-		c.out = append(c.out, src[intStart-boolInt(neg):intEnd]...)
-		return nil
 	}
 	// Significant digits: integer part then fraction, leading and trailing
 	// zeros dropped; each fraction digit lowers the exponent by one.
@@ -875,29 +1050,27 @@ func (c *Canon) number() error {
 		}
 	}
 	if len(intPart) == 0 && len(fracPart) == 0 {
-		c.out = append(c.out, '0')
-		return nil
+		return append(out, '0'), i, nil
 	}
 	if exp > maxCanonExp || exp < -maxCanonExp {
-		return ErrNotJSON // absurd exponent: hash the raw bytes
+		return out, i, ErrNotJSON // absurd exponent: hash the raw bytes
 	}
 	if neg {
-		c.out = append(c.out, '-')
+		out = append(out, '-')
 	}
-	c.out = append(c.out, intPart...)
-	c.out = append(c.out, fracPart...)
-	if exp != 0 {
-		c.out = append(c.out, 'e')
-		c.out = strconv.AppendInt(c.out, exp, 10)
+	out = append(out, intPart...)
+	out = append(out, fracPart...)
+	switch {
+	case exp == 0:
+	case -10 < exp && exp < 0: // prices: "e-2"
+		out = append(out, 'e', '-', byte('0'-exp))
+	case 0 < exp && exp < 10:
+		out = append(out, 'e', byte('0'+exp))
+	default:
+		out = append(out, 'e')
+		out = strconv.AppendInt(out, exp, 10)
 	}
-	return nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return out, i, nil
 }
 
 const (
@@ -905,11 +1078,15 @@ const (
 	msb = 0x8080808080808080
 )
 
-// needsAttention reports whether any byte of w is '"', '\\' or below 0x20
-// (the classic SWAR zero-byte and less-than tests). Bytes >= 0x80 never
-// match: the tests exclude them with ^w.
-func needsAttention(w uint64) bool {
+// attention flags (with its top bit) each byte of w that is '"', '\\' or
+// below 0x20 (the classic SWAR zero-byte and less-than tests). Bytes >=
+// 0x80 never match: the tests exclude them with ^w. Bytes above a flagged
+// one may be flagged falsely (borrows); the lowest flagged byte is exact.
+func attention(w uint64) uint64 {
 	quote := w ^ (lsb * '"')
 	slash := w ^ (lsb * '\\')
-	return ((quote-lsb)&^quote|(slash-lsb)&^slash|(w-lsb*0x20)&^w)&msb != 0
+	return ((quote-lsb)&^quote | (slash-lsb)&^slash | (w-lsb*0x20)&^w) & msb
 }
+
+// needsAttention reports whether any byte of w is '"', '\\' or below 0x20.
+func needsAttention(w uint64) bool { return attention(w) != 0 }

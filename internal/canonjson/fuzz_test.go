@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/bytedance/sonic"
+
+	"github.com/idemkit/idempotency/internal/canonjson/refcanon"
 )
 
 // jsonDepth returns the maximum nesting of arrays and objects in a valid
@@ -95,6 +97,12 @@ func FuzzCanonicalJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var c Canon
 		out, err := c.Append(nil, in, nil)
+		// Byte for byte what the materialising canonicaliser of 5eaa2c1
+		// wrote (the fingerprint hashes these bytes).
+		var ref refcanon.Canon
+		if want, werr := ref.Append(nil, in, nil); (err == nil) != (werr == nil) || !bytes.Equal(out, want) {
+			t.Fatalf("Append(%q) = %q, %v; reference %q, %v", in, out, err, want, werr)
+		}
 		valid := json.Valid(in)
 		if err != nil {
 			if !errors.Is(err, ErrNotJSON) {
