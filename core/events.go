@@ -11,6 +11,9 @@ import (
 // emit completes ev with the request's context and hands it to telemetry
 // and, through the cooldown, to alert handlers.
 func (e *Engine) emit(r *request, ev *Event) {
+	if !e.measure && len(e.cfg.alerts) == 0 {
+		return // nobody listens (NullTelemetry, no alert handler): skip the clock and the key's hash
+	}
 	ev.Time = time.Now()
 	ev.Scope = e.scopeName
 	if r.ex == nil { // Engine.Do: its scope is a name the code chose

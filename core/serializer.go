@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"unsafe"
 )
 
 // ResponseSerializer encodes responses for the store and decodes them for
@@ -133,6 +134,94 @@ func (d *decoder) str() string {
 		return ""
 	}
 	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+// binaryReplay is a stored response in the built-in encoding, checked
+// but not copied: its header names and values are read straight from
+// the payload when the replay is written (see Engine.replay).
+type binaryReplay struct {
+	status  int
+	headers []byte // the header block: n entries of name, count, values
+	n       int    // header entries in the block
+	values  int    // values of the replayable entries
+	body    []byte
+}
+
+// parseBinary checks data, an encoded response, completely (so that a
+// corrupt record is refused before any header is written) and counts the
+// values of the headers that rules let through, without copying anything.
+func parseBinary(data []byte, rules *headerRules) (binaryReplay, error) {
+	d := decoder{b: data}
+	if v := d.byte(); v != binaryFormatVersion {
+		return binaryReplay{}, fmt.Errorf("%w: format version %d", ErrCorruptRecord, v)
+	}
+	status := d.uvarint()
+	n := d.uvarint()
+	if d.err != nil || status < 100 || status > 999 || n > uint64(len(d.b)) {
+		return binaryReplay{}, fmt.Errorf("%w: bad header block", ErrCorruptRecord)
+	}
+	p := binaryReplay{status: int(status), headers: d.b, n: int(n)}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		name := d.view()
+		nv := d.uvarint()
+		if nv > uint64(len(d.b)) {
+			d.err = ErrCorruptRecord
+			break
+		}
+		for j := uint64(0); j < nv && d.err == nil; j++ {
+			d.view()
+		}
+		if d.err == nil && rules.replayable(name) {
+			p.values += int(nv)
+		}
+	}
+	p.headers = p.headers[:len(p.headers)-len(d.b)]
+	bl := d.uvarint()
+	if d.err != nil || bl != uint64(len(d.b)) {
+		return binaryReplay{}, fmt.Errorf("%w: bad body", ErrCorruptRecord)
+	}
+	p.body = d.b
+	return p, nil
+}
+
+// setHeaders hands every replayable header of p to set, in one
+// allocation (the values' slice headers): the strings alias the payload,
+// which the store never modifies once it returned it (see Record.Payload)
+// and which the replay keeps alive for as long as the headers are.
+func (p *binaryReplay) setHeaders(rules *headerRules, ex Exchange) {
+	if p.values == 0 {
+		return
+	}
+	all := make([]string, p.values)
+	d := decoder{b: p.headers}
+	for i := 0; i < p.n; i++ {
+		name := d.view()
+		nv := int(d.uvarint())
+		if !rules.replayable(name) {
+			for j := 0; j < nv; j++ {
+				d.view()
+			}
+			continue
+		}
+		vals := all[:nv:nv]
+		all = all[nv:]
+		for j := range vals {
+			vals[j] = d.view()
+		}
+		ex.SetHeader(name, vals)
+	}
+}
+
+// view is str without the copy: the string aliases the decoder's input.
+func (d *decoder) view() string {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.err = ErrCorruptRecord
+		return ""
+	}
+	s := unsafe.String(unsafe.SliceData(d.b), int(n))
 	d.b = d.b[n:]
 	return s
 }
