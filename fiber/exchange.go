@@ -95,12 +95,15 @@ func (x *exchange) Enter() bool {
 	return true
 }
 
+// SetHeader sets every value as a header line of its own (c.Append would
+// join them into one comma-separated line, which a replay must not do).
 func (x *exchange) SetHeader(name string, values []string) {
+	h := &x.c.Response().Header
 	for i, v := range values {
 		if i == 0 {
-			x.c.Set(name, v)
+			h.Set(name, v)
 		} else {
-			x.c.Append(name, v)
+			h.Add(name, v)
 		}
 	}
 }
