@@ -27,7 +27,10 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 	if status == 0 {
 		status = 200
 	}
-	if !capd.Streamed && isEventStream(capd.Header) {
+	if capd.Header == nil && len(capd.Lines) > 0 {
+		groupLines(capd.Lines)
+	}
+	if !capd.Streamed && (isEventStream(capd.Header) || linesEventStream(capd.Lines)) {
 		capd.Streamed = true // delivered as it went, even without a flush
 	}
 	committed := lease.committed
@@ -160,10 +163,18 @@ func (e *Engine) complete(r *request, token uint64, lease leaseState, status int
 	buf := make([]byte, 0, len(capd.Body)+256)
 	var payload []byte
 	var err error
-	if _, ok := c.serializer.(BinarySerializer); ok {
+	_, builtin := c.serializer.(BinarySerializer)
+	switch {
+	case builtin && capd.Header == nil:
+		payload = encodeLines(buf, status, capd.Lines, &c.headers, capd.Outer, capd.Body)
+	case builtin:
 		payload = encodeBinary(buf, status, capd.Header, &c.headers, capd.Outer, capd.Body)
-	} else {
-		r.resp = Response{Status: status, Header: c.headers.storedHeaders(capd.Header, capd.Outer), Body: capd.Body}
+	default:
+		h := capd.Header
+		if h == nil {
+			h = linesHeader(capd.Lines)
+		}
+		r.resp = Response{Status: status, Header: c.headers.storedHeaders(h, capd.Outer), Body: capd.Body}
 		payload, err = c.serializer.Encode(buf, &r.resp)
 		r.resp = Response{}
 	}

@@ -31,31 +31,85 @@ func (BinarySerializer) Encode(dst []byte, r *Response) ([]byte, error) {
 
 // encodeBinary encodes a response. With rules, only the headers they
 // store are written (see headerRules.stored), so the common case needs no
-// filtered copy of the header map.
+// filtered copy of the header map. The header count is written before
+// the headers: with fewer than 128 headers its one byte is patched after
+// one pass over the map, else the map is counted first.
 func encodeBinary(dst []byte, status int, h map[string][]string, rules *headerRules, outer *HeaderSnapshot, body []byte) []byte {
-	n := len(h)
-	if rules != nil {
-		for name, vals := range h {
-			if !rules.stored(name, vals, outer) {
-				n--
-			}
-		}
-	}
 	dst = append(dst, binaryFormatVersion)
 	dst = binary.AppendUvarint(dst, uint64(status))
-	dst = binary.AppendUvarint(dst, uint64(n))
+	at := -1
+	if n := len(h); rules == nil || n >= 0x80 {
+		if rules != nil {
+			for name, vals := range h {
+				if !rules.stored(name, vals, outer) {
+					n--
+				}
+			}
+		}
+		dst = binary.AppendUvarint(dst, uint64(n))
+	} else {
+		at = len(dst)
+		dst = append(dst, 0)
+	}
+	n := 0
 	for name, vals := range h {
 		if rules != nil && !rules.stored(name, vals, outer) {
 			continue
 		}
+		n++
 		dst = appendBytes(dst, name)
 		dst = binary.AppendUvarint(dst, uint64(len(vals)))
 		for _, v := range vals {
 			dst = appendBytes(dst, v)
 		}
 	}
+	if at >= 0 {
+		dst[at] = byte(n)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(body)))
 	return append(dst, body...)
+}
+
+// encodeLines is encodeBinary for header lines grouped by name (see
+// groupLines), as fasthttp keeps them.
+func encodeLines(dst []byte, status int, lines []HeaderLine, rules *headerRules, outer *HeaderSnapshot, body []byte) []byte {
+	dst = append(dst, binaryFormatVersion)
+	dst = binary.AppendUvarint(dst, uint64(status))
+	at := len(dst)
+	dst = binary.AppendUvarint(dst, uint64(len(lines))) // patched below
+	width := len(dst) - at
+	var scratch [8]string
+	n := 0
+	for rest := lines; len(rest) > 0; {
+		name, k, vals := lineValues(rest, scratch[:0])
+		rest = rest[k:]
+		if !rules.stored(name, vals, outer) {
+			continue
+		}
+		n++
+		dst = appendBytes(dst, name)
+		dst = binary.AppendUvarint(dst, uint64(len(vals)))
+		for _, v := range vals {
+			dst = appendBytes(dst, v)
+		}
+	}
+	putUvarintWidth(dst[at:at+width], uint64(n))
+	dst = binary.AppendUvarint(dst, uint64(len(body)))
+	return append(dst, body...)
+}
+
+// putUvarintWidth writes v, at most the value that was there, as a
+// uvarint of exactly len(b) bytes (continuation bits padding it out, which
+// binary.Uvarint reads back as the same value).
+func putUvarintWidth(b []byte, v uint64) {
+	for i := range b {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if i < len(b)-1 {
+			c |= 0x80
+		}
+		b[i] = c
+	}
 }
 
 func appendBytes(dst []byte, s string) []byte {
