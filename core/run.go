@@ -124,7 +124,19 @@ type leaseState struct {
 func (e *Engine) underClaim(r *request, token uint64, fn func() error) (lease leaseState, err error) {
 	r.answered(OutcomeOriginal, 0)
 	e.startRenewal(r, token)
-	start := time.Now()
+	// The handler's time feeds measurements and events only: without a
+	// listener for either, the clock is not read.
+	var start time.Time
+	timed := e.measure || len(e.cfg.alerts) > 0
+	if timed {
+		start = time.Now()
+	}
+	elapsed := func() time.Duration {
+		if !timed {
+			return 0
+		}
+		return time.Since(start)
+	}
 	finished := false
 	defer func() {
 		if finished {
@@ -132,7 +144,7 @@ func (e *Engine) underClaim(r *request, token uint64, fn func() error) (lease le
 		}
 		lost, until := e.stopRenewal(r)
 		committed := r.fx.end()
-		r.m.Status, r.m.HandlerTime = 500, time.Since(start)
+		r.m.Status, r.m.HandlerTime = 500, elapsed()
 		e.emit(r, &Event{Type: EventExceptionThrown, Status: 500, Elapsed: r.m.HandlerTime, Detail: "handler panicked"})
 		if !lost || committed {
 			e.endFailed(r, token, until, 500, committed, "handler panicked")
@@ -142,7 +154,7 @@ func (e *Engine) underClaim(r *request, token uint64, fn func() error) (lease le
 	finished = true
 	lease.lost, lease.until = e.stopRenewal(r)
 	lease.committed = r.fx.end()
-	r.m.HandlerTime = time.Since(start)
+	r.m.HandlerTime = elapsed()
 	if err != nil {
 		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: r.m.HandlerTime, Err: err, Detail: "handler returned an error"})
 		if !lease.lost || lease.committed {
