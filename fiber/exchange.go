@@ -114,11 +114,13 @@ func (x *exchange) Enter() bool {
 
 // SetHeader sets every value as a header line of its own (c.Append would
 // join them into one comma-separated line, which a replay must not do).
+// name is canonical already, so the first value skips fasthttp's
+// normalising copy of the name (SetCanonical copies name and value).
 func (x *exchange) SetHeader(name string, values []string) {
 	h := &x.c.Response().Header
 	for i, v := range values {
 		if i == 0 {
-			h.Set(name, v)
+			h.SetCanonical(bytesOf(name), bytesOf(v))
 		} else {
 			h.Add(name, v)
 		}
@@ -195,6 +197,9 @@ func (x *exchange) captureLine(k, v []byte) {
 	}
 	x.lines = append(x.lines, core.HeaderLine{Name: name, Value: unsafe.String(unsafe.SliceData(v), len(v))})
 }
+
+// bytesOf views s as bytes, for fasthttp calls that copy them.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // isCanonical reports whether k is a canonical header name (as
 // http.CanonicalHeaderKey would leave it).
