@@ -60,6 +60,9 @@ func (e *Engine) replayed(r *request, status, size int) {
 // countDuplicate counts a replay of r's key and fires RESPONSE_DUPLICATE
 // when the count reaches the threshold, then at each doubling of it.
 func (e *Engine) countDuplicate(r *request, status int) {
+	if !e.listened() {
+		return // the count only feeds an event nobody would receive
+	}
 	if hits := e.dups.hit(r.storeKey); hits >= e.cfg.duplicateHits && isPow2(hits/e.cfg.duplicateHits) && hits%e.cfg.duplicateHits == 0 {
 		e.emit(r, &Event{Type: EventResponseDuplicate, Status: status, Hits: hits})
 	}

@@ -127,7 +127,7 @@ func (e *Engine) underClaim(r *request, token uint64, fn func() error) (lease le
 	// The handler's time feeds measurements and events only: without a
 	// listener for either, the clock is not read.
 	var start time.Time
-	timed := e.measure || len(e.cfg.alerts) > 0
+	timed := e.listened()
 	if timed {
 		start = time.Now()
 	}
