@@ -58,6 +58,9 @@ func groupLines(lines []HeaderLine) {
 // linesHeader copies lines into an http.Header, for the code paths that
 // need one (serializers other than the built-in one).
 func linesHeader(lines []HeaderLine) http.Header {
+	if len(lines) == 0 {
+		return nil // as Engine.Do's responses, which have no header
+	}
 	h := make(http.Header, len(lines))
 	for _, l := range lines {
 		h[l.Name] = append(h[l.Name], strings.Clone(l.Value))
