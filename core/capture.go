@@ -1,12 +1,22 @@
 package core
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // Captured is what the handler wrote, as seen by the adapter.
 type Captured struct {
 	Status int
 	// Header is the response header as the handler left it.
 	Header http.Header
+	// Lines, when Header is nil, is the response header as a list of
+	// lines, for frameworks that keep headers so (fasthttp): the Engine
+	// encodes them straight into the stored record, without building an
+	// http.Header. Names are canonical; a name may appear on several
+	// lines; the strings may alias the framework's buffers, since the
+	// Engine reads them only until Serve returns.
+	Lines []HeaderLine
 	// Outer holds the headers present before the rest of the chain ran
 	// (set by outer middleware); those still unchanged are not stored.
 	// nil when there were none.
@@ -17,6 +27,45 @@ type Captured struct {
 	Oversize bool
 	// Streamed is true when the handler flushed, hijacked or streamed.
 	Streamed bool
+}
+
+// HeaderLine is one response header line (see Captured.Lines).
+type HeaderLine struct{ Name, Value string }
+
+// lineValues returns the values of the first name of lines, which are
+// grouped by name (see groupLines), in vals.
+func lineValues(lines []HeaderLine, vals []string) (name string, n int, out []string) {
+	name = lines[0].Name
+	out = vals[:0]
+	for n < len(lines) && lines[n].Name == name {
+		out = append(out, lines[n].Value)
+		n++
+	}
+	return name, n, out
+}
+
+// groupLines orders lines so that the lines of one name are adjacent, in
+// their original order (a stable insertion sort: a response has few
+// lines, and most are already grouped).
+func groupLines(lines []HeaderLine) {
+	for i := 1; i < len(lines); i++ {
+		for j := i; j > 0 && lines[j].Name < lines[j-1].Name; j-- {
+			lines[j], lines[j-1] = lines[j-1], lines[j]
+		}
+	}
+}
+
+// linesHeader copies lines into an http.Header, for the code paths that
+// need one (serializers other than the built-in one).
+func linesHeader(lines []HeaderLine) http.Header {
+	if len(lines) == 0 {
+		return nil // as Engine.Do's responses, which have no header
+	}
+	h := make(http.Header, len(lines))
+	for _, l := range lines {
+		h[l.Name] = append(h[l.Name], strings.Clone(l.Value))
+	}
+	return h
 }
 
 // BodyCapture keeps a copy of a response body as an adapter's writer

@@ -11,6 +11,9 @@ import (
 // emit completes ev with the request's context and hands it to telemetry
 // and, through the cooldown, to alert handlers.
 func (e *Engine) emit(r *request, ev *Event) {
+	if !e.listened() {
+		return // nobody listens: skip the clock and the key's hash
+	}
 	ev.Time = time.Now()
 	ev.Scope = e.scopeName
 	if r.ex == nil { // Engine.Do: its scope is a name the code chose
@@ -26,6 +29,11 @@ func (e *Engine) emit(r *request, ev *Event) {
 		e.alerts.fire(r.ctx, *ev, r.scope)
 	}
 }
+
+// listened reports whether events reach anyone: a telemetry driver other
+// than NullTelemetry, or an alert handler. Without one, work that only
+// feeds events (their fields, the replay counter) is skipped.
+func (e *Engine) listened() bool { return e.measure || len(e.cfg.alerts) > 0 }
 
 // displayKey is the key as events show it: "h:" and 12 hex digits of its
 // SHA-256 unless redaction is off. The prefix lets operators match events

@@ -61,10 +61,13 @@ type Exchange interface {
 	// returns false when another one already entered, so that stacked
 	// instances never claim one request twice.
 	Enter() bool
-	// SetHeader sets a response header before the handler runs. name is
-	// canonical; values is shared and must not be modified.
+	// SetHeader sets a response header before the handler runs, or
+	// before Reply (a replay sets its stored headers so). name is
+	// canonical; values is shared and must not be modified, and may
+	// alias a stored record: keep the slice, never copy into it.
 	SetHeader(name string, values []string)
-	// Reply writes a complete response (a replay or a problem).
+	// Reply writes a complete response (a replay or a problem), with
+	// header (nil for none) set on top of what SetHeader set.
 	Reply(status int, header http.Header, body []byte)
 	// Next runs the rest of the chain with ctx as the request's context
 	// and captures what it wrote, keeping at most limit body bytes. ctx

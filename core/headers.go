@@ -93,6 +93,16 @@ func (h *headerRules) storedHeaders(hdr http.Header, outer *HeaderSnapshot) http
 	return out
 }
 
+// linesEventStream is isEventStream for header lines.
+func linesEventStream(lines []HeaderLine) bool {
+	for _, l := range lines {
+		if l.Name == "Content-Type" {
+			return len(l.Value) >= 17 && strings.EqualFold(l.Value[:17], "text/event-stream")
+		}
+	}
+	return false
+}
+
 // isEventStream reports whether a response is a server-sent event stream:
 // such a response is delivered as it goes and never stored, even when the
 // handler wrote it without flushing.

@@ -27,7 +27,10 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 	if status == 0 {
 		status = 200
 	}
-	if !capd.Streamed && isEventStream(capd.Header) {
+	if capd.Header == nil && len(capd.Lines) > 0 {
+		groupLines(capd.Lines)
+	}
+	if !capd.Streamed && (isEventStream(capd.Header) || linesEventStream(capd.Lines)) {
 		capd.Streamed = true // delivered as it went, even without a flush
 	}
 	committed := lease.committed
@@ -121,7 +124,19 @@ type leaseState struct {
 func (e *Engine) underClaim(r *request, token uint64, fn func() error) (lease leaseState, err error) {
 	r.answered(OutcomeOriginal, 0)
 	e.startRenewal(r, token)
-	start := time.Now()
+	// The handler's time feeds measurements and events only: without a
+	// listener for either, the clock is not read.
+	var start time.Time
+	timed := e.listened()
+	if timed {
+		start = time.Now()
+	}
+	elapsed := func() time.Duration {
+		if !timed {
+			return 0
+		}
+		return time.Since(start)
+	}
 	finished := false
 	defer func() {
 		if finished {
@@ -129,7 +144,7 @@ func (e *Engine) underClaim(r *request, token uint64, fn func() error) (lease le
 		}
 		lost, until := e.stopRenewal(r)
 		committed := r.fx.end()
-		r.m.Status, r.m.HandlerTime = 500, time.Since(start)
+		r.m.Status, r.m.HandlerTime = 500, elapsed()
 		e.emit(r, &Event{Type: EventExceptionThrown, Status: 500, Elapsed: r.m.HandlerTime, Detail: "handler panicked"})
 		if !lost || committed {
 			e.endFailed(r, token, until, 500, committed, "handler panicked")
@@ -139,7 +154,7 @@ func (e *Engine) underClaim(r *request, token uint64, fn func() error) (lease le
 	finished = true
 	lease.lost, lease.until = e.stopRenewal(r)
 	lease.committed = r.fx.end()
-	r.m.HandlerTime = time.Since(start)
+	r.m.HandlerTime = elapsed()
 	if err != nil {
 		e.emit(r, &Event{Type: EventExceptionThrown, Elapsed: r.m.HandlerTime, Err: err, Detail: "handler returned an error"})
 		if !lease.lost || lease.committed {
@@ -160,10 +175,18 @@ func (e *Engine) complete(r *request, token uint64, lease leaseState, status int
 	buf := make([]byte, 0, len(capd.Body)+256)
 	var payload []byte
 	var err error
-	if _, ok := c.serializer.(BinarySerializer); ok {
+	_, builtin := c.serializer.(BinarySerializer)
+	switch {
+	case builtin && capd.Header == nil:
+		payload = encodeLines(buf, status, capd.Lines, &c.headers, capd.Outer, capd.Body)
+	case builtin:
 		payload = encodeBinary(buf, status, capd.Header, &c.headers, capd.Outer, capd.Body)
-	} else {
-		r.resp = Response{Status: status, Header: c.headers.storedHeaders(capd.Header, capd.Outer), Body: capd.Body}
+	default:
+		h := capd.Header
+		if h == nil {
+			h = linesHeader(capd.Lines)
+		}
+		r.resp = Response{Status: status, Header: c.headers.storedHeaders(h, capd.Outer), Body: capd.Body}
 		payload, err = c.serializer.Encode(buf, &r.resp)
 		r.resp = Response{}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"unsafe"
 )
 
 // ResponseSerializer encodes responses for the store and decodes them for
@@ -30,31 +31,85 @@ func (BinarySerializer) Encode(dst []byte, r *Response) ([]byte, error) {
 
 // encodeBinary encodes a response. With rules, only the headers they
 // store are written (see headerRules.stored), so the common case needs no
-// filtered copy of the header map.
+// filtered copy of the header map. The header count is written before
+// the headers: with fewer than 128 headers its one byte is patched after
+// one pass over the map, else the map is counted first.
 func encodeBinary(dst []byte, status int, h map[string][]string, rules *headerRules, outer *HeaderSnapshot, body []byte) []byte {
-	n := len(h)
-	if rules != nil {
-		for name, vals := range h {
-			if !rules.stored(name, vals, outer) {
-				n--
-			}
-		}
-	}
 	dst = append(dst, binaryFormatVersion)
 	dst = binary.AppendUvarint(dst, uint64(status))
-	dst = binary.AppendUvarint(dst, uint64(n))
+	at := -1
+	if n := len(h); rules == nil || n >= 0x80 {
+		if rules != nil {
+			for name, vals := range h {
+				if !rules.stored(name, vals, outer) {
+					n--
+				}
+			}
+		}
+		dst = binary.AppendUvarint(dst, uint64(n))
+	} else {
+		at = len(dst)
+		dst = append(dst, 0)
+	}
+	n := 0
 	for name, vals := range h {
 		if rules != nil && !rules.stored(name, vals, outer) {
 			continue
 		}
+		n++
 		dst = appendBytes(dst, name)
 		dst = binary.AppendUvarint(dst, uint64(len(vals)))
 		for _, v := range vals {
 			dst = appendBytes(dst, v)
 		}
 	}
+	if at >= 0 {
+		dst[at] = byte(n)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(body)))
 	return append(dst, body...)
+}
+
+// encodeLines is encodeBinary for header lines grouped by name (see
+// groupLines), as fasthttp keeps them.
+func encodeLines(dst []byte, status int, lines []HeaderLine, rules *headerRules, outer *HeaderSnapshot, body []byte) []byte {
+	dst = append(dst, binaryFormatVersion)
+	dst = binary.AppendUvarint(dst, uint64(status))
+	at := len(dst)
+	dst = binary.AppendUvarint(dst, uint64(len(lines))) // patched below
+	width := len(dst) - at
+	var scratch [8]string
+	n := 0
+	for rest := lines; len(rest) > 0; {
+		name, k, vals := lineValues(rest, scratch[:0])
+		rest = rest[k:]
+		if !rules.stored(name, vals, outer) {
+			continue
+		}
+		n++
+		dst = appendBytes(dst, name)
+		dst = binary.AppendUvarint(dst, uint64(len(vals)))
+		for _, v := range vals {
+			dst = appendBytes(dst, v)
+		}
+	}
+	putUvarintWidth(dst[at:at+width], uint64(n))
+	dst = binary.AppendUvarint(dst, uint64(len(body)))
+	return append(dst, body...)
+}
+
+// putUvarintWidth writes v, at most the value that was there, as a
+// uvarint of exactly len(b) bytes (continuation bits padding it out, which
+// binary.Uvarint reads back as the same value).
+func putUvarintWidth(b []byte, v uint64) {
+	for i := range b {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if i < len(b)-1 {
+			c |= 0x80
+		}
+		b[i] = c
+	}
 }
 
 func appendBytes(dst []byte, s string) []byte {
@@ -133,6 +188,94 @@ func (d *decoder) str() string {
 		return ""
 	}
 	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+// binaryReplay is a stored response in the built-in encoding, checked
+// but not copied: its header names and values are read straight from
+// the payload when the replay is written (see Engine.replay).
+type binaryReplay struct {
+	status  int
+	headers []byte // the header block: n entries of name, count, values
+	n       int    // header entries in the block
+	values  int    // values of the replayable entries
+	body    []byte
+}
+
+// parseBinary checks data, an encoded response, completely (so that a
+// corrupt record is refused before any header is written) and counts the
+// values of the headers that rules let through, without copying anything.
+func parseBinary(data []byte, rules *headerRules) (binaryReplay, error) {
+	d := decoder{b: data}
+	if v := d.byte(); v != binaryFormatVersion {
+		return binaryReplay{}, fmt.Errorf("%w: format version %d", ErrCorruptRecord, v)
+	}
+	status := d.uvarint()
+	n := d.uvarint()
+	if d.err != nil || status < 100 || status > 999 || n > uint64(len(d.b)) {
+		return binaryReplay{}, fmt.Errorf("%w: bad header block", ErrCorruptRecord)
+	}
+	p := binaryReplay{status: int(status), headers: d.b, n: int(n)}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		name := d.view()
+		nv := d.uvarint()
+		if nv > uint64(len(d.b)) {
+			d.err = ErrCorruptRecord
+			break
+		}
+		for j := uint64(0); j < nv && d.err == nil; j++ {
+			d.view()
+		}
+		if d.err == nil && rules.replayable(name) {
+			p.values += int(nv)
+		}
+	}
+	p.headers = p.headers[:len(p.headers)-len(d.b)]
+	bl := d.uvarint()
+	if d.err != nil || bl != uint64(len(d.b)) {
+		return binaryReplay{}, fmt.Errorf("%w: bad body", ErrCorruptRecord)
+	}
+	p.body = d.b
+	return p, nil
+}
+
+// setHeaders hands every replayable header of p to set, in one
+// allocation (the values' slice headers): the strings alias the payload,
+// which the store never modifies once it returned it (see Record.Payload)
+// and which the replay keeps alive for as long as the headers are.
+func (p *binaryReplay) setHeaders(rules *headerRules, ex Exchange) {
+	if p.values == 0 {
+		return
+	}
+	all := make([]string, p.values)
+	d := decoder{b: p.headers}
+	for i := 0; i < p.n; i++ {
+		name := d.view()
+		nv := int(d.uvarint())
+		if !rules.replayable(name) {
+			for j := 0; j < nv; j++ {
+				d.view()
+			}
+			continue
+		}
+		vals := all[:nv:nv]
+		all = all[nv:]
+		for j := range vals {
+			vals[j] = d.view()
+		}
+		ex.SetHeader(name, vals)
+	}
+}
+
+// view is str without the copy: the string aliases the decoder's input.
+func (d *decoder) view() string {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.err = ErrCorruptRecord
+		return ""
+	}
+	s := unsafe.String(unsafe.SliceData(d.b), int(n))
 	d.b = d.b[n:]
 	return s
 }

@@ -200,7 +200,9 @@ type Record struct {
 	// ExpiresAt is when the record itself is forgotten.
 	ExpiresAt time.Time
 	// Payload is the encoded response of a completed record, or the
-	// reason of a tombstone or uncertain record.
+	// reason of a tombstone or uncertain record. Neither the store nor
+	// the caller modifies it once Begin or Get returned it: a replay
+	// writes the response's headers and body straight from it.
 	Payload []byte
 	// Sig is the signature of the claim the record was made by
 	// (Attempt.Sig), for an in-flight record and for an uncertain record

@@ -13,21 +13,27 @@ import (
 
 var _ core.Exchange = (*exchange)(nil)
 
+// enteredKey marks an echo context that an idemkit middleware entered and
+// then passed through (a missing optional key, failing open). While one
+// runs the chain under a claim, the request's context carries the claim
+// (core.ClaimContextKey) instead, so the common request needs no marker
+// of its own (which would cost echo's context map on every request).
 const enteredKey = "github.com/idemkit/idempotency/echo.entered"
 
 // exchange maps one echo.Context to core.Exchange. It is pooled.
 type exchange struct {
-	c    echo.Context
-	next echo.HandlerFunc
-	w    captureWriter
-	snap core.HeaderSnapshot
-	body core.RestoredBody
+	c       echo.Context
+	next    echo.HandlerFunc
+	entered bool
+	w       captureWriter
+	snap    core.HeaderSnapshot
+	body    core.RestoredBody
 }
 
 func (x *exchange) reset() {
-	x.c, x.next = nil, nil
+	x.c, x.next, x.entered = nil, nil, false
 	x.snap.Reset()
-	x.body = core.RestoredBody{}
+	x.body.Reset()
 	x.w.ResponseWriter = nil
 }
 
@@ -53,11 +59,15 @@ func (x *exchange) Body(limit int64) ([]byte, error) {
 	return core.ReadBody(x.c.Request(), limit, &x.body)
 }
 
+// Enter reports false when an outer idemkit middleware entered this
+// request: it runs the chain under its claim (Next installed the claim in
+// the request's context), or passed the request through after entering
+// (enteredKey).
 func (x *exchange) Enter() bool {
-	if x.c.Get(enteredKey) != nil {
+	if x.c.Request().Context().Value(core.ClaimContextKey) != nil || x.c.Get(enteredKey) != nil {
 		return false
 	}
-	x.c.Set(enteredKey, true)
+	x.entered = true
 	return true
 }
 
@@ -97,7 +107,12 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	return capd, nil
 }
 
-func (x *exchange) Pass() error { return x.next(x.c) }
+func (x *exchange) Pass() error {
+	if x.entered { // entered, then passed through: inner ones pass too
+		x.c.Set(enteredKey, true)
+	}
+	return x.next(x.c)
+}
 
 // captureWriter sits under echo.Response: it passes everything through and
 // keeps a copy of the body. Flush and Hijack mark the response as streamed.

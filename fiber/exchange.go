@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"unsafe"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -19,6 +20,19 @@ type exchange struct {
 	c     *fiber.Ctx
 	snap  core.HeaderSnapshot
 	visit func(k, v []byte) // x.snapshotHeader
+	// lines and line capture the response header for the Engine (see
+	// captureLine); vals holds the request header values Header returns.
+	lines []core.HeaderLine
+	line  func(k, v []byte) // x.captureLine
+	vals  []string
+}
+
+// reset forgets the request, keeping the exchange's buffers.
+func (x *exchange) reset() {
+	x.c = nil
+	clear(x.lines)
+	clear(x.vals)
+	x.lines, x.vals = x.lines[:0], x.vals[:0]
 }
 
 // view is the read-only core.Request of an exchange: the same memory, a
@@ -63,16 +77,19 @@ func (v *view) ClientIP() string { return v.c.IP() }
 // life, so it outlives the request.
 func (v *view) Route() string { return routeOf(v.c) }
 
+// Header copies each value (a caller may keep a value, never the slice,
+// see core.Request); the slice is carved from the exchange's own, which
+// lives as long as the request.
 func (v *view) Header(name string) []string {
 	vals := v.c.Request().Header.PeekAll(name)
 	if len(vals) == 0 {
 		return nil
 	}
-	out := make([]string, len(vals))
-	for i, v := range vals {
-		out[i] = string(v)
+	start := len(v.vals)
+	for _, b := range vals {
+		v.vals = append(v.vals, string(b))
 	}
-	return out
+	return v.vals[start:len(v.vals):len(v.vals)]
 }
 
 func (v *view) Value(key string) any { return v.c.Locals(key) }
@@ -95,12 +112,17 @@ func (x *exchange) Enter() bool {
 	return true
 }
 
+// SetHeader sets every value as a header line of its own (c.Append would
+// join them into one comma-separated line, which a replay must not do).
+// name is canonical already, so the first value skips fasthttp's
+// normalising copy of the name (SetCanonical copies name and value).
 func (x *exchange) SetHeader(name string, values []string) {
+	h := &x.c.Response().Header
 	for i, v := range values {
 		if i == 0 {
-			x.c.Set(name, v)
+			h.SetCanonical(bytesOf(name), bytesOf(v))
 		} else {
-			x.c.Append(name, v)
+			h.Add(name, v)
 		}
 	}
 }
@@ -147,12 +169,12 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 		capd.Streamed = true
 		return capd, err
 	}
-	h := make(http.Header)
-	res.Header.VisitAll(func(k, v []byte) {
-		name := http.CanonicalHeaderKey(string(k))
-		h[name] = append(h[name], string(v))
-	})
-	capd.Header = h
+	if x.line == nil {
+		x.line = x.captureLine
+	}
+	x.lines = x.lines[:0]
+	res.Header.VisitAll(x.line)
+	capd.Lines = x.lines
 	if body := res.Body(); len(body) > limit {
 		capd.Oversize = true
 	} else {
@@ -162,6 +184,38 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 }
 
 func (x *exchange) Pass() error { return x.c.Next() }
+
+// captureLine records one response header line for the Engine without
+// copying it: the strings alias fasthttp's buffers, which hold still
+// until the Engine has encoded them (before Serve returns, see
+// core.Captured.Lines). Names are canonicalised (a copy) only when the
+// app turned fasthttp's normalising off.
+func (x *exchange) captureLine(k, v []byte) {
+	name := unsafe.String(unsafe.SliceData(k), len(k))
+	if !isCanonical(k) {
+		name = http.CanonicalHeaderKey(string(k))
+	}
+	x.lines = append(x.lines, core.HeaderLine{Name: name, Value: unsafe.String(unsafe.SliceData(v), len(v))})
+}
+
+// bytesOf views s as bytes, for fasthttp calls that copy them.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// isCanonical reports whether k is a canonical header name (as
+// http.CanonicalHeaderKey would leave it).
+func isCanonical(k []byte) bool {
+	upper := true
+	for _, c := range k {
+		switch {
+		case upper && 'a' <= c && c <= 'z', !upper && 'A' <= c && c <= 'Z':
+			return false
+		case c == ' ' || c >= 0x80:
+			return false // let CanonicalHeaderKey decide (it leaves such names alone)
+		}
+		upper = c == '-'
+	}
+	return true
+}
 
 // snapshotHeader records one response header present before the chain
 // runs. fasthttp reports its default Content-Type (and Server) before

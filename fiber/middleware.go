@@ -35,7 +35,7 @@ func Middleware(e *core.Engine) fiber.Handler {
 		x := exchanges.Get().(*exchange)
 		x.c = c
 		err := e.Serve(x)
-		x.c = nil
+		x.reset()
 		x.snap.Reset()
 		exchanges.Put(x)
 		return err

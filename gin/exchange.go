@@ -13,21 +13,26 @@ import (
 
 var _ core.Exchange = (*exchange)(nil)
 
-// enteredKey marks a gin context already handled by an idemkit middleware.
+// enteredKey marks a gin context that an idemkit middleware entered and
+// then passed through (a missing optional key, failing open). While one
+// runs the chain under a claim, core.ClaimContextKey (set by Next) marks
+// it instead, so the common request needs no marker of its own (which
+// would cost gin's c.Keys map, two allocations, on every request).
 const enteredKey = "github.com/idemkit/idempotency/gin.entered"
 
 // exchange maps one *gin.Context to core.Exchange. It is pooled.
 type exchange struct {
-	c    *gin.Context
-	w    captureWriter
-	snap core.HeaderSnapshot
-	body core.RestoredBody
+	c       *gin.Context
+	entered bool
+	w       captureWriter
+	snap    core.HeaderSnapshot
+	body    core.RestoredBody
 }
 
 func (x *exchange) reset() {
-	x.c = nil
+	x.c, x.entered = nil, false
 	x.snap.Reset()
-	x.body = core.RestoredBody{}
+	x.body.Reset()
 	x.w.ResponseWriter = nil
 }
 
@@ -57,11 +62,17 @@ func (x *exchange) Body(limit int64) ([]byte, error) {
 	return core.ReadBody(x.c.Request, limit, &x.body)
 }
 
+// Enter reports false when an outer idemkit middleware entered this gin
+// context: it runs the chain under its claim (Next set the claim in
+// c.Keys), or passed the request through after entering (enteredKey).
 func (x *exchange) Enter() bool {
+	if _, ok := x.c.Get(core.ClaimContextKey); ok {
+		return false
+	}
 	if _, ok := x.c.Get(enteredKey); ok {
 		return false
 	}
-	x.c.Set(enteredKey, true)
+	x.entered = true
 	return true
 }
 
@@ -99,6 +110,9 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 }
 
 func (x *exchange) Pass() error {
+	if x.entered { // entered, then passed through: inner ones pass too
+		x.c.Set(enteredKey, true)
+	}
 	x.c.Next()
 	return nil
 }

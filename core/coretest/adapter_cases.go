@@ -467,6 +467,16 @@ var adapterCases = []adapterCase{
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Repeated")
 		e.wantCount("items", 1)
 	}},
+	{name: "Options_StackedOuterPassedThroughInnerPasses", run: func(t *testing.T, e *env) {
+		// The outer middleware enters, finds no key on its optional route
+		// and passes the request through: the inner one, which requires a
+		// key, must not refuse it (one middleware handles a request).
+		e.startNested([]core.Option{core.Tag("optional")}, nil)
+		wantStatus(t, e.do(req{body: payment}), 201, "")
+		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Original")
+		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Repeated")
+		e.wantCount("items", 2)
+	}},
 	{name: "Options_LeaseRenewedForSlowHandlers", run: func(t *testing.T, e *env) {
 		e.start(core.Tag("lease=100ms,wait=0s"))
 		done := make(chan Reply)
