@@ -20,7 +20,12 @@ import "github.com/redis/go-redis/v9"
 // signed: written by Commit, kept by Renew and stranding, emptied by a
 // takeover (which only an uncommitted claim, and so no genuine h, can
 // undergo), left on a later final record, where it means nothing (only
-// a committed claim and the stranded record answer with it).
+// a committed claim and the stranded record answer with it), w "1" once
+// a Begin found the claim in flight (someone may wait for it: Complete
+// and Release then PUBLISH the record's key on the store's channel, see
+// notify.go; absent, they publish nothing), kept by every later write
+// (a takeover's owner is waited for by the same duplicates). Readers
+// ignore it, so it needs no new format version.
 //
 // Times come from the server (TIME), so instances with skewed clocks agree
 // on when a lease ends. Tokens are the server clock in microseconds,
@@ -35,14 +40,15 @@ import "github.com/redis/go-redis/v9"
 // BenchmarkScriptCPU), so each path makes as few as it can:
 //
 //	Begin     resent 1; replay, tombstone, uncertain, mismatch 2
-//	          (3 when the record is a committed claim); in flight 3;
+//	          (3 when the record is a committed claim); in flight 3
+//	          (4 the first time: it marks the record waited on, w);
 //	          first claim, takeover 4; stranded (a committed claim
 //	          whose lease expired, turned uncertain) 4; the same signed
 //	          or not (the signature rides on the HMGET and HSET)
 //	Commit    2 (1 when the claim is lost, as for every fenced script)
 //	Renew     4, or 5 when the key's TTL must grow
-//	Complete  3 (1 for a resend)
-//	Release   2
+//	Complete  3 (1 for a resend), 4 when waited on (PUBLISH)
+//	Release   2, 3 when waited on (PUBLISH)
 //	Resolve   2 to delete, 3 to complete; one more (TIME) for a
 //	          committed claim; 1 when there is nothing to resolve
 //
@@ -85,7 +91,7 @@ const strandedReason = "owner lost its lease after declaring effects"
 // does not write it (an older release during a rolling upgrade) can never
 // hand the new owner's claim to the previous attempt.
 var beginScript = redis.NewScript(`
-local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'l', 'n', 'p', 'c', 'g', 'h')
+local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'l', 'n', 'p', 'c', 'g', 'h', 'w')
 local took, stranded, now, ms = 0, 0
 if r[1] or r[2] then
   local s = r[2]
@@ -133,6 +139,9 @@ if took == 1 then
     return {-1, r[1], r[2], 'lease or token'}
   end
   if l > ms then
+    if not r[11] then
+      redis.call('HSET', KEYS[1], 'w', '1')
+    end
     return {4, r[5], redis.call('PTTL', KEYS[1]), r[4], r[8] or '', r[9] or '', r[8] == '1' and r[10] or ''}
   end
   tok = string.format('%.0f', math.max(t + 1, now[1] * 1000000 + now[2]))
@@ -152,14 +161,15 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, tok, took}
 `)
 
-// readClaim opens every script that acts on a claim. held is true while
+// readClaim opens every script that acts on a claim (r[5]: someone may
+// wait for it, field w). held is true while
 // KEYS[1] is in flight and held with the fencing token ARGV[1]; it is the
 // one place the fencing rule is written. mine is true when the record is
 // of this format and carries the token ARGV[1], in flight or final. r
 // keeps state, token, version and commitment for the scripts' answers
 // when it is not held.
 const readClaim = `
-local r = redis.call('HMGET', KEYS[1], 's', 't', 'v', 'c')
+local r = redis.call('HMGET', KEYS[1], 's', 't', 'v', 'c', 'w')
 local mine = r[2] == ARGV[1] and r[3] == '` + FormatVersion + `'
 local held = mine and r[1] == '1'
 `
@@ -196,7 +206,8 @@ return 1
 `)
 
 // completeScript: KEYS[1] record; ARGV token, payload, ttl ms, state (2
-// completed, 3 tombstone, 4 uncertain).
+// completed, 3 tombstone, 4 uncertain), the store's channel of ended
+// claims (published to when a Begin found the claim in flight).
 // Returns 1 when it stored the final record, 2 when a final record was
 // already written with token (a resent Complete: it stays as it is), 0
 // when the claim is lost. The uncertain record Begin made of the token's
@@ -213,10 +224,14 @@ if not held then
 end
 redis.call('HSET', KEYS[1], 's', ARGV[4], 'p', ARGV[2], 'l', '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if r[5] then
+  redis.call('PUBLISH', ARGV[5], KEYS[1])
+end
 return 1
 `)
 
-// releaseScript: KEYS[1] record; ARGV token.
+// releaseScript: KEYS[1] record; ARGV token, the store's channel of
+// ended claims (as completeScript).
 // Returns 1 when it deleted the claim (committed or not), 2 when there was
 // no record (a resent Release, or a claim that expired), 0 when another
 // token holds the record or it is final (or of an unknown format).
@@ -228,6 +243,9 @@ if not held then
   return 2
 end
 redis.call('DEL', KEYS[1])
+if r[5] then
+  redis.call('PUBLISH', ARGV[2], KEYS[1])
+end
 return 1
 `)
 
