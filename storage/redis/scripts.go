@@ -39,12 +39,17 @@ import "github.com/redis/go-redis/v9"
 // overhead (SPEC §7 allows 5 µs per script, measured by
 // BenchmarkScriptCPU), so each path makes as few as it can:
 //
-//	Begin     resent 1; replay, tombstone, uncertain, mismatch 2
-//	          (3 when the record is a committed claim); in flight 3
-//	          (4 the first time: it marks the record waited on, w);
-//	          first claim, takeover 4; stranded (a committed claim
-//	          whose lease expired, turned uncertain) 4; the same signed
-//	          or not (the signature rides on the HMGET and HSET)
+//	Begin     resent 1; replay, tombstone, uncertain, mismatch with
+//	          a final record 2 (3 for the uncertain record Begin made
+//	          of a stranded claim); first claim 4; in flight 4 (5 the first
+//	          time: it marks the record waited on, w); mismatch with a
+//	          claim 3 (4 when committed); takeover 5; stranded (a
+//	          committed claim whose lease expired, turned uncertain) 5;
+//	          the same signed or not (the signatures ride on the HMGETs
+//	          and HSET). The first HMGET reads the 7 fields every path
+//	          needs; lease, signatures and w only a claim (and a stranded
+//	          record) needs come with a second, so that the hot paths
+//	          (first claim, replay) read fewer fields
 //	Commit    2 (1 when the claim is lost, as for every fenced script)
 //	Renew     4, or 5 when the key's TTL must grow
 //	Complete  3 (1 for a resend), 4 when waited on (PUBLISH)
@@ -91,40 +96,44 @@ const strandedReason = "owner lost its lease after declaring effects"
 // does not write it (an older release during a rolling upgrade) can never
 // hand the new owner's claim to the previous attempt.
 var beginScript = redis.NewScript(`
-local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'l', 'n', 'p', 'c', 'g', 'h', 'w')
-local took, stranded, now, ms = 0, 0
-if r[1] or r[2] then
-  local s = r[2]
-  if r[1] ~= ARGV[4] or not (s == '1' or s == '2' or s == '3' or s == '4') then
-    return {-1, r[1] or '', s or ''}
+local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'n', 'p', 'c')
+local v, s, f, t, n, p, c = r[1], r[2], r[3], r[4], r[5], r[6], r[7]
+local took, stranded, now, ms, l, g, h, w = 0, 0
+if v or s then
+  if v ~= ARGV[4] or not (s == '1' or s == '2' or s == '3' or s == '4') then
+    return {-1, v or '', s or ''}
   end
-  local own = ARGV[5] .. ':' .. (r[4] or '')
-  if s == '1' and r[8] == '1' and r[6] ~= own then
+  local own = ARGV[5] .. ':' .. (t or '')
+  if s == '1' and n == own and f == ARGV[1] then
+    return {1, t, 0}
+  end
+  if s == '1' or s == '4' and c == '2' then
+    local q = redis.call('HMGET', KEYS[1], 'l', 'g', 'h', 'w')
+    l, g, h, w = q[1], q[2], q[3], q[4]
+  end
+  if s == '1' and c == '1' and n ~= own then
     now = redis.call('TIME')
     ms = now[1] * 1000 + math.floor(now[2] / 1000)
-    if (tonumber(r[5]) or 0) <= ms then
+    if (tonumber(l) or 0) <= ms then
       redis.call('HSET', KEYS[1], 's', '4', 'p', '` + strandedReason + `', 'l', '0',
         'c', '2', 'n', own)
-      s, r[5], r[7], r[8], stranded = '4', '0', '` + strandedReason + `', '2', 1
+      s, l, p, c, stranded = '4', '0', '` + strandedReason + `', '2', 1
     end
-  elseif s == '4' and r[8] == '2' and r[6] == own then
+  elseif s == '4' and c == '2' and n == own then
     stranded = 1
   end
-  local g, h = '', ''
-  if s == '1' or s == '4' and r[8] == '2' then
-    g = r[9] or ''
-    if r[8] == '1' or r[8] == '2' then
-      h = r[10] or ''
+  local gs, hs = '', ''
+  if s == '1' or s == '4' and c == '2' then
+    gs = g or ''
+    if c == '1' or c == '2' then
+      hs = h or ''
     end
   end
-  if r[3] ~= ARGV[1] then
-    return {3, s, r[3] or '', r[5] or '0', redis.call('PTTL', KEYS[1]), stranded, r[8] or '', r[4] or '', r[7] or '', g, h}
+  if f ~= ARGV[1] then
+    return {3, s, f or '', l or '0', redis.call('PTTL', KEYS[1]), stranded, c or '', t or '', p or '', gs, hs}
   end
   if s ~= '1' then
-    return {2, s, redis.call('PTTL', KEYS[1]), r[7] or '', r[4] or '', stranded, g, h}
-  end
-  if r[6] == own then
-    return {1, r[4], 0}
+    return {2, s, redis.call('PTTL', KEYS[1]), p or '', t or '', stranded, gs, hs}
   end
   took = 1
 end
@@ -134,27 +143,27 @@ if not now then
 end
 local tok
 if took == 1 then
-  local l, t = tonumber(r[5]), tonumber(r[4])
-  if not l or not t then
-    return {-1, r[1], r[2], 'lease or token'}
+  local lv, tv = tonumber(l), tonumber(t)
+  if not lv or not tv then
+    return {-1, v, s, 'lease or token'}
   end
-  if l > ms then
-    if not r[11] then
+  if lv > ms then
+    if not w then
       redis.call('HSET', KEYS[1], 'w', '1')
     end
-    return {4, r[5], redis.call('PTTL', KEYS[1]), r[4], r[8] or '', r[9] or '', r[8] == '1' and r[10] or ''}
+    return {4, l, redis.call('PTTL', KEYS[1]), t, c or '', g or '', c == '1' and h or ''}
   end
-  tok = string.format('%.0f', math.max(t + 1, now[1] * 1000000 + now[2]))
+  tok = string.format('%.0f', math.max(tv + 1, now[1] * 1000000 + now[2]))
 else
   tok = string.format('%d%06d', now[1], now[2])
 end
 local set = {'v', ARGV[4], 's', '1', 'f', ARGV[1], 't', tok, 'l', ms + ARGV[2], 'n', ARGV[5] .. ':' .. tok}
-if ARGV[6] ~= '' or r[9] then
+if ARGV[6] ~= '' or g then
   set[13], set[14] = 'g', ARGV[6]
 end
-if r[10] then
-  local n = #set
-  set[n + 1], set[n + 2] = 'h', ''
+if h then
+  local k = #set
+  set[k + 1], set[k + 2] = 'h', ''
 end
 redis.call('HSET', KEYS[1], unpack(set))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
