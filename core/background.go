@@ -91,6 +91,7 @@ func (e *Engine) completeLater(r *request, token uint64, leaseUntil time.Time, s
 		defer b.pending.Add(-1)
 		defer b.pendingBytes.Add(-size)
 		err := e.retryComplete(r, token, leaseUntil, state, payload, err)
+		e.flights.claimEnded(r.storeKey) // the duplicates woken at first may be waiting again
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrLeaseLost):

@@ -84,6 +84,7 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 		return nil, false, ErrUncertain
 	}
 
+	defer e.flights.claimEnded(r.storeKey) // wakes this process's duplicates (begin.go)
 	var out []byte
 	lease, err := e.underClaim(r, res.Token, func() (err error) {
 		out, err = fn(r)

@@ -24,6 +24,8 @@ type Engine struct {
 	deadline bool
 	// ring signs and verifies records (WithRecordKeys), or is nil.
 	ring *keyRing
+	// flights are the keys requests of this process wait on (begin.go).
+	flights flights
 }
 
 // New builds an Engine. It returns an error wrapping ErrInvalidOption when

@@ -14,6 +14,7 @@ import (
 // an uncertain record.
 func (e *Engine) runOriginal(r *request, token uint64) error {
 	c := &e.cfg
+	defer e.flights.claimEnded(r.storeKey) // wakes this process's duplicates (begin.go)
 	r.ex.SetHeader("Idempotency-Status", statusOriginal)
 	var capd Captured
 	lease, herr := e.underClaim(r, token, func() (err error) {

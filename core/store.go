@@ -141,6 +141,32 @@ type NonBlocking interface {
 	NonBlocking()
 }
 
+// Notifier is implemented by stores that can tell a waiting request that
+// a claim has ended, so that duplicates of an in-flight request are woken
+// instead of polling the store (SPEC §7: a duplicate costs at most three
+// store calls however long it waits). The Engine watches a key only after
+// a Begin answered OutcomeConflict, with one watch per key and process
+// however many requests wait on it, and Begins once more after Watch
+// returns (a claim that ended between the two is not missed).
+//
+// Watch arranges for fn to be called once, from any goroutine, when the
+// claim on key may have ended after Watch returned: completed, settled
+// (tombstone, uncertain) or released, by this process or another (and, as
+// the store can, resolved or deleted). A store may rely on a Begin of key
+// having answered OutcomeConflict before Watch, as the Engine's always
+// has (the Redis store notifies only of claims a Begin found in flight,
+// so that uncontended keys cost nothing). A call may be spurious (the Engine just Begins again); a
+// notification may also be lost (a dropped connection): the Engine still
+// Begins at the end of its lock wait and when the claim's lease runs
+// out, so a lost notification costs latency, never correctness. fn must
+// not be called with a lock held that stop takes, and must be harmless
+// after stop. stop ends the watch; it may be called from fn and more than
+// once. Watch returns an error when it cannot watch (the Engine polls
+// instead).
+type Notifier interface {
+	Watch(ctx context.Context, key string, fn func()) (stop func(), err error)
+}
+
 // Cooldowns is implemented by stores that can share alert cooldowns between
 // instances. Acquire reports true when name was not already held, and then
 // holds it for ttl.

@@ -78,6 +78,7 @@ func TestStoreWith(t *testing.T, newStore NewStore, lease time.Duration) {
 		{"NoSig", s.sigNone},
 		{"CommitSigRoundTrips", s.commitSigRoundTrips},
 		{"SigsKeptWhenStranded", s.sigsKeptWhenStranded},
+		{"NotifierWakesWatchers", s.notifier},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

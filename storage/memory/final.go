@@ -125,6 +125,7 @@ func (s *Store) Complete(_ context.Context, key string, token uint64, state core
 		s.settle(sh, e, state, payload, ttl, now)
 		sh.mu.Unlock()
 		s.giveBack(held - need)
+		s.ended(key)
 		return nil
 	}
 }
@@ -175,6 +176,7 @@ func (s *Store) Resolve(_ context.Context, key string, payload []byte, ttl time.
 			s.remove(sh, e)
 			sh.mu.Unlock()
 			s.giveBack(held)
+			s.ended(key)
 			return nil
 		}
 		need := entrySize(key) + extra - e.size // below 0 when a longer reason goes
@@ -195,6 +197,7 @@ func (s *Store) Resolve(_ context.Context, key string, payload []byte, ttl time.
 		e.token = s.tokens.Add(1)
 		sh.mu.Unlock()
 		s.giveBack(held - need)
+		s.ended(key)
 		return nil
 	}
 }

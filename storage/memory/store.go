@@ -74,6 +74,8 @@ type Store struct {
 
 	coolMu sync.Mutex
 	cool   map[string]time.Time
+
+	watch watchers // Notifier watches (notify.go)
 }
 
 type shard struct {
@@ -690,15 +692,18 @@ func (s *Store) Release(_ context.Context, key string, token uint64) error {
 	now := s.now()
 	sh := &s.shards[s.shardOf(key)]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	e := s.lookup(sh, key, now)
 	if e == nil {
+		sh.mu.Unlock()
 		return nil // already released, or expired: nothing is held
 	}
 	if e.state != core.StateInFlight || e.token != token {
+		sh.mu.Unlock()
 		return core.ErrLeaseLost
 	}
 	s.remove(sh, e)
+	sh.mu.Unlock()
+	s.ended(key)
 	return nil
 }
 
@@ -719,9 +724,13 @@ func (s *Store) Get(_ context.Context, key string) (core.Record, error) {
 func (s *Store) Delete(_ context.Context, key string) error {
 	sh := &s.shards[s.shardOf(key)]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e := sh.m[key]; e != nil {
+	e := sh.m[key]
+	if e != nil {
 		s.remove(sh, e)
+	}
+	sh.mu.Unlock()
+	if e != nil {
+		s.ended(key)
 	}
 	return nil
 }

@@ -55,4 +55,20 @@
 // Fencing tokens are the Redis server's clock in microseconds, bumped past
 // the key's previous token, so they increase per key and a stale owner's
 // token never matches a newer claim. Every key carries a TTL.
+//
+// # Waiting duplicates
+//
+// The Store is a core.Notifier: duplicates of an in-flight request are
+// woken when its claim ends instead of polling Redis. A Begin that finds
+// a claim in flight marks the record (hash field w); Complete and Release
+// of a marked record PUBLISH its key on the channel prefix + "ended",
+// within their script (no extra round trip, and nothing for keys nobody
+// waits on). The first Watch subscribes to that channel on one connection
+// of its own, shared by every waiting request of the Store and kept until
+// Close; PUBLISH reaches every node of a cluster. Messages published
+// while that connection is down are lost, which costs the waiters
+// latency, not correctness: the Engine still Begins when the lock wait
+// or the claim's lease ends. Instances of an older release publish
+// nothing: their duplicates poll, and this release's duplicates of their
+// claims wait for their lock wait or lease end.
 package idemredis

@@ -20,7 +20,12 @@ import "github.com/redis/go-redis/v9"
 // signed: written by Commit, kept by Renew and stranding, emptied by a
 // takeover (which only an uncommitted claim, and so no genuine h, can
 // undergo), left on a later final record, where it means nothing (only
-// a committed claim and the stranded record answer with it).
+// a committed claim and the stranded record answer with it), w "1" once
+// a Begin found the claim in flight (someone may wait for it: Complete
+// and Release then PUBLISH the record's key on the store's channel, see
+// notify.go; absent, they publish nothing), kept by every later write
+// (a takeover's owner is waited for by the same duplicates). Readers
+// ignore it, so it needs no new format version.
 //
 // Times come from the server (TIME), so instances with skewed clocks agree
 // on when a lease ends. Tokens are the server clock in microseconds,
@@ -34,15 +39,21 @@ import "github.com/redis/go-redis/v9"
 // overhead (SPEC §7 allows 5 µs per script, measured by
 // BenchmarkScriptCPU), so each path makes as few as it can:
 //
-//	Begin     resent 1; replay, tombstone, uncertain, mismatch 2
-//	          (3 when the record is a committed claim); in flight 3;
-//	          first claim, takeover 4; stranded (a committed claim
-//	          whose lease expired, turned uncertain) 4; the same signed
-//	          or not (the signature rides on the HMGET and HSET)
+//	Begin     resent 1; replay, tombstone, uncertain, mismatch with
+//	          a final record 2 (3 for the uncertain record Begin made
+//	          of a stranded claim); first claim 4; in flight 4 (5 the first
+//	          time: it marks the record waited on, w); mismatch with a
+//	          claim 3 (4 when committed); takeover 5; stranded (a
+//	          committed claim whose lease expired, turned uncertain) 5;
+//	          the same signed or not (the signatures ride on the HMGETs
+//	          and HSET). The first HMGET reads the 7 fields every path
+//	          needs; lease, signatures and w only a claim (and a stranded
+//	          record) needs come with a second, so that the hot paths
+//	          (first claim, replay) read fewer fields
 //	Commit    2 (1 when the claim is lost, as for every fenced script)
 //	Renew     4, or 5 when the key's TTL must grow
-//	Complete  3 (1 for a resend)
-//	Release   2
+//	Complete  3 (1 for a resend), 4 when waited on (PUBLISH)
+//	Release   2, 3 when waited on (PUBLISH)
 //	Resolve   2 to delete, 3 to complete; one more (TIME) for a
 //	          committed claim; 1 when there is nothing to resolve
 //
@@ -85,40 +96,44 @@ const strandedReason = "owner lost its lease after declaring effects"
 // does not write it (an older release during a rolling upgrade) can never
 // hand the new owner's claim to the previous attempt.
 var beginScript = redis.NewScript(`
-local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'l', 'n', 'p', 'c', 'g', 'h')
-local took, stranded, now, ms = 0, 0
-if r[1] or r[2] then
-  local s = r[2]
-  if r[1] ~= ARGV[4] or not (s == '1' or s == '2' or s == '3' or s == '4') then
-    return {-1, r[1] or '', s or ''}
+local r = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 't', 'n', 'p', 'c')
+local v, s, f, t, n, p, c = r[1], r[2], r[3], r[4], r[5], r[6], r[7]
+local took, stranded, now, ms, l, g, h, w = 0, 0
+if v or s then
+  if v ~= ARGV[4] or not (s == '1' or s == '2' or s == '3' or s == '4') then
+    return {-1, v or '', s or ''}
   end
-  local own = ARGV[5] .. ':' .. (r[4] or '')
-  if s == '1' and r[8] == '1' and r[6] ~= own then
+  local own = ARGV[5] .. ':' .. (t or '')
+  if s == '1' and n == own and f == ARGV[1] then
+    return {1, t, 0}
+  end
+  if s == '1' or s == '4' and c == '2' then
+    local q = redis.call('HMGET', KEYS[1], 'l', 'g', 'h', 'w')
+    l, g, h, w = q[1], q[2], q[3], q[4]
+  end
+  if s == '1' and c == '1' and n ~= own then
     now = redis.call('TIME')
     ms = now[1] * 1000 + math.floor(now[2] / 1000)
-    if (tonumber(r[5]) or 0) <= ms then
+    if (tonumber(l) or 0) <= ms then
       redis.call('HSET', KEYS[1], 's', '4', 'p', '` + strandedReason + `', 'l', '0',
         'c', '2', 'n', own)
-      s, r[5], r[7], r[8], stranded = '4', '0', '` + strandedReason + `', '2', 1
+      s, l, p, c, stranded = '4', '0', '` + strandedReason + `', '2', 1
     end
-  elseif s == '4' and r[8] == '2' and r[6] == own then
+  elseif s == '4' and c == '2' and n == own then
     stranded = 1
   end
-  local g, h = '', ''
-  if s == '1' or s == '4' and r[8] == '2' then
-    g = r[9] or ''
-    if r[8] == '1' or r[8] == '2' then
-      h = r[10] or ''
+  local gs, hs = '', ''
+  if s == '1' or s == '4' and c == '2' then
+    gs = g or ''
+    if c == '1' or c == '2' then
+      hs = h or ''
     end
   end
-  if r[3] ~= ARGV[1] then
-    return {3, s, r[3] or '', r[5] or '0', redis.call('PTTL', KEYS[1]), stranded, r[8] or '', r[4] or '', r[7] or '', g, h}
+  if f ~= ARGV[1] then
+    return {3, s, f or '', l or '0', redis.call('PTTL', KEYS[1]), stranded, c or '', t or '', p or '', gs, hs}
   end
   if s ~= '1' then
-    return {2, s, redis.call('PTTL', KEYS[1]), r[7] or '', r[4] or '', stranded, g, h}
-  end
-  if r[6] == own then
-    return {1, r[4], 0}
+    return {2, s, redis.call('PTTL', KEYS[1]), p or '', t or '', stranded, gs, hs}
   end
   took = 1
 end
@@ -128,38 +143,42 @@ if not now then
 end
 local tok
 if took == 1 then
-  local l, t = tonumber(r[5]), tonumber(r[4])
-  if not l or not t then
-    return {-1, r[1], r[2], 'lease or token'}
+  local lv, tv = tonumber(l), tonumber(t)
+  if not lv or not tv then
+    return {-1, v, s, 'lease or token'}
   end
-  if l > ms then
-    return {4, r[5], redis.call('PTTL', KEYS[1]), r[4], r[8] or '', r[9] or '', r[8] == '1' and r[10] or ''}
+  if lv > ms then
+    if not w then
+      redis.call('HSET', KEYS[1], 'w', '1')
+    end
+    return {4, l, redis.call('PTTL', KEYS[1]), t, c or '', g or '', c == '1' and h or ''}
   end
-  tok = string.format('%.0f', math.max(t + 1, now[1] * 1000000 + now[2]))
+  tok = string.format('%.0f', math.max(tv + 1, now[1] * 1000000 + now[2]))
 else
   tok = string.format('%d%06d', now[1], now[2])
 end
 local set = {'v', ARGV[4], 's', '1', 'f', ARGV[1], 't', tok, 'l', ms + ARGV[2], 'n', ARGV[5] .. ':' .. tok}
-if ARGV[6] ~= '' or r[9] then
+if ARGV[6] ~= '' or g then
   set[13], set[14] = 'g', ARGV[6]
 end
-if r[10] then
-  local n = #set
-  set[n + 1], set[n + 2] = 'h', ''
+if h then
+  local k = #set
+  set[k + 1], set[k + 2] = 'h', ''
 end
 redis.call('HSET', KEYS[1], unpack(set))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, tok, took}
 `)
 
-// readClaim opens every script that acts on a claim. held is true while
+// readClaim opens every script that acts on a claim (r[5]: someone may
+// wait for it, field w). held is true while
 // KEYS[1] is in flight and held with the fencing token ARGV[1]; it is the
 // one place the fencing rule is written. mine is true when the record is
 // of this format and carries the token ARGV[1], in flight or final. r
 // keeps state, token, version and commitment for the scripts' answers
 // when it is not held.
 const readClaim = `
-local r = redis.call('HMGET', KEYS[1], 's', 't', 'v', 'c')
+local r = redis.call('HMGET', KEYS[1], 's', 't', 'v', 'c', 'w')
 local mine = r[2] == ARGV[1] and r[3] == '` + FormatVersion + `'
 local held = mine and r[1] == '1'
 `
@@ -196,7 +215,8 @@ return 1
 `)
 
 // completeScript: KEYS[1] record; ARGV token, payload, ttl ms, state (2
-// completed, 3 tombstone, 4 uncertain).
+// completed, 3 tombstone, 4 uncertain), the store's channel of ended
+// claims (published to when a Begin found the claim in flight).
 // Returns 1 when it stored the final record, 2 when a final record was
 // already written with token (a resent Complete: it stays as it is), 0
 // when the claim is lost. The uncertain record Begin made of the token's
@@ -213,10 +233,14 @@ if not held then
 end
 redis.call('HSET', KEYS[1], 's', ARGV[4], 'p', ARGV[2], 'l', '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if r[5] then
+  redis.call('PUBLISH', ARGV[5], KEYS[1])
+end
 return 1
 `)
 
-// releaseScript: KEYS[1] record; ARGV token.
+// releaseScript: KEYS[1] record; ARGV token, the store's channel of
+// ended claims (as completeScript).
 // Returns 1 when it deleted the claim (committed or not), 2 when there was
 // no record (a resent Release, or a claim that expired), 0 when another
 // token holds the record or it is final (or of an unknown format).
@@ -228,6 +252,9 @@ if not held then
   return 2
 end
 redis.call('DEL', KEYS[1])
+if r[5] then
+  redis.call('PUBLISH', ARGV[2], KEYS[1])
+end
 return 1
 `)
 

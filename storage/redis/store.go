@@ -31,6 +31,7 @@ type Store struct {
 	rdb    redis.UniversalClient
 	renew  redis.UniversalClient // rdb unless WithRenewClient
 	prefix string
+	notify notifier // Watch's subscription (notify.go)
 }
 
 // New returns a Store on rdb (standalone, Sentinel or Cluster client).
@@ -342,13 +343,13 @@ func (s *Store) Complete(ctx context.Context, key string, token uint64, state co
 	if !state.Final() {
 		return fmt.Errorf("idemredis: Complete with state %v, want completed, tombstone or uncertain", state)
 	}
-	return s.fenced(ctx, s.rdb, completeScript, key, strconv.FormatUint(token, 10), payload, ttl.Milliseconds(), stateField[state])
+	return s.fenced(ctx, s.rdb, completeScript, key, strconv.FormatUint(token, 10), payload, ttl.Milliseconds(), stateField[state], s.endedChannel())
 }
 
 // Release implements core.Store. Releasing an absent record (a resent
 // Release, or a claim that expired) succeeds.
 func (s *Store) Release(ctx context.Context, key string, token uint64) error {
-	return s.fenced(ctx, s.rdb, releaseScript, key, strconv.FormatUint(token, 10))
+	return s.fenced(ctx, s.rdb, releaseScript, key, strconv.FormatUint(token, 10), s.endedChannel())
 }
 
 // Resolve implements core.Store in one round trip. A committed claim's

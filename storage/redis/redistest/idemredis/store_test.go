@@ -21,14 +21,22 @@ func TestConformanceStandalone(t *testing.T) {
 	addr := redistest.Server(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
-	coretest.TestStore(t, func(t *testing.T) core.Store { return idemredis.New(rdb) })
+	coretest.TestStore(t, func(t *testing.T) core.Store { return newStore(t, rdb) })
+}
+
+// newStore returns a store on rdb, closed when the test ends (its
+// subscription, should it Watch).
+func newStore(t *testing.T, rdb redis.UniversalClient, opts ...idemredis.Option) *idemredis.Store {
+	st := idemredis.New(rdb, opts...)
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 func TestConformanceCluster(t *testing.T) {
 	addrs := redistest.Cluster(t)
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	t.Cleanup(func() { rdb.Close() })
-	coretest.TestStore(t, func(t *testing.T) core.Store { return idemredis.New(rdb, idemredis.WithPrefix("c:")) })
+	coretest.TestStore(t, func(t *testing.T) core.Store { return newStore(t, rdb, idemredis.WithPrefix("c:")) })
 
 	// The keys of many idempotency keys spread over all three masters.
 	ctx := context.Background()
