@@ -134,3 +134,26 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+// When BenchmarkFingerprintScale ran, it alone is charted, and its body
+// kind is part of each label, so that key-dense and text bodies of one
+// size are two bars, not one overwriting the other.
+func TestFingerprintScaleLabels(t *testing.T) {
+	const out = `BenchmarkFingerprint/canonical/100KB-2   	 100	 600000 ns/op	 170.00 MB/s
+BenchmarkFingerprintScale/key-dense/1KB/canonical-2   	 100	 6000 ns/op	 150.00 MB/s
+BenchmarkFingerprintScale/key-dense/1KB/raw-sha256-2  	 100	 700 ns/op	 1450.00 MB/s
+BenchmarkFingerprintScale/text/1KB/canonical-2        	 100	 1800 ns/op	 560.00 MB/s
+BenchmarkFingerprintScale/text/1KB/raw-sha256-2       	 100	 800 ns/op	 1280.00 MB/s
+`
+	r := Results{}
+	if err := Parse([]byte(out), r); err != nil {
+		t.Fatal(err)
+	}
+	sizes, mbps := FingerprintData(r)
+	if strings.Join(sizes, ",") != "1KB key-dense,1KB text" {
+		t.Fatalf("sizes %q, want the two 1KB bodies only", sizes)
+	}
+	if mbps["canonical"][0] != 150 || mbps["canonical"][1] != 560 {
+		t.Fatalf("canonical MB/s %v", mbps["canonical"])
+	}
+}

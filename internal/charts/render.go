@@ -224,12 +224,23 @@ func FingerprintData(r Results) (sizes []string, mbps map[string][]float64) {
 	vals := map[string]map[string]float64{}
 	var all []sz
 	seen := map[string]bool{}
+	// BenchmarkFingerprintScale names its body kind ("key-dense",
+	// "text") in a segment of its own; when it ran, it alone is charted,
+	// so that one size never appears twice under two families.
+	family := "BenchmarkFingerprint"
+	for _, n := range r.Names() {
+		if strings.HasPrefix(n, "BenchmarkFingerprintScale/") {
+			family = "BenchmarkFingerprintScale"
+			break
+		}
+	}
 	for _, n := range r.Names() {
 		parts := strings.Split(n, "/")
-		if !strings.HasPrefix(parts[0], "BenchmarkFingerprint") {
+		if !strings.HasPrefix(parts[0], family) {
 			continue
 		}
 		var method, size string
+		var kind []string
 		var bytes float64
 		for _, p := range parts[1:] {
 			if slices.Contains(methods, p) {
@@ -238,7 +249,12 @@ func FingerprintData(r Results) (sizes []string, mbps map[string][]float64) {
 				method = "raw-sha256"
 			} else if b, _, ok := ParseSize(p); ok {
 				size, bytes = p, b
+			} else {
+				kind = append(kind, p)
 			}
+		}
+		if len(kind) > 0 && size != "" {
+			size += " " + strings.Join(kind, " ")
 		}
 		v, ok := r.Median(n, "MB/s")
 		if method == "" || size == "" || !ok {
