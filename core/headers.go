@@ -39,6 +39,10 @@ type headerRules struct {
 }
 
 func (h *headerRules) replayable(name string) bool {
+	// A handler that writes the header map directly can store any
+	// spelling ("set-cookie"); the rules hold whatever it is. For a
+	// canonical name CanonicalHeaderKey only scans, without allocating.
+	name = http.CanonicalHeaderKey(name)
 	if notReplayed[name] || h.deny[name] {
 		return false
 	}
