@@ -27,6 +27,10 @@ type Captured struct {
 	Oversize bool
 	// Streamed is true when the handler flushed, hijacked or streamed.
 	Streamed bool
+
+	// frame, when set by BodyCapture, is Body's buffer from captureHeadroom
+	// bytes before Body: the Engine writes the record's head there.
+	frame []byte
 }
 
 // HeaderLine is one response header line (see Captured.Lines).
@@ -72,22 +76,24 @@ func linesHeader(lines []HeaderLine) http.Header {
 // passes it through, up to a limit, and remembers whether the response
 // was streamed. Adapters whose frameworks write through an
 // http.ResponseWriter embed it in their writer wrapper.
+//
+// The copy is the only one: it is made into a buffer that leaves room in
+// front of the body for the record's head (see payloadFrame), so the
+// Engine stores the buffer itself rather than copying the body again.
+// Each response therefore gets a buffer of its own, sized to its first
+// write, which the store keeps; none is reused.
 type BodyCapture struct {
-	buf      []byte
+	buf      []byte // captureHeadroom free bytes, then the body
 	limit    int
 	oversize bool
 	streamed bool
 }
 
-// Start prepares the capture for a new response of at most limit bytes,
-// keeping the buffer's capacity unless it grew past keepCap.
+// Start prepares the capture for a new response of at most limit bytes.
+// The previous response's buffer is let go, never written again: it may
+// be a stored record now.
 func (b *BodyCapture) Start(limit int) {
-	const keepCap = 64 << 10
-	buf := b.buf[:0]
-	if cap(buf) > keepCap {
-		buf = nil // do not pin large buffers in a pool
-	}
-	*b = BodyCapture{buf: buf, limit: limit}
+	*b = BodyCapture{limit: limit}
 }
 
 // Keep records p, written to the client.
@@ -105,12 +111,20 @@ func (b *BodyCapture) KeepString(s string) {
 }
 
 func (b *BodyCapture) room(n int) bool {
-	if b.oversize || b.streamed {
+	if b.oversize || b.streamed || n == 0 {
 		return false
 	}
-	if len(b.buf)+n > b.limit {
-		b.oversize, b.buf = true, b.buf[:0]
+	size := 0
+	if b.buf != nil {
+		size = len(b.buf) - captureHeadroom
+	}
+	if size+n > b.limit {
+		b.oversize, b.buf = true, nil
 		return false
+	}
+	if b.buf == nil {
+		// Most handlers write their body at once: size the buffer to it.
+		b.buf = make([]byte, captureHeadroom, captureHeadroom+n)
 	}
 	return true
 }
@@ -120,10 +134,14 @@ func (b *BodyCapture) room(n int) bool {
 func (b *BodyCapture) Streamed() { b.streamed = true }
 
 // Captured returns what was written, with the status and header the
-// framework reports. The body aliases the capture's buffer until the next
-// Start.
+// framework reports. The body is handed over: the capture does not touch
+// it again.
 func (b *BodyCapture) Captured(status int, header http.Header) Captured {
-	return Captured{Status: status, Header: header, Body: b.buf, Oversize: b.oversize, Streamed: b.streamed}
+	c := Captured{Status: status, Header: header, Oversize: b.oversize, Streamed: b.streamed}
+	if b.buf != nil {
+		c.Body, c.frame = b.buf[captureHeadroom:], b.buf
+	}
+	return c
 }
 
 // HeaderSnapshot remembers the response headers that were present when

@@ -23,7 +23,7 @@ func TestEncodeLinesMatchesHeaderMap(t *testing.T) {
 			want[n] = []string{"v"}
 		}
 		groupLines(lines)
-		enc := encodeLines(nil, 201, lines, &headerRules{}, nil, []byte("hello"))
+		enc := append(encodeLinesHead(nil, 201, lines, &headerRules{}, nil, 5), "hello"...)
 		got, err := BinarySerializer{}.Decode(enc)
 		if err != nil {
 			t.Fatalf("extra %d: %v", extra, err)

@@ -173,23 +173,31 @@ func (e *Engine) underClaim(r *request, token uint64, fn func() error) (lease le
 // (ErrPayloadTooLarge) gets a tombstone instead.
 func (e *Engine) complete(r *request, token uint64, lease leaseState, status int, capd *Captured) bool {
 	c := &e.cfg
-	buf := make([]byte, 0, len(capd.Body)+256)
 	var payload []byte
 	var err error
-	_, builtin := c.serializer.(BinarySerializer)
-	switch {
-	case builtin && capd.Header == nil:
-		payload = encodeLines(buf, status, capd.Lines, &c.headers, capd.Outer, capd.Body)
-	case builtin:
-		payload = encodeBinary(buf, status, capd.Header, &c.headers, capd.Outer, capd.Body)
-	default:
+	if _, builtin := c.serializer.(BinarySerializer); builtin {
+		// The body is copied at most once more: not at all when the
+		// adapter captured it with room for the head (see payloadFrame).
+		var scratch [captureHeadroom]byte
+		var head []byte
+		if capd.Header == nil {
+			head = encodeLinesHead(scratch[:0], status, capd.Lines, &c.headers, capd.Outer, len(capd.Body))
+		} else {
+			head = encodeBinaryHead(scratch[:0], status, capd.Header, &c.headers, capd.Outer, len(capd.Body))
+		}
+		f := frameBody(capd.frame, capd.Body, head)
+		payload = e.sealedFrame(r, StateCompleted, &f)
+	} else {
 		h := capd.Header
 		if h == nil {
 			h = linesHeader(capd.Lines)
 		}
 		r.resp = Response{Status: status, Header: c.headers.storedHeaders(h, capd.Outer), Body: capd.Body}
-		payload, err = c.serializer.Encode(buf, &r.resp)
+		payload, err = c.serializer.Encode(make([]byte, 0, len(capd.Body)+256), &r.resp)
 		r.resp = Response{}
+		if err == nil {
+			payload = e.sealed(r, StateCompleted, payload)
+		}
 	}
 	if err != nil {
 		e.emit(r, &Event{Type: EventStoreUnavailable, Err: err, Detail: "response could not be encoded"})
@@ -199,7 +207,6 @@ func (e *Engine) complete(r *request, token uint64, lease leaseState, status int
 	if c.sizeWarning > 0 && len(capd.Body) > c.sizeWarning {
 		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: len(capd.Body), Detail: "large response stored"})
 	}
-	payload = e.sealed(r, StateCompleted, payload)
 	ctx, cancel := e.storeContext(detached(r.ctx))
 	err = c.store.Complete(ctx, r.storeKey, token, StateCompleted, payload, c.ttl)
 	cancel()

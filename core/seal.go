@@ -211,6 +211,28 @@ func (kr *keyRing) seal(storeKey string, state State, fp *Fingerprint, body []by
 	return append(out, body...)
 }
 
+// sealFrame seals the payload in f in place, prepending the signed
+// envelope's prefix (marker, flags, key id, MAC), and reports whether it
+// could: not when encrypting, which rewrites the body, nor when the
+// frame has no room in front.
+func (kr *keyRing) sealFrame(storeKey string, state State, fp *Fingerprint, f *payloadFrame) bool {
+	k := kr.keys[0]
+	if kr.encrypt || f.off < sealHeaderSize+len(k.id)+sealMACSize {
+		return false
+	}
+	var prefix [sealHeaderSize + 255 + sealMACSize]byte
+	p := append(prefix[:0], sealedMarker, 0, byte(len(k.id)))
+	p = append(p, k.id...)
+	var ctxBuf [256]byte
+	ad := sealContext(ctxBuf[:0], "idemkit record v1", storeKey, state, fp, 0, k.id)
+	m := k.hmac()
+	m.Write(ad)
+	m.Write(f.bytes())
+	p = m.Sum(p)
+	k.macs.Put(m)
+	return f.prepend(p)
+}
+
 func rejected(format string, args ...any) error {
 	return fmt.Errorf("%w: %w: %s", ErrCorruptRecord, ErrRecordRejected, fmt.Sprintf(format, args...))
 }
@@ -345,6 +367,15 @@ func (e *Engine) sealed(r *request, state State, payload []byte) []byte {
 		return payload
 	}
 	return e.ring.seal(r.storeKey, state, &r.fpv, payload)
+}
+
+// sealedFrame is sealed for a payload built in a frame: sealed in place
+// when it can be.
+func (e *Engine) sealedFrame(r *request, state State, f *payloadFrame) []byte {
+	if e.ring == nil || e.ring.sealFrame(r.storeKey, state, &r.fpv, f) {
+		return f.bytes()
+	}
+	return e.ring.seal(r.storeKey, state, &r.fpv, f.bytes())
 }
 
 // maxLeaseAhead bounds how far ahead a claim's lease may end, measured

@@ -26,15 +26,16 @@ const binaryFormatVersion = 1
 
 // Encode implements ResponseSerializer.
 func (BinarySerializer) Encode(dst []byte, r *Response) ([]byte, error) {
-	return encodeBinary(dst, r.Status, r.Header, nil, nil, r.Body), nil
+	return append(encodeBinaryHead(dst, r.Status, r.Header, nil, nil, len(r.Body)), r.Body...), nil
 }
 
-// encodeBinary encodes a response. With rules, only the headers they
+// encodeBinaryHead encodes a response but for its body, which follows
+// the head as it returns it (see payloadFrame). With rules, only the headers they
 // store are written (see headerRules.stored), so the common case needs no
 // filtered copy of the header map. The header count is written before
 // the headers: with fewer than 128 headers its one byte is patched after
 // one pass over the map, else the map is counted first.
-func encodeBinary(dst []byte, status int, h map[string][]string, rules *headerRules, outer *HeaderSnapshot, body []byte) []byte {
+func encodeBinaryHead(dst []byte, status int, h map[string][]string, rules *headerRules, outer *HeaderSnapshot, bodyLen int) []byte {
 	dst = append(dst, binaryFormatVersion)
 	dst = binary.AppendUvarint(dst, uint64(status))
 	at := -1
@@ -66,13 +67,17 @@ func encodeBinary(dst []byte, status int, h map[string][]string, rules *headerRu
 	if at >= 0 {
 		dst[at] = byte(n)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(body)))
-	return append(dst, body...)
+	return binary.AppendUvarint(dst, uint64(bodyLen))
 }
 
-// encodeLines is encodeBinary for header lines grouped by name (see
-// groupLines), as fasthttp keeps them.
-func encodeLines(dst []byte, status int, lines []HeaderLine, rules *headerRules, outer *HeaderSnapshot, body []byte) []byte {
+// encodeBinary encodes a response: its head, then body.
+func encodeBinary(dst []byte, status int, h map[string][]string, rules *headerRules, outer *HeaderSnapshot, body []byte) []byte {
+	return append(encodeBinaryHead(dst, status, h, rules, outer, len(body)), body...)
+}
+
+// encodeLinesHead is encodeBinaryHead for header lines grouped by name
+// (see groupLines), as fasthttp keeps them.
+func encodeLinesHead(dst []byte, status int, lines []HeaderLine, rules *headerRules, outer *HeaderSnapshot, bodyLen int) []byte {
 	dst = append(dst, binaryFormatVersion)
 	dst = binary.AppendUvarint(dst, uint64(status))
 	at := len(dst)
@@ -94,8 +99,7 @@ func encodeLines(dst []byte, status int, lines []HeaderLine, rules *headerRules,
 		}
 	}
 	putUvarintWidth(dst[at:at+width], uint64(n))
-	dst = binary.AppendUvarint(dst, uint64(len(body)))
-	return append(dst, body...)
+	return binary.AppendUvarint(dst, uint64(bodyLen))
 }
 
 // putUvarintWidth writes v, at most the value that was there, as a
