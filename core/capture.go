@@ -194,16 +194,21 @@ func (b *BodyCapture) send(status int) {
 	}
 }
 
-// replace writes resp to the sink instead of the held response: the
-// headers the handler set are dropped (outer middleware's, those in the
-// snapshot, stay), resp's are set on top.
-func (b *BodyCapture) replace(h http.Header, outer *HeaderSnapshot, resp *Response) {
+// discard drops the held response: nothing of it is sent, and the
+// headers the handler set are deleted from h (outer middleware's, those
+// unchanged since the snapshot, stay).
+func (b *BodyCapture) discard(h http.Header, outer *HeaderSnapshot) {
 	b.held = false
 	for name, vals := range h {
 		if !outer.Unchanged(name, vals) {
 			delete(h, name)
 		}
 	}
+}
+
+// replace writes resp to the sink instead of the held response.
+func (b *BodyCapture) replace(h http.Header, outer *HeaderSnapshot, resp *Response) {
+	b.discard(h, outer)
 	for name, vals := range resp.Header {
 		h[name] = vals
 	}

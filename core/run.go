@@ -97,7 +97,7 @@ func (e *Engine) sendHeld(r *request, capd *Captured) error {
 		case err != nil && r.held():
 			// The framework answers the error; the handler's response
 			// must not go out with it.
-			r.capture.replace(capd.Header, capd.Outer, &Response{Status: 503})
+			r.capture.discard(capd.Header, capd.Outer)
 			return err
 		case err != nil:
 			return err
