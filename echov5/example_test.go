@@ -35,3 +35,22 @@ func Example() {
 	// 201 Repeated {"charge":1}
 	// charges: 1
 }
+
+// With WithHTTPErrors, refusals go to Echo's HTTPErrorHandler; Echo's
+// RFC 9457 handler renders them as application/problem+json.
+func ExampleWithHTTPErrors() {
+	e := echo.New()
+	e.HTTPErrorHandler = echo.ProblemDetailsHTTPErrorHandler(false)
+	e.POST("/charges", func(c *echo.Context) error {
+		return c.String(http.StatusCreated, "charged")
+	}, idemecho.New(core.WithStore(memory.New()), idemecho.WithHTTPErrors()))
+
+	req := httptest.NewRequest(http.MethodPost, "/charges", strings.NewReader(`{"amount":100}`))
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, req) // no Idempotency-Key
+	fmt.Println(w.Code, w.Header().Get("Content-Type"), w.Header().Get("Cache-Control"))
+	fmt.Println(strings.TrimSpace(w.Body.String()))
+	// Output:
+	// 400 application/problem+json no-store
+	// {"type":"urn:idemkit:problem:missing-key","title":"Idempotency key missing","status":400,"detail":"this endpoint requires an Idempotency-Key header"}
+}

@@ -99,6 +99,7 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	x.c.SetRequest(x.c.Request().WithContext(ctx))
 	x.w.Start(limit)
+	x.w.status = 0
 	outer := x.c.Response()
 	x.snap.Take(outer.Header())
 	res, err := echo.UnwrapResponse(outer)
