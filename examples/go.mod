@@ -9,12 +9,14 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/idemkit/idempotency v0.1.0
 	github.com/idemkit/idempotency/echo v0.1.0
+	github.com/idemkit/idempotency/echov5 v0.1.0
 	github.com/idemkit/idempotency/fiber v0.1.0
 	github.com/idemkit/idempotency/gin v0.1.0
 	github.com/idemkit/idempotency/storage/redis v0.1.0
 	github.com/idemkit/idempotency/storage/redis/redistest v0.1.0
 	github.com/idemkit/idempotency/telemetry/prometheus v0.1.0
 	github.com/labstack/echo/v4 v4.16.0
+	github.com/labstack/echo/v5 v5.4.4
 	github.com/prometheus/client_golang v1.24.1
 	github.com/redis/go-redis/v9 v9.22.0
 )
@@ -73,6 +75,7 @@ require (
 replace (
 	github.com/idemkit/idempotency => ../
 	github.com/idemkit/idempotency/echo => ../echo
+	github.com/idemkit/idempotency/echov5 => ../echov5
 	github.com/idemkit/idempotency/fiber => ../fiber
 	github.com/idemkit/idempotency/gin => ../gin
 	github.com/idemkit/idempotency/storage/redis => ../storage/redis

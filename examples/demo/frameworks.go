@@ -10,6 +10,7 @@ import (
 
 	"github.com/idemkit/idempotency/core"
 	"github.com/idemkit/idempotency/examples/internal/echoapp"
+	"github.com/idemkit/idempotency/examples/internal/echov5app"
 	"github.com/idemkit/idempotency/examples/internal/fiberapp"
 	"github.com/idemkit/idempotency/examples/internal/ginapp"
 	"github.com/idemkit/idempotency/examples/internal/shop"
@@ -44,6 +45,7 @@ func demoSigning() core.Option { return core.WithRecordKeys(demoRecordKey) }
 var frameworks = []framework{
 	{name: "gin", start: startGin},
 	{name: "echo", start: startEcho},
+	{name: "echov5", start: startEchoV5},
 	{name: "fiber", start: startFiber},
 }
 
@@ -64,6 +66,14 @@ func startEcho(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Co
 	return serveHTTP(ln, e), nil
 }
 
+func startEchoV5(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
+	e, err := echov5app.New(store, s, demoSigning())
+	if err != nil {
+		return nil, err
+	}
+	return serveHTTP(ln, e), nil
+}
+
 func startFiber(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
 	app, err := fiberapp.New(store, s, demoSigning())
 	if err != nil {
@@ -74,7 +84,7 @@ func startFiber(ln net.Listener, store core.Store, s *shop.Shop) (func(context.C
 }
 
 // serveHTTP serves h on ln in the background, for the frameworks whose
-// router is an http.Handler (Gin, Echo), and returns its graceful stop.
+// router is an http.Handler (Gin, Echo v4 and v5), and returns its graceful stop.
 func serveHTTP(ln net.Listener, h http.Handler) func(context.Context) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // returns ErrServerClosed after Shutdown
