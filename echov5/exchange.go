@@ -98,7 +98,6 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 // the capture wraps c.Response() instead and keeps the status itself.
 func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	x.c.SetRequest(x.c.Request().WithContext(ctx))
-	x.w.Start(limit)
 	x.w.status = 0
 	outer := x.c.Response()
 	x.snap.Take(outer.Header())
@@ -112,6 +111,7 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 		x.c.SetResponse(&x.w)
 		defer x.c.SetResponse(outer)
 	}
+	x.w.Start(ctx, limit, x.w.ResponseWriter)
 	if err := x.next(x.c); err != nil {
 		x.c.Echo().HTTPErrorHandler(x.c, err)
 	}
@@ -137,6 +137,8 @@ func (x *exchange) Pass() error {
 
 // captureWriter sits under echo.Response: it passes everything through and
 // keeps a copy of the body. Flush and Hijack mark the response as streamed.
+// While the response is held for a transaction (core.HoldResponse)
+// nothing is passed on; the Engine sends it once committed.
 // It remembers the first status written, for when it wraps a writer that
 // is not an *echo.Response (see Next).
 type captureWriter struct {
@@ -149,6 +151,9 @@ func (w *captureWriter) WriteHeader(status int) {
 	if w.status == 0 && status >= 200 { // 1xx are informational, sent before the response
 		w.status = status
 	}
+	if w.KeepStatus() {
+		return
+	}
 	w.ResponseWriter.WriteHeader(status)
 }
 
@@ -156,17 +161,23 @@ func (w *captureWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	w.Keep(b)
+	if w.Keep(b) {
+		return len(b), nil
+	}
 	return w.ResponseWriter.Write(b)
 }
 
 func (w *captureWriter) Flush() {
-	w.Streamed()
+	if w.Streamed() {
+		return
+	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.Streamed()
+	if w.Streamed() {
+		return nil, nil, core.ErrResponseHeld
+	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
