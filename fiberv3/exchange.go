@@ -17,8 +17,8 @@ const enteredKey = "github.com/idemkit/idempotency/fiberv3.entered"
 
 // exchange maps one fiber.Ctx to core.Exchange. It is pooled.
 type exchange struct {
-	c     fiber.Ctx
-	snap  core.HeaderSnapshot
+	c    fiber.Ctx
+	snap core.HeaderSnapshot
 	// lines captures the response header for the Engine (see
 	// captureLine); vals holds the request header values Header returns.
 	lines []core.HeaderLine
