@@ -102,11 +102,15 @@ func (x *exchange) Body(limit int64) ([]byte, error) {
 	return b, nil
 }
 
+// Enter marks the request in fasthttp's user values, where c.Locals
+// keeps them. It calls fasthttp directly: through the fiber.Ctx interface,
+// Locals' variadic value escapes, one allocation per request.
 func (x *exchange) Enter() bool {
-	if x.c.Locals(enteredKey) != nil {
+	rc := x.c.RequestCtx()
+	if rc.UserValue(enteredKey) != nil {
 		return false
 	}
-	x.c.Locals(enteredKey, true)
+	rc.SetUserValue(enteredKey, true)
 	return true
 }
 
@@ -147,8 +151,8 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	x.c.SetContext(ctx)
 	// c itself is a context.Context whose Value reads the locals: a
-	// handler passing c downstream finds the claim too.
-	x.c.Locals(core.ClaimContextKey, ctx)
+	// handler passing c downstream finds the claim too. Set as Enter does.
+	x.c.RequestCtx().SetUserValue(core.ClaimContextKey, ctx)
 	res := x.c.Response()
 	x.snap.Reset()
 	for k, v := range res.Header.All() {
