@@ -30,8 +30,8 @@ func TestDemo(t *testing.T) {
 	if !ok {
 		t.Fatal("the demo saw deviations (see the table above)")
 	}
-	if len(frameworks) != 3 {
-		t.Errorf("%d frameworks, want gin, echo and fiber", len(frameworks))
+	if len(frameworks) != 4 {
+		t.Errorf("%d frameworks, want gin, echo, fiber and fiberv3", len(frameworks))
 	}
 	for _, fw := range frameworks {
 		if !strings.Contains(out.String(), fw.name+": OK") {
@@ -41,7 +41,7 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(out.String(), fmt.Sprintf("1 Original, %d Repeated", duplicates-1)) {
 		t.Error("concurrent duplicates row missing")
 	}
-	if !strings.Contains(out.String(), "gin = echo = fiber: IDENTICAL") {
+	if !strings.Contains(out.String(), "gin = echo = fiber = fiberv3: IDENTICAL") {
 		t.Error("no agreement verdict")
 	}
 	// The tombstone and the resolution of an uncertain payment, row by
@@ -128,7 +128,7 @@ func TestDemoDetectsDifference(t *testing.T) {
 }
 
 // TestFrameworksAgree plays the demo's scenarios and then a longer script
-// of single requests against gin, echo and fiber, each started fresh, and
+// of single requests against gin, echo, fiber and fiberv3, each started fresh, and
 // requires byte-identical status, body and idempotency headers (see
 // signature) for every request, and each request's expected outcome.
 func TestFrameworksAgree(t *testing.T) {
