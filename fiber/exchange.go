@@ -247,9 +247,7 @@ func (x *exchange) dropHandlerHeaders() {
 	for _, name := range drop {
 		h.Del(name)
 	}
-	if !x.snap.Unchanged("Set-Cookie", nil) {
-		h.DelAllCookies()
-	}
+	h.DelAllCookies()
 }
 
 // snapshotHeader records one response header present before the chain

@@ -12,6 +12,7 @@ import (
 	"github.com/idemkit/idempotency/examples/internal/echoapp"
 	"github.com/idemkit/idempotency/examples/internal/echov5app"
 	"github.com/idemkit/idempotency/examples/internal/fiberapp"
+	"github.com/idemkit/idempotency/examples/internal/fiberv3app"
 	"github.com/idemkit/idempotency/examples/internal/ginapp"
 	"github.com/idemkit/idempotency/examples/internal/shop"
 )
@@ -47,6 +48,7 @@ var frameworks = []framework{
 	{name: "echo", start: startEcho},
 	{name: "echov5", start: startEchoV5},
 	{name: "fiber", start: startFiber},
+	{name: "fiberv3", start: startFiberV3},
 }
 
 func startGin(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
@@ -80,6 +82,15 @@ func startFiber(ln net.Listener, store core.Store, s *shop.Shop) (func(context.C
 		return nil, err
 	}
 	go func() { _ = app.Listener(ln) }() // returns after Shutdown
+	return app.ShutdownWithContext, nil
+}
+
+func startFiberV3(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
+	app, err := fiberv3app.New(store, s, demoSigning())
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = app.Listener(ln, fiberv3app.ListenConfig()) }() // returns after Shutdown
 	return app.ShutdownWithContext, nil
 }
 

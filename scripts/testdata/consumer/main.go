@@ -1,7 +1,7 @@
 // Command consumer is what a user of idemkit writes: it is built by
 // scripts/consumer.sh in an empty module outside the repository, against
 // the published modules as a proxy serves them (no go.work, no replace).
-// It mounts idemgin, idemecho (Echo v4 and v5) and idemfiber on one route each, posts twice
+// It mounts idemgin, idemecho (Echo v4 and v5) and idemfiber (Fiber v2 and v3) on one route each, posts twice
 // with the same Idempotency-Key and checks that the second answer is a
 // replay; it constructs the Redis store, the Prometheus and OpenTelemetry
 // drivers and the XXH3 hash. It uses
@@ -19,6 +19,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/gofiber/fiber/v2"
+	fiberv3 "github.com/gofiber/fiber/v3"
 	"github.com/labstack/echo/v4"
 	echov5 "github.com/labstack/echo/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ import (
 	idemecho "github.com/idemkit/idempotency/echo"
 	idemechov5 "github.com/idemkit/idempotency/echov5"
 	idemfiber "github.com/idemkit/idempotency/fiber"
+	idemfiberv3 "github.com/idemkit/idempotency/fiberv3"
 	idemgin "github.com/idemkit/idempotency/gin"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
 	idemotel "github.com/idemkit/idempotency/telemetry/otel"
@@ -86,6 +88,11 @@ func run() error {
 		charges["fiber"]++
 		return c.Status(http.StatusCreated).JSON(map[string]int{"charge": charges["fiber"]})
 	})
+	f3 := fiberv3.New()
+	f3.Post("/fiberv3", idemfiberv3.New(core.WithTelemetry(prom)), func(c fiberv3.Ctx) error {
+		charges["fiberv3"]++
+		return c.Status(http.StatusCreated).JSON(map[string]int{"charge": charges["fiberv3"]})
+	})
 
 	serve := map[string]func(*http.Request) (*http.Response, error){
 		"gin":    func(r *http.Request) (*http.Response, error) { return record(g, r), nil },
@@ -94,8 +101,11 @@ func run() error {
 		"fiber": func(r *http.Request) (*http.Response, error) {
 			return f.Test(r, -1)
 		},
+		"fiberv3": func(r *http.Request) (*http.Response, error) {
+			return f3.Test(r, fiberv3.TestConfig{Timeout: 0})
+		},
 	}
-	for _, name := range []string{"gin", "echo", "echov5", "fiber"} {
+	for _, name := range []string{"gin", "echo", "echov5", "fiber", "fiberv3"} {
 		var first string
 		for i, want := range []string{"Original", "Repeated"} {
 			req := httptest.NewRequest(http.MethodPost, "/"+name, strings.NewReader(`{"amount":100}`))
