@@ -29,7 +29,7 @@ type Request interface {
 	// Route is the pattern of the route the framework matched for this
 	// request, e.g. /payments/:id, even under a global or group
 	// middleware, or "" when it matched none: the Engine then passes the
-	// request through untouched.
+	// request through untouched. WithRouteResolver replaces it.
 	Route() string
 	// RawQuery is the undecoded query string without '?'.
 	RawQuery() string
