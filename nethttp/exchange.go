@@ -106,11 +106,7 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	h := x.w.Header()
 	x.snap.Take(h)
 	x.next.ServeHTTP(&x.cw, x.r.WithContext(ctx))
-	status := x.cw.status
-	if status == 0 {
-		status = http.StatusOK // what net/http sends for a handler that wrote nothing
-	}
-	capd := x.cw.Captured(status, h)
+	capd := x.cw.Captured(x.cw.status, h) // 0, nothing written, is 200 to the Engine as to net/http
 	if x.snap.Len() > 0 {
 		capd.Outer = &x.snap
 	}
@@ -154,6 +150,8 @@ func (w *captureWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write makes the status 200 when none was written, as net/http does, so
+// that a later WriteHeader, which net/http ignores, is ignored here too.
 func (w *captureWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
