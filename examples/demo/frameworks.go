@@ -12,6 +12,7 @@ import (
 	"github.com/idemkit/idempotency/examples/internal/echoapp"
 	"github.com/idemkit/idempotency/examples/internal/fiberapp"
 	"github.com/idemkit/idempotency/examples/internal/ginapp"
+	"github.com/idemkit/idempotency/examples/internal/httpapp"
 	"github.com/idemkit/idempotency/examples/internal/shop"
 )
 
@@ -45,6 +46,7 @@ var frameworks = []framework{
 	{name: "gin", start: startGin},
 	{name: "echo", start: startEcho},
 	{name: "fiber", start: startFiber},
+	{name: "nethttp", start: startNetHTTP},
 }
 
 func startGin(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
@@ -64,6 +66,14 @@ func startEcho(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Co
 	return serveHTTP(ln, e), nil
 }
 
+func startNetHTTP(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
+	h, err := httpapp.New(store, s, demoSigning())
+	if err != nil {
+		return nil, err
+	}
+	return serveHTTP(ln, h), nil
+}
+
 func startFiber(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
 	app, err := fiberapp.New(store, s, demoSigning())
 	if err != nil {
@@ -74,7 +84,7 @@ func startFiber(ln net.Listener, store core.Store, s *shop.Shop) (func(context.C
 }
 
 // serveHTTP serves h on ln in the background, for the frameworks whose
-// router is an http.Handler (Gin, Echo), and returns its graceful stop.
+// router is an http.Handler (Gin, Echo, net/http), and returns its graceful stop.
 func serveHTTP(ln net.Listener, h http.Handler) func(context.Context) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // returns ErrServerClosed after Shutdown
