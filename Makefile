@@ -68,7 +68,8 @@ bench:
 	cd gin && $(GO) test -run='^$$' -bench=BenchmarkGin -benchmem -count=6 . > ../bench/gin.txt || { cat ../bench/gin.txt; exit 1; }
 	cd echo && $(GO) test -run='^$$' -bench=BenchmarkEcho -benchmem -count=6 . > ../bench/echo.txt || { cat ../bench/echo.txt; exit 1; }
 	cd fiber && $(GO) test -run='^$$' -bench=BenchmarkFiber -benchmem -count=6 . > ../bench/fiber.txt || { cat ../bench/fiber.txt; exit 1; }
-	@for f in fingerprint gin echo fiber; do echo "== $$f"; $(BENCHSTAT) bench/$$f.txt; done
+	$(GO) test -run='^$$' -bench=BenchmarkNetHTTP -benchmem -count=6 ./nethttp/ > bench/nethttp.txt || { cat bench/nethttp.txt; exit 1; }
+	@for f in fingerprint gin echo fiber nethttp; do echo "== $$f"; $(BENCHSTAT) bench/$$f.txt; done
 
 # SPEC §7 end to end, one command, one run (BENCHMARKS.md, "End to end"):
 # builds the example servers, starts redis-server on a free loopback
