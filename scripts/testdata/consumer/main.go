@@ -1,7 +1,7 @@
 // Command consumer is what a user of idemkit writes: it is built by
 // scripts/consumer.sh in an empty module outside the repository, against
 // the published modules as a proxy serves them (no go.work, no replace).
-// It mounts idemgin, idemecho and idemfiber on one route each, posts twice
+// It mounts idemgin, idemecho, idemfiber and idemhttp on one route each, posts twice
 // with the same Idempotency-Key and checks that the second answer is a
 // replay; it constructs the Redis store, the Prometheus and OpenTelemetry
 // drivers and the XXH3 hash. It uses
@@ -27,6 +27,7 @@ import (
 	idemecho "github.com/idemkit/idempotency/echo"
 	idemfiber "github.com/idemkit/idempotency/fiber"
 	idemgin "github.com/idemkit/idempotency/gin"
+	idemhttp "github.com/idemkit/idempotency/nethttp"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
 	idemotel "github.com/idemkit/idempotency/telemetry/otel"
 	idemprom "github.com/idemkit/idempotency/telemetry/prometheus"
@@ -80,14 +81,23 @@ func run() error {
 		return c.Status(http.StatusCreated).JSON(map[string]int{"charge": charges["fiber"]})
 	})
 
+	mux := http.NewServeMux()
+	mux.Handle("POST /nethttp", idemhttp.New(core.WithTelemetry(prom))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		charges["nethttp"]++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"charge":%d}`, charges["nethttp"])
+	})))
+
 	serve := map[string]func(*http.Request) (*http.Response, error){
-		"gin":  func(r *http.Request) (*http.Response, error) { return record(g, r), nil },
-		"echo": func(r *http.Request) (*http.Response, error) { return record(e, r), nil },
+		"gin":     func(r *http.Request) (*http.Response, error) { return record(g, r), nil },
+		"echo":    func(r *http.Request) (*http.Response, error) { return record(e, r), nil },
+		"nethttp": func(r *http.Request) (*http.Response, error) { return record(mux, r), nil },
 		"fiber": func(r *http.Request) (*http.Response, error) {
 			return f.Test(r, -1)
 		},
 	}
-	for _, name := range []string{"gin", "echo", "fiber"} {
+	for _, name := range []string{"gin", "echo", "fiber", "nethttp"} {
 		var first string
 		for i, want := range []string{"Original", "Repeated"} {
 			req := httptest.NewRequest(http.MethodPost, "/"+name, strings.NewReader(`{"amount":100}`))
