@@ -35,6 +35,8 @@ type config struct {
 	nMethods int
 	skip     func(Request) bool
 	optional bool
+	// route, when set, replaces Request.Route (WithRouteResolver).
+	route func(Request) string
 
 	extractor    KeyExtractor
 	validator    KeyValidator
@@ -221,6 +223,21 @@ func WithMethods(methods ...string) Option {
 func WithSkip(skip func(Request) bool) Option {
 	return optionFunc(func(c *config) error {
 		c.skip = skip
+		return nil
+	})
+}
+
+// WithRouteResolver sets how the Engine finds the pattern of the route a
+// request matched, in place of Request.Route, for routers whose adapter
+// cannot see it before the handler runs (a middleware wrapping a whole
+// net/http ServeMux or chi router; see idemhttp.WithRoute). An empty
+// result means no route: the request passes through untouched (SPEC §3
+// step 1). The route is part of the route scopes and of telemetry labels,
+// so it must be a pattern, never a concrete path. nil restores the
+// default, Request.Route.
+func WithRouteResolver(route func(Request) string) Option {
+	return optionFunc(func(c *config) error {
+		c.route = route
 		return nil
 	})
 }

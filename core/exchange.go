@@ -16,9 +16,10 @@ import (
 // route), never the Request itself.
 //
 // Framework adapters give typed access to their own context behind a
-// Request (idemgin.Context, idemecho.Context, idemfiber.Context) and
-// typed options built on it (WithSkipper, WithUserGetter,
-// WithScopeGetter, WithKeyGetter).
+// Request (idemgin.Context, idemecho.Context, idemfiber.Context,
+// idemhttp.Request for net/http's *http.Request) and typed options
+// built on it (WithSkipper, WithUserGetter, WithScopeGetter,
+// WithKeyGetter).
 type Request interface {
 	// Context is the request's context; store calls use it.
 	Context() context.Context
@@ -29,7 +30,7 @@ type Request interface {
 	// Route is the pattern of the route the framework matched for this
 	// request, e.g. /payments/:id, even under a global or group
 	// middleware, or "" when it matched none: the Engine then passes the
-	// request through untouched.
+	// request through untouched. WithRouteResolver replaces it.
 	Route() string
 	// RawQuery is the undecoded query string without '?'.
 	RawQuery() string

@@ -4,8 +4,8 @@ package core
 // adapter offers the same typed hooks for its own context type, as
 // otelgin's WithGinFilter does for gin: WithSkipper, WithUserGetter,
 // WithScopeGetter and WithKeyGetter of idemgin (*gin.Context), idemecho
-// (echo.Context) and idemfiber (*fiber.Ctx) are built on it. Users of an
-// adapter need not use Hooks directly.
+// (echo.Context), idemfiber (*fiber.Ctx) and idemhttp (*http.Request)
+// are built on it. Users of an adapter need not use Hooks directly.
 //
 // From returns the framework context behind a Request, and false for a
 // Request of another framework. It is required: options of a Hooks

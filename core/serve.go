@@ -23,7 +23,12 @@ func (e *Engine) Serve(ex Exchange) error {
 	if !c.hasMethod(method) || (c.skip != nil && c.skip(req)) {
 		return ex.Pass()
 	}
-	route := req.Route()
+	var route string
+	if c.route != nil {
+		route = c.route(req)
+	} else {
+		route = req.Route()
+	}
 	if route == "" {
 		// The framework matched no route: its own 404 (or 405) answers,
 		// untouched, and nothing is recorded, so that random paths can

@@ -57,7 +57,7 @@ quiet "$GO" build -o "$work/consumer" .
 
 echo "consumer: test-only dependencies in the module graph"
 "$GO" mod graph > "$work/graph"
-bad=$(grep -E '(^| )(github\.com/alicebob/miniredis|github\.com/yuin/gopher-lua|go\.opentelemetry\.io/otel/sdk)' "$work/graph" || true)
+bad=$(grep -E '(^| )(github\.com/alicebob/miniredis|github\.com/yuin/gopher-lua|go\.opentelemetry\.io/otel/sdk|github\.com/go-chi/chi|github\.com/gorilla/mux)' "$work/graph" || true)
 if [ -n "$bad" ]; then
 	echo "consumer: FAIL: test-only dependencies reach the consumer's module graph:" >&2
 	echo "$bad" >&2
@@ -67,7 +67,7 @@ if grep -E " $IDEMKIT_ROOT(/[^@ ]*)?@v0\.0\.0" "$work/graph" >&2; then
 	echo "consumer: FAIL: the graph holds idemkit modules at v0.0.0 (above)" >&2
 	exit 1
 fi
-echo "consumer: none (miniredis, gopher-lua, go.opentelemetry.io/otel/sdk)"
+echo "consumer: none (miniredis, gopher-lua, go.opentelemetry.io/otel/sdk, and chi and gorilla/mux of nethttp/routertest)"
 
 echo "consumer: go install $IDEMKIT_ROOT/cmd/idemctl@$v"
 mkdir "$work/bin"

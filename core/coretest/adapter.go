@@ -33,7 +33,8 @@ type Harness struct {
 	//     router (MountGlobal: r.Use / e.Use / app.Use), or on a group
 	//     at the root that holds the routes (MountGroup);
 	//   - routes GET, POST, PUT, PATCH and DELETE /items/:id and
-	//     /other/:id, each with a handler that reads the body with the
+	//     /other/:id (in the framework's syntax, see Pattern), each
+	//     with a handler that reads the body with the
 	//     framework's API, calls app.Exec (Route "items" or "other") and
 	//     writes the Output with the framework's API (see Output).
 	//
@@ -43,6 +44,20 @@ type Harness struct {
 	// HandlerErrors is true when the harness can fail a handler with the
 	// framework's error mechanism (Output.Err).
 	HandlerErrors bool
+	// Pattern returns the route pattern the framework reports for the
+	// routes Start registers, route being "items" or "other": the suite
+	// checks it in scopes, events and measurements. nil means
+	// "/"+route+"/:id" (Gin, Echo, Fiber); net/http, chi and gorilla/mux
+	// report "/"+route+"/{id}".
+	Pattern func(route string) string
+}
+
+// pattern returns the route pattern h's framework reports for route.
+func (h Harness) pattern(route string) string {
+	if h.Pattern != nil {
+		return h.Pattern(route)
+	}
+	return "/" + route + "/:id"
 }
 
 // Mount says where the idempotency middleware is registered.

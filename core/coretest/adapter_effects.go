@@ -176,7 +176,7 @@ var effectCases = []adapterCase{
 		e.start()
 		ctx := context.Background()
 		sk := func(k string) string {
-			return core.StoreKey(core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, "/items/:id", ""), k)
+			return core.StoreKey(core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, e.h.pattern("items"), ""), k)
 		}
 		for _, k := range []string{k1, k3} {
 			e.do(req{key: k, body: payment, path: "/items/1?effects=1&status=500"})

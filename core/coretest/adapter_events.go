@@ -51,7 +51,7 @@ var eventCases = []adapterCase{
 			t.Fatalf("outcomes = %v", got)
 		}
 		for _, m := range rec.Measurements() {
-			if m.Route != "/items/:id" || m.Method != "POST" || m.Status != 201 {
+			if m.Route != e.h.pattern("items") || m.Method != "POST" || m.Status != 201 {
 				t.Fatalf("measurement = %+v", m)
 			}
 			if m.Outcome == core.OutcomeOriginal && (!m.Stored || m.ResponseSize == 0) {
@@ -72,7 +72,7 @@ var eventCases = []adapterCase{
 		e.do(req{key: k1, body: payment})
 		e.do(req{key: k1, body: `{"amount":1}`})
 		ev = wantEvents(t, rec, core.EventPayloadMismatch, 1)[0]
-		if ev.Key != core.RedactKey(k1) || ev.Scope != "user_route" || ev.Route != "/items/:id" || ev.Status != 422 {
+		if ev.Key != core.RedactKey(k1) || ev.Scope != "user_route" || ev.Route != e.h.pattern("items") || ev.Status != 422 {
 			t.Fatalf("mismatch event = %+v", ev)
 		}
 		got := rec.Outcomes()

@@ -21,9 +21,9 @@ var recordKey = core.RecordKey{ID: "test", Secret: bytes.Repeat([]byte{7}, 32)}
 
 // forge writes a completed record for key straight into st, as anything
 // with write access to a shared store could: for the payment request the
-// suite sends (so the fingerprint matches), with the attacker's body,
+// suite sends to route (so the fingerprint matches), with the attacker's body,
 // Location and Set-Cookie.
-func forge(t *testing.T, st core.Store, key string) {
+func forge(t *testing.T, st core.Store, route, key string) {
 	t.Helper()
 	ctx := context.Background()
 	fp, err := core.MustCanonicalHasher().Fingerprint(&core.FingerprintInput{
@@ -31,7 +31,7 @@ func forge(t *testing.T, st core.Store, key string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk := core.StoreKey(core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, "/items/:id", ""), key)
+	sk := core.StoreKey(core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, route, ""), key)
 	res, err := st.Begin(ctx, sk, core.Attempt{Fingerprint: fp, Nonce: 1, Lease: time.Minute, TTL: time.Hour})
 	if err != nil || res.Outcome != core.OutcomeOriginal {
 		t.Fatalf("forging: Begin = %v, %v", res.Outcome, err)
@@ -44,10 +44,10 @@ func forge(t *testing.T, st core.Store, key string) {
 }
 
 // transplant copies the record of key from onto key to, byte for byte.
-func transplant(t *testing.T, st core.Store, from, to string) {
+func transplant(t *testing.T, st core.Store, route, from, to string) {
 	t.Helper()
 	ctx := context.Background()
-	scope := core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, "/items/:id", "")
+	scope := core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, route, "")
 	rec, err := st.Get(ctx, core.StoreKey(scope, from))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ var integrityCases = []adapterCase{
 		// Without signing, the forged record is replayed: the threat.
 		// Set-Cookie is dropped on replay even so (defence in depth).
 		e.start()
-		forge(t, e.store, k1)
+		forge(t, e.store, e.h.pattern("items"), k1)
 		r := e.do(req{key: k1, body: payment})
 		if r.Status != 201 || r.Header.Get("Idempotency-Status") != "Repeated" || string(r.Body) != `{"attacker":true}` {
 			t.Fatalf("unsigned: %d %q %s: expected the forged record to be replayed (the threat this case guards)", r.Status, r.Header.Get("Idempotency-Status"), r.Body)
@@ -79,7 +79,7 @@ var integrityCases = []adapterCase{
 		// With signing, it is refused, and nothing runs.
 		rec := &Recorder{}
 		e.startStore(memory.New(), core.WithRecordKeys(recordKey), core.WithTelemetry(rec), core.WithFailOpen(true))
-		forge(t, e.store, k1)
+		forge(t, e.store, e.h.pattern("items"), k1)
 		for range 2 {
 			wantProblem(t, e.do(req{key: k1, body: payment}), http.StatusServiceUnavailable, core.ProblemStoreUnavailable)
 		}
@@ -92,7 +92,7 @@ var integrityCases = []adapterCase{
 		e.start(core.WithRecordKeys(recordKey), core.WithRecordEncryption())
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Original")
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Repeated")
-		transplant(t, e.store, k1, k2)
+		transplant(t, e.store, e.h.pattern("items"), k1, k2)
 		wantProblem(t, e.do(req{key: k2, body: payment}), http.StatusServiceUnavailable, core.ProblemStoreUnavailable)
 		e.wantCount("items", 1)
 	}},

@@ -67,7 +67,7 @@ var replayCases = []adapterCase{
 		e.startStore(st)
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Original")
 		ctx := context.Background()
-		sk := core.StoreKey(core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, "/items/:id", ""), k1)
+		sk := core.StoreKey(core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, e.h.pattern("items"), ""), k1)
 		rec, err := st.Get(ctx, sk)
 		if err != nil {
 			t.Fatalf("the record is not where core.StoreKey says: %v", err)
@@ -140,7 +140,7 @@ var replayCases = []adapterCase{
 			for _, ms := range rec.Measurements() {
 				routes[ms.Route]++
 			}
-			if len(routes) != 2 || routes["/items/:id"] != 1 || routes["/other/:id"] != 2 {
+			if len(routes) != 2 || routes[e.h.pattern("items")] != 1 || routes[e.h.pattern("other")] != 2 {
 				t.Fatalf("%s: measurements by route %v, want the two route patterns", m.name, routes)
 			}
 		}
@@ -181,7 +181,7 @@ var replayCases = []adapterCase{
 			resp.Body.Close()
 			t.Fatal("the client was expected to give up")
 		}
-		sk := core.StoreKey(core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, "/items/:id", ""), k1)
+		sk := core.StoreKey(core.ScopeString(core.ScopeUserRoute, "", http.MethodPost, e.h.pattern("items"), ""), k1)
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			rec, err := st.Get(context.Background(), sk)

@@ -35,7 +35,7 @@ func TestDemo(t *testing.T) {
 	for _, fw := range frameworks {
 		names = append(names, fw.name)
 	}
-	for _, want := range []string{"gin", "echo", "echov5", "fiber", "fiberv3"} {
+	for _, want := range []string{"gin", "echo", "echov5", "fiber", "fiberv3", "nethttp"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("frameworks %q, want %s among them", names, want)
 		}
@@ -136,7 +136,7 @@ func TestDemoDetectsDifference(t *testing.T) {
 }
 
 // TestFrameworksAgree plays the demo's scenarios and then a longer script
-// of single requests against gin, echo, fiber and fiberv3, each started fresh, and
+// of single requests against every framework, each started fresh, and
 // requires byte-identical status, body and idempotency headers (see
 // signature) for every request, and each request's expected outcome.
 func TestFrameworksAgree(t *testing.T) {

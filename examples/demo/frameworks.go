@@ -14,6 +14,7 @@ import (
 	"github.com/idemkit/idempotency/examples/internal/fiberapp"
 	"github.com/idemkit/idempotency/examples/internal/fiberv3app"
 	"github.com/idemkit/idempotency/examples/internal/ginapp"
+	"github.com/idemkit/idempotency/examples/internal/httpapp"
 	"github.com/idemkit/idempotency/examples/internal/shop"
 )
 
@@ -49,6 +50,7 @@ var frameworks = []framework{
 	{name: "echov5", start: startEchoV5},
 	{name: "fiber", start: startFiber},
 	{name: "fiberv3", start: startFiberV3},
+	{name: "nethttp", start: startNetHTTP},
 }
 
 func startGin(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
@@ -76,6 +78,14 @@ func startEchoV5(ln net.Listener, store core.Store, s *shop.Shop) (func(context.
 	return serveHTTP(ln, e), nil
 }
 
+func startNetHTTP(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
+	h, err := httpapp.New(store, s, demoSigning())
+	if err != nil {
+		return nil, err
+	}
+	return serveHTTP(ln, h), nil
+}
+
 func startFiber(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
 	app, err := fiberapp.New(store, s, demoSigning())
 	if err != nil {
@@ -95,7 +105,7 @@ func startFiberV3(ln net.Listener, store core.Store, s *shop.Shop) (func(context
 }
 
 // serveHTTP serves h on ln in the background, for the frameworks whose
-// router is an http.Handler (Gin, Echo v4 and v5), and returns its graceful stop.
+// router is an http.Handler (Gin, Echo v4 and v5, net/http), and returns its graceful stop.
 func serveHTTP(ln net.Listener, h http.Handler) func(context.Context) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // returns ErrServerClosed after Shutdown

@@ -197,7 +197,7 @@ func TestRedisOutage(t *testing.T) {
 // server with status 0.
 func TestMetricsAndShutdown(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"gin", "echo", "echov5", "fiber"} {
+	for _, name := range []string{"gin", "echo", "echov5", "fiber", "nethttp"} {
 		t.Run(name, func(t *testing.T) {
 			srv := servertest.Start(t, name)
 			client := &http.Client{Timeout: 5 * time.Second}
@@ -266,7 +266,7 @@ func TestRedisUnreachableAtStartup(t *testing.T) {
 // once.
 func TestLeaseAndLockWaitFlags(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"gin", "echo", "fiber"} {
+	for _, name := range []string{"gin", "echo", "fiber", "nethttp"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			srv := servertest.Start(t, name, "-lease", "1s", "-lock-wait", "100ms")

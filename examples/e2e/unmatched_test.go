@@ -42,8 +42,10 @@ func TestUnmatchedRoutesPassThrough(t *testing.T) {
 		"echo":   func(string) string { return "{\"message\":\"Not Found\"}\n" },
 		"echov5": func(string) string { return "{\"message\":\"Not Found\"}\n" },
 		"fiber":  func(path string) string { return "Cannot POST " + path },
+		// http.ServeMux's http.NotFound (http.Error adds the newline).
+		"nethttp": func(string) string { return "404 page not found\n" },
 	}
-	for _, name := range []string{"gin", "echo", "echov5", "fiber"} {
+	for _, name := range []string{"gin", "echo", "echov5", "fiber", "nethttp"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			srv := servertest.Start(t, name)

@@ -10,6 +10,6 @@ const RequestIDHeader = "X-Request-Id"
 
 // NewRequestID returns a fresh request id: "req_" and 26 random base32
 // characters (crypto/rand.Text, 130 bits), unique without coordination
-// between processes. The three framework servers all use it, so their
+// between processes. Every framework server uses it, so their
 // ids look alike.
 func NewRequestID() string { return "req_" + rand.Text() }

@@ -1,7 +1,7 @@
 // Command consumer is what a user of idemkit writes: it is built by
 // scripts/consumer.sh in an empty module outside the repository, against
 // the published modules as a proxy serves them (no go.work, no replace).
-// It mounts idemgin, idemecho (Echo v4 and v5) and idemfiber (Fiber v2 and v3) on one route each, posts twice
+// It mounts idemgin, idemecho (Echo v4 and v5), idemfiber (Fiber v2 and v3) and idemhttp on one route each, posts twice
 // with the same Idempotency-Key and checks that the second answer is a
 // replay; it constructs the Redis store, the Prometheus and OpenTelemetry
 // drivers and the XXH3 hash. It uses
@@ -31,6 +31,7 @@ import (
 	idemfiber "github.com/idemkit/idempotency/fiber"
 	idemfiberv3 "github.com/idemkit/idempotency/fiberv3"
 	idemgin "github.com/idemkit/idempotency/gin"
+	idemhttp "github.com/idemkit/idempotency/nethttp"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
 	idemotel "github.com/idemkit/idempotency/telemetry/otel"
 	idemprom "github.com/idemkit/idempotency/telemetry/prometheus"
@@ -94,10 +95,19 @@ func run() error {
 		return c.Status(http.StatusCreated).JSON(map[string]int{"charge": charges["fiberv3"]})
 	})
 
+	mux := http.NewServeMux()
+	mux.Handle("POST /nethttp", idemhttp.New(core.WithTelemetry(prom))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		charges["nethttp"]++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"charge":%d}`, charges["nethttp"])
+	})))
+
 	serve := map[string]func(*http.Request) (*http.Response, error){
-		"gin":    func(r *http.Request) (*http.Response, error) { return record(g, r), nil },
-		"echo":   func(r *http.Request) (*http.Response, error) { return record(e, r), nil },
-		"echov5": func(r *http.Request) (*http.Response, error) { return record(e5, r), nil },
+		"gin":     func(r *http.Request) (*http.Response, error) { return record(g, r), nil },
+		"echo":    func(r *http.Request) (*http.Response, error) { return record(e, r), nil },
+		"echov5":  func(r *http.Request) (*http.Response, error) { return record(e5, r), nil },
+		"nethttp": func(r *http.Request) (*http.Response, error) { return record(mux, r), nil },
 		"fiber": func(r *http.Request) (*http.Response, error) {
 			return f.Test(r, -1)
 		},
@@ -105,7 +115,7 @@ func run() error {
 			return f3.Test(r, fiberv3.TestConfig{Timeout: 0})
 		},
 	}
-	for _, name := range []string{"gin", "echo", "echov5", "fiber", "fiberv3"} {
+	for _, name := range []string{"gin", "echo", "echov5", "fiber", "fiberv3", "nethttp"} {
 		var first string
 		for i, want := range []string{"Original", "Repeated"} {
 			req := httptest.NewRequest(http.MethodPost, "/"+name, strings.NewReader(`{"amount":100}`))
