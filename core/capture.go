@@ -93,6 +93,7 @@ type BodyCapture struct {
 	oversize bool
 	streamed bool
 	sink     http.ResponseWriter // where a held response goes
+	outer    *HeaderSnapshot     // headers set before the chain ran (Outer)
 	held     bool                // held for a transaction (HoldResponse)
 	sent     bool                // something was passed on to the client
 }
@@ -109,6 +110,13 @@ func (b *BodyCapture) Start(ctx context.Context, limit int, sink http.ResponseWr
 		r.capture = b
 	}
 }
+
+// Outer tells the capture which response headers were set before the
+// chain ran: the snapshot the adapter hands back in Captured.Outer. Call
+// it after Start. When the handler panics while its response is held,
+// the Engine answers in its place and deletes every other header (the
+// handler's), which it could not tell apart without it.
+func (b *BodyCapture) Outer(s *HeaderSnapshot) { b.outer = s }
 
 // Keep records p, written by the handler. It reports whether the
 // response is held: then the writer must not pass p on.

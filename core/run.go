@@ -19,10 +19,17 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 	e.attachTx(r, token)
 	defer e.rollbackTx(r) // a panic, or a path that did not end it
 	var capd Captured
+	returned := false
+	defer func() {
+		if !returned {
+			e.panickedHeld(r)
+		}
+	}()
 	lease, herr := e.underClaim(r, token, func() (err error) {
 		capd, err = r.ex.Next(r, c.maxResponseBytes)
 		return err
 	})
+	returned = true
 	if herr != nil {
 		e.sendHeld(r, &capd)
 		return herr
@@ -116,6 +123,25 @@ func (e *Engine) sendHeld(r *request, capd *Captured) error {
 		r.capture.send(status)
 	}
 	return nil
+}
+
+// panickedHeld answers for a handler that panicked while its response
+// was held for its transaction, as the panic goes on to the framework's
+// recovery: the transaction is rolled back, and the client gets
+// not-committed, none of the handler's response. Left to the framework,
+// the handler's headers and cookies would go out with its recovery's
+// 500, or (Echo, which takes a held response for sent) an empty 200.
+func (e *Engine) panickedHeld(r *request) {
+	if !r.held() && !(r.buffered && r.tx != nil && r.tx.Begun()) {
+		return
+	}
+	e.rollbackTx(r)
+	r.notCommitted = notCommitted("the handler panicked")
+	var capd Captured
+	if r.held() {
+		capd.Header, capd.Outer = r.capture.sink.Header(), r.capture.outer
+	}
+	_ = e.sendHeld(r, &capd)
 }
 
 // endUnstored ends a claim whose response ran to completion but cannot be

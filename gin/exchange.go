@@ -99,6 +99,7 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	x.w.ResponseWriter = orig
 	x.w.Start(ctx, limit, orig)
 	x.snap.Take(orig.Header())
+	x.w.Outer(&x.snap)
 	x.c.Writer = &x.w
 	defer func() { x.c.Writer = orig }()
 	x.c.Next()
