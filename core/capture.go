@@ -82,13 +82,19 @@ func linesHeader(lines []HeaderLine) http.Header {
 // writer passes nothing on; the Engine sends the response once the
 // transaction has committed.
 //
-// The copy is the only one: it is made into a buffer that leaves room in
-// front of the body for the record's head (see payloadFrame), so the
-// Engine stores the buffer itself rather than copying the body again.
-// Each response therefore gets a buffer of its own, sized to its first
-// write, which the store keeps; none is reused.
+// For a body whose first write is at least framedMin bytes, the copy is
+// the only one: it is made into a buffer that leaves room in front of the
+// body for the record's head (see payloadFrame), so the Engine stores the
+// buffer itself rather than copying the body again. Such a response gets
+// a buffer of its own, sized to its first write, which the store keeps.
+// A smaller body is captured into a buffer kept from response to
+// response, and copied into the payload: framed, its headroom would be
+// memory a store accounting cap(payload) cannot see, more than an eighth
+// of the record.
 type BodyCapture struct {
-	buf      []byte // captureHeadroom free bytes, then the body
+	buf      []byte // head free bytes, then the body
+	head     int    // captureHeadroom when buf is framed (handed to the store), else 0
+	spare    []byte // an unframed buffer kept for the next response
 	limit    int
 	oversize bool
 	streamed bool
@@ -105,7 +111,12 @@ type BodyCapture struct {
 // previous response's buffer is let go, never written again: it may be a
 // stored record now.
 func (b *BodyCapture) Start(ctx context.Context, limit int, sink http.ResponseWriter) {
-	*b = BodyCapture{limit: limit, sink: sink}
+	const keepCap = 64 << 10 // do not pin large buffers in a pool
+	spare := b.spare
+	if b.head == 0 && b.buf != nil && cap(b.buf) <= keepCap {
+		spare = b.buf[:0] // never handed over: the Engine copied it
+	}
+	*b = BodyCapture{limit: limit, sink: sink, spare: spare}
 	if r, ok := claimOf(ctx); ok {
 		r.capture = b
 	}
@@ -150,22 +161,23 @@ func (b *BodyCapture) room(n int) bool {
 	if b.oversize && !b.held || b.streamed || n == 0 {
 		return false
 	}
-	size := 0
-	if b.buf != nil {
-		size = len(b.buf) - captureHeadroom
-	}
+	size := len(b.buf) - b.head
 	if size+n > b.limit {
 		// Too large to store. A held response is still kept whole: it
 		// is all the client will get.
 		b.oversize = true
 		if !b.held {
-			b.buf = nil
+			b.buf, b.head = nil, 0
 			return false
 		}
 	}
-	if b.buf == nil {
+	switch {
+	case b.buf != nil:
+	case n >= framedMin:
 		// Most handlers write their body at once: size the buffer to it.
-		b.buf = make([]byte, captureHeadroom, captureHeadroom+n)
+		b.buf, b.head = make([]byte, captureHeadroom, captureHeadroom+n), captureHeadroom
+	default:
+		b.buf = b.spare[:0]
 	}
 	return true
 }
@@ -188,7 +200,10 @@ func (b *BodyCapture) Streamed() (held bool) {
 func (b *BodyCapture) Captured(status int, header http.Header) Captured {
 	c := Captured{Status: status, Header: header, Oversize: b.oversize, Streamed: b.streamed}
 	if b.buf != nil {
-		c.Body, c.frame = b.buf[captureHeadroom:], b.buf
+		c.Body = b.buf[b.head:]
+		if b.head > 0 {
+			c.frame = b.buf
+		}
 	}
 	return c
 }
@@ -198,7 +213,7 @@ func (b *BodyCapture) send(status int) {
 	b.held = false
 	b.sink.WriteHeader(status)
 	if b.buf != nil {
-		_, _ = b.sink.Write(b.buf[captureHeadroom:])
+		_, _ = b.sink.Write(b.buf[b.head:])
 	}
 }
 

@@ -305,7 +305,7 @@ func (e *Engine) complete(r *request, token uint64, lease leaseState, status int
 		} else {
 			head = encodeBinaryHead(scratch[:0], status, capd.Header, &c.headers, capd.Outer, len(capd.Body))
 		}
-		f := frameBody(capd.frame, capd.Body, head)
+		f := frameBody(capd.frame, capd.Body, head, e.sealRoom())
 		payload = e.sealedFrame(r, StateCompleted, &f)
 	} else {
 		h := capd.Header
