@@ -102,6 +102,7 @@ type BodyCapture struct {
 	outer    *HeaderSnapshot     // headers set before the chain ran (Outer)
 	held     bool                // held for a transaction (HoldResponse)
 	sent     bool                // something was passed on to the client
+	started  bool                // the handler wrote while held (HeldStarted)
 }
 
 // Start prepares the capture for the response of the request whose
@@ -135,7 +136,7 @@ func (b *BodyCapture) Keep(p []byte) (held bool) {
 	if b.room(len(p)) {
 		b.buf = append(b.buf, p...)
 	}
-	b.sent = b.sent || !b.held
+	b.sent, b.started = b.sent || !b.held, b.started || b.held
 	return b.held
 }
 
@@ -144,7 +145,7 @@ func (b *BodyCapture) KeepString(s string) (held bool) {
 	if b.room(len(s)) {
 		b.buf = append(b.buf, s...)
 	}
-	b.sent = b.sent || !b.held
+	b.sent, b.started = b.sent || !b.held, b.started || b.held
 	return b.held
 }
 
@@ -153,9 +154,15 @@ func (b *BodyCapture) KeepString(s string) (held bool) {
 // then the writer must not pass the status on (the adapter reports it in
 // Captured as usual).
 func (b *BodyCapture) KeepStatus() (held bool) {
-	b.sent = b.sent || !b.held
+	b.sent, b.started = b.sent || !b.held, b.started || b.held
 	return b.held
 }
+
+// HeldStarted reports whether the handler wrote its status or body while
+// its response was held: nothing went to the writer underneath, but a
+// writer whose framework asks it whether the response started (Gin's
+// Written) must say it has, and ignore a later status as it would.
+func (b *BodyCapture) HeldStarted() bool { return b.started }
 
 func (b *BodyCapture) room(n int) bool {
 	if b.oversize && !b.held || b.streamed || n == 0 {

@@ -142,6 +142,19 @@ func (w *captureWriter) WriteString(s string) (int, error) {
 	return w.ResponseWriter.WriteString(s)
 }
 
+// Written and WriteHeader behave as Gin's would once the header went
+// out, for a response held before it could.
+func (w *captureWriter) Written() bool {
+	return w.HeldStarted() || w.ResponseWriter.Written()
+}
+
+func (w *captureWriter) WriteHeader(code int) {
+	if w.HeldStarted() {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
 func (w *captureWriter) WriteHeaderNow() {
 	if w.KeepStatus() {
 		return
