@@ -107,6 +107,9 @@ func (e *Engine) sendHeld(r *request, capd *Captured) error {
 			r.capture.discard(capd.Header, capd.Outer)
 			return err
 		case err != nil:
+			// The framework answers the error over the handler's
+			// buffered response: its headers must not go out with it.
+			r.ex.Reply(r.notCommitted.Status, nil, nil)
 			return err
 		case r.held():
 			r.capture.replace(capd.Header, capd.Outer, &resp)

@@ -100,7 +100,15 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	x.snap.Take(res.Header())
 	x.w.Outer(&x.snap)
 	res.Writer = &x.w
-	defer func() { res.Writer = orig }()
+	defer func() {
+		res.Writer = orig
+		if x.w.HeldStarted() {
+			// Nothing was sent yet: echo.Response must say so until the
+			// Engine sends (x.sink commits it), so that Echo's error
+			// handling answers when the Engine drops the response.
+			res.Committed = false
+		}
+	}()
 	if err := x.next(x.c); err != nil {
 		x.c.Error(err)
 	}

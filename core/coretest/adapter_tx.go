@@ -149,3 +149,33 @@ func init() {
 		}
 	}})
 }
+
+func init() {
+	adapterCases = append(adapterCases, adapterCase{name: "Step9_TxNotCommittedResponderErrorLeaksNothing", run: func(t *testing.T, e *env) {
+		// An error responder that returns the not-committed problem as an
+		// error hands it to the framework's error handling, which must
+		// find nothing of the held response: neither the handler's headers
+		// nor its body, nor a response the framework takes as already
+		// sent (Echo answered an empty 200).
+		st := NewTxStore(memory.New())
+		e.startStore(st, core.WithErrorResponder(core.ErrorResponderFunc(func(_ core.Request, p *core.Problem) (core.Response, error) {
+			return core.Response{}, p
+		})))
+		st.FailCommits.Store(1)
+		r := e.do(req{key: k1, body: payment, path: "/items/1?tx=1"})
+		if r.Status < 500 {
+			t.Fatalf("status %d, want the framework's error answer; body %q", r.Status, r.Body)
+		}
+		for _, h := range []string{"Location", "X-Execution", "Set-Cookie", "X-Multi"} {
+			if r.Header.Get(h) != "" {
+				t.Fatalf("the handler's %s reached the client: %v", h, r.Header)
+			}
+		}
+		if strings.Contains(string(r.Body), `"route"`) {
+			t.Fatalf("the handler's body reached the client: %q", r.Body)
+		}
+		if rows := st.Rows(); len(rows) != 0 {
+			t.Fatalf("rows = %v after a failed commit", rows)
+		}
+	}})
+}
