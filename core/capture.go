@@ -82,19 +82,27 @@ func linesHeader(lines []HeaderLine) http.Header {
 // writer passes nothing on; the Engine sends the response once the
 // transaction has committed.
 //
-// The copy is the only one: it is made into a buffer that leaves room in
-// front of the body for the record's head (see payloadFrame), so the
-// Engine stores the buffer itself rather than copying the body again.
-// Each response therefore gets a buffer of its own, sized to its first
-// write, which the store keeps; none is reused.
+// For a body whose first write is at least framedMin bytes, the copy is
+// the only one: it is made into a buffer that leaves room in front of the
+// body for the record's head (see payloadFrame), so the Engine stores the
+// buffer itself rather than copying the body again. Such a response gets
+// a buffer of its own, sized to its first write, which the store keeps.
+// A smaller body is captured into a buffer kept from response to
+// response, and copied into the payload: framed, its headroom would be
+// memory a store accounting cap(payload) cannot see, more than an eighth
+// of the record.
 type BodyCapture struct {
-	buf      []byte // captureHeadroom free bytes, then the body
+	buf      []byte // head free bytes, then the body
+	head     int    // captureHeadroom when buf is framed (handed to the store), else 0
+	spare    []byte // an unframed buffer kept for the next response
 	limit    int
 	oversize bool
 	streamed bool
 	sink     http.ResponseWriter // where a held response goes
+	outer    *HeaderSnapshot     // headers set before the chain ran (Outer)
 	held     bool                // held for a transaction (HoldResponse)
 	sent     bool                // something was passed on to the client
+	started  bool                // the handler wrote while held (HeldStarted)
 }
 
 // Start prepares the capture for the response of the request whose
@@ -104,11 +112,23 @@ type BodyCapture struct {
 // previous response's buffer is let go, never written again: it may be a
 // stored record now.
 func (b *BodyCapture) Start(ctx context.Context, limit int, sink http.ResponseWriter) {
-	*b = BodyCapture{limit: limit, sink: sink}
+	const keepCap = 64 << 10 // do not pin large buffers in a pool
+	spare := b.spare
+	if b.head == 0 && b.buf != nil && cap(b.buf) <= keepCap {
+		spare = b.buf[:0] // never handed over: the Engine copied it
+	}
+	*b = BodyCapture{limit: limit, sink: sink, spare: spare}
 	if r, ok := claimOf(ctx); ok {
 		r.capture = b
 	}
 }
+
+// Outer tells the capture which response headers were set before the
+// chain ran: the snapshot the adapter hands back in Captured.Outer. Call
+// it after Start. When the handler panics while its response is held,
+// the Engine answers in its place and deletes every other header (the
+// handler's), which it could not tell apart without it.
+func (b *BodyCapture) Outer(s *HeaderSnapshot) { b.outer = s }
 
 // Keep records p, written by the handler. It reports whether the
 // response is held: then the writer must not pass p on.
@@ -116,7 +136,7 @@ func (b *BodyCapture) Keep(p []byte) (held bool) {
 	if b.room(len(p)) {
 		b.buf = append(b.buf, p...)
 	}
-	b.sent = b.sent || !b.held
+	b.sent, b.started = b.sent || !b.held, b.started || b.held
 	return b.held
 }
 
@@ -125,7 +145,7 @@ func (b *BodyCapture) KeepString(s string) (held bool) {
 	if b.room(len(s)) {
 		b.buf = append(b.buf, s...)
 	}
-	b.sent = b.sent || !b.held
+	b.sent, b.started = b.sent || !b.held, b.started || b.held
 	return b.held
 }
 
@@ -134,30 +154,37 @@ func (b *BodyCapture) KeepString(s string) (held bool) {
 // then the writer must not pass the status on (the adapter reports it in
 // Captured as usual).
 func (b *BodyCapture) KeepStatus() (held bool) {
-	b.sent = b.sent || !b.held
+	b.sent, b.started = b.sent || !b.held, b.started || b.held
 	return b.held
 }
+
+// HeldStarted reports whether the handler wrote its status or body while
+// its response was held: nothing went to the writer underneath, but a
+// writer whose framework asks it whether the response started (Gin's
+// Written) must say it has, and ignore a later status as it would.
+func (b *BodyCapture) HeldStarted() bool { return b.started }
 
 func (b *BodyCapture) room(n int) bool {
 	if b.oversize && !b.held || b.streamed || n == 0 {
 		return false
 	}
-	size := 0
-	if b.buf != nil {
-		size = len(b.buf) - captureHeadroom
-	}
+	size := len(b.buf) - b.head
 	if size+n > b.limit {
 		// Too large to store. A held response is still kept whole: it
 		// is all the client will get.
 		b.oversize = true
 		if !b.held {
-			b.buf = nil
+			b.buf, b.head = nil, 0
 			return false
 		}
 	}
-	if b.buf == nil {
+	switch {
+	case b.buf != nil:
+	case n >= framedMin:
 		// Most handlers write their body at once: size the buffer to it.
-		b.buf = make([]byte, captureHeadroom, captureHeadroom+n)
+		b.buf, b.head = make([]byte, captureHeadroom, captureHeadroom+n), captureHeadroom
+	default:
+		b.buf = b.spare[:0]
 	}
 	return true
 }
@@ -180,7 +207,10 @@ func (b *BodyCapture) Streamed() (held bool) {
 func (b *BodyCapture) Captured(status int, header http.Header) Captured {
 	c := Captured{Status: status, Header: header, Oversize: b.oversize, Streamed: b.streamed}
 	if b.buf != nil {
-		c.Body, c.frame = b.buf[captureHeadroom:], b.buf
+		c.Body = b.buf[b.head:]
+		if b.head > 0 {
+			c.frame = b.buf
+		}
 	}
 	return c
 }
@@ -190,7 +220,7 @@ func (b *BodyCapture) send(status int) {
 	b.held = false
 	b.sink.WriteHeader(status)
 	if b.buf != nil {
-		_, _ = b.sink.Write(b.buf[captureHeadroom:])
+		_, _ = b.sink.Write(b.buf[b.head:])
 	}
 }
 

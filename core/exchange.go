@@ -82,11 +82,11 @@ type Exchange interface {
 	//
 	// So that a TxStore's transaction can hold the response back until it
 	// commits (HoldResponse), an adapter whose framework writes through
-	// an http.ResponseWriter captures with a BodyCapture started with ctx
-	// and obeys what its Keep methods return; one whose framework sends
-	// nothing before the chain returns (fasthttp) calls
-	// BufferedResponse(ctx) instead, and Reply then replaces the
-	// handler's response, its headers included. An adapter doing neither
+	// an http.ResponseWriter captures with a BodyCapture started with ctx,
+	// tells it the outer headers (Outer) and obeys what its Keep methods
+	// return; one whose framework sends nothing before the chain returns
+	// (fasthttp) calls BufferedResponse(ctx) instead, and Reply then
+	// replaces the handler's response, its headers included. An adapter doing neither
 	// makes HoldResponse fail with ErrHoldUnsupported.
 	Next(ctx context.Context, limit int) (Captured, error)
 	// Pass runs the rest of the chain untouched.

@@ -6,6 +6,11 @@ package core
 // fit is built by copying instead.
 const captureHeadroom = 256
 
+// framedMin is the smallest first write a BodyCapture captures with
+// headroom: what is left of the headroom in front of the stored payload
+// (see frameBody) is then at most an eighth of it.
+const framedMin = 8 * captureHeadroom
+
 // payloadFrame is a stored payload built back to front around a body that
 // is already in place: the Engine prepends the record's head, then a
 // seal's prefix, into the free bytes before it. The payload is
@@ -15,20 +20,22 @@ type payloadFrame struct {
 	off int
 }
 
-// frameBody returns a frame holding head then body. When body was captured
-// with headroom (frame, see BodyCapture) and head fits there, the frame is
-// that buffer and body is not copied; otherwise the frame is a new buffer
-// with room for a seal's prefix.
-func frameBody(frame, body, head []byte) payloadFrame {
-	if len(frame) == captureHeadroom+len(body) && len(head) <= captureHeadroom {
+// frameBody returns a frame holding head then body, with room bytes free
+// in front for a seal's prefix. When body was captured with headroom
+// (frame, see BodyCapture: only bodies of framedMin bytes or more) and
+// head and room fit there, the frame is that buffer and body is not
+// copied; otherwise the frame is a new buffer of exactly the payload's
+// size, since stores account a record by cap(payload) (storage/memory)
+// and cannot see bytes in front of it.
+func frameBody(frame, body, head []byte, room int) payloadFrame {
+	if len(frame) == captureHeadroom+len(body) && len(head)+room <= captureHeadroom {
 		f := payloadFrame{buf: frame, off: captureHeadroom}
 		f.prepend(head)
 		return f
 	}
-	const sealRoom = 64 // a signed seal's prefix with a key id of up to 29 bytes
-	buf := make([]byte, sealRoom, sealRoom+len(head)+len(body))
+	buf := make([]byte, room, room+len(head)+len(body))
 	buf = append(append(buf, head...), body...)
-	return payloadFrame{buf: buf, off: sealRoom}
+	return payloadFrame{buf: buf, off: room}
 }
 
 // bytes returns the payload.

@@ -19,10 +19,17 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 	e.attachTx(r, token)
 	defer e.rollbackTx(r) // a panic, or a path that did not end it
 	var capd Captured
+	returned := false
+	defer func() {
+		if !returned {
+			e.panickedHeld(r)
+		}
+	}()
 	lease, herr := e.underClaim(r, token, func() (err error) {
 		capd, err = r.ex.Next(r, c.maxResponseBytes)
 		return err
 	})
+	returned = true
 	if herr != nil {
 		e.sendHeld(r, &capd)
 		return herr
@@ -100,6 +107,9 @@ func (e *Engine) sendHeld(r *request, capd *Captured) error {
 			r.capture.discard(capd.Header, capd.Outer)
 			return err
 		case err != nil:
+			// The framework answers the error over the handler's
+			// buffered response: its headers must not go out with it.
+			r.ex.Reply(r.notCommitted.Status, nil, nil)
 			return err
 		case r.held():
 			r.capture.replace(capd.Header, capd.Outer, &resp)
@@ -116,6 +126,25 @@ func (e *Engine) sendHeld(r *request, capd *Captured) error {
 		r.capture.send(status)
 	}
 	return nil
+}
+
+// panickedHeld answers for a handler that panicked while its response
+// was held for its transaction, as the panic goes on to the framework's
+// recovery: the transaction is rolled back, and the client gets
+// not-committed, none of the handler's response. Left to the framework,
+// the handler's headers and cookies would go out with its recovery's
+// 500, or (Echo, which takes a held response for sent) an empty 200.
+func (e *Engine) panickedHeld(r *request) {
+	if !r.held() && !(r.buffered && r.tx != nil && r.tx.Begun()) {
+		return
+	}
+	e.rollbackTx(r)
+	r.notCommitted = notCommitted("the handler panicked")
+	var capd Captured
+	if r.held() {
+		capd.Header, capd.Outer = r.capture.sink.Header(), r.capture.outer
+	}
+	_ = e.sendHeld(r, &capd)
 }
 
 // endUnstored ends a claim whose response ran to completion but cannot be
@@ -279,7 +308,7 @@ func (e *Engine) complete(r *request, token uint64, lease leaseState, status int
 		} else {
 			head = encodeBinaryHead(scratch[:0], status, capd.Header, &c.headers, capd.Outer, len(capd.Body))
 		}
-		f := frameBody(capd.frame, capd.Body, head)
+		f := frameBody(capd.frame, capd.Body, head, e.sealRoom())
 		payload = e.sealedFrame(r, StateCompleted, &f)
 	} else {
 		h := capd.Header

@@ -369,6 +369,16 @@ func (e *Engine) sealed(r *request, state State, payload []byte) []byte {
 	return e.ring.seal(r.storeKey, state, &r.fpv, payload)
 }
 
+// sealRoom is the room a payload frame needs in front for sealFrame: a
+// signed seal's prefix, or nothing when records are not sealed in place
+// (unsigned, or encrypted, which copies).
+func (e *Engine) sealRoom() int {
+	if e.ring == nil || e.ring.encrypt {
+		return 0
+	}
+	return sealHeaderSize + len(e.ring.keys[0].id) + sealMACSize
+}
+
 // sealedFrame is sealed for a payload built in a frame: sealed in place
 // when it can be.
 func (e *Engine) sealedFrame(r *request, state State, f *payloadFrame) []byte {

@@ -26,6 +26,7 @@ type exchange struct {
 	next    echo.HandlerFunc
 	entered bool
 	w       captureWriter
+	sink    responseSink
 	snap    core.HeaderSnapshot
 	body    core.RestoredBody
 }
@@ -35,6 +36,7 @@ func (x *exchange) reset() {
 	x.snap.Reset()
 	x.body.Reset()
 	x.w.ResponseWriter = nil
+	x.sink = responseSink{}
 }
 
 // view is the read-only core.Request of an exchange: the same memory, a
@@ -93,10 +95,20 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	res := x.c.Response()
 	orig := res.Writer
 	x.w.ResponseWriter = orig
-	x.w.Start(ctx, limit, orig)
+	x.sink = responseSink{res: res, w: orig}
+	x.w.Start(ctx, limit, &x.sink)
 	x.snap.Take(res.Header())
+	x.w.Outer(&x.snap)
 	res.Writer = &x.w
-	defer func() { res.Writer = orig }()
+	defer func() {
+		res.Writer = orig
+		if x.w.HeldStarted() {
+			// Nothing was sent yet: echo.Response must say so until the
+			// Engine sends (x.sink commits it), so that Echo's error
+			// handling answers when the Engine drops the response.
+			res.Committed = false
+		}
+	}()
 	if err := x.next(x.c); err != nil {
 		x.c.Error(err)
 	}
@@ -150,4 +162,26 @@ func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, core.ErrResponseHeld
 	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// responseSink is where the Engine sends a held response: the writer
+// under echo.Response, keeping echo.Response's status, size and
+// Committed in step, so that Echo (its error handler after a panic, a
+// logger) sees what the client got and writes nothing after it.
+type responseSink struct {
+	res *echo.Response
+	w   http.ResponseWriter
+}
+
+func (s *responseSink) Header() http.Header { return s.w.Header() }
+
+func (s *responseSink) WriteHeader(code int) {
+	s.res.Status, s.res.Committed = code, true
+	s.w.WriteHeader(code)
+}
+
+func (s *responseSink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.res.Size += int64(n)
+	return n, err
 }

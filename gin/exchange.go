@@ -99,6 +99,7 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	x.w.ResponseWriter = orig
 	x.w.Start(ctx, limit, orig)
 	x.snap.Take(orig.Header())
+	x.w.Outer(&x.snap)
 	x.c.Writer = &x.w
 	defer func() { x.c.Writer = orig }()
 	x.c.Next()
@@ -139,6 +140,19 @@ func (w *captureWriter) WriteString(s string) (int, error) {
 		return len(s), nil
 	}
 	return w.ResponseWriter.WriteString(s)
+}
+
+// Written and WriteHeader behave as Gin's would once the header went
+// out, for a response held before it could.
+func (w *captureWriter) Written() bool {
+	return w.HeldStarted() || w.ResponseWriter.Written()
+}
+
+func (w *captureWriter) WriteHeader(code int) {
+	if w.HeldStarted() {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *captureWriter) WriteHeaderNow() {

@@ -91,6 +91,9 @@ func startGin(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 				return
 			}
 			c.Data(out.Status, out.Header.Get("Content-Type"), out.Body)
+			if out.PanicAfterWrite {
+				panic("coretest panic")
+			}
 		}
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 			routes.Handle(m, "/"+route+"/:id", append(onRoute[:len(onRoute):len(onRoute)], h)...)

@@ -3,6 +3,7 @@ package coretest
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/idemkit/idempotency/core"
@@ -112,4 +113,69 @@ var txCases = []adapterCase{
 			t.Fatalf("rows = %v, want one", rows)
 		}
 	}},
+}
+
+func init() {
+	adapterCases = append(adapterCases, adapterCase{name: "Step9_TxHandlerPanicLeaksNothing", run: func(t *testing.T, e *env) {
+		// A handler that panics under an open transaction, before or
+		// after writing its response: the transaction is rolled back, so
+		// none of the held response (status, headers, cookies, body) may
+		// reach the client with whatever the framework's recovery answers.
+		st := NewTxStore(memory.New())
+		e.startStore(st)
+		for _, when := range []string{"1", "after"} {
+			r := e.do(req{key: k1, body: payment, path: "/items/1?tx=1&panic=" + when})
+			switch {
+			case r.Status == http.StatusServiceUnavailable:
+				wantProblem(t, r, r.Status, core.ProblemNotCommitted) // whole: nothing written after it
+			case r.Status < 500:
+				t.Fatalf("panic=%s: status %d, want a failure; body %q", when, r.Status, r.Body)
+			}
+			for _, h := range []string{"Location", "X-Execution", "Set-Cookie", "X-Multi"} {
+				if r.Header.Get(h) != "" {
+					t.Fatalf("panic=%s: the handler's %s reached the client: %v", when, h, r.Header)
+				}
+			}
+			if strings.Contains(string(r.Body), `"route"`) {
+				t.Fatalf("panic=%s: the handler's body reached the client: %q", when, r.Body)
+			}
+			if r.Header.Get("X-Request-Id") == "" {
+				t.Fatalf("panic=%s: the outer X-Request-Id is gone: %v", when, r.Header)
+			}
+		}
+		e.wantCount("items", 2)
+		if rows := st.Rows(); len(rows) != 0 {
+			t.Fatalf("rows = %v after panics", rows)
+		}
+	}})
+}
+
+func init() {
+	adapterCases = append(adapterCases, adapterCase{name: "Step9_TxNotCommittedResponderErrorLeaksNothing", run: func(t *testing.T, e *env) {
+		// An error responder that returns the not-committed problem as an
+		// error hands it to the framework's error handling, which must
+		// find nothing of the held response: neither the handler's headers
+		// nor its body, nor a response the framework takes as already
+		// sent (Echo answered an empty 200).
+		st := NewTxStore(memory.New())
+		e.startStore(st, core.WithErrorResponder(core.ErrorResponderFunc(func(_ core.Request, p *core.Problem) (core.Response, error) {
+			return core.Response{}, p
+		})))
+		st.FailCommits.Store(1)
+		r := e.do(req{key: k1, body: payment, path: "/items/1?tx=1"})
+		if r.Status < 500 {
+			t.Fatalf("status %d, want the framework's error answer; body %q", r.Status, r.Body)
+		}
+		for _, h := range []string{"Location", "X-Execution", "Set-Cookie", "X-Multi"} {
+			if r.Header.Get(h) != "" {
+				t.Fatalf("the handler's %s reached the client: %v", h, r.Header)
+			}
+		}
+		if strings.Contains(string(r.Body), `"route"`) {
+			t.Fatalf("the handler's body reached the client: %q", r.Body)
+		}
+		if rows := st.Rows(); len(rows) != 0 {
+			t.Fatalf("rows = %v after a failed commit", rows)
+		}
+	}})
 }

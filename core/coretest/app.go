@@ -61,6 +61,9 @@ type Output struct {
 	Stream bool
 	// Panic asks the harness to panic with "coretest panic".
 	Panic bool
+	// PanicAfterWrite asks the harness to write the response as usual,
+	// then panic with "coretest panic".
+	PanicAfterWrite bool
 	// Err asks the harness to fail the handler with the framework's own
 	// error mechanism (return an error in Echo and Fiber, c.AbortWithError
 	// in Gin). ErrStatus, when not 0, is the error's HTTP status
@@ -91,6 +94,7 @@ func OuterHeaders(origin string) [][2]string {
 
 // Exec runs the application logic and counts the execution. Query
 // parameters: status=N answers N; delay=D sleeps D first; panic=1 panics;
+// panic=after panics after writing the response;
 // error=1 returns a handler error; stream=1 streams; size=N pads the body
 // to N bytes; effects=1 declares effects (core.DeclareEffects) with
 // in.Ctx first, effects=fw with in.FrameworkCtx, and answers 503 if that
@@ -153,6 +157,7 @@ func (a *App) Exec(in Input) Output {
 	out.Header.Set("Set-Cookie", "session=s"+strconv.Itoa(n)+"; Path=/")
 	out.Stream = in.Query("stream") == "1"
 	out.Panic = in.Query("panic") == "1"
+	out.PanicAfterWrite = in.Query("panic") == "after"
 	if e := in.Query("error"); e != "" {
 		out.Err = true
 		out.ErrStatus, _ = strconv.Atoi(e)
