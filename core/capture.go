@@ -103,6 +103,7 @@ type BodyCapture struct {
 	held     bool                // held for a transaction (HoldResponse)
 	sent     bool                // something was passed on to the client
 	started  bool                // the handler wrote while held (HeldStarted)
+	recovers bool                // a panic is answered outside (RecoveryAnswers)
 }
 
 // Start prepares the capture for the response of the request whose
@@ -129,6 +130,15 @@ func (b *BodyCapture) Start(ctx context.Context, limit int, sink http.ResponseWr
 // the Engine answers in its place and deletes every other header (the
 // handler's), which it could not tell apart without it.
 func (b *BodyCapture) Outer(s *HeaderSnapshot) { b.outer = s }
+
+// RecoveryAnswers tells the capture that, when the handler panics while
+// its response is held, the adapter's framework has no way to see that a
+// response went out, so the Engine must leave the answer to the recovery
+// middleware outside (or to the server): it drops the held response and
+// the handler's headers and writes nothing. net/http is such a framework:
+// a recovery middleware there writes its 500 whatever was sent before.
+// Call it after Start.
+func (b *BodyCapture) RecoveryAnswers() { b.recovers = true }
 
 // Keep records p, written by the handler. It reports whether the
 // response is held: then the writer must not pass p on.

@@ -139,6 +139,10 @@ func (e *Engine) panickedHeld(r *request) {
 		return
 	}
 	e.rollbackTx(r)
+	if r.held() && r.capture.recovers {
+		r.capture.discard(r.capture.sink.Header(), r.capture.outer)
+		return
+	}
 	r.notCommitted = notCommitted("the handler panicked")
 	var capd Captured
 	if r.held() {

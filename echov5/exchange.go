@@ -27,6 +27,7 @@ type exchange struct {
 	next    echo.HandlerFunc
 	entered bool
 	w       captureWriter
+	sink    responseSink
 	snap    core.HeaderSnapshot
 	body    core.RestoredBody
 }
@@ -36,6 +37,7 @@ func (x *exchange) reset() {
 	x.snap.Reset()
 	x.body.Reset()
 	x.w.ResponseWriter, x.w.status = nil, 0
+	x.sink = responseSink{}
 }
 
 // view is the read-only core.Request of an exchange: the same memory, a
@@ -111,7 +113,20 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 		x.c.SetResponse(&x.w)
 		defer x.c.SetResponse(outer)
 	}
-	x.w.Start(ctx, limit, x.w.ResponseWriter)
+	x.sink = responseSink{res: res, w: x.w.ResponseWriter}
+	x.w.Start(ctx, limit, &x.sink)
+	x.w.Outer(&x.snap)
+	if res != nil {
+		defer func() {
+			if x.w.HeldStarted() {
+				// Nothing was sent yet: echo.Response must say so until
+				// the Engine sends (x.sink commits it), so that Echo's
+				// error handling answers when the Engine drops the
+				// response.
+				res.Committed = false
+			}
+		}()
+	}
 	if err := x.next(x.c); err != nil {
 		x.c.Echo().HTTPErrorHandler(x.c, err)
 	}
@@ -184,3 +199,30 @@ func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap lets http.ResponseController and echo.UnwrapResponse reach the
 // writer underneath (deadlines, full duplex, the *echo.Response).
 func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// responseSink is where the Engine sends a held response: the writer
+// under echo.Response, keeping echo.Response's status, size and
+// Committed in step (when there is one), so that Echo (its error handler
+// after a panic, a logger) sees what the client got and writes nothing
+// after it.
+type responseSink struct {
+	res *echo.Response // nil when an outer writer hid it
+	w   http.ResponseWriter
+}
+
+func (s *responseSink) Header() http.Header { return s.w.Header() }
+
+func (s *responseSink) WriteHeader(code int) {
+	if s.res != nil {
+		s.res.Status, s.res.Committed = code, true
+	}
+	s.w.WriteHeader(code)
+}
+
+func (s *responseSink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if s.res != nil {
+		s.res.Size += int64(n)
+	}
+	return n, err
+}

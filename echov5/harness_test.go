@@ -86,7 +86,11 @@ func startEcho(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 				_, _ = c.Response().Write(out.Body[half:])
 				return nil
 			}
-			return c.Blob(out.Status, out.Header.Get("Content-Type"), out.Body)
+			err = c.Blob(out.Status, out.Header.Get("Content-Type"), out.Body)
+			if out.PanicAfterWrite {
+				panic("coretest panic")
+			}
+			return err
 		}
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 			add(m, "/"+route+"/:id", h, onRoute...)

@@ -82,7 +82,11 @@ func startFiber(t *testing.T, app *coretest.App, setup coretest.Setup) string {
 				return nil
 			}
 			c.Set("Content-Type", out.Header.Get("Content-Type"))
-			return c.Status(out.Status).Send(out.Body)
+			err := c.Status(out.Status).Send(out.Body)
+			if out.PanicAfterWrite {
+				panic("coretest panic")
+			}
+			return err
 		}
 		handlers := append(onRoute[:len(onRoute):len(onRoute)], h)
 		routes.Add([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, "/"+route+"/:id", handlers[0], handlers[1:]...)

@@ -105,6 +105,8 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	x.cw.Start(ctx, limit, x.w)
 	h := x.w.Header()
 	x.snap.Take(h)
+	x.cw.Outer(&x.snap)
+	x.cw.RecoveryAnswers() // net/http recoverers write their 500 regardless
 	x.next.ServeHTTP(&x.cw, x.r.WithContext(ctx))
 	capd := x.cw.Captured(x.cw.status, h) // 0, nothing written, is 200 to the Engine as to net/http
 	if x.snap.Len() > 0 {

@@ -102,6 +102,9 @@ func handler(app *coretest.App, route string) http.Handler {
 		default: // EventStream too: its Content-Type is in out.Header
 			w.WriteHeader(out.Status)
 			_, _ = w.Write(out.Body)
+			if out.PanicAfterWrite {
+				panic("coretest panic")
+			}
 		}
 	})
 }

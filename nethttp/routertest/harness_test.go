@@ -127,6 +127,9 @@ func handler(app *coretest.App, route string, id func(*http.Request) string) htt
 		default:
 			w.WriteHeader(out.Status)
 			_, _ = w.Write(out.Body)
+			if out.PanicAfterWrite {
+				panic("coretest panic")
+			}
 		}
 	})
 }
