@@ -125,6 +125,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	sweep()
 	dir, err := os.MkdirTemp("", "pgtest-") // /tmp is 1777: traversable by the user
 	if err != nil {
 		return nil, err
@@ -225,6 +226,28 @@ func (s *Server) Stop() error {
 
 // Log is the server's output so far.
 func (s *Server) Log() string { return s.log.String() }
+
+// sweep removes the directories of earlier test binaries that were killed
+// before their Stop (a timed-out test, a ^C): older than ten minutes and
+// without a live postmaster. A live one's postmaster.pid names a running
+// process; a killed one's server died with it (Pdeathsig) or shuts itself
+// down once its directory is gone.
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < 10*time.Minute {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
+			pid, _ := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+			if pid > 0 && syscall.Kill(pid, 0) == nil {
+				continue // still running
+			}
+		}
+		_ = os.RemoveAll(d)
+	}
+}
 
 // Required reports whether a missing server must fail the tests rather
 // than skip them: CI=true.
