@@ -60,7 +60,7 @@ import (
 )
 
 // wantBlocks is the number of ```go blocks in README.md.
-const wantBlocks = 17
+const wantBlocks = 18
 
 const readmePath = "../../README.md"
 
