@@ -43,7 +43,7 @@ type Store struct {
 
 // queries are the store's statements, for its table prefix.
 type queries struct {
-	begin, complete, release, resolve, renew, renewBatch, commit, get, del, cooldown, purge, purgeCooldowns string
+	begin, complete, release, resolve, renew, renewBatch, commit, get, del, cooldown, purge, purgeCooldowns, stats string
 }
 
 func newQueries(p string) queries {
@@ -78,6 +78,9 @@ RETURNING true`,
   ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
 AND expires_at <= clock_timestamp()`,
 		purgeCooldowns: `DELETE FROM ` + p + `cooldowns WHERE until <= clock_timestamp()`,
+		stats: `SELECT count(*) FILTER (WHERE live AND state = 1), count(*) FILTER (WHERE live AND state = 2),
+  count(*) FILTER (WHERE live AND state = 3), count(*) FILTER (WHERE live AND state = 4), count(*) FILTER (WHERE NOT live)
+FROM (SELECT state, expires_at > clock_timestamp() AS live FROM ` + recs + `) r`,
 	}
 }
 
@@ -400,4 +403,22 @@ func (s *Store) Ping(ctx context.Context) error {
 		return unavailable(err)
 	}
 	return nil
+}
+
+// Stats counts the store's records by state, for metrics and operators.
+type Stats struct {
+	InFlight, Completed, Tombstones, Uncertain int64
+	// Expired records are absent to every call; Purge deletes them.
+	Expired int64
+}
+
+// Stats counts the records of every state in one statement. It reads the
+// whole table: call it for metrics every minute or so, not per request.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := s.pool.QueryRow(ctx, s.q.stats).Scan(&st.InFlight, &st.Completed, &st.Tombstones, &st.Uncertain, &st.Expired)
+	if err != nil {
+		return Stats{}, unavailable(err)
+	}
+	return st, nil
 }
