@@ -67,8 +67,10 @@ bench:
 	$(GO) test -run='^$$' -bench=Fingerprint -benchmem -count=6 ./core/ > bench/fingerprint.txt || { cat bench/fingerprint.txt; exit 1; }
 	cd gin && $(GO) test -run='^$$' -bench=BenchmarkGin -benchmem -count=6 . > ../bench/gin.txt || { cat ../bench/gin.txt; exit 1; }
 	cd echo && $(GO) test -run='^$$' -bench=BenchmarkEcho -benchmem -count=6 . > ../bench/echo.txt || { cat ../bench/echo.txt; exit 1; }
+	cd echov5 && $(GO) test -run='^$$' -bench=BenchmarkEchoV5 -benchmem -count=6 . > ../bench/echov5.txt || { cat ../bench/echov5.txt; exit 1; }
 	cd fiber && $(GO) test -run='^$$' -bench=BenchmarkFiber -benchmem -count=6 . > ../bench/fiber.txt || { cat ../bench/fiber.txt; exit 1; }
-	@for f in fingerprint gin echo fiber; do echo "== $$f"; $(BENCHSTAT) bench/$$f.txt; done
+	cd fiberv3 && $(GO) test -run='^$$' -bench=BenchmarkFiberV3 -benchmem -count=6 . > ../bench/fiberv3.txt || { cat ../bench/fiberv3.txt; exit 1; }
+	@for f in fingerprint gin echo echov5 fiber fiberv3; do echo "== $$f"; $(BENCHSTAT) bench/$$f.txt; done
 
 # SPEC §7 end to end, one command, one run (BENCHMARKS.md, "End to end"):
 # builds the example servers, starts redis-server on a free loopback

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"net/http"
 	"strings"
 )
@@ -75,7 +76,11 @@ func linesHeader(lines []HeaderLine) http.Header {
 // BodyCapture keeps a copy of a response body as an adapter's writer
 // passes it through, up to a limit, and remembers whether the response
 // was streamed. Adapters whose frameworks write through an
-// http.ResponseWriter embed it in their writer wrapper.
+// http.ResponseWriter embed it in their writer wrapper, and ask it before
+// passing anything on: while a response is held for a transaction
+// (HoldResponse), Keep, KeepString and KeepStatus return true and the
+// writer passes nothing on; the Engine sends the response once the
+// transaction has committed.
 //
 // The copy is the only one: it is made into a buffer that leaves room in
 // front of the body for the record's head (see payloadFrame), so the
@@ -87,31 +92,54 @@ type BodyCapture struct {
 	limit    int
 	oversize bool
 	streamed bool
+	sink     http.ResponseWriter // where a held response goes
+	held     bool                // held for a transaction (HoldResponse)
+	sent     bool                // something was passed on to the client
 }
 
-// Start prepares the capture for a new response of at most limit bytes.
-// The previous response's buffer is let go, never written again: it may
-// be a stored record now.
-func (b *BodyCapture) Start(limit int) {
-	*b = BodyCapture{limit: limit}
+// Start prepares the capture for the response of the request whose
+// handler runs with ctx (the context Exchange.Next got), keeping at most
+// limit body bytes for the store. sink is the writer the adapter's
+// writer passes the response on to: a held response is sent there. The
+// previous response's buffer is let go, never written again: it may be a
+// stored record now.
+func (b *BodyCapture) Start(ctx context.Context, limit int, sink http.ResponseWriter) {
+	*b = BodyCapture{limit: limit, sink: sink}
+	if r, ok := claimOf(ctx); ok {
+		r.capture = b
+	}
 }
 
-// Keep records p, written to the client.
-func (b *BodyCapture) Keep(p []byte) {
+// Keep records p, written by the handler. It reports whether the
+// response is held: then the writer must not pass p on.
+func (b *BodyCapture) Keep(p []byte) (held bool) {
 	if b.room(len(p)) {
 		b.buf = append(b.buf, p...)
 	}
+	b.sent = b.sent || !b.held
+	return b.held
 }
 
-// KeepString records s, written to the client.
-func (b *BodyCapture) KeepString(s string) {
+// KeepString records s, written by the handler, as Keep does.
+func (b *BodyCapture) KeepString(s string) (held bool) {
 	if b.room(len(s)) {
 		b.buf = append(b.buf, s...)
 	}
+	b.sent = b.sent || !b.held
+	return b.held
+}
+
+// KeepStatus is called by a writer whose WriteHeader sends the status
+// line (or fixes it for good). It reports whether the response is held:
+// then the writer must not pass the status on (the adapter reports it in
+// Captured as usual).
+func (b *BodyCapture) KeepStatus() (held bool) {
+	b.sent = b.sent || !b.held
+	return b.held
 }
 
 func (b *BodyCapture) room(n int) bool {
-	if b.oversize || b.streamed || n == 0 {
+	if b.oversize && !b.held || b.streamed || n == 0 {
 		return false
 	}
 	size := 0
@@ -119,8 +147,13 @@ func (b *BodyCapture) room(n int) bool {
 		size = len(b.buf) - captureHeadroom
 	}
 	if size+n > b.limit {
-		b.oversize, b.buf = true, nil
-		return false
+		// Too large to store. A held response is still kept whole: it
+		// is all the client will get.
+		b.oversize = true
+		if !b.held {
+			b.buf = nil
+			return false
+		}
 	}
 	if b.buf == nil {
 		// Most handlers write their body at once: size the buffer to it.
@@ -130,8 +163,16 @@ func (b *BodyCapture) room(n int) bool {
 }
 
 // Streamed marks the response as streamed (flushed or hijacked): it is
-// delivered as it goes and never stored.
-func (b *BodyCapture) Streamed() { b.streamed = true }
+// delivered as it goes and never stored. It reports whether the response
+// is held instead: then the writer must neither flush (the response is
+// sent whole once committed) nor hijack (it fails the Hijack).
+func (b *BodyCapture) Streamed() (held bool) {
+	if b.held {
+		return true
+	}
+	b.streamed, b.sent = true, true
+	return false
+}
 
 // Captured returns what was written, with the status and header the
 // framework reports. The body is handed over: the capture does not touch
@@ -142,6 +183,37 @@ func (b *BodyCapture) Captured(status int, header http.Header) Captured {
 		c.Body, c.frame = b.buf[captureHeadroom:], b.buf
 	}
 	return c
+}
+
+// send writes the held response to the sink, as the handler wrote it.
+func (b *BodyCapture) send(status int) {
+	b.held = false
+	b.sink.WriteHeader(status)
+	if b.buf != nil {
+		_, _ = b.sink.Write(b.buf[captureHeadroom:])
+	}
+}
+
+// discard drops the held response: nothing of it is sent, and the
+// headers the handler set are deleted from h (outer middleware's, those
+// unchanged since the snapshot, stay).
+func (b *BodyCapture) discard(h http.Header, outer *HeaderSnapshot) {
+	b.held = false
+	for name, vals := range h {
+		if !outer.Unchanged(name, vals) {
+			delete(h, name)
+		}
+	}
+}
+
+// replace writes resp to the sink instead of the held response.
+func (b *BodyCapture) replace(h http.Header, outer *HeaderSnapshot, resp *Response) {
+	b.discard(h, outer)
+	for name, vals := range resp.Header {
+		h[name] = vals
+	}
+	b.sink.WriteHeader(resp.Status)
+	_, _ = b.sink.Write(resp.Body)
 }
 
 // HeaderSnapshot remembers the response headers that were present when

@@ -85,6 +85,8 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 	}
 
 	defer e.flights.claimEnded(r.storeKey) // wakes this process's duplicates (begin.go)
+	e.attachTx(r, res.Token)
+	defer e.rollbackTx(r) // a panic, or a path that did not end it
 	var out []byte
 	lease, err := e.underClaim(r, res.Token, func() (err error) {
 		out, err = fn(r)
@@ -93,8 +95,18 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 	if err != nil {
 		return nil, false, err
 	}
-	if !lease.lost || lease.committed {
+	switch {
+	case lease.lost && !lease.committed:
+		if r.txActive() {
+			e.rollbackTx(r)
+			r.notCommitted = notCommitted("the claim's lease was lost while fn ran")
+		}
+	default:
 		r.m.Stored = e.complete(r, res.Token, lease, http.StatusOK, &Captured{Status: http.StatusOK, Body: out})
+	}
+	if p := r.notCommitted; p != nil {
+		r.m.Status = p.Status
+		return nil, false, fmt.Errorf("%w: %s", ErrNotCommitted, p.Detail)
 	}
 	r.m.Status, r.m.ResponseSize = http.StatusOK, len(out)
 	return out, false, nil

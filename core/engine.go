@@ -129,4 +129,15 @@ type request struct {
 	claim claim
 	fx    effects
 	resp  Response
+	// A TxStore's claim transaction (nil for other stores), and whether
+	// the Engine ended it.
+	tx      ClaimTx
+	txEnded bool
+	// capture is the adapter's BodyCapture, bound by its Start; buffered
+	// says the framework holds responses itself (BufferedResponse).
+	capture  *BodyCapture
+	buffered bool
+	// notCommitted, when set, answers the request instead of the
+	// handler's held response: its transaction did not commit.
+	notCommitted *Problem
 }

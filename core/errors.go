@@ -52,6 +52,26 @@ var (
 	// context does not come from a handler running under an idempotency
 	// claim, or the claim has ended.
 	ErrNoClaim = errors.New("idempotency: no idempotency claim in this context")
+
+	// ErrNotCommitted is returned by Engine.Do when fn's transaction (see
+	// TxStore) did not commit, or its outcome is unknown: nothing of it
+	// may have been saved, and its result must not be used. Calling Do
+	// again with the same key runs fn again or returns its result.
+	ErrNotCommitted = errors.New("idempotency: the operation's transaction did not commit")
+
+	// ErrResponseStarted is returned by HoldResponse when the handler has
+	// already sent part of its response, which can then no longer wait
+	// for a transaction to commit.
+	ErrResponseStarted = errors.New("idempotency: the response has already started")
+
+	// ErrResponseHeld is returned by an adapter's Hijack while the
+	// response is held for a transaction (HoldResponse).
+	ErrResponseHeld = errors.New("idempotency: the response is held until the transaction commits")
+
+	// ErrHoldUnsupported is returned by HoldResponse when the adapter
+	// serving the request cannot hold a response back (a custom Exchange
+	// that does not bind its capture: see BodyCapture.Start).
+	ErrHoldUnsupported = errors.New("idempotency: this adapter cannot hold a response back")
 	// ErrNoDerivedKeySecret is returned by DerivedKey when the Engine has
 	// no secret to derive keys with (WithDerivedKeySecret).
 	ErrNoDerivedKeySecret = errors.New("idempotency: no derived-key secret configured")

@@ -78,6 +78,15 @@ type Exchange interface {
 	// itself a context.Context (gin's c.Set, fiber's c.Locals). It returns
 	// the handler's error, for frameworks whose handlers return one.
 	// Panics propagate to the caller.
+	//
+	// So that a TxStore's transaction can hold the response back until it
+	// commits (HoldResponse), an adapter whose framework writes through
+	// an http.ResponseWriter captures with a BodyCapture started with ctx
+	// and obeys what its Keep methods return; one whose framework sends
+	// nothing before the chain returns (fasthttp) calls
+	// BufferedResponse(ctx) instead, and Reply then replaces the
+	// handler's response, its headers included. An adapter doing neither
+	// makes HoldResponse fail with ErrHoldUnsupported.
 	Next(ctx context.Context, limit int) (Captured, error)
 	// Pass runs the rest of the chain untouched.
 	Pass() error

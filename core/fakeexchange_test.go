@@ -126,7 +126,7 @@ func (x *fakeExchange) Next(ctx context.Context, limit int) (core.Captured, erro
 	var snap core.HeaderSnapshot
 	snap.Take(x.response()) // after SetHeader, as the adapters take it
 	w := &fakeWriter{header: x.response(), limit: limit}
-	w.capture.Start(limit)
+	w.capture.Start(ctx, limit, fakeClient{x})
 	err := x.run(ctx, w)
 	capd := w.capture.Captured(w.status, w.header)
 	if snap.Len() > 0 {
@@ -137,7 +137,7 @@ func (x *fakeExchange) Next(ctx context.Context, limit int) (core.Captured, erro
 
 func (x *fakeExchange) Pass() error {
 	w := &fakeWriter{header: x.response()}
-	w.capture.Start(0)
+	w.capture.Start(context.Background(), 0, fakeClient{x})
 	x.passes++
 	return x.run((*fakeView)(x).Context(), w)
 }
@@ -145,7 +145,7 @@ func (x *fakeExchange) Pass() error {
 // run runs the handler; a panic propagates, as Exchange.Next requires.
 func (x *fakeExchange) run(ctx context.Context, w *fakeWriter) error {
 	x.runs++
-	defer func() { x.status, x.respBody = w.status, w.body }()
+	defer func() { x.status, x.respBody = w.sent, w.body }()
 	h := x.handler
 	if h == nil {
 		h = respond(http.StatusCreated, "created")
@@ -154,10 +154,13 @@ func (x *fakeExchange) run(ctx context.Context, w *fakeWriter) error {
 }
 
 // fakeWriter is the response writer a fakeHandler writes to: everything
-// is delivered (body) and captured up to the Engine's limit.
+// is delivered (body) and captured up to the Engine's limit, unless the
+// response is held for a transaction (core.HoldResponse): then the Engine
+// delivers it later, through fakeClient.
 type fakeWriter struct {
 	header  http.Header
-	status  int
+	status  int // the handler's
+	sent    int // the status delivered to the client, 0 while held
 	body    []byte
 	limit   int // the Engine's capture limit (0 in Pass)
 	capture core.BodyCapture
@@ -170,18 +173,34 @@ func (w *fakeWriter) Header() http.Header { return w.header }
 func (w *fakeWriter) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
+		if !w.capture.KeepStatus() {
+			w.sent = status
+		}
 	}
 }
 
 func (w *fakeWriter) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
-	w.capture.Keep(p)
+	if w.capture.Keep(p) {
+		return len(p), nil
+	}
 	w.body = append(w.body, p...)
 	return len(p), nil
 }
 
 // Flush streams the response: it is delivered and never stored.
 func (w *fakeWriter) Flush() { w.capture.Streamed() }
+
+// fakeClient is where a held response is delivered: the exchange's
+// response, as the client sees it.
+type fakeClient struct{ x *fakeExchange }
+
+func (c fakeClient) Header() http.Header    { return c.x.response() }
+func (c fakeClient) WriteHeader(status int) { c.x.status = status }
+func (c fakeClient) Write(p []byte) (int, error) {
+	c.x.respBody = append(c.x.respBody, p...)
+	return len(p), nil
+}
 
 // respond is a handler answering status with body and the given header
 // pairs: a name's first pair replaces what the header held (an outer

@@ -52,6 +52,11 @@ const (
 	// ProblemOperationUncertain (423): the key's handler failed after
 	// declaring irreversible effects; an operator must resolve the key.
 	ProblemOperationUncertain ProblemKind = "operation-uncertain"
+	// ProblemNotCommitted (503): the handler's transaction (TxStore) did
+	// not commit, or the lease was lost before it could: its response was
+	// held back, and a retry with the same key runs it again or replays
+	// its result.
+	ProblemNotCommitted ProblemKind = "not-committed"
 )
 
 // ProblemTypeBase prefixes every problem type URI.
@@ -70,6 +75,7 @@ var problemTitles = map[ProblemKind]string{
 	ProblemMisconfigured:      "Idempotency middleware misconfigured",
 	ProblemResultUnavailable:  "Result of this request unavailable",
 	ProblemOperationUncertain: "Outcome of this request uncertain",
+	ProblemNotCommitted:       "Operation not committed",
 }
 
 func newProblem(kind ProblemKind, status int, detail string) *Problem {

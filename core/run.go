@@ -16,12 +16,15 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 	c := &e.cfg
 	defer e.flights.claimEnded(r.storeKey) // wakes this process's duplicates (begin.go)
 	r.ex.SetHeader("Idempotency-Status", statusOriginal)
+	e.attachTx(r, token)
+	defer e.rollbackTx(r) // a panic, or a path that did not end it
 	var capd Captured
 	lease, herr := e.underClaim(r, token, func() (err error) {
 		capd, err = r.ex.Next(r, c.maxResponseBytes)
 		return err
 	})
 	if herr != nil {
+		e.sendHeld(r, &capd)
 		return herr
 	}
 	status := capd.Status
@@ -41,6 +44,11 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 		// another request may own the key now; do not touch it. A
 		// committed claim cannot have been taken over: its record is
 		// still this token's (uncertain at worst), so it is ended below.
+		// Its transaction, if any, cannot commit: rolled back.
+		if r.txActive() {
+			e.rollbackTx(r)
+			r.notCommitted = notCommitted("the claim's lease was lost while the handler ran")
+		}
 	case status >= 500 || !c.cacheable(status):
 		// A failure, streamed or not: released (or uncertain after
 		// declared effects), never a tombstone, which would tell retries
@@ -56,6 +64,57 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 		r.m.Stored = e.complete(r, token, lease, status, &capd)
 	}
 	r.m.Status, r.m.ResponseSize = status, len(capd.Body)
+	return e.sendHeld(r, &capd)
+}
+
+// attachTx gives the handler its claim's transaction when the store is a
+// TxStore (see TxStore).
+func (e *Engine) attachTx(r *request, token uint64) {
+	ts, ok := e.cfg.store.(TxStore)
+	if !ok {
+		return
+	}
+	r.ctx, r.tx = ts.ClaimTx(r.ctx, r.storeKey, token)
+}
+
+// notCommitted is the problem that replaces a held response whose
+// transaction did not commit.
+func notCommitted(why string) *Problem {
+	p := newProblem(ProblemNotCommitted, 503, why+"; nothing of the operation was committed, or its outcome is unknown: retry the request with the same key, which runs it again or replays its result")
+	p.RetryAfter = 1
+	return p
+}
+
+// sendHeld sends the response held for the handler's transaction, now
+// that the transaction has ended: the handler's own, or, when it did not
+// commit, a not-committed problem in its place.
+func (e *Engine) sendHeld(r *request, capd *Captured) error {
+	if r.notCommitted != nil && (r.held() || r.buffered) {
+		r.m.Status = r.notCommitted.Status
+		r.answered(OutcomeOriginal, r.notCommitted.Status)
+		resp, err := e.cfg.responder.RespondError(r.req, r.notCommitted)
+		switch {
+		case err != nil && r.held():
+			// The framework answers the error; the handler's response
+			// must not go out with it.
+			r.capture.discard(capd.Header, capd.Outer)
+			return err
+		case err != nil:
+			return err
+		case r.held():
+			r.capture.replace(capd.Header, capd.Outer, &resp)
+		default:
+			r.ex.Reply(resp.Status, resp.Header, resp.Body)
+		}
+		return nil
+	}
+	if r.held() {
+		status := capd.Status
+		if status == 0 {
+			status = 200
+		}
+		r.capture.send(status)
+	}
 	return nil
 }
 
@@ -64,7 +123,7 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 // handler again, or, under WithReleaseUnstored and without declared
 // effects, a release.
 func (e *Engine) endUnstored(r *request, token uint64, leaseUntil time.Time, status int, committed bool, why string) {
-	if e.cfg.releaseUnstored && !committed {
+	if e.cfg.releaseUnstored && !committed && !r.txActive() {
 		e.release(r, token)
 		return
 	}
@@ -79,6 +138,7 @@ func (e *Engine) endUnstored(r *request, token uint64, leaseUntil time.Time, sta
 // nobody knows whether they happened, and the key becomes uncertain until
 // an operator resolves it.
 func (e *Engine) endFailed(r *request, token uint64, leaseUntil time.Time, status int, committed bool, why string) {
+	e.rollbackTx(r)
 	if !committed {
 		e.release(r, token)
 		return
@@ -96,19 +156,53 @@ func (e *Engine) endFailed(r *request, token uint64, leaseUntil time.Time, statu
 // completion: a lost settle would let the claim expire, and an expired
 // uncommitted claim is taken over, which is the re-run it exists to stop.
 func (e *Engine) settle(r *request, token uint64, leaseUntil time.Time, status int, state State, reason []byte) {
-	c := &e.cfg
 	reason = e.sealed(r, state, reason)
-	ctx, cancel := e.storeContext(detached(r.ctx))
-	err := c.store.Complete(ctx, r.storeKey, token, state, reason, c.ttl)
-	cancel()
+	err, inTx := e.writeFinal(r, token, state, reason)
 	switch {
 	case err == nil:
+	case inTx:
+		e.txFailed(r, token, leaseUntil, status, r.fx.committed, err)
 	case errors.Is(err, ErrLeaseLost):
 		e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
 			Detail: "fencing rejected the " + state.String() + " record: the lease was lost while the handler ran"})
 	default:
 		e.completeLater(r, token, leaseUntil, status, state, reason, err)
 	}
+}
+
+// writeFinal writes a claim's final record: inside the handler's
+// transaction when it began one, which then commits (inTx), else with
+// Store.Complete.
+func (e *Engine) writeFinal(r *request, token uint64, state State, payload []byte) (err error, inTx bool) {
+	ctx, cancel := e.storeContext(detached(r.ctx))
+	defer cancel()
+	if r.txActive() {
+		r.txEnded = true
+		return r.tx.Complete(ctx, state, payload, e.cfg.ttl), true
+	}
+	return e.cfg.store.Complete(ctx, r.storeKey, token, state, payload, e.cfg.ttl), false
+}
+
+// txFailed handles a final record that could not be written in the
+// handler's transaction: the transaction did not commit (or its outcome
+// is unknown), so the handler's held response is replaced by a problem,
+// and the claim ends as a failure would: released, or uncertain after
+// declared effects. Both are fenced, so when the commit did land after
+// all they change nothing. There is no retry in the background: the
+// business writes are gone, and a record written now would claim they
+// were made. After ErrLeaseLost another request owns the key: nothing is
+// touched.
+func (e *Engine) txFailed(r *request, token uint64, leaseUntil time.Time, status int, committed bool, err error) {
+	if errors.Is(err, ErrLeaseLost) {
+		e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
+			Detail: "fencing rejected the transaction's record: the lease was lost while the handler ran; rolled back"})
+		r.notCommitted = notCommitted("the claim's lease was lost while the handler ran")
+		return
+	}
+	e.emit(r, &Event{Type: EventStoreUnavailable, Status: status, Err: err,
+		Detail: "the handler's transaction did not commit (or its outcome is unknown)"})
+	r.notCommitted = notCommitted("the operation's transaction did not commit")
+	e.endFailed(r, token, leaseUntil, status, committed, "transaction did not commit")
 }
 
 // leaseState is what was known of a claim when its handler ended.
@@ -207,12 +301,13 @@ func (e *Engine) complete(r *request, token uint64, lease leaseState, status int
 	if c.sizeWarning > 0 && len(capd.Body) > c.sizeWarning {
 		e.emit(r, &Event{Type: EventSizeWarning, Status: status, Size: len(capd.Body), Detail: "large response stored"})
 	}
-	ctx, cancel := e.storeContext(detached(r.ctx))
-	err = c.store.Complete(ctx, r.storeKey, token, StateCompleted, payload, c.ttl)
-	cancel()
+	err, inTx := e.writeFinal(r, token, StateCompleted, payload)
 	switch {
 	case err == nil:
 		return true
+	case inTx:
+		e.txFailed(r, token, lease.until, status, lease.committed, err)
+		return false
 	case errors.Is(err, ErrLeaseLost):
 		e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
 			Detail: "fencing rejected the completion: the lease was lost while the handler ran"})

@@ -93,7 +93,7 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	res := x.c.Response()
 	orig := res.Writer
 	x.w.ResponseWriter = orig
-	x.w.Start(limit)
+	x.w.Start(ctx, limit, orig)
 	x.snap.Take(res.Header())
 	res.Writer = &x.w
 	defer func() { res.Writer = orig }()
@@ -116,22 +116,38 @@ func (x *exchange) Pass() error {
 
 // captureWriter sits under echo.Response: it passes everything through and
 // keeps a copy of the body. Flush and Hijack mark the response as streamed.
+// While the response is held for a transaction (core.HoldResponse)
+// nothing is passed on; the Engine sends the whole response to the
+// writer underneath once committed.
 type captureWriter struct {
 	http.ResponseWriter
 	core.BodyCapture
 }
 
+func (w *captureWriter) WriteHeader(code int) {
+	if w.KeepStatus() {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
 func (w *captureWriter) Write(b []byte) (int, error) {
-	w.Keep(b)
+	if w.Keep(b) {
+		return len(b), nil
+	}
 	return w.ResponseWriter.Write(b)
 }
 
 func (w *captureWriter) Flush() {
-	w.Streamed()
+	if w.Streamed() {
+		return
+	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.Streamed()
+	if w.Streamed() {
+		return nil, nil, core.ErrResponseHeld
+	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }

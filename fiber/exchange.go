@@ -25,11 +25,12 @@ type exchange struct {
 	lines []core.HeaderLine
 	line  func(k, v []byte) // x.captureLine
 	vals  []string
+	ran   bool // Next ran the chain: the response holds the handler's headers
 }
 
 // reset forgets the request, keeping the exchange's buffers.
 func (x *exchange) reset() {
-	x.c = nil
+	x.c, x.ran = nil, false
 	clear(x.lines)
 	clear(x.vals)
 	x.lines, x.vals = x.lines[:0], x.vals[:0]
@@ -129,6 +130,11 @@ func (x *exchange) SetHeader(name string, values []string) {
 
 func (x *exchange) Reply(status int, header http.Header, body []byte) {
 	res := x.c.Response()
+	if x.ran {
+		// A reply after the handler ran replaces its response (its
+		// transaction did not commit): none of its headers may go out.
+		x.dropHandlerHeaders()
+	}
 	for k, vals := range header {
 		for i, v := range vals {
 			if i == 0 {
@@ -148,6 +154,7 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 // (see core.Exchange.Next).
 func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	x.c.SetUserContext(ctx)
+	core.BufferedResponse(ctx)            // fasthttp sends nothing before the chain returns
 	x.c.Locals(core.ClaimContextKey, ctx) // c.Context() finds it too
 	res := x.c.Response()
 	x.snap.Reset()
@@ -155,6 +162,7 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 		x.visit = x.snapshotHeader // bound once per pooled exchange
 	}
 	res.Header.VisitAll(x.visit)
+	x.ran = true
 	err := x.c.Next()
 	if err != nil {
 		if herr := x.c.App().ErrorHandler(x.c, err); herr == nil {
@@ -215,6 +223,31 @@ func isCanonical(k []byte) bool {
 		upper = c == '-'
 	}
 	return true
+}
+
+// dropHandlerHeaders deletes the response headers the chain set or
+// changed since Next took its snapshot, cookies included: those outer
+// middleware set stay, as does the Engine's Idempotency-Status.
+func (x *exchange) dropHandlerHeaders() {
+	h := &x.c.Response().Header
+	var drop []string
+	h.VisitAll(func(k, _ []byte) {
+		name := http.CanonicalHeaderKey(string(k))
+		if snapshotSkips([]byte(name)) {
+			return
+		}
+		var vals []string
+		for _, v := range h.PeekAll(name) {
+			vals = append(vals, string(v))
+		}
+		if !x.snap.Unchanged(name, vals) {
+			drop = append(drop, name)
+		}
+	})
+	for _, name := range drop {
+		h.Del(name)
+	}
+	h.DelAllCookies()
 }
 
 // snapshotHeader records one response header present before the chain

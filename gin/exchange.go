@@ -97,7 +97,7 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	x.c.Set(core.ClaimContextKey, ctx) // a *gin.Context passed as the context finds it too
 	orig := x.c.Writer
 	x.w.ResponseWriter = orig
-	x.w.Start(limit)
+	x.w.Start(ctx, limit, orig)
 	x.snap.Take(orig.Header())
 	x.c.Writer = &x.w
 	defer func() { x.c.Writer = orig }()
@@ -119,27 +119,45 @@ func (x *exchange) Pass() error {
 
 // captureWriter passes everything through to Gin's writer and keeps a copy
 // of the body. Flushing or hijacking marks the response as streamed.
+// While the response is held for a transaction (core.HoldResponse)
+// nothing is passed on: gin's WriteHeader only records the status, and
+// the Engine sends the whole response to Gin's writer once committed.
 type captureWriter struct {
 	gin.ResponseWriter
 	core.BodyCapture
 }
 
 func (w *captureWriter) Write(b []byte) (int, error) {
-	w.Keep(b)
+	if w.Keep(b) {
+		return len(b), nil
+	}
 	return w.ResponseWriter.Write(b)
 }
 
 func (w *captureWriter) WriteString(s string) (int, error) {
-	w.KeepString(s)
+	if w.KeepString(s) {
+		return len(s), nil
+	}
 	return w.ResponseWriter.WriteString(s)
 }
 
+func (w *captureWriter) WriteHeaderNow() {
+	if w.KeepStatus() {
+		return
+	}
+	w.ResponseWriter.WriteHeaderNow()
+}
+
 func (w *captureWriter) Flush() {
-	w.Streamed()
+	if w.Streamed() {
+		return
+	}
 	w.ResponseWriter.Flush()
 }
 
 func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.Streamed()
+	if w.Streamed() {
+		return nil, nil, core.ErrResponseHeld
+	}
 	return w.ResponseWriter.Hijack()
 }

@@ -6,7 +6,7 @@
 # this working tree at the version of versions.txt (proxyenv.sh) and every
 # other module by the usual proxy, it:
 #
-#   1. go gets gin, echo, fiber, storage/redis, telemetry/prometheus,
+#   1. go gets gin, echo, echov5, fiber, fiberv3, storage/redis, telemetry/prometheus,
 #      telemetry/otel and xxh3 at that version, then builds and runs
 #      testdata/consumer (one route per framework, a replay each, the Redis
 #      store, both telemetry drivers, the XXH3 hash);
@@ -38,11 +38,13 @@ mkdir "$work/app"
 cd "$work/app"
 cp "$here/testdata/consumer/main.go" .
 quiet "$GO" mod init example.com/consumer
-echo "consumer: go get gin echo fiber storage/redis telemetry/prometheus telemetry/otel xxh3 @$v"
+echo "consumer: go get gin echo echov5 fiber fiberv3 storage/redis telemetry/prometheus telemetry/otel xxh3 @$v"
 quiet "$GO" get \
 	"$IDEMKIT_ROOT/gin@$v" \
 	"$IDEMKIT_ROOT/echo@$v" \
+	"$IDEMKIT_ROOT/echov5@$v" \
 	"$IDEMKIT_ROOT/fiber@$v" \
+	"$IDEMKIT_ROOT/fiberv3@$v" \
 	"$IDEMKIT_ROOT/storage/redis@$v" \
 	"$IDEMKIT_ROOT/telemetry/prometheus@$v" \
 	"$IDEMKIT_ROOT/telemetry/otel@$v" \

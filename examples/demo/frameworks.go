@@ -10,7 +10,9 @@ import (
 
 	"github.com/idemkit/idempotency/core"
 	"github.com/idemkit/idempotency/examples/internal/echoapp"
+	"github.com/idemkit/idempotency/examples/internal/echov5app"
 	"github.com/idemkit/idempotency/examples/internal/fiberapp"
+	"github.com/idemkit/idempotency/examples/internal/fiberv3app"
 	"github.com/idemkit/idempotency/examples/internal/ginapp"
 	"github.com/idemkit/idempotency/examples/internal/shop"
 )
@@ -44,7 +46,9 @@ func demoSigning() core.Option { return core.WithRecordKeys(demoRecordKey) }
 var frameworks = []framework{
 	{name: "gin", start: startGin},
 	{name: "echo", start: startEcho},
+	{name: "echov5", start: startEchoV5},
 	{name: "fiber", start: startFiber},
+	{name: "fiberv3", start: startFiberV3},
 }
 
 func startGin(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
@@ -64,6 +68,14 @@ func startEcho(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Co
 	return serveHTTP(ln, e), nil
 }
 
+func startEchoV5(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
+	e, err := echov5app.New(store, s, demoSigning())
+	if err != nil {
+		return nil, err
+	}
+	return serveHTTP(ln, e), nil
+}
+
 func startFiber(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
 	app, err := fiberapp.New(store, s, demoSigning())
 	if err != nil {
@@ -73,8 +85,17 @@ func startFiber(ln net.Listener, store core.Store, s *shop.Shop) (func(context.C
 	return app.ShutdownWithContext, nil
 }
 
+func startFiberV3(ln net.Listener, store core.Store, s *shop.Shop) (func(context.Context) error, error) {
+	app, err := fiberv3app.New(store, s, demoSigning())
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = app.Listener(ln, fiberv3app.ListenConfig()) }() // returns after Shutdown
+	return app.ShutdownWithContext, nil
+}
+
 // serveHTTP serves h on ln in the background, for the frameworks whose
-// router is an http.Handler (Gin, Echo), and returns its graceful stop.
+// router is an http.Handler (Gin, Echo v4 and v5), and returns its graceful stop.
 func serveHTTP(ln net.Listener, h http.Handler) func(context.Context) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // returns ErrServerClosed after Shutdown

@@ -197,7 +197,7 @@ func TestRedisOutage(t *testing.T) {
 // server with status 0.
 func TestMetricsAndShutdown(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"gin", "echo", "fiber"} {
+	for _, name := range []string{"gin", "echo", "echov5", "fiber"} {
 		t.Run(name, func(t *testing.T) {
 			srv := servertest.Start(t, name)
 			client := &http.Client{Timeout: 5 * time.Second}

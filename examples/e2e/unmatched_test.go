@@ -38,11 +38,12 @@ func TestUnmatchedRoutesPassThrough(t *testing.T) {
 	// The framework's own 404 body for path (fiberapp.ErrorHandler keeps
 	// Fiber's default message).
 	notFound := map[string]func(path string) string{
-		"gin":   func(string) string { return "404 page not found" },
-		"echo":  func(string) string { return "{\"message\":\"Not Found\"}\n" },
-		"fiber": func(path string) string { return "Cannot POST " + path },
+		"gin":    func(string) string { return "404 page not found" },
+		"echo":   func(string) string { return "{\"message\":\"Not Found\"}\n" },
+		"echov5": func(string) string { return "{\"message\":\"Not Found\"}\n" },
+		"fiber":  func(path string) string { return "Cannot POST " + path },
 	}
-	for _, name := range []string{"gin", "echo", "fiber"} {
+	for _, name := range []string{"gin", "echo", "echov5", "fiber"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			srv := servertest.Start(t, name)

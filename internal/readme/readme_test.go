@@ -60,7 +60,7 @@ import (
 )
 
 // wantBlocks is the number of ```go blocks in README.md.
-const wantBlocks = 18
+const wantBlocks = 20
 
 const readmePath = "../../README.md"
 

@@ -79,7 +79,7 @@ func Binary(t testing.TB, name string) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-o", binDir+string(filepath.Separator), "./gin", "./echo", "./fiber")
+		cmd := exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-o", binDir+string(filepath.Separator), "./gin", "./echo", "./echov5", "./fiber")
 		cmd.Dir = dir
 		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,7 +1,7 @@
 // Command consumer is what a user of idemkit writes: it is built by
 // scripts/consumer.sh in an empty module outside the repository, against
 // the published modules as a proxy serves them (no go.work, no replace).
-// It mounts idemgin, idemecho and idemfiber on one route each, posts twice
+// It mounts idemgin, idemecho (Echo v4 and v5) and idemfiber (Fiber v2 and v3) on one route each, posts twice
 // with the same Idempotency-Key and checks that the second answer is a
 // replay; it constructs the Redis store, the Prometheus and OpenTelemetry
 // drivers and the XXH3 hash. It uses
@@ -19,13 +19,17 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/gofiber/fiber/v2"
+	fiberv3 "github.com/gofiber/fiber/v3"
 	"github.com/labstack/echo/v4"
+	echov5 "github.com/labstack/echo/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/idemkit/idempotency/core"
 	idemecho "github.com/idemkit/idempotency/echo"
+	idemechov5 "github.com/idemkit/idempotency/echov5"
 	idemfiber "github.com/idemkit/idempotency/fiber"
+	idemfiberv3 "github.com/idemkit/idempotency/fiberv3"
 	idemgin "github.com/idemkit/idempotency/gin"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
 	idemotel "github.com/idemkit/idempotency/telemetry/otel"
@@ -74,20 +78,34 @@ func run() error {
 		charges["echo"]++
 		return c.JSON(http.StatusCreated, map[string]int{"charge": charges["echo"]})
 	}, idemecho.New(core.WithTelemetry(prom)))
+	e5 := echov5.New()
+	e5.POST("/echov5", func(c *echov5.Context) error {
+		charges["echov5"]++
+		return c.JSON(http.StatusCreated, map[string]int{"charge": charges["echov5"]})
+	}, idemechov5.New(core.WithTelemetry(prom)))
 	f := fiber.New(fiber.Config{DisableStartupMessage: true})
 	f.Post("/fiber", idemfiber.New(core.WithTelemetry(prom)), func(c *fiber.Ctx) error {
 		charges["fiber"]++
 		return c.Status(http.StatusCreated).JSON(map[string]int{"charge": charges["fiber"]})
 	})
+	f3 := fiberv3.New()
+	f3.Post("/fiberv3", idemfiberv3.New(core.WithTelemetry(prom)), func(c fiberv3.Ctx) error {
+		charges["fiberv3"]++
+		return c.Status(http.StatusCreated).JSON(map[string]int{"charge": charges["fiberv3"]})
+	})
 
 	serve := map[string]func(*http.Request) (*http.Response, error){
-		"gin":  func(r *http.Request) (*http.Response, error) { return record(g, r), nil },
-		"echo": func(r *http.Request) (*http.Response, error) { return record(e, r), nil },
+		"gin":    func(r *http.Request) (*http.Response, error) { return record(g, r), nil },
+		"echo":   func(r *http.Request) (*http.Response, error) { return record(e, r), nil },
+		"echov5": func(r *http.Request) (*http.Response, error) { return record(e5, r), nil },
 		"fiber": func(r *http.Request) (*http.Response, error) {
 			return f.Test(r, -1)
 		},
+		"fiberv3": func(r *http.Request) (*http.Response, error) {
+			return f3.Test(r, fiberv3.TestConfig{Timeout: 0})
+		},
 	}
-	for _, name := range []string{"gin", "echo", "fiber"} {
+	for _, name := range []string{"gin", "echo", "echov5", "fiber", "fiberv3"} {
 		var first string
 		for i, want := range []string{"Original", "Repeated"} {
 			req := httptest.NewRequest(http.MethodPost, "/"+name, strings.NewReader(`{"amount":100}`))

@@ -1,0 +1,186 @@
+package idemecho
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/idemkit/idempotency/core"
+)
+
+var _ core.Exchange = (*exchange)(nil)
+
+// enteredKey marks an echo context that an idemkit middleware entered and
+// then passed through (a missing optional key, failing open). While one
+// runs the chain under a claim, the request's context carries the claim
+// (core.ClaimContextKey) instead, so the common request needs no marker
+// of its own (which would cost echo's context map on every request).
+const enteredKey = "github.com/idemkit/idempotency/echov5.entered"
+
+// exchange maps one *echo.Context to core.Exchange. It is pooled, and so
+// is the *echo.Context: nothing of it is kept after Serve returns.
+type exchange struct {
+	c       *echo.Context
+	next    echo.HandlerFunc
+	entered bool
+	w       captureWriter
+	snap    core.HeaderSnapshot
+	body    core.RestoredBody
+}
+
+func (x *exchange) reset() {
+	x.c, x.next, x.entered = nil, nil, false
+	x.snap.Reset()
+	x.body.Reset()
+	x.w.ResponseWriter, x.w.status = nil, 0
+}
+
+// view is the read-only core.Request of an exchange: the same memory, a
+// type without the exchange's methods, so that extension points cannot
+// reach Next or Reply.
+type view exchange
+
+var _ core.Request = (*view)(nil)
+
+func (x *exchange) Request() core.Request { return (*view)(x) }
+
+func (v *view) Context() context.Context    { return v.c.Request().Context() }
+func (v *view) Method() string              { return v.c.Request().Method }
+func (v *view) Path() string                { return v.c.Request().URL.Path }
+func (v *view) Route() string               { return routeOf(v.c) }
+func (v *view) RawQuery() string            { return v.c.Request().URL.RawQuery }
+func (v *view) Header(name string) []string { return v.c.Request().Header.Values(name) }
+func (v *view) ClientIP() string            { return v.c.RealIP() }
+func (v *view) Value(key string) any        { return v.c.Get(key) }
+
+func (x *exchange) Body(limit int64) ([]byte, error) {
+	return core.ReadBody(x.c.Request(), limit, &x.body)
+}
+
+// Enter reports false when an outer idemkit middleware entered this
+// request: it runs the chain under its claim (Next installed the claim in
+// the request's context), or passed the request through after entering
+// (enteredKey).
+func (x *exchange) Enter() bool {
+	if x.c.Request().Context().Value(core.ClaimContextKey) != nil || x.c.Get(enteredKey) != nil {
+		return false
+	}
+	x.entered = true
+	return true
+}
+
+func (x *exchange) SetHeader(name string, values []string) { x.c.Response().Header()[name] = values }
+
+func (x *exchange) Reply(status int, header http.Header, body []byte) {
+	res := x.c.Response()
+	h := res.Header()
+	for k, v := range header {
+		h[k] = v
+	}
+	res.WriteHeader(status)
+	_, _ = res.Write(body)
+}
+
+// Next runs the chain. An error the handler returns is answered here, by
+// Echo's HTTPErrorHandler (Echo v5 has no c.Error), so that its response
+// is captured and treated like any other: a 4xx is stored and replayed, a
+// 5xx releases the key (see core.Exchange.Next). The error is then
+// answered and not returned again.
+//
+// The capture goes under Echo's *echo.Response (its ResponseWriter
+// field), so that the Response stays the outermost writer: Echo's error
+// handlers check its Committed flag, c.JSON wraps it, and its Status is
+// the status the handler set. When an outer middleware replaced
+// c.Response() with a writer that does not unwrap to the *echo.Response,
+// the capture wraps c.Response() instead and keeps the status itself.
+func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
+	x.c.SetRequest(x.c.Request().WithContext(ctx))
+	x.w.status = 0
+	outer := x.c.Response()
+	x.snap.Take(outer.Header())
+	res, err := echo.UnwrapResponse(outer)
+	if err == nil {
+		x.w.ResponseWriter = res.ResponseWriter
+		res.ResponseWriter = &x.w
+		defer func() { res.ResponseWriter = x.w.ResponseWriter }()
+	} else {
+		x.w.ResponseWriter = outer
+		x.c.SetResponse(&x.w)
+		defer x.c.SetResponse(outer)
+	}
+	x.w.Start(ctx, limit, x.w.ResponseWriter)
+	if err := x.next(x.c); err != nil {
+		x.c.Echo().HTTPErrorHandler(x.c, err)
+	}
+	status := x.w.status
+	if res != nil {
+		status = res.Status
+	} else if status == 0 {
+		status = http.StatusOK // what net/http sends when nothing was written
+	}
+	capd := x.w.Captured(status, outer.Header())
+	if x.snap.Len() > 0 {
+		capd.Outer = &x.snap
+	}
+	return capd, nil
+}
+
+func (x *exchange) Pass() error {
+	if x.entered { // entered, then passed through: inner ones pass too
+		x.c.Set(enteredKey, true)
+	}
+	return x.next(x.c)
+}
+
+// captureWriter sits under echo.Response: it passes everything through and
+// keeps a copy of the body. Flush and Hijack mark the response as streamed.
+// While the response is held for a transaction (core.HoldResponse)
+// nothing is passed on; the Engine sends it once committed.
+// It remembers the first status written, for when it wraps a writer that
+// is not an *echo.Response (see Next).
+type captureWriter struct {
+	http.ResponseWriter
+	core.BodyCapture
+	status int
+}
+
+func (w *captureWriter) WriteHeader(status int) {
+	if w.status == 0 && status >= 200 { // 1xx are informational, sent before the response
+		w.status = status
+	}
+	if w.KeepStatus() {
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *captureWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.Keep(b) {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *captureWriter) Flush() {
+	if w.Streamed() {
+		return
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.Streamed() {
+		return nil, nil, core.ErrResponseHeld
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController and echo.UnwrapResponse reach the
+// writer underneath (deadlines, full duplex, the *echo.Response).
+func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
