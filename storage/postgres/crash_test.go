@@ -3,10 +3,12 @@ package idempg_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,21 +18,23 @@ import (
 	idempg "github.com/idemkit/idempotency/storage/postgres"
 )
 
-// crashLease is the lease of the claim the crashing client makes.
-const crashLease = 300 * time.Millisecond
+// crashLease is the Engine's lease in the crashing client.
+const crashLease = time.Second
 
 // TestCrashBeforeCommitLeavesNeither re-executes the test binary as a
-// client that claims a key, writes its payment in the claim's transaction,
-// says so and waits; it is killed (SIGKILL) before it commits. Neither the
-// payment nor a completed record survives it; once the lease has run out
-// a retry takes the claim over and pays exactly once.
+// client whose Engine claims a key and runs an operation that writes its
+// payment in the claim's transaction, says so and waits; it is killed
+// (SIGKILL) before the commit. Neither the payment nor a completed record
+// survives it; once the lease has run out, a retry takes the claim over
+// and pays exactly once.
 func TestCrashBeforeCommitLeavesNeither(t *testing.T) {
-	withoutEngine(t)
 	pool := newPool(t)
 	payments(t, pool)
 	st := newStore(t, pool)
+	eng := newEngine(t, st, core.WithLockWait(0))
 	ctx := ctxT(t)
-	k := testKey(t)
+	k := doKey()
+	sk := core.StoreKey("pay", k)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "IDEMPG_DSN="+srv.DSN, "IDEMPG_KEY="+k)
@@ -60,9 +64,9 @@ func TestCrashBeforeCommitLeavesNeither(t *testing.T) {
 	if !found {
 		t.Fatal("the child never wrote its payment")
 	}
-	// The child's claim is in flight and its payment is written but not
+	// The child's claim is in flight and its payment written but not
 	// committed: now it dies.
-	if rec, err := st.Get(ctx, k); err != nil || rec.State != core.StateInFlight {
+	if rec, err := st.Get(ctx, sk); err != nil || rec.State != core.StateInFlight {
 		t.Fatalf("record before the crash = %v, %v", rec.State, err)
 	}
 	if err := cmd.Process.Kill(); err != nil {
@@ -74,33 +78,25 @@ func TestCrashBeforeCommitLeavesNeither(t *testing.T) {
 	if n := paid(t, pool, k); n != 0 {
 		t.Fatalf("payments after the crash = %d, want 0", n)
 	}
-	rec, err := st.Get(ctx, k)
+	rec, err := st.Get(ctx, sk)
 	if err != nil || rec.State != core.StateInFlight {
 		t.Fatalf("record after the crash = %v, %v; want the dead claim, never completed", rec.State, err)
 	}
-	dead := rec.Token
-
-	// A retry during the lease sees the claim in flight.
-	if res := claim(t, st, k, time.Minute); res.Outcome != core.OutcomeConflict {
-		t.Fatalf("retry during the dead claim's lease = %v, want in flight", res.Outcome)
+	var runs atomic.Int32
+	// A retry during the dead claim's lease finds it in flight.
+	if _, _, err := eng.Do(ctx, "pay", k, fpOf("a"), payFn(k, &runs)); !errors.Is(err, core.ErrInFlight) {
+		t.Fatalf("retry during the dead claim's lease = %v, want ErrInFlight", err)
 	}
 	time.Sleep(time.Until(rec.LeaseUntil) + 50*time.Millisecond)
-	retry := claim(t, st, k, time.Minute)
-	if retry.Outcome != core.OutcomeOriginal || !retry.TookOver || retry.Token == dead {
-		t.Fatalf("retry after the lease = %+v, want a takeover", retry)
+	res, replayed, err := eng.Do(ctx, "pay", k, fpOf("a"), payFn(k, &runs))
+	if err != nil || replayed || string(res) != "paid" {
+		t.Fatalf("retry after the lease = %q, replayed %v, %v", res, replayed, err)
 	}
-	hctx, c := claimTx(t, st, ctx, k, retry.Token)
-	if err := pay(hctx, k); err != nil { // would block on the dead client's row lock if it survived
-		t.Fatal(err)
+	if runs.Load() != 1 || paid(t, pool, k) != 1 {
+		t.Fatalf("runs %d, payments %d after the retry; want exactly 1 and 1", runs.Load(), paid(t, pool, k))
 	}
-	if err := c.Complete(ctx, core.StateCompleted, []byte("paid"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if n := paid(t, pool, k); n != 1 {
-		t.Fatalf("payments after the retry = %d, want exactly 1", n)
-	}
-	if res := claim(t, st, k, time.Minute); res.Outcome != core.OutcomeRepeated || string(res.Record.Payload) != "paid" {
-		t.Fatalf("replay = %v %q", res.Outcome, res.Record.Payload)
+	if res, replayed, err := eng.Do(ctx, "pay", k, fpOf("a"), payFn(k, &runs)); err != nil || !replayed || string(res) != "paid" {
+		t.Fatalf("replay = %q, replayed %v, %v", res, replayed, err)
 	}
 }
 
@@ -110,7 +106,6 @@ func TestCrashChild(t *testing.T) {
 	if os.Getenv(childEnv) == "" {
 		t.Skip("the crash test's child process")
 	}
-	withoutEngine(t)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("IDEMPG_DSN"))
 	if err != nil {
@@ -120,15 +115,15 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	eng := newEngine(t, st, core.WithLease(crashLease))
 	k := os.Getenv("IDEMPG_KEY")
-	res, err := st.Begin(ctx, k, core.Attempt{Fingerprint: fpOf("a"), Nonce: 7, Lease: crashLease, TTL: time.Minute})
-	if err != nil || res.Outcome != core.OutcomeOriginal {
-		t.Fatalf("child's Begin = %+v, %v", res, err)
-	}
-	hctx, _ := st.ClaimTx(ctx, k, res.Token)
-	if err := pay(hctx, k); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Println("INSERTED")
-	time.Sleep(time.Minute) // killed here, before the commit
+	_, _, err = eng.Do(ctx, "pay", k, fpOf("a"), func(ctx context.Context) ([]byte, error) {
+		if err := pay(ctx, k); err != nil {
+			return nil, err
+		}
+		fmt.Println("INSERTED")
+		time.Sleep(time.Minute) // killed here, before the commit
+		return []byte("paid"), nil
+	})
+	t.Fatalf("the child was not killed: %v", err)
 }

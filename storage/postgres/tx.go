@@ -12,7 +12,7 @@ import (
 	"github.com/idemkit/idempotency/core"
 )
 
-var _ coreTxStore = (*Store)(nil)
+var _ core.TxStore = (*Store)(nil)
 
 var (
 	// ErrNoTx is returned by Tx outside a claim of an idempg store: a
@@ -29,7 +29,7 @@ var (
 
 // holdResponse is core.HoldResponse; tests of the store alone replace it
 // (outside an Engine's claim it always fails).
-var holdResponse = coreHoldResponse
+var holdResponse = core.HoldResponse
 
 // txKey is the context key of a claim's transaction.
 type txKey struct{}
@@ -49,7 +49,7 @@ type claimTx struct {
 // ClaimTx implements core.TxStore: it attaches the transaction of the
 // claim on key, held with token, to ctx, without I/O. The handler gets it
 // with Tx.
-func (s *Store) ClaimTx(ctx context.Context, key string, token uint64) (context.Context, coreClaimTx) {
+func (s *Store) ClaimTx(ctx context.Context, key string, token uint64) (context.Context, core.ClaimTx) {
 	c := &claimTx{s: s, key: key, token: token}
 	return context.WithValue(ctx, txKey{}, c), c
 }

@@ -67,11 +67,7 @@ func claim(t testing.TB, st *idempg.Store, k string, lease time.Duration) core.B
 // claimTx is st.ClaimTx, rolled back when the test ends (a test that
 // fails midway must not leave a connection held: the pool's Close would
 // wait for it forever).
-func claimTx(t testing.TB, st *idempg.Store, ctx context.Context, k string, token uint64) (context.Context, interface {
-	Begun() bool
-	Complete(context.Context, core.State, []byte, time.Duration) error
-	Rollback(context.Context)
-}) {
+func claimTx(t testing.TB, st *idempg.Store, ctx context.Context, k string, token uint64) (context.Context, core.ClaimTx) {
 	hctx, c := st.ClaimTx(ctx, k, token)
 	t.Cleanup(func() { c.Rollback(context.Background()) })
 	return hctx, c
@@ -353,9 +349,7 @@ func TestTxRenewalsWhileHandlersHoldTransactions(t *testing.T) {
 	ctx := ctxT(t)
 	lease := 150 * time.Millisecond
 	var rs []core.Renewal
-	var txs []interface {
-		Complete(context.Context, core.State, []byte, time.Duration) error
-	}
+	var txs []core.ClaimTx
 	for i := 0; i < handlers; i++ {
 		k := testKey(t)
 		c := claim(t, st, k, lease)
