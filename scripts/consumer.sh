@@ -38,7 +38,7 @@ mkdir "$work/app"
 cd "$work/app"
 cp "$here/testdata/consumer/main.go" .
 quiet "$GO" mod init example.com/consumer
-echo "consumer: go get gin echo echov5 fiber fiberv3 storage/redis telemetry/prometheus telemetry/otel xxh3 @$v"
+echo "consumer: go get gin echo echov5 fiber fiberv3 storage/redis storage/postgres telemetry/prometheus telemetry/otel xxh3 @$v"
 quiet "$GO" get \
 	"$IDEMKIT_ROOT/gin@$v" \
 	"$IDEMKIT_ROOT/echo@$v" \
@@ -46,6 +46,7 @@ quiet "$GO" get \
 	"$IDEMKIT_ROOT/fiber@$v" \
 	"$IDEMKIT_ROOT/fiberv3@$v" \
 	"$IDEMKIT_ROOT/storage/redis@$v" \
+	"$IDEMKIT_ROOT/storage/postgres@$v" \
 	"$IDEMKIT_ROOT/telemetry/prometheus@$v" \
 	"$IDEMKIT_ROOT/telemetry/otel@$v" \
 	"$IDEMKIT_ROOT/xxh3@$v"
