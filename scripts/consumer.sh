@@ -6,10 +6,11 @@
 # this working tree at the version of versions.txt (proxyenv.sh) and every
 # other module by the usual proxy, it:
 #
-#   1. go gets gin, echo, echov5, fiber, fiberv3, storage/redis, telemetry/prometheus,
-#      telemetry/otel and xxh3 at that version, then builds and runs
-#      testdata/consumer (one route per framework, a replay each, the Redis
-#      store, both telemetry drivers, the XXH3 hash);
+#   1. go gets gin, echo, echov5, fiber, fiberv3, storage/redis,
+#      storage/postgres, telemetry/prometheus, telemetry/otel and xxh3 at
+#      that version, then builds and runs testdata/consumer (one route per
+#      framework, a replay each, the Redis and PostgreSQL stores, both
+#      telemetry drivers, the XXH3 hash);
 #   2. checks with go mod graph that no test-only dependency of idemkit
 #      (miniredis, gopher-lua, the OTel SDK) is in the user's module graph;
 #   3. go installs cmd/idemctl at that version into a temporary GOBIN and
