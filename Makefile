@@ -70,7 +70,8 @@ bench:
 	cd echov5 && $(GO) test -run='^$$' -bench=BenchmarkEchoV5 -benchmem -count=6 . > ../bench/echov5.txt || { cat ../bench/echov5.txt; exit 1; }
 	cd fiber && $(GO) test -run='^$$' -bench=BenchmarkFiber -benchmem -count=6 . > ../bench/fiber.txt || { cat ../bench/fiber.txt; exit 1; }
 	cd fiberv3 && $(GO) test -run='^$$' -bench=BenchmarkFiberV3 -benchmem -count=6 . > ../bench/fiberv3.txt || { cat ../bench/fiberv3.txt; exit 1; }
-	@for f in fingerprint gin echo echov5 fiber fiberv3; do echo "== $$f"; $(BENCHSTAT) bench/$$f.txt; done
+	cd storage/postgres && $(GO) test -run='^$$' -bench=BenchmarkStore -benchmem -count=6 . > ../../bench/postgres.txt || { cat ../../bench/postgres.txt; exit 1; }
+	@for f in fingerprint gin echo echov5 fiber fiberv3 postgres; do echo "== $$f"; $(BENCHSTAT) bench/$$f.txt; done
 
 # SPEC §7 end to end, one command, one run (BENCHMARKS.md, "End to end"):
 # builds the example servers, starts redis-server on a free loopback
