@@ -2,7 +2,9 @@
 -- idempg_); Migrate substitutes it and runs this file as one simple-protocol
 -- query, that is one transaction, under an advisory lock so that instances
 -- migrating at once do not trip over each other's CREATE OR REPLACE.
--- Every statement is idempotent: Migrate may run at every deployment.
+-- Every statement is idempotent: Migrate may run at every deployment. (A later
+-- change to a function's parameters or result columns needs a DROP FUNCTION
+-- first: CREATE OR REPLACE cannot change them.)
 SELECT pg_advisory_xact_lock(hashtext('idempg migrate __P__'));
 
 -- Fencing tokens: one global sequence, so that a token is never issued

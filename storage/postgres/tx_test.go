@@ -116,6 +116,9 @@ func TestTxCommitsRecordAndBusinessWrite(t *testing.T) {
 	if n := paid(t, pool, k); n != 1 {
 		t.Fatalf("payments after the commit = %d, want 1", n)
 	}
+	if a := pool.Stat().AcquiredConns(); a != 0 {
+		t.Fatalf("%d connections still acquired after the commit", a)
+	}
 	res := claim(t, st, k, time.Minute)
 	if res.Outcome != core.OutcomeRepeated || string(res.Record.Payload) != "paid" || res.Record.Token != c.Token {
 		t.Fatalf("replay = %v %q token %d", res.Outcome, res.Record.Payload, res.Record.Token)
@@ -150,6 +153,9 @@ func TestTxLostLeaseRollsBackBusinessWrite(t *testing.T) {
 	}
 	if err := ctx2.Complete(ctx, core.StateCompleted, []byte("stale"), time.Minute); !errors.Is(err, core.ErrLeaseLost) {
 		t.Fatalf("stale owner's Complete = %v, want ErrLeaseLost", err)
+	}
+	if a := pool.Stat().AcquiredConns(); a != 0 {
+		t.Fatalf("%d connections still acquired after a refused Complete", a)
 	}
 	if n := paid(t, pool, k); n != 0 {
 		t.Fatalf("the stale owner's payment was committed (%d rows)", n)
@@ -238,6 +244,9 @@ func TestTxRollbackUndoesBusinessWrite(t *testing.T) {
 	ctx2.Rollback(ctx) // idempotent
 	if n := paid(t, pool, k); n != 0 {
 		t.Fatalf("payments after Rollback = %d", n)
+	}
+	if a := pool.Stat().AcquiredConns(); a != 0 {
+		t.Fatalf("%d connections still acquired after Rollback", a)
 	}
 	if _, err := idempg.Tx(hctx); !errors.Is(err, idempg.ErrTxEnded) {
 		t.Fatalf("Tx after Rollback = %v, want ErrTxEnded", err)
