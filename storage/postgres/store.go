@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idemkit/idempotency/core"
@@ -39,49 +37,6 @@ type Store struct {
 	closeOnce sync.Once
 	stop      chan struct{} // closed by Close: ends the purger
 	done      sync.WaitGroup
-}
-
-// queries are the store's statements, for its table prefix.
-type queries struct {
-	begin, complete, release, resolve, renew, renewBatch, commit, get, del, cooldown, purge, purgeCooldowns, stats string
-}
-
-func newQueries(p string) queries {
-	recs := p + "records"
-	return queries{
-		begin:    `SELECT outcome, tok, took_over, stranded, st, fp, com, lease, expires, pay, sg, csg FROM ` + p + `begin($1, $2, $3, $4, $5, $6, $7)`,
-		complete: `SELECT ` + p + `complete($1, $2, $3, $4, $5, $6, $7)`,
-		release:  `SELECT ` + p + `release($1, $2, $3, $4)`,
-		resolve:  `SELECT ` + p + `resolve($1, $2, $3, $4)`,
-		// Renew keeps the record at least two leases from now (core.Attempt.TTL).
-		renew: `UPDATE ` + recs + ` SET lease_until = clock_timestamp() + $3 * interval '1 ms',
-  expires_at = greatest(expires_at, clock_timestamp() + 2 * $3 * interval '1 ms')
-WHERE key = $1 AND token = $2 AND state = 1 AND version = $4 AND expires_at > clock_timestamp()`,
-		renewBatch: `UPDATE ` + recs + ` AS r SET lease_until = clock_timestamp() + $3 * interval '1 ms',
-  expires_at = greatest(r.expires_at, clock_timestamp() + 2 * $3 * interval '1 ms')
-FROM unnest($1::bytea[], $2::bigint[]) AS b(k, t)
-WHERE r.key = b.k AND r.token = b.t AND r.state = 1 AND r.version = $4 AND r.expires_at > clock_timestamp()
-RETURNING r.key, r.token`,
-		// An unsigned Commit (sig NULL) leaves a signed commitment as it is.
-		commit: `UPDATE ` + recs + ` SET committed = 1, commit_sig = coalesce($3, commit_sig)
-WHERE key = $1 AND token = $2 AND state = 1 AND version = $4 AND expires_at > clock_timestamp()`,
-		get: `SELECT version, state, fingerprint, token, committed, lease_until, expires_at, payload, sig, commit_sig
-FROM ` + recs + ` WHERE key = $1 AND expires_at > clock_timestamp()`,
-		del: `DELETE FROM ` + recs + ` WHERE key = $1`,
-		cooldown: `INSERT INTO ` + p + `cooldowns AS c (name, until) VALUES ($1, clock_timestamp() + $2 * interval '1 ms')
-ON CONFLICT (name) DO UPDATE SET until = excluded.until WHERE c.until <= clock_timestamp()
-RETURNING true`,
-		// SKIP LOCKED: a row a Begin holds is left for the next pass; the
-		// outer condition re-checks the newest version of each locked row.
-		purge: `DELETE FROM ` + recs + ` WHERE key IN (
-  SELECT key FROM ` + recs + ` WHERE expires_at <= clock_timestamp()
-  ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-AND expires_at <= clock_timestamp()`,
-		purgeCooldowns: `DELETE FROM ` + p + `cooldowns WHERE until <= clock_timestamp()`,
-		stats: `SELECT count(*) FILTER (WHERE live AND state = 1), count(*) FILTER (WHERE live AND state = 2),
-  count(*) FILTER (WHERE live AND state = 3), count(*) FILTER (WHERE live AND state = 4), count(*) FILTER (WHERE NOT live)
-FROM (SELECT state, expires_at > clock_timestamp() AS live FROM ` + recs + `) r`,
-	}
 }
 
 // New returns a Store on pool, whose tables Migrate has created with the
@@ -152,67 +107,6 @@ func ms(d time.Duration) int64 {
 		m = 1
 	}
 	return m
-}
-
-// Begin implements core.Store in one round trip (one statement, the begin
-// function; pgx prepares it once per connection). A Begin resent with the
-// attempt's nonce gets its own claim back. An attempt without a nonce
-// gets a random one. a.Sig is stored with the claim and answered as
-// Record.Sig for claims and stranded records.
-func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.BeginResult, error) {
-	nonce := a.Nonce
-	if nonce == 0 {
-		nonce = rand.Uint64() | 1
-	}
-	var (
-		outcome            int32
-		tok                pgtype.Int8
-		tookOver, stranded pgtype.Bool
-		st, com            pgtype.Int2
-		fp, pay, sig, csig []byte
-		lease, expires     pgtype.Timestamptz
-	)
-	err := s.pool.QueryRow(ctx, s.q.begin, []byte(key), a.Fingerprint[:], ms(a.Lease), ms(a.TTL), int64(nonce), orNull(a.Sig), FormatVersion).
-		Scan(&outcome, &tok, &tookOver, &stranded, &st, &fp, &com, &lease, &expires, &pay, &sig, &csig)
-	if err != nil {
-		return core.BeginResult{}, beginErr(err)
-	}
-	if outcome == 1 {
-		return core.BeginResult{Outcome: core.OutcomeOriginal, Token: uint64(tok.Int64), TookOver: tookOver.Bool}, nil
-	}
-	state := core.State(st.Int16)
-	rec := core.Record{State: state, Token: uint64(tok.Int64), Sig: orNull(sig), CommitSig: orNull(csig)}
-	if len(fp) != len(rec.Fingerprint) || !state.Final() && state != core.StateInFlight {
-		return core.BeginResult{}, fmt.Errorf("%w: %w: state %d, fingerprint of %d bytes", core.ErrStoreUnavailable, core.ErrCorruptRecord, st.Int16, len(fp))
-	}
-	copy(rec.Fingerprint[:], fp)
-	if state == core.StateInFlight {
-		rec.Committed = com.Int16 == 1
-		rec.LeaseUntil = lease.Time
-	} else {
-		rec.Payload = pay
-	}
-	rec.ExpiresAt = expires.Time
-	res := core.BeginResult{Record: rec, Stranded: stranded.Bool}
-	switch outcome {
-	case 2:
-		res.Outcome = finalOutcome[state]
-	case 3:
-		res.Outcome = core.OutcomeMismatch
-	case 4:
-		res.Outcome = core.OutcomeConflict
-	default:
-		return core.BeginResult{}, unavailable(fmt.Errorf("unexpected begin outcome %d", outcome))
-	}
-	return res, nil
-}
-
-// finalOutcome is Begin's answer for a final record of the attempt's
-// fingerprint.
-var finalOutcome = map[core.State]core.Outcome{
-	core.StateCompleted: core.OutcomeRepeated,
-	core.StateTombstone: core.OutcomeUnavailable,
-	core.StateUncertain: core.OutcomeUncertain,
 }
 
 // execFenced runs a fenced UPDATE: no row is core.ErrLeaseLost.
@@ -333,48 +227,6 @@ func (s *Store) Resolve(ctx context.Context, key string, payload []byte, ttl tim
 	return unavailable(fmt.Errorf("unexpected resolve answer %d", n))
 }
 
-// Get implements core.Store. An expired record is absent (ErrNotFound),
-// whether or not Purge has deleted it yet.
-func (s *Store) Get(ctx context.Context, key string) (core.Record, error) {
-	var (
-		version, st, com   int16
-		fp, pay, sig, csig []byte
-		tok                int64
-		lease              pgtype.Timestamptz
-		expires            time.Time
-	)
-	err := s.pool.QueryRow(ctx, s.q.get, []byte(key)).Scan(&version, &st, &fp, &tok, &com, &lease, &expires, &pay, &sig, &csig)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return core.Record{}, core.ErrNotFound
-	}
-	if err != nil {
-		return core.Record{}, unavailable(err)
-	}
-	state := core.State(st)
-	if version != FormatVersion || state < core.StateInFlight || state > core.StateUncertain || len(fp) != len(core.Fingerprint{}) {
-		return core.Record{}, fmt.Errorf("%w: record format version %d, state %d", core.ErrCorruptRecord, version, st)
-	}
-	rec := core.Record{State: state, Token: uint64(tok), ExpiresAt: expires}
-	copy(rec.Fingerprint[:], fp)
-	stranded := state == core.StateUncertain && com == 2
-	if state == core.StateInFlight {
-		rec.Committed = com == 1
-		rec.LeaseUntil = lease.Time
-	} else {
-		rec.Payload = pay
-	}
-	// The signatures belong to the claim: answered for a claim (the
-	// commitment's only once committed) and for the uncertain record
-	// Begin made of it.
-	if state == core.StateInFlight || stranded {
-		rec.Sig = orNull(sig)
-	}
-	if rec.Committed || stranded {
-		rec.CommitSig = orNull(csig)
-	}
-	return rec, nil
-}
-
 // Delete implements core.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if _, err := s.pool.Exec(ctx, s.q.del, []byte(key)); err != nil {
@@ -403,22 +255,4 @@ func (s *Store) Ping(ctx context.Context) error {
 		return unavailable(err)
 	}
 	return nil
-}
-
-// Stats counts the store's records by state, for metrics and operators.
-type Stats struct {
-	InFlight, Completed, Tombstones, Uncertain int64
-	// Expired records are absent to every call; Purge deletes them.
-	Expired int64
-}
-
-// Stats counts the records of every state in one statement. It reads the
-// whole table: call it for metrics every minute or so, not per request.
-func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	var st Stats
-	err := s.pool.QueryRow(ctx, s.q.stats).Scan(&st.InFlight, &st.Completed, &st.Tombstones, &st.Uncertain, &st.Expired)
-	if err != nil {
-		return Stats{}, unavailable(err)
-	}
-	return st, nil
 }
