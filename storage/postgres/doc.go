@@ -1,5 +1,5 @@
 // Package idempg is the PostgreSQL store of idemkit, on pgx v5 (pgxpool),
-// for PostgreSQL 12 or later (tested on 15).
+// tested on PostgreSQL 15.
 //
 //	pool, err := pgxpool.New(ctx, "postgres://app@db/app")
 //	...
@@ -36,11 +36,12 @@
 // of their own, as with any store; but a handler may also write its
 // business rows in the claim's transaction, which Tx returns:
 //
-//	func pay(w http.ResponseWriter, r *http.Request) {
-//		tx, err := idempg.Tx(r.Context())
+//	func pay(c *gin.Context) {
+//		ctx := c.Request.Context()
+//		tx, err := idempg.Tx(ctx)
 //		if err != nil { ... } // idempg.ErrNoTx: no idempotency key on this request
-//		if _, err := tx.Exec(r.Context(), `INSERT INTO payments ...`, ...); err != nil { ... }
-//		w.WriteHeader(http.StatusCreated) // held until the commit
+//		if _, err := tx.Exec(ctx, `INSERT INTO payments ...`, ...); err != nil { ... }
+//		c.JSON(http.StatusCreated, ...) // held until the commit
 //	}
 //
 // The Engine then writes the completed record in that same transaction,
