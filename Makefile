@@ -71,7 +71,8 @@ bench:
 	cd fiber && $(GO) test -run='^$$' -bench=BenchmarkFiber -benchmem -count=6 . > ../bench/fiber.txt || { cat ../bench/fiber.txt; exit 1; }
 	cd fiberv3 && $(GO) test -run='^$$' -bench=BenchmarkFiberV3 -benchmem -count=6 . > ../bench/fiberv3.txt || { cat ../bench/fiberv3.txt; exit 1; }
 	$(GO) test -run='^$$' -bench=BenchmarkNetHTTP -benchmem -count=6 ./nethttp/ > bench/nethttp.txt || { cat bench/nethttp.txt; exit 1; }
-	@for f in fingerprint gin echo echov5 fiber fiberv3 nethttp; do echo "== $$f"; $(BENCHSTAT) bench/$$f.txt; done
+	cd storage/postgres && $(GO) test -run='^$$' -bench=BenchmarkStore -benchmem -count=6 . > ../../bench/postgres.txt || { cat ../../bench/postgres.txt; exit 1; }
+	@for f in fingerprint gin echo echov5 fiber fiberv3 nethttp postgres; do echo "== $$f"; $(BENCHSTAT) bench/$$f.txt; done
 
 # SPEC §7 end to end, one command, one run (BENCHMARKS.md, "End to end"):
 # builds the example servers, starts redis-server on a free loopback

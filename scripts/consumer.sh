@@ -6,10 +6,11 @@
 # this working tree at the version of versions.txt (proxyenv.sh) and every
 # other module by the usual proxy, it:
 #
-#   1. go gets gin, echo, echov5, fiber, fiberv3, storage/redis, telemetry/prometheus,
-#      telemetry/otel and xxh3 at that version, then builds and runs
-#      testdata/consumer (one route per framework, a replay each, the Redis
-#      store, both telemetry drivers, the XXH3 hash);
+#   1. go gets gin, echo, echov5, fiber, fiberv3, storage/redis,
+#      storage/postgres, telemetry/prometheus, telemetry/otel and xxh3 at
+#      that version, then builds and runs testdata/consumer (one route per
+#      framework, a replay each, the Redis and PostgreSQL stores, both
+#      telemetry drivers, the XXH3 hash);
 #   2. checks with go mod graph that no test-only dependency of idemkit
 #      (miniredis, gopher-lua, the OTel SDK) is in the user's module graph;
 #   3. go installs cmd/idemctl at that version into a temporary GOBIN and
@@ -38,7 +39,7 @@ mkdir "$work/app"
 cd "$work/app"
 cp "$here/testdata/consumer/main.go" .
 quiet "$GO" mod init example.com/consumer
-echo "consumer: go get gin echo echov5 fiber fiberv3 storage/redis telemetry/prometheus telemetry/otel xxh3 @$v"
+echo "consumer: go get gin echo echov5 fiber fiberv3 storage/redis storage/postgres telemetry/prometheus telemetry/otel xxh3 @$v"
 quiet "$GO" get \
 	"$IDEMKIT_ROOT/gin@$v" \
 	"$IDEMKIT_ROOT/echo@$v" \
@@ -46,6 +47,7 @@ quiet "$GO" get \
 	"$IDEMKIT_ROOT/fiber@$v" \
 	"$IDEMKIT_ROOT/fiberv3@$v" \
 	"$IDEMKIT_ROOT/storage/redis@$v" \
+	"$IDEMKIT_ROOT/storage/postgres@$v" \
 	"$IDEMKIT_ROOT/telemetry/prometheus@$v" \
 	"$IDEMKIT_ROOT/telemetry/otel@$v" \
 	"$IDEMKIT_ROOT/xxh3@$v"

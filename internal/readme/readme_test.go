@@ -60,7 +60,7 @@ import (
 )
 
 // wantBlocks is the number of ```go blocks in README.md.
-const wantBlocks = 21
+const wantBlocks = 22
 
 const readmePath = "../../README.md"
 

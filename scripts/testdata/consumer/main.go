@@ -3,13 +3,14 @@
 // the published modules as a proxy serves them (no go.work, no replace).
 // It mounts idemgin, idemecho (Echo v4 and v5), idemfiber (Fiber v2 and v3) and idemhttp on one route each, posts twice
 // with the same Idempotency-Key and checks that the second answer is a
-// replay; it constructs the Redis store, the Prometheus and OpenTelemetry
+// replay; it constructs the Redis and PostgreSQL stores, the Prometheus and OpenTelemetry
 // drivers and the XXH3 hash. It uses
 // only the most stable API (the constructors and core.WithStore,
 // core.WithTelemetry, core.WithHashAlgorithm), and exits non-zero on any failure.
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gofiber/fiber/v2"
 	fiberv3 "github.com/gofiber/fiber/v3"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	echov5 "github.com/labstack/echo/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +34,7 @@ import (
 	idemfiberv3 "github.com/idemkit/idempotency/fiberv3"
 	idemgin "github.com/idemkit/idempotency/gin"
 	idemhttp "github.com/idemkit/idempotency/nethttp"
+	idempg "github.com/idemkit/idempotency/storage/postgres"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
 	idemotel "github.com/idemkit/idempotency/telemetry/otel"
 	idemprom "github.com/idemkit/idempotency/telemetry/prometheus"
@@ -58,6 +61,19 @@ func run() error {
 	defer rdb.Close()
 	var store core.Store = idemredis.New(rdb)
 	_ = idemgin.New(core.WithStore(store), core.WithTelemetry(prom))
+	// The PostgreSQL store likewise: pgxpool connects lazily, and the store
+	// must be a core.TxStore (transactional completion).
+	pool, err := pgxpool.New(context.Background(), "postgres://app@127.0.0.1:1/app")
+	if err != nil {
+		return fmt.Errorf("pgxpool.New: %v", err)
+	}
+	defer pool.Close()
+	pg, err := idempg.New(pool)
+	if err != nil {
+		return fmt.Errorf("idempg.New: %v", err)
+	}
+	var _ core.TxStore = pg
+	_ = idemgin.New(core.WithStore(pg))
 	// The OpenTelemetry driver (global no-op providers) and the XXH3
 	// fingerprint hash, at construction.
 	otelDriver, err := idemotel.New()
