@@ -14,9 +14,11 @@ require (
 	github.com/idemkit/idempotency/fiber v0.1.0
 	github.com/idemkit/idempotency/fiberv3 v0.1.0
 	github.com/idemkit/idempotency/gin v0.1.0
+	github.com/idemkit/idempotency/storage/postgres v0.1.0
 	github.com/idemkit/idempotency/storage/redis v0.1.0
 	github.com/idemkit/idempotency/storage/redis/redistest v0.1.0
 	github.com/idemkit/idempotency/telemetry/prometheus v0.1.0
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/labstack/echo/v5 v5.4.4
 	github.com/prometheus/client_golang v1.24.1
@@ -40,6 +42,9 @@ require (
 	github.com/goccy/go-yaml v1.19.2 // indirect
 	github.com/gofiber/schema v1.7.0 // indirect
 	github.com/gofiber/utils/v2 v2.0.2 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.19.1 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
@@ -71,8 +76,9 @@ require (
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/net v0.57.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
-	golang.org/x/text v0.40.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 )
@@ -84,6 +90,7 @@ replace (
 	github.com/idemkit/idempotency/fiber => ../fiber
 	github.com/idemkit/idempotency/fiberv3 => ../fiberv3
 	github.com/idemkit/idempotency/gin => ../gin
+	github.com/idemkit/idempotency/storage/postgres => ../storage/postgres
 	github.com/idemkit/idempotency/storage/redis => ../storage/redis
 	github.com/idemkit/idempotency/storage/redis/redistest => ../storage/redis/redistest
 	github.com/idemkit/idempotency/telemetry/prometheus => ../telemetry/prometheus

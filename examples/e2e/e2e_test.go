@@ -249,7 +249,7 @@ func TestMetricsAndShutdown(t *testing.T) {
 func TestRedisUnreachableAtStartup(t *testing.T) {
 	t.Parallel()
 	cmd := exec.Command(servertest.Binary(t, "gin"), "-addr", "127.0.0.1:0", "-redis", "redis://127.0.0.1:1/0")
-	cmd.Env = append(os.Environ(), "REDIS_URL=")
+	cmd.Env = append(os.Environ(), "REDIS_URL=", "DATABASE_URL=")
 	out, err := cmd.CombinedOutput()
 	if code := servertest.ExitCode(err); code != 1 {
 		t.Errorf("exit status %d, want 1\n%s", code, out)

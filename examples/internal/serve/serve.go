@@ -1,5 +1,6 @@
 // Package serve holds the start-up plumbing every example server shares:
-// flags, the choice of store (memory or Redis, OpenStore), the telemetry
+// flags, the choice of store (memory, Redis or PostgreSQL: OpenStore,
+// OpenPostgres), the telemetry
 // (slog plus a Prometheus registry per server, NewEnv), the exit codes
 // (Main), and listeners that shut down gracefully (HTTP, Listen). Each
 // framework's main.go only builds its router from an Env.
@@ -26,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/idemkit/idempotency/core"
+	"github.com/idemkit/idempotency/examples/internal/pgshop"
 	"github.com/idemkit/idempotency/examples/internal/shop"
 	"github.com/idemkit/idempotency/storage/memory"
 )
@@ -38,6 +40,11 @@ type Config struct {
 	// rediss://..., redis+cluster://host1:6379,host2:6379); empty means
 	// the in-memory store.
 	RedisURL string
+	// PostgresURL selects the PostgreSQL store (idempg) when set
+	// (postgres://user:password@host:5432/db?pool_max_conns=8): POST
+	// /payments then writes its payment row in the claim's transaction
+	// (package pgshop). At most one of RedisURL and PostgresURL is set.
+	PostgresURL string
 	// Lease and LockWait, when set, are the engine's lease
 	// (core.WithLease) and lock wait (core.WithLockWait) for every
 	// idempotent route; nil keeps the engine's defaults
@@ -100,7 +107,9 @@ const DefaultAddr = ":8080"
 const MetricsPath = "/metrics"
 
 // ParseFlags parses the example servers' flags from args (without the
-// program name): -addr; -redis, whose default comes from REDIS_URL; and
+// program name): -addr; -redis, whose default comes from REDIS_URL;
+// -postgres, whose default comes from DATABASE_URL (not both: an error);
+// and
 // -lease and -lock-wait, whose defaults come from IDEMKIT_LEASE and
 // IDEMKIT_LOCK_WAIT, so a container can be configured by its environment
 // alone. A malformed or out-of-range duration, from a flag or the
@@ -162,6 +171,10 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	fs.StringVar(&cfg.RedisURL, "redis", os.Getenv("REDIS_URL"),
 		"Redis URL for the shared store: redis://[user:password@]host:6379/0, rediss://... (TLS)\n"+
 			"or redis+cluster://host1:6379,host2:6379 (default $REDIS_URL; empty: in-memory store)")
+	fs.StringVar(&cfg.PostgresURL, "postgres", os.Getenv(EnvDatabaseURL),
+		"PostgreSQL URL for the shared store: postgres://[user[:password]@]host:5432/db[?pool_max_conns=8];\n"+
+			"payments are then written in the same transaction as their idempotency record (default $"+EnvDatabaseURL+";\n"+
+			"empty: in-memory store; not with -redis)")
 	fs.Var(durationValue{&cfg.Lease}, "lease", fmt.Sprintf(
 		"lease (a `duration`) of the claims of every idempotent route: how long a crashed instance's\n"+
 			"claim blocks its key (renewed every lease/3 while the handler runs; default $%s, then %v)", EnvLease, core.DefaultLease))
@@ -198,6 +211,10 @@ func ParseFlags(name string, args []string, output io.Writer) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if cfg.RedisURL != "" && cfg.PostgresURL != "" {
+		return cfg, fmt.Errorf("-redis (or REDIS_URL) and -postgres (or %s) are both set: choose one store "+
+			"(an empty flag, -redis= or -postgres=, overrides its variable)", EnvDatabaseURL)
 	}
 	if cfg.SigningKeys != "" {
 		if _, err := core.ParseRecordKeys(cfg.SigningKeys); err != nil {
@@ -292,8 +309,9 @@ type Server func(ctx context.Context) error
 // (without the program name), logging to stderr, and returns the process
 // exit status: 0 after a clean shutdown (SIGINT, SIGTERM) or -h, 2 for
 // usage and configuration errors (a bad flag, a malformed Redis URL, an
-// invalid option), 1 when Redis is unreachable at start-up or the server
-// fails.
+// invalid option), 1 when Redis or PostgreSQL is unreachable at start-up
+// or the server fails. With -postgres the shop records its payments in
+// the claims' transactions (shop.Shop.SetLedger), except under -bare.
 //
 // build gets the server's Env (store, shop, telemetry, metrics) and
 // returns the framework's Server.
@@ -314,10 +332,22 @@ func Main(name string, args []string, stderr io.Writer, build func(env *Env) (Se
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	store, closeStore, err := OpenStore(ctx, cfg)
+	var (
+		store      core.Store
+		closeStore func() error
+		ledger     *pgshop.Ledger
+	)
+	if cfg.PostgresURL != "" {
+		var pg *Postgres
+		if pg, err = OpenPostgres(ctx, cfg.PostgresURL); err == nil {
+			store, closeStore, ledger = pg.Store, pg.Close, pg.Ledger
+		}
+	} else {
+		store, closeStore, err = OpenStore(ctx, cfg)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		if errors.Is(err, ErrRedisURL) {
+		if errors.Is(err, ErrRedisURL) || errors.Is(err, ErrPostgresURL) {
 			return 2
 		}
 		return 1
@@ -332,6 +362,10 @@ func Main(name string, args []string, stderr io.Writer, build func(env *Env) (Se
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
+	}
+	if ledger != nil && !cfg.Bare {
+		// -bare has no claims, hence no transactions to write in.
+		env.Shop.SetLedger(ledger)
 	}
 	srv, err := build(env)
 	if err != nil {

@@ -36,7 +36,9 @@ const (
 )
 
 // OpenStore returns the store cfg asks for, which every route of a server
-// shares, and a func that releases it.
+// shares, and a func that releases it. With cfg.PostgresURL it is
+// OpenPostgres's store (Main uses OpenPostgres itself, for the shop's
+// ledger too).
 //
 // Without a Redis URL it is a fresh in-memory store per call (not
 // memory.Default), so that servers started in one process, as the demo
@@ -60,6 +62,13 @@ const (
 // running, a Redis outage is answered with 503 and the same client
 // reconnects when Redis is back.
 func OpenStore(ctx context.Context, cfg Config) (core.Store, func() error, error) {
+	if cfg.PostgresURL != "" {
+		pg, err := OpenPostgres(ctx, cfg.PostgresURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pg.Store, pg.Close, nil
+	}
 	if cfg.RedisURL == "" {
 		return memory.New(memory.WithMaxEntries(cfg.MemoryMaxEntries), memory.WithMaxBytes(cfg.MemoryMaxBytes)),
 			func() error { return nil }, nil
@@ -221,6 +230,9 @@ func redactErr(err error, rawURL string) error {
 func Describe(cfg Config) string {
 	if cfg.RedisURL != "" {
 		return "redis " + RedactURL(cfg.RedisURL) + " (shared by every instance)"
+	}
+	if cfg.PostgresURL != "" {
+		return "postgres " + RedactURL(cfg.PostgresURL) + " (shared by every instance; payments written in the claim's transaction)"
 	}
 	d := "memory (single process only)"
 	if cfg.MemoryMaxEntries > 0 {

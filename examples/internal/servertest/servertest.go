@@ -139,12 +139,13 @@ type Server struct {
 }
 
 // Env is the environment a server starts with: the test's, without the
-// variables that configure the example servers (REDIS_URL, IDEMKIT_*),
+// variables that configure the example servers (REDIS_URL, DATABASE_URL,
+// IDEMKIT_*),
 // so that only the arguments (and extra, "NAME=value" entries) count.
 func Env(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "IDEMKIT_") {
+		if strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "DATABASE_URL=") || strings.HasPrefix(kv, "IDEMKIT_") {
 			continue
 		}
 		env = append(env, kv)

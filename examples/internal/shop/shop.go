@@ -92,6 +92,9 @@ type Shop struct {
 	created [counted]atomic.Int64
 	// unclaimed: charge without an idempotency claim (SetUnclaimed).
 	unclaimed bool
+	// ledger, when set, records payments in the claim's transaction
+	// (SetLedger).
+	ledger Ledger
 }
 
 // New returns a Shop with zeroed counters.
@@ -115,6 +118,9 @@ func (s *Shop) Executions(e Endpoint) int64 {
 // Snapshot is the body of GET /stats.
 type Snapshot struct {
 	Executions Counts `json:"executions"`
+	// Committed is what the Ledger holds, only with one (SetLedger): the
+	// memory and Redis servers answer exactly SPEC §6's shape.
+	Committed *Committed `json:"committed,omitempty"`
 }
 
 // Counts holds one execution counter per endpoint.
@@ -169,7 +175,7 @@ func ReadBody(r io.Reader) ([]byte, error) {
 // it (core.DeclareEffects), and refuse to charge with 503 without it.
 func (s *Shop) Handle(ctx context.Context, e Endpoint, req *Request) *Response {
 	if e == Stats {
-		return s.stats()
+		return s.stats(ctx)
 	}
 	if e < 0 || e > Stats {
 		return Error(http.StatusNotFound, "unknown endpoint")
@@ -194,6 +200,9 @@ func (s *Shop) Handle(ctx context.Context, e Endpoint, req *Request) *Response {
 }
 
 func (s *Shop) handle(ctx context.Context, e Endpoint, req *Request) *Response {
+	if e == Payments && s.ledger != nil {
+		return s.pay(ctx, req) // the switches run after the row (SetLedger)
+	}
 	if resp := simulate(ctx, req.Query); resp != nil {
 		return resp
 	}
@@ -333,23 +342,9 @@ func declareEffects(ctx context.Context, unclaimed bool) *Response {
 }
 
 func (s *Shop) createMoney(ctx context.Context, req *Request, e Endpoint, prefix, location string) *Response {
-	var in moneyIn
-	// sonic's syntax errors span several lines with a caret diagram, so
-	// the client gets a fixed message instead of the decoder's.
-	if err := sonic.ConfigStd.Unmarshal(req.Body, &in); err != nil {
-		return Error(http.StatusBadRequest, `body must be a JSON object {"amount":int,"currency":string}`)
-	}
-	switch {
-	case in.Amount == nil:
-		return Error(http.StatusBadRequest, "amount is required")
-	case *in.Amount <= 0:
-		return Error(http.StatusBadRequest, "amount must be a positive integer (minor units)")
-	case !isCurrency(in.Currency):
-		return Error(http.StatusBadRequest, "currency must be a 3-letter upper-case code, e.g. EUR")
-	}
-	user := req.User
-	if user == "" {
-		user = "guest"
+	m, resp := parseMoney(req)
+	if resp != nil {
+		return resp
 	}
 	// As late as possible: everything above fails cleanly (a 400 is
 	// stored, a crash before this line is retried fresh), everything
@@ -357,8 +352,43 @@ func (s *Shop) createMoney(ctx context.Context, req *Request, e Endpoint, prefix
 	if resp := declareEffects(ctx, s.unclaimed); resp != nil {
 		return resp
 	}
-	id := prefix + strconv.FormatInt(s.created[e].Add(1), 10)
-	resp := JSON(http.StatusCreated, moneyOut{ID: id, Amount: *in.Amount, Currency: in.Currency, User: user})
+	return created(prefix+strconv.FormatInt(s.created[e].Add(1), 10), location, m)
+}
+
+// money is a validated body of payments and refunds, with its user.
+type money struct {
+	Amount   int64
+	Currency string
+	User     string
+}
+
+// parseMoney validates the body of payments and refunds, or answers the
+// 400 that says what is wrong with it.
+func parseMoney(req *Request) (money, *Response) {
+	var in moneyIn
+	// sonic's syntax errors span several lines with a caret diagram, so
+	// the client gets a fixed message instead of the decoder's.
+	if err := sonic.ConfigStd.Unmarshal(req.Body, &in); err != nil {
+		return money{}, Error(http.StatusBadRequest, `body must be a JSON object {"amount":int,"currency":string}`)
+	}
+	switch {
+	case in.Amount == nil:
+		return money{}, Error(http.StatusBadRequest, "amount is required")
+	case *in.Amount <= 0:
+		return money{}, Error(http.StatusBadRequest, "amount must be a positive integer (minor units)")
+	case !isCurrency(in.Currency):
+		return money{}, Error(http.StatusBadRequest, "currency must be a 3-letter upper-case code, e.g. EUR")
+	}
+	user := req.User
+	if user == "" {
+		user = "guest"
+	}
+	return money{Amount: *in.Amount, Currency: in.Currency, User: user}, nil
+}
+
+// created is the 201 of a payment or refund id, at location+id.
+func created(id, location string, m money) *Response {
+	resp := JSON(http.StatusCreated, moneyOut{ID: id, Amount: m.Amount, Currency: m.Currency, User: m.User})
 	resp.Header.Set("Location", location+id)
 	// A per-response cookie: the idempotency middleware never replays
 	// Set-Cookie, so a replay visibly lacks it while keeping Location.
@@ -426,8 +456,16 @@ func isCurrency(c string) bool {
 	return true
 }
 
-func (s *Shop) stats() *Response {
-	return JSON(http.StatusOK, s.Snapshot())
+func (s *Shop) stats(ctx context.Context) *Response {
+	snap := s.Snapshot()
+	if s.ledger != nil {
+		n, err := s.ledger.Payments(ctx)
+		if err != nil {
+			return Error(http.StatusServiceUnavailable, "the committed payments could not be counted")
+		}
+		snap.Committed = &Committed{Payments: n}
+	}
+	return JSON(http.StatusOK, snap)
 }
 
 // JSON returns a response with v encoded by sonic (in its encoding/json
