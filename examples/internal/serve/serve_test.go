@@ -16,6 +16,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestParseFlags(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
+	t.Setenv(EnvDatabaseURL, "")
 	t.Setenv(EnvLease, "")
 	t.Setenv(EnvLockWait, "")
 	t.Setenv(EnvDeriveSecret, "")
@@ -147,6 +148,7 @@ func TestListenReportsServeErrors(t *testing.T) {
 
 func TestMainExitCodes(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
+	t.Setenv(EnvDatabaseURL, "")
 	t.Setenv(EnvLease, "")
 	t.Setenv(EnvLockWait, "")
 	t.Setenv(EnvDeriveSecret, "")
@@ -169,6 +171,10 @@ func TestMainExitCodes(t *testing.T) {
 		{"lease too short", []string{"-lease", "1ms"}, 2, "x: -lease (or IDEMKIT_LEASE) 1ms: "},
 		{"negative lock wait", []string{"-lock-wait", "-5s"}, 2, "x: -lock-wait (or IDEMKIT_LOCK_WAIT) -5s: "},
 		{"redis down", []string{"-redis", "redis://" + closedAddr(t) + "/0"}, 1, "redis unreachable"},
+		{"help postgres", []string{"-h"}, 0, "-postgres"},
+		{"bad postgres URL", []string{"-postgres", "postgres://u:s3cret@localhost:port/db"}, 2, "invalid PostgreSQL URL"},
+		{"postgres down", []string{"-postgres", "postgres://u:s3cret@" + closedAddr(t) + "/db?connect_timeout=1"}, 1, "postgres unreachable"},
+		{"both stores", []string{"-redis", "redis://localhost:6379/0", "-postgres", "postgres://localhost/db"}, 2, "-redis (or REDIS_URL) and -postgres (or DATABASE_URL) are both set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder
