@@ -16,8 +16,9 @@ import (
 	"github.com/idemkit/idempotency/examples/internal/shop"
 )
 
-// TestPostgresPaymentsCommitWithTheirRecord runs the gin and nethttp
-// servers with -postgres, each on a database of its own, and counts the
+// TestPostgresPaymentsCommitWithTheirRecord runs the example servers
+// (gin, nethttp, echo, echov5, fiber: the binaries servertest builds) with
+// -postgres, each on a database of its own, and counts the
 // rows of the payments table after each step: a payment's row and its
 // idempotency record commit together, so a replay, concurrent
 // duplicates, a failure and a panic after the INSERT never leave a
@@ -33,7 +34,7 @@ func TestPostgresPaymentsCommitWithTheirRecord(t *testing.T) {
 	}
 	defer admin.Close(context.Background())
 
-	for _, name := range []string{"gin", "nethttp"} {
+	for _, name := range []string{"gin", "nethttp", "echo", "echov5", "fiber"} {
 		t.Run(name, func(t *testing.T) {
 			db := "shop_" + name
 			if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {

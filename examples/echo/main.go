@@ -1,6 +1,6 @@
 // Command echo serves the example payments API on Echo with idemecho.
 //
-//	go run ./examples/echo -addr :8080 [-redis redis://localhost:6379/0] [-lease 30s] [-lock-wait 5s]
+//	go run ./examples/echo -addr :8080 [-redis redis://localhost:6379/0 | -postgres postgres://app@localhost/app] [-lease 30s] [-lock-wait 5s]
 //
 //	curl -i -X POST localhost:8080/payments \
 //	  -H 'Idempotency-Key: 8e03978e-40d5-43e8-bc93-6894a57f9324' \

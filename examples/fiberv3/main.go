@@ -1,7 +1,7 @@
 // Command fiberv3 serves the example payments API on Fiber v3 with
 // idemfiber (module github.com/idemkit/idempotency/fiberv3).
 //
-//	go run ./examples/fiberv3 -addr :8080 [-redis redis://localhost:6379/0] [-lease 30s] [-lock-wait 5s]
+//	go run ./examples/fiberv3 -addr :8080 [-redis redis://localhost:6379/0 | -postgres postgres://app@localhost/app] [-lease 30s] [-lock-wait 5s]
 //
 //	curl -i -X POST localhost:8080/payments \
 //	  -H 'Idempotency-Key: 8e03978e-40d5-43e8-bc93-6894a57f9324' \

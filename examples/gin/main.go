@@ -1,6 +1,6 @@
 // Command gin serves the example payments API on Gin with idemgin.
 //
-//	go run ./examples/gin -addr :8080 [-redis redis://localhost:6379/0] [-lease 30s] [-lock-wait 5s]
+//	go run ./examples/gin -addr :8080 [-redis redis://localhost:6379/0 | -postgres postgres://app@localhost/app] [-lease 30s] [-lock-wait 5s]
 //
 //	curl -i -X POST localhost:8080/payments \
 //	  -H 'Idempotency-Key: 8e03978e-40d5-43e8-bc93-6894a57f9324' \
@@ -10,7 +10,9 @@
 // Send the same request again: the status, body and Location come back
 // with "Idempotency-Status: Repeated", without Set-Cookie, and GET /stats
 // shows the handler ran once. With -redis (or REDIS_URL) several
-// instances share the keys. newRouter below wires the idempotency
+// instances share the keys; with -postgres (or DATABASE_URL) too, and each
+// payment's row is written in the same transaction as its idempotency
+// record (package pgshop). newRouter below wires the idempotency
 // middleware; package shop holds the framework-neutral handlers, package
 // ginapp maps them to Gin, and package serve reads the flags.
 package main

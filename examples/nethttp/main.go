@@ -1,7 +1,7 @@
 // Command nethttp serves the example payments API on the standard
 // library's http.ServeMux with idemhttp.
 //
-//	go run ./examples/nethttp -addr :8080 [-redis redis://localhost:6379/0] [-lease 30s] [-lock-wait 5s]
+//	go run ./examples/nethttp -addr :8080 [-redis redis://localhost:6379/0 | -postgres postgres://app@localhost/app] [-lease 30s] [-lock-wait 5s]
 //
 //	curl -i -X POST localhost:8080/payments \
 //	  -H 'Idempotency-Key: 8e03978e-40d5-43e8-bc93-6894a57f9324' \
@@ -11,7 +11,9 @@
 // Send the same request again: the status, body and Location come back
 // with "Idempotency-Status: Repeated", without Set-Cookie, and GET /stats
 // shows the handler ran once. With -redis (or REDIS_URL) several
-// instances share the keys. newMux below wires the idempotency
+// instances share the keys; with -postgres (or DATABASE_URL) too, and each
+// payment's row is written in the same transaction as its idempotency
+// record (package pgshop). newMux below wires the idempotency
 // middleware; package shop holds the framework-neutral handlers, package
 // httpapp maps them to net/http, and package serve reads the flags.
 package main

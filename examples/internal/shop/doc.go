@@ -28,4 +28,11 @@
 //
 // So effects=1&fail=500 and effects=1&panic=1 leave the key uncertain,
 // while fail=500 and panic=1 alone let a retry run again.
+//
+// With a Ledger (SetLedger: the servers started with -postgres), a
+// payment is a row written in the claim's transaction instead of a
+// declared effect, and the switches run after the row is written: fail=500
+// and panic=1 then show the row rolled back with the claim, which is
+// released, and GET /stats adds the committed payments
+// ({"executions":{...},"committed":{"payments":N}}).
 package shop
