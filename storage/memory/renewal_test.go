@@ -11,7 +11,7 @@ import (
 // 1,000 long handlers at 100 ms store latency keep every lease.
 func TestRenewalAtScale(t *testing.T) {
 	if testing.Short() {
-		t.Skip("takes about 3 s")
+		t.Skip("takes about 9 s")
 	}
 	coretest.TestRenewalAtScale(t, memory.New(), 1000, 100*time.Millisecond)
 }

@@ -155,7 +155,7 @@ func TestRenewBatchCanceled(t *testing.T) {
 // lease (one pipelined RenewBatch per pass).
 func TestEngineRenewalAtScale(t *testing.T) {
 	if testing.Short() {
-		t.Skip("takes about 3 s")
+		t.Skip("takes about 9 s")
 	}
 	addr := redistest.Server(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, ContextTimeoutEnabled: true})
