@@ -161,6 +161,7 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	if x.visit == nil {
 		x.visit = x.snapshotHeader // bound once per pooled exchange
 	}
+	//lint:ignore SA1019 fiber v2 requires fasthttp v1.51, which has no All; the workspace builds it with v1.69
 	res.Header.VisitAll(x.visit)
 	x.ran = true
 	err := x.c.Next()
@@ -181,6 +182,7 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 		x.line = x.captureLine
 	}
 	x.lines = x.lines[:0]
+	//lint:ignore SA1019 fiber v2 requires fasthttp v1.51, which has no All; the workspace builds it with v1.69
 	res.Header.VisitAll(x.line)
 	capd.Lines = x.lines
 	if body := res.Body(); len(body) > limit {
@@ -231,6 +233,7 @@ func isCanonical(k []byte) bool {
 func (x *exchange) dropHandlerHeaders() {
 	h := &x.c.Response().Header
 	var drop []string
+	//lint:ignore SA1019 fiber v2 requires fasthttp v1.51, which has no All; the workspace builds it with v1.69
 	h.VisitAll(func(k, _ []byte) {
 		name := http.CanonicalHeaderKey(string(k))
 		if snapshotSkips([]byte(name)) {

@@ -202,6 +202,7 @@ func query(c *fiber.Ctx) url.Values {
 // keys, as shop.Request asks.
 func header(c *fiber.Ctx) http.Header {
 	h := make(http.Header)
+	//lint:ignore SA1019 fiber v2 requires fasthttp v1.51, which has no All; the workspace builds it with v1.69
 	c.Request().Header.VisitAll(func(k, v []byte) {
 		h.Add(string(k), string(v))
 	})
