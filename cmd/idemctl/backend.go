@@ -51,7 +51,7 @@ func (g *globals) connectWith(once bool) (backend, error) {
 		return nil, err
 	}
 	if kind == storePostgres {
-		return newPostgres(url, g.tablePrefix, g.timeout)
+		return newPostgres(url, g.tablePrefix)
 	}
 	return connectRedis(url, g.prefix, g.timeout, once)
 }

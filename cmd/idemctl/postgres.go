@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idemkit/idempotency/core"
@@ -31,16 +32,14 @@ type pgConn struct {
 // newPostgres opens a pool on url (a postgres:// URL or a "key=value"
 // string, as pgx reads them) and the idempg store with table prefix. It
 // does no I/O: the first command connects. pgx honours the command's
-// context (-timeout) in every call, its dial included; a positive timeout
-// also caps the connect timeout. pgx never resends a statement, so a
-// resolve whose reply is lost is not run twice.
-func newPostgres(url, prefix string, timeout time.Duration) (*pgConn, error) {
+// context (-timeout) in every call, its dial included, so the deadline
+// bounds the connect timeout of the URL too (TestPostgresTimeoutStalled).
+// pgx never resends a statement, so a resolve whose reply is lost is not
+// run twice.
+func newPostgres(url, prefix string) (*pgConn, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("invalid PostgreSQL URL %q: %s", redactPostgres(url), redactPostgres(err.Error()))
-	}
-	if timeout > 0 && (cfg.ConnConfig.ConnectTimeout <= 0 || cfg.ConnConfig.ConnectTimeout > timeout) {
-		cfg.ConnConfig.ConnectTimeout = timeout
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
@@ -79,12 +78,12 @@ func (c *pgConn) inspectRaw(ctx context.Context, scope, key string, full bool) (
 	switch {
 	case errors.Is(err, core.ErrNotFound):
 		return in, nil
+	case err != nil && !errors.Is(err, core.ErrCorruptRecord):
+		return nil, c.hint(err)
 	case errors.Is(err, core.ErrCorruptRecord):
 		in.Found, in.State = true, core.State(0).String()
 		in.FormatError = strings.TrimPrefix(err.Error(), core.ErrCorruptRecord.Error()+": ")
 		return in, nil
-	case err != nil:
-		return nil, err
 	}
 	now := time.Now()
 	in.Found = true
@@ -121,12 +120,12 @@ func (c *pgConn) flush(ctx context.Context, scope, key string) (*flushResult, er
 	case errors.Is(err, core.ErrCorruptRecord):
 		res.Existed, res.State = true, core.State(0).String()
 	case err != nil:
-		return nil, err
+		return nil, c.hint(err)
 	default:
 		res.Existed, res.State = true, rec.State.String()
 	}
 	if err := c.store.Delete(ctx, sk); err != nil {
-		return nil, err
+		return nil, c.hint(err)
 	}
 	return res, nil
 }
@@ -152,7 +151,7 @@ type pgStatistics struct {
 func (c *pgConn) stats(ctx context.Context) (report, error) {
 	st, err := c.store.Stats(ctx)
 	if err != nil {
-		return nil, err
+		return nil, c.hint(err)
 	}
 	return &pgStatistics{
 		TablePrefix: c.prefix,
@@ -172,6 +171,17 @@ func (st *pgStatistics) print(w io.Writer) {
 	fmt.Fprintf(tw, "  tombstone\t%d\n", st.Tombstone)
 	fmt.Fprintf(tw, "  uncertain\t%d\n", st.Uncertain)
 	fmt.Fprintf(tw, "expired\t%d\t(absent to every call; idempg's Purge deletes them)\n", st.Expired)
+}
+
+// hint adds to err, when the store's table or functions are missing,
+// that this is not an idempg schema of c's table prefix: the first thing
+// to check is -table-prefix (or the database, or whether Migrate ran).
+func (c *pgConn) hint(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "42883") { // undefined_table, undefined_function
+		return fmt.Errorf("%w (no idempg schema with table prefix %q in this database: check -table-prefix, or run idempg.Migrate)", err, c.prefix)
+	}
+	return err
 }
 
 // pgPassword matches a password in a "key=value" connection string or a

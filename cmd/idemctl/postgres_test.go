@@ -578,3 +578,40 @@ func TestPostgresHarnessFailsInCIWithoutBinaries(t *testing.T) {
 		t.Fatalf("without binaries outside CI: err %v, want a skip; output:\n%s", err, out)
 	}
 }
+
+// -timeout bounds the PostgreSQL store's calls as it does Redis's: against
+// a server that accepts connections and never answers, every command
+// gives up soon after it and says why.
+func TestPostgresTimeoutStalled(t *testing.T) {
+	addr := stalledServer(t)
+	for _, args := range [][]string{
+		{"stats"},
+		{"inspect", "-scope", payments, "-key", "k"},
+		{"flush", "-scope", payments, "-key", "k"},
+		{"resolve", "-scope", payments, "-key", "k", "-release"},
+	} {
+		start := time.Now()
+		code, out, errOut := ctl(append([]string{"-postgres", "postgres://u:s3cr3t@" + addr + "/db?sslmode=disable&connect_timeout=30", "-timeout", "300ms"}, args...)...)
+		took := time.Since(start)
+		if code != exitFailure || took > 3*time.Second || !strings.Contains(errOut, "no answer within -timeout 300ms") || strings.Contains(errOut, "s3cr3t") {
+			t.Errorf("%v: exit %d after %v\n%s%s", args, code, took.Round(time.Millisecond), out, errOut)
+		}
+	}
+}
+
+// A table prefix (or database) without the idempg schema: the error says
+// what to check.
+func TestPostgresNoSchema(t *testing.T) {
+	e := newPGEnv(t)
+	for _, args := range [][]string{
+		{"stats"},
+		{"inspect", "-scope", payments, "-key", "k"},
+		{"flush", "-scope", payments, "-key", "k"},
+		{"resolve", "-scope", payments, "-key", "k", "-release"},
+	} {
+		code, out, errOut := ctl(append([]string{"-postgres", e.dsn, "-table-prefix", "nosuch_"}, args...)...)
+		if code != exitFailure || !strings.Contains(errOut, `no idempg schema with table prefix "nosuch_" in this database: check -table-prefix, or run idempg.Migrate`) {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+}
