@@ -68,8 +68,8 @@ func (c *conn) flush(ctx context.Context, scope, key string) (*flushResult, erro
 	var fields *redis.SliceCmd
 	var del *redis.IntCmd
 	if _, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		fields = p.HMGet(ctx, res.recordRef.RedisKey, "v", "s")
-		del = p.Del(ctx, res.recordRef.RedisKey)
+		fields = p.HMGet(ctx, res.RedisKey, "v", "s")
+		del = p.Del(ctx, res.RedisKey)
 		return nil
 	}); err != nil && !redis.HasErrorPrefix(err, "WRONGTYPE") {
 		return nil, err

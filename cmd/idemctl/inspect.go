@@ -53,9 +53,9 @@ type inspection struct {
 	LeaseEnd    *time.Time `json:"lease_end,omitempty"`
 	// LeaseLeftMS is the time left on an in-flight lease, by the Redis
 	// server's clock (PostgreSQL: by this machine's clock against the
-	// lease end the database set by its own); negative once it expired (the owner is presumed dead
-	// and the next request with the key takes over, or, when the claim is
-	// committed, makes it uncertain).
+	// lease end the database set by its own); negative once it expired
+	// (the owner is presumed dead and the next request with the key takes
+	// over, or, when the claim is committed, makes it uncertain).
 	LeaseLeftMS *int64 `json:"lease_left_ms,omitempty"`
 	// TTLMS is the time until the store forgets the record; -1 without
 	// expiry (Redis only).
@@ -155,9 +155,9 @@ func runInspect(ctx context.Context, g *globals, args []string, stdout, stderr i
 
 // inspect reads the record of key in scope (on Redis straight from its
 // hash, so that it can show records the store itself would refuse: an
-// unknown format version). With eng (an Engine holding the record key ring), it
-// verifies the record as the servers do, and shows the opened response
-// or reason of a sealed one.
+// unknown format version). With eng (an Engine holding the record key
+// ring), it verifies the record as the servers do, and shows the opened
+// response or reason of a sealed one.
 func inspect(ctx context.Context, c backend, eng *core.Engine, scope, key string, full bool) (*inspection, error) {
 	for attempt := 0; ; attempt++ {
 		in, err := c.inspectRaw(ctx, scope, key, full)
