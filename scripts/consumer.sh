@@ -79,8 +79,8 @@ set +e
 code=$?
 set -e
 # -h prints the usage and exits 0 or 2 (flag.ErrHelp); anything else, or
-# no usage, is a broken binary.
-if { [ "$code" != 0 ] && [ "$code" != 2 ]; } || ! grep -q 'inspect' "$work/help"; then
+# no usage (with both stores' flags), is a broken binary.
+if { [ "$code" != 0 ] && [ "$code" != 2 ]; } || ! grep -q 'inspect' "$work/help" || ! grep -q -- '-postgres URL' "$work/help"; then
 	echo "consumer: FAIL: idemctl -h exited $code:" >&2
 	cat "$work/help" >&2
 	exit 1

@@ -11,10 +11,10 @@ import (
 
 // flushResult is what flush reports (and its -json form).
 type flushResult struct {
-	Scope    string `json:"scope"`
-	Key      string `json:"key"`
-	RedisKey string `json:"redis_key"`
-	Existed  bool   `json:"existed"`
+	Scope string `json:"scope"`
+	Key   string `json:"key"`
+	recordRef
+	Existed bool `json:"existed"`
 	// State is the state of the deleted record: in_flight, completed,
 	// tombstone, uncertain or unknown.
 	State string `json:"state,omitempty"`
@@ -43,9 +43,9 @@ func runFlush(ctx context.Context, g *globals, args []string, stdout, stderr io.
 	}
 	defer c.Close()
 
-	res, err := flush(ctx, c, scope, key)
+	res, err := c.flush(ctx, scope, key)
 	if err != nil {
-		return fail(stderr, "flush", g.redisErr(ctx, err))
+		return fail(stderr, "flush", g.storeErr(ctx, err))
 	}
 	if asJSON {
 		if err := writeJSON(stdout, res); err != nil {
@@ -54,17 +54,17 @@ func runFlush(ctx context.Context, g *globals, args []string, stdout, stderr io.
 		return exitOK
 	}
 	if res.Existed {
-		fmt.Fprintf(stdout, "deleted %s record %s\n", res.State, res.RedisKey)
+		fmt.Fprintf(stdout, "deleted %s record %s\n", res.State, res.name())
 	} else {
-		fmt.Fprintf(stdout, "no record %s: nothing to delete\n", res.RedisKey)
+		fmt.Fprintf(stdout, "no record %s: nothing to delete\n", res.name())
 	}
 	return exitOK
 }
 
 // flush deletes the record and reports what it was, atomically (MULTI on
 // the record's one slot).
-func flush(ctx context.Context, c *conn, scope, key string) (*flushResult, error) {
-	res := &flushResult{Scope: scope, Key: key, RedisKey: c.recordKey(scope, key)}
+func (c *conn) flush(ctx context.Context, scope, key string) (*flushResult, error) {
+	res := &flushResult{Scope: scope, Key: key, recordRef: c.ref(scope, key)}
 	var fields *redis.SliceCmd
 	var del *redis.IntCmd
 	if _, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {

@@ -26,13 +26,18 @@ const bodyPreview = 2 << 10
 
 // inspection is what inspect reports (and its -json form).
 type inspection struct {
-	Found    bool   `json:"found"`
-	Scope    string `json:"scope"`
-	Key      string `json:"key"`
-	RedisKey string `json:"redis_key"`
+	Found bool   `json:"found"`
+	Scope string `json:"scope"`
+	Key   string `json:"key"`
+	// The record's Redis key, or its PostgreSQL table and row key.
+	recordRef
 
 	Version      string `json:"version,omitempty"`
 	KnownVersion bool   `json:"known_version"`
+	// FormatError is why the PostgreSQL store refuses the record (an
+	// unknown format version or state, core.ErrCorruptRecord): it does not
+	// show such a record's fields, only that it is there.
+	FormatError string `json:"format_error,omitempty"`
 	// State is in_flight, completed, tombstone, uncertain, or unknown
 	// (unknown format version or state).
 	State string `json:"state,omitempty"`
@@ -47,11 +52,13 @@ type inspection struct {
 	Token       uint64     `json:"token,omitempty"`
 	LeaseEnd    *time.Time `json:"lease_end,omitempty"`
 	// LeaseLeftMS is the time left on an in-flight lease, by the Redis
-	// server's clock; negative once it expired (the owner is presumed dead
-	// and the next request with the key takes over, or, when the claim is
-	// committed, makes it uncertain).
+	// server's clock (PostgreSQL: by this machine's clock against the
+	// lease end the database set by its own); negative once it expired
+	// (the owner is presumed dead and the next request with the key takes
+	// over, or, when the claim is committed, makes it uncertain).
 	LeaseLeftMS *int64 `json:"lease_left_ms,omitempty"`
-	// TTLMS is the time until Redis forgets the record; -1 without expiry.
+	// TTLMS is the time until the store forgets the record; -1 without
+	// expiry (Redis only).
 	TTLMS        int64 `json:"ttl_ms"`
 	PayloadBytes int   `json:"payload_bytes"`
 	// Reason is the payload of a tombstone or an uncertain record: why it
@@ -128,7 +135,7 @@ func runInspect(ctx context.Context, g *globals, args []string, stdout, stderr i
 
 	in, err := inspect(ctx, c, eng, scope, key, full)
 	if err != nil {
-		return fail(stderr, "inspect", g.redisErr(ctx, err))
+		return fail(stderr, "inspect", g.storeErr(ctx, err))
 	}
 	if asJSON {
 		if err := writeJSON(stdout, in); err != nil {
@@ -146,14 +153,14 @@ func runInspect(ctx context.Context, g *globals, args []string, stdout, stderr i
 	return exitOK
 }
 
-// inspect reads the record of key in scope straight from its hash, so
-// that it can show records the store itself would refuse (an unknown
-// format version). With eng (an Engine holding the record key ring), it
-// verifies the record as the servers do, and shows the opened response
-// or reason of a sealed one.
-func inspect(ctx context.Context, c *conn, eng *core.Engine, scope, key string, full bool) (*inspection, error) {
+// inspect reads the record of key in scope (on Redis straight from its
+// hash, so that it can show records the store itself would refuse: an
+// unknown format version). With eng (an Engine holding the record key
+// ring), it verifies the record as the servers do, and shows the opened
+// response or reason of a sealed one.
+func inspect(ctx context.Context, c backend, eng *core.Engine, scope, key string, full bool) (*inspection, error) {
 	for attempt := 0; ; attempt++ {
-		in, err := inspectRaw(ctx, c, scope, key, full)
+		in, err := c.inspectRaw(ctx, scope, key, full)
 		if err != nil || eng == nil || !in.Found || !in.KnownVersion || in.State == "unknown" {
 			return in, err
 		}
@@ -203,8 +210,8 @@ func verify(ctx context.Context, eng *core.Engine, in *inspection, full bool) (c
 }
 
 // inspectRaw is inspect without verification.
-func inspectRaw(ctx context.Context, c *conn, scope, key string, full bool) (*inspection, error) {
-	in := &inspection{Scope: scope, Key: key, RedisKey: c.recordKey(scope, key)}
+func (c *conn) inspectRaw(ctx context.Context, scope, key string, full bool) (*inspection, error) {
+	in := &inspection{Scope: scope, Key: key, recordRef: c.ref(scope, key)}
 	var all *redis.MapStringStringCmd
 	var pttl *redis.DurationCmd
 	if _, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -242,22 +249,7 @@ func inspectRaw(ctx context.Context, c *conn, scope, key string, full bool) (*in
 	}
 	in.Resolvable = state == core.StateTombstone || state == core.StateUncertain || in.Stranded
 	payload, hasPayload := m["p"]
-	in.PayloadBytes = len(payload)
-	in.SealKeyID, in.Encrypted, in.Sealed = core.SealInfo([]byte(payload))
-	switch {
-	case !hasPayload:
-	case in.Sealed:
-		// Opaque without the ring, and unverified: shown once verified.
-	case state == core.StateTombstone || state == core.StateUncertain:
-		in.Reason = &payload
-	case state == core.StateCompleted:
-		resp, err := core.BinarySerializer{}.Decode([]byte(payload))
-		if err != nil {
-			in.DecodeError = err.Error() + " (was the engine configured with another serializer?)"
-		} else {
-			in.Response = newResponse(&resp, full)
-		}
-	}
+	describePayload(in, state, []byte(payload), hasPayload, full)
 	return in, nil
 }
 
@@ -302,12 +294,12 @@ func printInspection(w io.Writer, in *inspection) {
 	defer tw.Flush()
 	if !in.Found {
 		fmt.Fprintln(w, "no record")
-		fmt.Fprintf(tw, "redis key\t%s\n", in.RedisKey)
+		in.printRef(tw)
 		fmt.Fprintf(tw, "scope\t%s\n", in.Scope)
 		fmt.Fprintf(tw, "key\t%s\n", in.Key)
 		return
 	}
-	fmt.Fprintf(tw, "redis key\t%s\n", in.RedisKey)
+	in.printRef(tw)
 	fmt.Fprintf(tw, "scope\t%s\n", in.Scope)
 	fmt.Fprintf(tw, "key\t%s\n", in.Key)
 	switch {
@@ -322,9 +314,13 @@ func printInspection(w io.Writer, in *inspection) {
 	default:
 		fmt.Fprintf(tw, "state\t%s\n", in.State)
 	}
-	if in.KnownVersion {
+	switch {
+	case in.FormatError != "":
+		fmt.Fprintf(tw, "format\tunknown to this idemctl (%s; written by another idemkit version?): the store neither replays nor overwrites it until it expires\n", in.FormatError)
+		return
+	case in.KnownVersion:
 		fmt.Fprintf(tw, "format\tv%s\n", in.Version)
-	} else {
+	default:
 		fmt.Fprintf(tw, "format\tv%q: unknown to this idemctl (written by another idemkit version?); the store neither replays nor overwrites it until it expires\n", in.Version)
 	}
 	fmt.Fprintf(tw, "fingerprint\t%s\n", orDash(in.Fingerprint))

@@ -1,7 +1,7 @@
 // Command idemctl inspects and manages idemkit's idempotency records in
-// Redis.
+// Redis or in the PostgreSQL store (idempg).
 //
-//	idemctl [-redis URL] [-prefix P] [-timeout D] [-signing-key RING [-encrypt]] <command> [flags]
+//	idemctl [-redis URL [-prefix P] | -postgres URL [-table-prefix P]] [-timeout D] [-signing-key RING [-encrypt]] <command> [flags]
 //
 //	idemctl inspect -scope 'user_route:alice|POST /payments' -key 4b9f0c2e-…
 //	idemctl flush   -scope 'user_route:alice|POST /payments' -key 4b9f0c2e-…
@@ -19,13 +19,20 @@
 // and sealed under -signing-key, which retries with the same payload then
 // replay. Find out first what the operation did downstream.
 //
-// -redis defaults to $REDIS_URL, then redis://localhost:6379/0; a cluster
-// is given as redis+cluster://host:port,host:port. -prefix is the
-// store's idemredis.WithPrefix (default "idem:"). Scopes are the strings
-// core.ScopeString builds. -timeout bounds the whole command: every
-// Redis call runs under its deadline, and the client's dial, read and
-// write timeouts are capped at it (default 0: no limit beyond go-redis's
-// own timeouts).
+// The store is -redis URL or -postgres URL, never both. Without either
+// flag, $REDIS_URL or $DATABASE_URL gives it (both set is a usage error:
+// choose with a flag); without any, redis://localhost:6379/0. A Redis
+// cluster is given as redis+cluster://host:port,host:port. -prefix is the
+// Redis store's idemredis.WithPrefix (default "idem:"); -table-prefix the
+// PostgreSQL store's idempg.WithTablePrefix (default "idempg_"); each is
+// refused with the other store. On PostgreSQL every command goes through
+// the idempg.Store (Get, Delete, Resolve, Stats) and the Engine on it,
+// never SQL of its own, so records read, verify and resolve as the
+// servers' store handles them. Scopes are the strings core.ScopeString
+// builds. -timeout bounds the whole command: every store call runs under
+// its deadline, and the client's dial (and Redis's read and write)
+// timeouts are capped at it (default 0: no limit beyond the clients' own
+// timeouts).
 //
 // Signed and encrypted records (core.WithRecordKeys,
 // core.WithRecordEncryption): -signing-key takes the servers' key ring,

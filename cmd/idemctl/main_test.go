@@ -866,7 +866,7 @@ func TestResolveComplete(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	got := decode[resolveResult](t, out)
-	want := resolveResult{Scope: payments, Key: "dead", RedisKey: e.store.RecordKey(core.StoreKey(payments, "dead")), Was: "stranded",
+	want := resolveResult{Scope: payments, Key: "dead", recordRef: recordRef{RedisKey: e.store.RecordKey(core.StoreKey(payments, "dead"))}, Was: "stranded",
 		Action: "completed", Status: 201, BodyBytes: len(body), TTLMS: (2 * time.Hour).Milliseconds()}
 	if got != want {
 		t.Fatalf("result\n got %+v\nwant %+v", got, want)

@@ -26,28 +26,27 @@ type conn struct {
 	prefix string
 }
 
-func (g *globals) connect() (*conn, error) { return g.connectWith(false) }
-
-// connectOnce connects with a client that never resends a command (go-redis
-// resends one whose reply timed out), for commands whose resend would
-// answer differently.
-func (g *globals) connectOnce() (*conn, error) { return g.connectWith(true) }
-
-func (g *globals) connectWith(once bool) (*conn, error) {
-	rdb, err := newClientWith(g.url(), g.timeout, once)
+// connectRedis opens the Redis store at url; once disables go-redis's
+// resends (see connectOnce).
+func connectRedis(url, prefix string, timeout time.Duration, once bool) (*conn, error) {
+	rdb, err := newClientWith(url, timeout, once)
 	if err != nil {
 		return nil, err
 	}
-	return &conn{rdb: rdb, store: idemredis.New(rdb, idemredis.WithPrefix(g.prefix)), prefix: g.prefix}, nil
+	return &conn{rdb: rdb, store: idemredis.New(rdb, idemredis.WithPrefix(prefix)), prefix: prefix}, nil
 }
 
 func (c *conn) Close() error { return c.rdb.Close() }
+
+func (c *conn) coreStore() core.Store { return c.store }
 
 // recordKey is the Redis key of key in scope, as the Engine and the
 // idemredis store write it.
 func (c *conn) recordKey(scope, key string) string {
 	return c.store.RecordKey(core.StoreKey(scope, key))
 }
+
+func (c *conn) ref(scope, key string) recordRef { return recordRef{RedisKey: c.recordKey(scope, key)} }
 
 // newClient opens a client for a redis://, rediss:// or unix:// URL (see
 // redis.ParseURL), or a cluster client for

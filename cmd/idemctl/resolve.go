@@ -16,9 +16,9 @@ import (
 
 // resolveResult is what resolve reports (and its -json form).
 type resolveResult struct {
-	Scope    string `json:"scope"`
-	Key      string `json:"key"`
-	RedisKey string `json:"redis_key"`
+	Scope string `json:"scope"`
+	Key   string `json:"key"`
+	recordRef
 	// Was is what the record was: tombstone, uncertain, or stranded (a
 	// committed claim whose lease had ended).
 	Was string `json:"was"`
@@ -149,7 +149,7 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 	ctx, cancel := g.withTimeout(ctx)
 	defer cancel()
 	// No resends: a resent Resolve whose first run succeeded would answer
-	// "not found" or "not resolvable" (see idemredis.Store.Resolve).
+	// "not found" or "not resolvable" (see core.Store.Resolve).
 	c, err := g.connectOnce()
 	if err != nil {
 		return fail(stderr, "resolve", err)
@@ -163,10 +163,10 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 		defer closeEngine(eng)
 	}
 
-	res := &resolveResult{Scope: scope, Key: key, RedisKey: c.recordKey(scope, key), Action: "released"}
+	res := &resolveResult{Scope: scope, Key: key, recordRef: c.ref(scope, key), Action: "released"}
 	before, err := inspect(ctx, c, eng, scope, key, false)
 	if err != nil {
-		return fail(stderr, "resolve", g.redisErr(ctx, err))
+		return fail(stderr, "resolve", g.storeErr(ctx, err))
 	}
 	res.Was = describeState(before)
 	if !release {
@@ -175,10 +175,10 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 		case before.DoesNotVerify != "" && before.Resolvable:
 			// Signing a response for it would bind the response to a
 			// fingerprint that a forger chose.
-			fmt.Fprintf(stderr, "idemctl resolve: record %s does not verify: %s: the servers refuse it, and idemctl does not sign a response for it. 'idemctl inspect' shows it; -release or 'idemctl flush' deletes it.\n", res.RedisKey, before.DoesNotVerify)
+			fmt.Fprintf(stderr, "idemctl resolve: record %s does not verify: %s: the servers refuse it, and idemctl does not sign a response for it. 'idemctl inspect' shows it; -release or 'idemctl flush' deletes it.\n", res.name(), before.DoesNotVerify)
 			return exitUnverified
 		case ring == nil && before.Sealed && before.Resolvable:
-			return usageErr(fmt.Sprintf("record %s is signed (key %s), so the servers sign their records and would refuse (503) an unsigned response: give their key ring with -signing-key (or $%s), and -encrypt if they encrypt", res.RedisKey, before.SealKeyID, envSigningKey))
+			return usageErr(fmt.Sprintf("record %s is signed (key %s), so the servers sign their records and would refuse (503) an unsigned response: give their key ring with -signing-key (or $%s), and -encrypt if they encrypt", res.name(), before.SealKeyID, envSigningKey))
 		}
 		if ring != nil {
 			res.SignedBy, res.Encrypted = ring.signer(), ring.encrypt
@@ -189,11 +189,11 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 		// fingerprint, so that retries of the original request verify it.
 		err = eng.Resolve(ctx, scope, key, resp)
 	} else {
-		err = c.store.Resolve(ctx, core.StoreKey(scope, key), payload, ttl)
+		err = c.coreStore().Resolve(ctx, core.StoreKey(scope, key), payload, ttl)
 	}
 	switch {
 	case errors.Is(err, core.ErrNotFound):
-		fmt.Fprintf(stderr, "idemctl resolve: no record %s: nothing to resolve\n", res.RedisKey)
+		fmt.Fprintf(stderr, "idemctl resolve: no record %s: nothing to resolve\n", res.name())
 		return exitNotFound
 	case errors.Is(err, core.ErrNotResolvable):
 		now, ierr := inspect(ctx, c, nil, scope, key, false)
@@ -201,13 +201,13 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 			now = before
 		}
 		if !now.Found {
-			fmt.Fprintf(stderr, "idemctl resolve: no record %s: nothing to resolve\n", res.RedisKey)
+			fmt.Fprintf(stderr, "idemctl resolve: no record %s: nothing to resolve\n", res.name())
 			return exitNotFound
 		}
-		fmt.Fprintf(stderr, "idemctl resolve: record %s is %s: not resolvable. %s\n", res.RedisKey, describeState(now), notResolvableHint(now))
+		fmt.Fprintf(stderr, "idemctl resolve: record %s is %s: not resolvable. %s\n", res.name(), describeState(now), notResolvableHint(now))
 		return exitNotResolvable
 	case err != nil:
-		return fail(stderr, "resolve", fmt.Errorf("%w (did it happen? 'idemctl inspect' shows the record)", g.redisErr(ctx, err)))
+		return fail(stderr, "resolve", fmt.Errorf("%w (did it happen? 'idemctl inspect' shows the record)", g.storeErr(ctx, err)))
 	}
 	if asJSON {
 		if err := writeJSON(stdout, res); err != nil {
@@ -216,7 +216,7 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 		return exitOK
 	}
 	if release {
-		fmt.Fprintf(stdout, "released %s record %s: the next request with its key runs afresh\n", res.Was, res.RedisKey)
+		fmt.Fprintf(stdout, "released %s record %s: the next request with its key runs afresh\n", res.Was, res.name())
 	} else {
 		seal := ""
 		switch {
@@ -226,7 +226,7 @@ func runResolve(ctx context.Context, g *globals, args []string, stdout, stderr i
 			seal = ", signed by key " + res.SignedBy
 		}
 		fmt.Fprintf(stdout, "completed %s record %s with %d %s (%d-byte body%s), kept %s: retries with the same payload replay it\n",
-			res.Was, res.RedisKey, status, http.StatusText(status), res.BodyBytes, seal, ttl)
+			res.Was, res.name(), status, http.StatusText(status), res.BodyBytes, seal, ttl)
 	}
 	return exitOK
 }

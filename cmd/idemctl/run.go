@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	idempg "github.com/idemkit/idempotency/storage/postgres"
 	idemredis "github.com/idemkit/idempotency/storage/redis"
 )
 
@@ -31,14 +32,31 @@ const (
 	// -signing-key.
 )
 
-// defaultRedisURL is used when neither -redis nor REDIS_URL is set.
+// defaultRedisURL is used when no store is given (no -redis, -postgres,
+// $REDIS_URL nor $DATABASE_URL).
 const defaultRedisURL = "redis://localhost:6379/0"
+
+// Environment variables of the stores' URLs.
+const (
+	envRedisURL    = "REDIS_URL"
+	envPostgresURL = "DATABASE_URL"
+)
 
 // globals are the flags every command takes, before or after its name.
 type globals struct {
-	redisURL string
-	prefix   string
-	timeout  time.Duration
+	// redisURL is -redis and postgresURL -postgres, when given (the
+	// environment's are read by choose).
+	redisURL    string
+	redisSet    bool
+	postgresURL string
+	postgresSet bool
+	// prefix is -prefix (Redis), tablePrefix -table-prefix (PostgreSQL);
+	// each is refused with the other store.
+	prefix         string
+	prefixSet      bool
+	tablePrefix    string
+	tablePrefixSet bool
+	timeout        time.Duration
 
 	// signingKey is -signing-key (the record key ring), when given;
 	// otherwise $IDEMKIT_SIGNING_KEY is used (see ring).
@@ -50,14 +68,25 @@ type globals struct {
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
-	// -redis has no default in the flag itself, so that -h never prints a
-	// password from $REDIS_URL; see redisURLOrDefault.
-	fs.Func("redis", "Redis `URL`: redis://, rediss://, unix://, or redis+cluster://host:port,host:port (default $REDIS_URL, then "+defaultRedisURL+")", func(s string) error {
-		g.redisURL = s
+	// -redis and -postgres have no default in the flag itself, so that -h
+	// never prints a password from the environment; see choose.
+	fs.Func("redis", "Redis `URL`: redis://, rediss://, unix://, or redis+cluster://host:port,host:port (default $"+envRedisURL+", then "+defaultRedisURL+" when no store is given)", func(s string) error {
+		g.redisURL, g.redisSet = s, true
 		return nil
 	})
-	fs.StringVar(&g.prefix, "prefix", g.prefix, "key `prefix` of the store (idemredis.WithPrefix)")
-	fs.DurationVar(&g.timeout, "timeout", g.timeout, "give up after this `duration`, bounding every Redis call and the dial, read and write timeouts (0: no limit)")
+	fs.Func("postgres", "PostgreSQL `URL` of the idempg store: postgres://user:pass@host:port/db?sslmode=... or \"host=... dbname=...\" (default $"+envPostgresURL+"); excludes -redis", func(s string) error {
+		g.postgresURL, g.postgresSet = s, true
+		return nil
+	})
+	fs.Func("prefix", "key `prefix` of the Redis store (idemredis.WithPrefix) (default \""+idemredis.DefaultPrefix+"\")", func(s string) error {
+		g.prefix, g.prefixSet = s, true
+		return nil
+	})
+	fs.Func("table-prefix", "table `prefix` of the PostgreSQL store (idempg.WithTablePrefix) (default \""+idempg.DefaultTablePrefix+"\")", func(s string) error {
+		g.tablePrefix, g.tablePrefixSet = s, true
+		return nil
+	})
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "give up after this `duration`, bounding every store call and the connections' dial, read and write timeouts (0: no limit)")
 	// Neither has its default in the flag, so that -h never prints a
 	// secret from the environment.
 	fs.Func("signing-key", "the servers' record key `ring`, \"id:secret[,id:secret...]\" (hex or base64; core.ParseRecordKeys), to verify and decode signed or encrypted records (inspect) and sign a response (resolve -status) (default $"+envSigningKey+")", func(s string) error {
@@ -74,15 +103,44 @@ func (g *globals) register(fs *flag.FlagSet) {
 	})
 }
 
-// url returns -redis, else $REDIS_URL, else defaultRedisURL.
-func (g *globals) url() string {
-	if g.redisURL != "" {
-		return g.redisURL
+// Store kinds (choose).
+const (
+	storeRedis    = "redis"
+	storePostgres = "postgres"
+)
+
+// choose returns the store to work on and its URL: -redis or -postgres
+// (not both); without either, $REDIS_URL or $DATABASE_URL (not both);
+// without any, defaultRedisURL. Options of the other store are refused,
+// so that a command never runs on a store the operator did not mean.
+func (g *globals) choose() (kind, url string, err error) {
+	switch {
+	case g.redisSet && g.postgresSet:
+		return "", "", errors.New("-redis and -postgres exclude each other: choose one store")
+	case g.redisSet:
+		kind, url = storeRedis, g.redisURL
+	case g.postgresSet:
+		kind, url = storePostgres, g.postgresURL
+	default:
+		r, p := os.Getenv(envRedisURL), os.Getenv(envPostgresURL)
+		switch {
+		case r != "" && p != "":
+			return "", "", fmt.Errorf("both $%s and $%s are set: choose the store with -redis or -postgres", envRedisURL, envPostgresURL)
+		case p != "":
+			kind, url = storePostgres, p
+		case r != "":
+			kind, url = storeRedis, r
+		default:
+			kind, url = storeRedis, defaultRedisURL
+		}
 	}
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
+	switch {
+	case kind == storeRedis && g.tablePrefixSet:
+		return "", "", errors.New("-table-prefix is an option of the PostgreSQL store (-postgres), not of Redis")
+	case kind == storePostgres && g.prefixSet:
+		return "", "", errors.New("-prefix is an option of the Redis store (-redis); the PostgreSQL store's is -table-prefix")
 	}
-	return defaultRedisURL
+	return kind, url, nil
 }
 
 // commands are the subcommands.
@@ -97,7 +155,7 @@ var commands = map[string]func(ctx context.Context, g *globals, args []string, s
 var summaries = map[string]string{
 	"inspect": "show one record: state (committed, stranded), fingerprint, lease, TTL, the key that sealed it, and the stored response or the reason (of a sealed record: verified with -signing-key)",
 	"flush":   "delete one record, so that the next request with its key runs afresh",
-	"stats":   "count the records under the prefix: in flight (committed, stranded), completed, tombstone, uncertain, unknown format, payload bytes, cooldowns",
+	"stats":   "count the records: in flight, completed, tombstone, uncertain; on Redis (under the prefix) also committed, stranded, unknown format, payload bytes, cooldowns; on PostgreSQL expired rows",
 	"resolve": "settle a tombstone, an uncertain record or a stranded claim: release it (-release), or complete it with a response (-status, -body, -header; signed with -signing-key) that retries replay",
 }
 
@@ -109,7 +167,7 @@ var quietOnce sync.Once
 // run is the whole program, testable: it parses args (without the program
 // name) and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	g := &globals{prefix: idemredis.DefaultPrefix}
+	g := &globals{prefix: idemredis.DefaultPrefix, tablePrefix: idempg.DefaultTablePrefix}
 	quietOnce.Do(func() { redis.SetLogger(quietLogger{}) })
 	fs := flag.NewFlagSet("idemctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -184,11 +242,15 @@ func subcommand(name, synopsis string, g *globals, args []string, stderr io.Writ
 		fs.Usage()
 		return false, exitUsage
 	}
+	if _, _, err := g.choose(); err != nil {
+		fmt.Fprintf(stderr, "idemctl %s: %v\n", name, err)
+		return false, exitUsage
+	}
 	return true, exitOK
 }
 
-// withTimeout applies -timeout to ctx. The Redis client honours the
-// deadline (see newClient), so it bounds the whole command.
+// withTimeout applies -timeout to ctx. Both stores' clients honour the
+// deadline (see newClient, newPostgres), so it bounds the whole command.
 func (g *globals) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if g.timeout > 0 {
 		return context.WithTimeout(ctx, g.timeout)
@@ -201,14 +263,22 @@ func fail(stderr io.Writer, name string, err error) int {
 	return exitFailure
 }
 
-// redisErr names the server (without its password) in an error from it,
-// and says when the command gave up because -timeout ran out (ctx is the
-// command's context, from withTimeout).
-func (g *globals) redisErr(ctx context.Context, err error) error {
-	if g.timeout > 0 && timedOut(ctx) {
-		return fmt.Errorf("redis %s: no answer within -timeout %v: %w", redactURL(g.url()), g.timeout, err)
+// storeErr names the store's server (without its password) in an error
+// from it, and says when the command gave up because -timeout ran out
+// (ctx is the command's context, from withTimeout).
+func (g *globals) storeErr(ctx context.Context, err error) error {
+	kind, url, cerr := g.choose()
+	if cerr != nil { // checked by subcommand already
+		return err
 	}
-	return fmt.Errorf("redis %s: %w", redactURL(g.url()), err)
+	where := kind + " " + redactURL(url)
+	if kind == storePostgres {
+		where = "postgres " + redactPostgres(url)
+	}
+	if g.timeout > 0 && timedOut(ctx) {
+		return fmt.Errorf("%s: no answer within -timeout %v: %w", where, g.timeout, err)
+	}
+	return fmt.Errorf("%s: %w", where, err)
 }
 
 // timedOut reports whether ctx's deadline has passed. It reads the clock

@@ -66,11 +66,11 @@ type keyRing struct {
 // signer is the id of the key that signs (the ring's first).
 func (r *keyRing) signer() string { return r.keys[0].ID }
 
-// engine builds an Engine on c's store that verifies, opens and seals
+// engine builds an Engine on c's store (Redis or PostgreSQL) that verifies, opens and seals
 // records as the servers do. Keys are used as typed (core.Token), as the
 // rest of idemctl uses them; ttl is the TTL of a response it stores.
-func (r *keyRing) engine(c *conn, ttl time.Duration) (*core.Engine, error) {
-	opts := []core.Option{core.WithStore(c.store), core.WithRecordKeys(r.keys...), core.WithKeyValidator(core.Token()), core.WithTTL(ttl)}
+func (r *keyRing) engine(c backend, ttl time.Duration) (*core.Engine, error) {
+	opts := []core.Option{core.WithStore(c.coreStore()), core.WithRecordKeys(r.keys...), core.WithKeyValidator(core.Token()), core.WithTTL(ttl)}
 	if r.encrypt {
 		opts = append(opts, core.WithRecordEncryption())
 	}

@@ -18,7 +18,7 @@ import (
 // keyspaces quickly, small enough not to stall Redis.
 const scanCount = 1000
 
-// statistics is what stats reports (and its -json form).
+// statistics is what stats reports on Redis (and its -json form).
 type statistics struct {
 	Prefix string `json:"prefix"`
 	// Nodes is the number of servers scanned (the masters of a cluster).
@@ -81,9 +81,9 @@ func runStats(ctx context.Context, g *globals, args []string, stdout, stderr io.
 	}
 	defer c.Close()
 
-	st, err := collectStats(ctx, c)
+	st, err := c.stats(ctx)
 	if err != nil {
-		return fail(stderr, "stats", g.redisErr(ctx, err))
+		return fail(stderr, "stats", g.storeErr(ctx, err))
 	}
 	if asJSON {
 		if err := writeJSON(stdout, st); err != nil {
@@ -91,7 +91,16 @@ func runStats(ctx context.Context, g *globals, args []string, stdout, stderr io.
 		}
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	st.print(stdout)
+	return exitOK
+}
+
+func (c *conn) stats(ctx context.Context) (report, error) { return collectStats(ctx, c) }
+
+// print writes the Redis statistics for people.
+func (st *statistics) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	defer tw.Flush()
 	fmt.Fprintf(tw, "prefix\t%q\n", st.Prefix)
 	fmt.Fprintf(tw, "nodes\t%d\n", st.Nodes)
 	fmt.Fprintf(tw, "records\t%d\n", st.Records)
@@ -106,8 +115,6 @@ func runStats(ctx context.Context, g *globals, args []string, stdout, stderr io.
 	if st.Other > 0 {
 		fmt.Fprintf(tw, "other keys\t%d\t(under the record pattern but not idemkit records)\n", st.Other)
 	}
-	tw.Flush()
-	return exitOK
 }
 
 // collectStats SCANs every node for records (prefix+"{*") and alert
