@@ -48,13 +48,19 @@ func BenchmarkFiberV3(b *testing.B) {
 	mws := []struct {
 		name   string
 		header string
+		bare   bool // no idempotency: first requests only
 		mw     func(b *testing.B) fiber.Handler
 		// marked reports whether the last response carries the
 		// middleware's own sign of a first request (replay false) or of
 		// a replay (replay true).
 		marked func(ctx *fasthttp.RequestCtx, rec *recorded, replay bool) bool
 	}{
-		{"builtin", "X-Idempotency-Key", func(b *testing.B) fiber.Handler {
+		{"bare", "Idempotency-Key", true, func(*testing.B) fiber.Handler {
+			return func(c fiber.Ctx) error { return c.Next() }
+		}, func(ctx *fasthttp.RequestCtx, rec *recorded, _ bool) bool {
+			return ctx.Response.Header.Peek("Idempotency-Status") == nil && !rec.fromCache && !rec.putToCache
+		}},
+		{"builtin", "X-Idempotency-Key", false, func(b *testing.B) fiber.Handler {
 			return idempotency.New()
 		}, func(_ *fasthttp.RequestCtx, rec *recorded, replay bool) bool {
 			if replay {
@@ -62,7 +68,7 @@ func BenchmarkFiberV3(b *testing.B) {
 			}
 			return rec.putToCache && !rec.fromCache
 		}},
-		{"idemfiber", "Idempotency-Key", func(b *testing.B) fiber.Handler {
+		{"idemfiber", "Idempotency-Key", false, func(b *testing.B) fiber.Handler {
 			h, err := idemfiber.NewE(core.WithStore(memory.New()))
 			if err != nil {
 				b.Fatal(err)
@@ -78,6 +84,9 @@ func BenchmarkFiberV3(b *testing.B) {
 	}
 	for _, m := range mws {
 		for _, mode := range []string{"first", "replay"} {
+			if m.bare && mode == "replay" {
+				continue
+			}
 			b.Run(m.name+"/"+mode, func(b *testing.B) {
 				replay := mode == "replay"
 				app, runs, rec := benchApp(m.mw(b))
