@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/idemkit/idempotency/core"
-	"github.com/idemkit/idempotency/storage/memory"
 )
 
 func init() {
@@ -20,8 +19,8 @@ func init() {
 // not, whatever the handler wrote.
 var txCases = []adapterCase{
 	{name: "Step9_TxCommitsRowsWithTheRecord", run: func(t *testing.T, e *env) {
-		st := NewTxStore(memory.New())
-		e.startStore(st)
+		tx := e.newTx()
+		e.startStore(tx.Store())
 		r := e.do(req{key: k1, body: payment, path: "/items/1?tx=1"})
 		wantStatus(t, r, 201, "Original")
 		if r.Header.Get("Location") != "/items/1" || field(t, r.Body, "route") != "items" {
@@ -29,14 +28,14 @@ var txCases = []adapterCase{
 		}
 		wantStatus(t, e.do(req{key: k1, body: payment, path: "/items/1?tx=1"}), 201, "Repeated")
 		e.wantCount("items", 1)
-		if rows := st.Rows(); len(rows) != 1 || rows[0] != "items/1/1" {
+		if rows := tx.Rows(t); len(rows) != 1 || rows[0] != "items/1/1" {
 			t.Fatalf("rows = %v, want the one run's row", rows)
 		}
 	}},
 	{name: "Step9_TxNotCommittedReplacesTheHeldResponse", run: func(t *testing.T, e *env) {
-		st := NewTxStore(memory.New())
-		e.startStore(st)
-		st.FailCommits.Store(1)
+		tx := e.newTx()
+		e.startStore(tx.Store())
+		tx.FailNextCommit(t)
 		r := e.do(req{key: k1, body: payment, path: "/items/1?tx=1&size=3000"})
 		wantProblem(t, r, http.StatusServiceUnavailable, core.ProblemNotCommitted)
 		for _, h := range []string{"Location", "X-Execution", "Set-Cookie"} {
@@ -47,7 +46,7 @@ var txCases = []adapterCase{
 		if r.Header.Get("Retry-After") == "" || r.Header.Get("X-Request-Id") == "" {
 			t.Fatalf("want Retry-After and the outer X-Request-Id: %v", r.Header)
 		}
-		if rows := st.Rows(); len(rows) != 0 {
+		if rows := tx.Rows(t); len(rows) != 0 {
 			t.Fatalf("rows = %v after a failed commit", rows)
 		}
 		// Released: the retry runs again, and commits.
@@ -57,13 +56,13 @@ var txCases = []adapterCase{
 			t.Fatalf("held body of %d bytes, want 3000", len(r.Body))
 		}
 		e.wantCount("items", 2)
-		if rows := st.Rows(); len(rows) != 1 || rows[0] != "items/1/2" {
+		if rows := tx.Rows(t); len(rows) != 1 || rows[0] != "items/1/2" {
 			t.Fatalf("rows = %v, want the second run's", rows)
 		}
 	}},
 	{name: "Step9_TxRolledBackWhenTheHandlerFails", run: func(t *testing.T, e *env) {
-		st := NewTxStore(memory.New())
-		e.startStore(st)
+		tx := e.newTx()
+		e.startStore(tx.Store())
 		for i := 1; i <= 2; i++ {
 			r := e.do(req{key: k1, body: payment, path: "/items/1?tx=1&status=500"})
 			if r.Status != 500 || r.Header.Get("X-Execution") != strconv.Itoa(i) {
@@ -71,13 +70,13 @@ var txCases = []adapterCase{
 			}
 		}
 		e.wantCount("items", 2)
-		if rows := st.Rows(); len(rows) != 0 {
+		if rows := tx.Rows(t); len(rows) != 0 {
 			t.Fatalf("rows = %v after failed runs", rows)
 		}
 	}},
 	{name: "Step9_TxOversizeHeldWholeAndTombstoned", run: func(t *testing.T, e *env) {
-		st := NewTxStore(memory.New())
-		e.startStore(st, core.WithMaxResponseBytes(300))
+		tx := e.newTx()
+		e.startStore(tx.Store(), core.WithMaxResponseBytes(300))
 		r := e.do(req{key: k1, body: payment, path: "/items/1?tx=1&size=5000"})
 		wantStatus(t, r, 201, "Original")
 		if len(r.Body) != 5000 {
@@ -85,13 +84,13 @@ var txCases = []adapterCase{
 		}
 		wantProblem(t, e.do(req{key: k1, body: payment, path: "/items/1?tx=1&size=5000"}), http.StatusGone, core.ProblemResultUnavailable)
 		e.wantCount("items", 1)
-		if rows := st.Rows(); len(rows) != 1 {
+		if rows := tx.Rows(t); len(rows) != 1 {
 			t.Fatalf("rows = %v, want one, committed with the tombstone", rows)
 		}
 	}},
 	{name: "Step7_TxConcurrentDuplicatesCommitOnce", run: func(t *testing.T, e *env) {
-		st := NewTxStore(memory.New())
-		e.startStore(st)
+		tx := e.newTx()
+		e.startStore(tx.Store())
 		replies := e.parallel(50, req{key: k1, body: payment, path: "/items/1?tx=1&delay=50ms"})
 		originals := 0
 		for _, r := range replies {
@@ -109,7 +108,7 @@ var txCases = []adapterCase{
 			t.Fatalf("%d originals, want 1", originals)
 		}
 		e.wantCount("items", 1)
-		if rows := st.Rows(); len(rows) != 1 {
+		if rows := tx.Rows(t); len(rows) != 1 {
 			t.Fatalf("rows = %v, want one", rows)
 		}
 	}},
@@ -121,8 +120,8 @@ func init() {
 		// after writing its response: the transaction is rolled back, so
 		// none of the held response (status, headers, cookies, body) may
 		// reach the client with whatever the framework's recovery answers.
-		st := NewTxStore(memory.New())
-		e.startStore(st)
+		tx := e.newTx()
+		e.startStore(tx.Store())
 		for _, when := range []string{"1", "after"} {
 			r := e.do(req{key: k1, body: payment, path: "/items/1?tx=1&panic=" + when})
 			switch {
@@ -144,7 +143,7 @@ func init() {
 			}
 		}
 		e.wantCount("items", 2)
-		if rows := st.Rows(); len(rows) != 0 {
+		if rows := tx.Rows(t); len(rows) != 0 {
 			t.Fatalf("rows = %v after panics", rows)
 		}
 	}})
@@ -157,11 +156,11 @@ func init() {
 		// find nothing of the held response: neither the handler's headers
 		// nor its body, nor a response the framework takes as already
 		// sent (Echo answered an empty 200).
-		st := NewTxStore(memory.New())
-		e.startStore(st, core.WithErrorResponder(core.ErrorResponderFunc(func(_ core.Request, p *core.Problem) (core.Response, error) {
+		tx := e.newTx()
+		e.startStore(tx.Store(), core.WithErrorResponder(core.ErrorResponderFunc(func(_ core.Request, p *core.Problem) (core.Response, error) {
 			return core.Response{}, p
 		})))
-		st.FailCommits.Store(1)
+		tx.FailNextCommit(t)
 		r := e.do(req{key: k1, body: payment, path: "/items/1?tx=1"})
 		if r.Status < 500 {
 			t.Fatalf("status %d, want the framework's error answer; body %q", r.Status, r.Body)
@@ -174,7 +173,7 @@ func init() {
 		if strings.Contains(string(r.Body), `"route"`) {
 			t.Fatalf("the handler's body reached the client: %q", r.Body)
 		}
-		if rows := st.Rows(); len(rows) != 0 {
+		if rows := tx.Rows(t); len(rows) != 0 {
 			t.Fatalf("rows = %v after a failed commit", rows)
 		}
 	}})
