@@ -1,10 +1,12 @@
 package coretest
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idemkit/idempotency/core"
 )
@@ -176,5 +178,44 @@ func init() {
 		if rows := tx.Rows(t); len(rows) != 0 {
 			t.Fatalf("rows = %v after a failed commit", rows)
 		}
+	}})
+}
+
+// silentRenewals is a TxStore whose renewals report success without
+// renewing: the Engine believes it holds a lease that has expired, as
+// after a pause longer than the lease (GC, a stalled VM). Embedding the
+// interface hides the store's RenewBatch, so the Engine calls Renew.
+type silentRenewals struct{ core.TxStore }
+
+func (silentRenewals) Renew(context.Context, string, uint64, time.Duration) error { return nil }
+
+func init() {
+	adapterCases = append(adapterCases, adapterCase{name: "Step9_TxTakenOverNotCommitted", run: func(t *testing.T, e *env) {
+		// The first run's lease expires unnoticed while its handler
+		// writes; a retry takes the claim over and commits. The first
+		// completion must then be refused by the store's fence inside the
+		// transaction: its row rolled back and its held 201 replaced by a
+		// not-committed problem, never a success whose writes are gone.
+		tx := e.newTx()
+		e.startStore(silentRenewals{tx.Store()}, core.Tag("lease=100ms,wait=0s"))
+		var first Reply
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			first = e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=500ms"})
+		}()
+		time.Sleep(250 * time.Millisecond)
+		second := e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=500ms"})
+		<-done
+		wantStatus(t, second, 201, "Original")
+		wantProblem(t, first, http.StatusServiceUnavailable, core.ProblemNotCommitted)
+		if first.Header.Get("Location") != "" || first.Header.Get("X-Execution") != "" {
+			t.Fatalf("the first run's headers reached the client: %v", first.Header)
+		}
+		e.wantCount("items", 2)
+		if rows := tx.Rows(t); len(rows) != 1 || rows[0] != "items/1/2" {
+			t.Fatalf("rows = %v, want only the second run's", rows)
+		}
+		wantStatus(t, e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=500ms"}), 201, "Repeated")
 	}})
 }
