@@ -204,7 +204,14 @@ func init() {
 			defer close(done)
 			first = e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=500ms"})
 		}()
-		time.Sleep(250 * time.Millisecond)
+		// The first run holds the claim once it counts; then its 100 ms
+		// lease runs out unrenewed.
+		for deadline := time.Now().Add(5 * time.Second); e.app.Count("items") == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the first run never started")
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
 		second := e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=500ms"})
 		<-done
 		wantStatus(t, second, 201, "Original")
