@@ -51,9 +51,11 @@ type Harness struct {
 	// report "/"+route+"/{id}".
 	Pattern func(route string) string
 	// Store returns a fresh, empty store for one test, registering its
-	// cleanup with t: the suite then runs on it (wrapped where a case
-	// injects faults) instead of a memory store. nil means storage/memory.
-	// The cases that need the memory store's own behaviour keep it.
+	// cleanup with t (a case may call it more than once): every case then
+	// runs on it, wrapped where the case injects faults, instead of on a
+	// memory store. nil means storage/memory. The suite uses only the
+	// core.Store contract (and Watch, AcquireCooldown, RenewBatch when the
+	// store has them), so any store that passes TestStore may be given.
 	Store func(t *testing.T) core.Store
 	// Tx returns a fresh, empty transactional backend for one test of the
 	// transactional cases (Step9_Tx...). nil means the in-memory one
