@@ -53,9 +53,9 @@ type Harness struct {
 	// Store returns a fresh, empty store for one test, registering its
 	// cleanup with t (a case may call it more than once): every case then
 	// runs on it, wrapped where the case injects faults, instead of on a
-	// memory store. nil means storage/memory. The suite uses only the
-	// core.Store contract (and Watch, AcquireCooldown, RenewBatch when the
-	// store has them), so any store that passes TestStore may be given.
+	// memory store. nil means storage/memory. Cases reach the store only
+	// through the core.Store contract (and the Engine's optional
+	// interfaces), so a store that passes TestStore may be given.
 	Store func(t *testing.T) core.Store
 	// Tx returns a fresh, empty transactional backend for one test of the
 	// transactional cases (Step9_Tx...). nil means the in-memory one
