@@ -50,6 +50,17 @@ type Harness struct {
 	// "/"+route+"/:id" (Gin, Echo, Fiber); net/http, chi and gorilla/mux
 	// report "/"+route+"/{id}".
 	Pattern func(route string) string
+	// Store returns a fresh, empty store for one test, registering its
+	// cleanup with t (a case may call it more than once): every case then
+	// runs on it, wrapped where the case injects faults, instead of on a
+	// memory store. nil means storage/memory. Cases reach the store only
+	// through the core.Store contract (and the Engine's optional
+	// interfaces), so a store that passes TestStore may be given.
+	Store func(t *testing.T) core.Store
+	// Tx returns a fresh, empty transactional backend for one test of the
+	// transactional cases (Step9_Tx...). nil means the in-memory one
+	// (NewTxStore on a memory store).
+	Tx func(t *testing.T) TxBackend
 }
 
 // pattern returns the route pattern h's framework reports for route.
@@ -103,12 +114,22 @@ type env struct {
 	app   *App
 	base  string
 	store core.Store
+	tx    TxBackend // the App's transactions (tx=1); nil: the in-memory fake
 }
 
-// start serves a fresh app on a fresh memory store; opts follow the suite
-// defaults (a user resolver reading "user").
+// newStore returns a fresh store of the harness (Harness.Store), by
+// default a memory store.
+func (e *env) newStore() core.Store {
+	if e.h.Store != nil {
+		return e.h.Store(e.t)
+	}
+	return memory.New()
+}
+
+// start serves a fresh app on a fresh store of the harness; opts follow
+// the suite defaults (a user resolver reading "user").
 func (e *env) start(opts ...core.Option) *env {
-	return e.startStore(memory.New(), opts...)
+	return e.startStore(e.newStore(), opts...)
 }
 
 func (e *env) startStore(st core.Store, opts ...core.Option) *env {
@@ -117,6 +138,7 @@ func (e *env) startStore(st core.Store, opts ...core.Option) *env {
 
 func (e *env) startMounted(m Mount, st core.Store, opts ...core.Option) *env {
 	e.app = NewApp()
+	e.app.tx = e.tx
 	e.store = st
 	all := append([]core.Option{core.WithStore(st), core.WithUserKey("user")}, opts...)
 	e.base = e.h.Start(e.t, e.app, Setup{Options: all, Mount: m})
@@ -128,7 +150,7 @@ func (e *env) startMounted(m Mount, st core.Store, opts ...core.Option) *env {
 
 func (e *env) startNested(outer, inner []core.Option) *env {
 	e.app = NewApp()
-	st := memory.New()
+	st := e.newStore()
 	e.store = st
 	e.base = e.h.Start(e.t, e.app, Setup{
 		Outer:   append([]core.Option{core.WithStore(st), core.WithUserKey("user")}, outer...),

@@ -383,7 +383,7 @@ var adapterCases = []adapterCase{
 
 	// Step 11: store failure.
 	{name: "Step11_StoreDownFailsClosed", run: func(t *testing.T, e *env) {
-		fs := &FlakyStore{Store: newMemory()}
+		fs := &FlakyStore{Store: e.newStore()}
 		e.startStore(fs)
 		fs.SetDown(true)
 		r := e.do(req{key: k1, body: payment})
@@ -397,7 +397,7 @@ var adapterCases = []adapterCase{
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Repeated")
 	}},
 	{name: "Step11_StoreDownFailsOpen", run: func(t *testing.T, e *env) {
-		fs := &FlakyStore{Store: newMemory()}
+		fs := &FlakyStore{Store: e.newStore()}
 		e.startStore(fs, core.WithFailOpen(true))
 		fs.SetDown(true)
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "")

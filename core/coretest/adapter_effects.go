@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/idemkit/idempotency/core"
-	"github.com/idemkit/idempotency/storage/memory"
 )
 
 func init() {
@@ -125,7 +124,7 @@ var effectCases = []adapterCase{
 	}},
 	{name: "Step9_DeadOwnerAfterEffectsIsUncertain", run: func(t *testing.T, e *env) {
 		rec := &Recorder{}
-		killed := NewKilledAfterCommit(memory.New())
+		killed := NewKilledAfterCommit(e.newStore())
 		const lease = 300 * time.Millisecond
 		e.startStore(killed, core.WithLease(lease), core.WithLockWait(0), core.WithTelemetry(rec))
 		// The handler succeeds, but its instance "dies" after declaring

@@ -129,7 +129,7 @@ var eventCases = []adapterCase{
 	}},
 	{name: "Events_StoreUnavailable", run: func(t *testing.T, e *env) {
 		rec := &Recorder{}
-		fs := &FlakyStore{Store: newMemory()}
+		fs := &FlakyStore{Store: e.newStore()}
 		e.startStore(fs, core.WithTelemetry(rec))
 		fs.SetDown(true)
 		e.do(req{key: k1, body: payment})
@@ -140,7 +140,7 @@ var eventCases = []adapterCase{
 	}},
 	{name: "Events_LeaseLostWhileRunning", run: func(t *testing.T, e *env) {
 		rec := &Recorder{}
-		e.startStore(leaseLosingStore{newMemory()}, core.WithTelemetry(rec), core.Tag("lease=60ms"))
+		e.startStore(leaseLosingStore{e.newStore()}, core.WithTelemetry(rec), core.Tag("lease=60ms"))
 		r := e.do(req{key: k1, body: payment, path: "/items/1?delay=250ms"})
 		wantStatus(t, r, 201, "Original")
 		wantEvents(t, rec, core.EventLockInconsistency, 1)

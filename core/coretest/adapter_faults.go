@@ -97,7 +97,7 @@ var faultCases = []adapterCase{
 	}},
 	{name: "Step11_FailOpenNeverBypassesIntegrity", run: func(t *testing.T, e *env) {
 		rec := &Recorder{}
-		e.startStore(CorruptStore{newMemory()}, core.WithFailOpen(true), core.WithTelemetry(rec))
+		e.startStore(CorruptStore{e.newStore()}, core.WithFailOpen(true), core.WithTelemetry(rec))
 		for range 2 {
 			wantProblem(t, e.do(req{key: k1, body: payment}), 503, core.ProblemStoreUnavailable)
 		}
@@ -108,7 +108,7 @@ var faultCases = []adapterCase{
 	{name: "Step11_StalledStoreAnswersWithinTimeout", run: func(t *testing.T, e *env) {
 		// The store hangs until the context ends: only the Engine's store
 		// deadline can free the request, whatever the framework's context.
-		e.startStore(StallingStore{newMemory()}, core.WithStoreTimeout(150*time.Millisecond))
+		e.startStore(StallingStore{e.newStore()}, core.WithStoreTimeout(150*time.Millisecond))
 		done := make(chan Reply, 1)
 		go func() { done <- e.do(req{key: k1, body: payment}) }()
 		select {
@@ -123,7 +123,7 @@ var faultCases = []adapterCase{
 		// The store fails every completion for 400 ms from the first one:
 		// the response is delivered, then stored once the store is back,
 		// and the retry replays instead of running again.
-		st := &CompleteOutage{Store: newMemory(), For: 400 * time.Millisecond}
+		st := &CompleteOutage{Store: e.newStore(), For: 400 * time.Millisecond}
 		rec := &Recorder{}
 		e.startStore(st, core.Tag("lease=3s"), core.WithTelemetry(rec))
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Original")
@@ -138,7 +138,7 @@ var faultCases = []adapterCase{
 		}
 	}},
 	{name: "Alerts_NeverOnTheRequestPath", run: func(t *testing.T, e *env) {
-		st := NewBlockedCooldowns(newMemory())
+		st := NewBlockedCooldowns(e.newStore())
 		defer st.Unblock()
 		got := make(chan core.Event, 10)
 		// A store timeout far beyond the wait below: a request that waited
@@ -178,7 +178,7 @@ var faultCases = []adapterCase{
 		// Every store call runs twice and the first reply is lost, as when
 		// a client library resends after a read timeout.
 		rec := &Recorder{}
-		e.startStore(Twice(newMemory()), core.Tag("wait=2s"), core.WithTelemetry(rec))
+		e.startStore(Twice(e.newStore()), core.Tag("wait=2s"), core.WithTelemetry(rec))
 		var wg sync.WaitGroup
 		replies := make([]Reply, 20)
 		for i := range replies {
@@ -210,7 +210,7 @@ var faultCases = []adapterCase{
 	}},
 	{name: "Events_RecordEvicted", run: func(t *testing.T, e *env) {
 		rec := &Recorder{}
-		e.startStore(evictingStore{newMemory()}, core.WithTelemetry(rec))
+		e.startStore(evictingStore{e.newStore()}, core.WithTelemetry(rec))
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Original")
 		evs := wantEvents(t, rec, core.EventRecordEvicted, 1)
 		if evs[0].Hits != 2 {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/idemkit/idempotency/core"
-	"github.com/idemkit/idempotency/storage/memory"
 )
 
 func init() {
@@ -78,7 +77,7 @@ var integrityCases = []adapterCase{
 		}
 		// With signing, it is refused, and nothing runs.
 		rec := &Recorder{}
-		e.startStore(memory.New(), core.WithRecordKeys(recordKey), core.WithTelemetry(rec), core.WithFailOpen(true))
+		e.startStore(e.newStore(), core.WithRecordKeys(recordKey), core.WithTelemetry(rec), core.WithFailOpen(true))
 		forge(t, e.store, e.h.pattern("items"), k1)
 		for range 2 {
 			wantProblem(t, e.do(req{key: k1, body: payment}), http.StatusServiceUnavailable, core.ProblemStoreUnavailable)

@@ -26,7 +26,7 @@ var mounts = []struct {
 var replayCases = []adapterCase{
 	{name: "Step8_OuterMiddlewareHeadersNotStored", run: func(t *testing.T, e *env) {
 		for _, m := range mounts {
-			e.startMounted(m.m, newMemory())
+			e.startMounted(m.m, e.newStore())
 			first := e.do(req{key: k1, body: payment, headers: [][2]string{{"Origin", "https://a.example"}}})
 			wantStatus(t, first, 201, "Original")
 			replay := e.do(req{key: k1, body: payment, headers: [][2]string{{"Origin", "https://b.example"}}})
@@ -63,7 +63,7 @@ var replayCases = []adapterCase{
 		// A record holding Set-Cookie and hop-by-hop headers (written by an
 		// older version, another configuration, or anyone with access to
 		// the store) must still not replay them.
-		st := newMemory()
+		st := e.newStore()
 		e.startStore(st)
 		wantStatus(t, e.do(req{key: k1, body: payment}), 201, "Original")
 		ctx := context.Background()
@@ -112,7 +112,7 @@ var replayCases = []adapterCase{
 	{name: "Step5_UnmatchedRoutesPassThrough", run: func(t *testing.T, e *env) {
 		for _, m := range mounts[1:] {
 			rec := &Recorder{}
-			e.startMounted(m.m, newMemory(), core.WithTelemetry(rec))
+			e.startMounted(m.m, e.newStore(), core.WithTelemetry(rec))
 			for i, key := range []string{"", k1, "not-a-uuid"} {
 				r := e.do(req{key: key, body: payment, path: "/typo/" + strconv.Itoa(i)})
 				if r.Status != http.StatusNotFound || r.Header.Get("Idempotency-Status") != "" {
@@ -130,7 +130,7 @@ var replayCases = []adapterCase{
 	{name: "Step5_OneKeyTwoRoutesAreTwoScopes", run: func(t *testing.T, e *env) {
 		for _, m := range mounts {
 			rec := &Recorder{}
-			e.startMounted(m.m, newMemory(), core.WithTelemetry(rec))
+			e.startMounted(m.m, e.newStore(), core.WithTelemetry(rec))
 			wantStatus(t, e.do(req{key: k1, body: payment, path: "/items/1"}), 201, "Original")
 			wantStatus(t, e.do(req{key: k1, body: payment, path: "/other/1"}), 201, "Original")
 			wantStatus(t, e.do(req{key: k1, body: payment, path: "/other/1"}), 201, "Repeated")
@@ -168,7 +168,7 @@ var replayCases = []adapterCase{
 		// framework does with the handler (Gin and Echo cancel its
 		// context, Fiber does not), the claim must end completed or
 		// released, never stay in flight.
-		st := newMemory()
+		st := e.newStore()
 		e.startStore(st, core.Tag("wait=0s"))
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()

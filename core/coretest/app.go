@@ -21,6 +21,7 @@ import (
 type App struct {
 	mu    sync.Mutex
 	count map[string]int
+	tx    TxBackend // tx=1 inserts through it; nil: the in-memory TxStore
 }
 
 // NewApp returns an App with zeroed counters.
@@ -99,20 +100,23 @@ func OuterHeaders(origin string) [][2]string {
 // to N bytes; effects=1 declares effects (core.DeclareEffects) with
 // in.Ctx first, effects=fw with in.FrameworkCtx, and answers 503 if that
 // fails; derived=NAME sets X-Derived-Key to core.DerivedKey(in.Ctx, NAME);
-// tx=1 begins the claim's transaction (BeginTx, on a TxStore) with in.Ctx
-// and inserts a row "route/id/n" into it, and answers 503 if that fails.
+// tx=1 begins the claim's transaction with in.Ctx and inserts a row
+// "route/id/n" into it (BeginTx on a TxStore, or the suite's TxBackend),
+// and answers 503 if that fails.
 func (a *App) Exec(in Input) Output {
 	a.mu.Lock()
 	a.count[in.Route]++
 	n := a.count[in.Route]
 	a.mu.Unlock()
 	if in.Query("tx") == "1" {
-		tx, err := BeginTx(in.Ctx)
-		if err != nil {
+		insert := insertTx
+		if a.tx != nil {
+			insert = a.tx.Insert
+		}
+		if err := insert(in.Ctx, in.Route+"/"+in.ID+"/"+strconv.Itoa(n)); err != nil {
 			return Output{Status: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"text/plain"}},
 				Body: []byte("no transaction: " + err.Error())}
 		}
-		tx.Insert(in.Route + "/" + in.ID + "/" + strconv.Itoa(n))
 	}
 	if fx := in.Query("effects"); fx != "" {
 		ctx := in.Ctx

@@ -7,7 +7,10 @@
 //     fencing, resends, final states, signatures, stranding, Resolve.
 //   - TestAdapter checks a framework adapter against SPEC §3, step by
 //     step, through a Harness that mounts an App on the framework; TestHooks
-//     checks its typed hooks (WithSkipper, WithUserGetter, ...).
+//     checks its typed hooks (WithSkipper, WithUserGetter, ...). It runs
+//     on a memory store unless the Harness gives a store of its own
+//     (Harness.Store), and its transactional cases on a TxBackend
+//     (Harness.Tx): storage/postgres runs it whole on PostgreSQL.
 //   - TestRenewalAtScale checks that renewing many claims costs O(1) store
 //     round trips per period.
 //   - BenchmarkHTTP is the shared adapter benchmark; it asserts every

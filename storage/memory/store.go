@@ -531,8 +531,11 @@ func (s *Store) Begin(ctx context.Context, key string, a core.Attempt) (core.Beg
 	sh.m[key] = e
 	sh.live.push(e)
 	s.noted(e.deadline())
+	// e is shared once unlocked: a takeover after its lease may rewrite
+	// e.token, so the token is read under the lock.
+	token := e.token
 	sh.mu.Unlock()
-	return core.BeginResult{Outcome: core.OutcomeOriginal, Token: e.token, Evicted: evicted}, nil
+	return core.BeginResult{Outcome: core.OutcomeOriginal, Token: token, Evicted: evicted}, nil
 }
 
 // takesOver reports whether Begin with a takes the live record e over:
