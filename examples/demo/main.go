@@ -5,6 +5,14 @@
 //
 //	go run ./examples/demo      # from the repository root
 //	go run ./examples/demo -v   # also print response bodies
+//	go run ./examples/demo -postgres postgres://user:pw@localhost/db
+//
+// With -postgres (a flag only: DATABASE_URL does not change the demo), a
+// second table follows the first: the gin and net/http apps on the
+// PostgreSQL store, with the payments written in the claim's transaction,
+// showing for each step the payment rows and the idempotency record that
+// committed together (or, for a failed run, neither). It works in
+// schemas of its own, idemkit_demo_*, created and dropped by each run.
 //
 // It exits non-zero when any framework deviates from the expected
 // outcome, so it doubles as an end-to-end smoke test of the adapters.
@@ -34,6 +42,7 @@ import (
 
 func main() {
 	verbose := flag.Bool("v", false, "print response bodies")
+	pgURL := flag.String("postgres", "", "also play the transactional steps on the PostgreSQL database at this URL (postgres://user:pw@host/db), in a schema created and dropped by the demo")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -41,6 +50,14 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
+	}
+	if *pgURL != "" {
+		pgOK, err := runPostgres(ctx, os.Stdout, *pgURL, *verbose)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(1)
+		}
+		ok = ok && pgOK
 	}
 	if !ok {
 		os.Exit(1)
