@@ -41,18 +41,22 @@ import (
 )
 
 func main() {
-	verbose := flag.Bool("v", false, "print response bodies")
-	pgURL := flag.String("postgres", "", "also play the transactional steps on the PostgreSQL database at this URL (postgres://user:pw@host/db), in a schema created and dropped by the demo")
-	flag.Parse()
+	opts, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0) // as flag.Parse does after -h
+	}
+	if err != nil {
+		os.Exit(2) // flag has printed the error and the usage
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ok, err := run(ctx, os.Stdout, frameworks, *verbose)
+	ok, err := run(ctx, os.Stdout, frameworks, opts.verbose)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
-	if *pgURL != "" {
-		pgOK, err := runPostgres(ctx, os.Stdout, *pgURL, *verbose)
+	if opts.postgresURL != "" {
+		pgOK, err := runPostgres(ctx, os.Stdout, opts.postgresURL, opts.verbose)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "demo:", err)
 			os.Exit(1)
@@ -62,6 +66,31 @@ func main() {
 	if !ok {
 		os.Exit(1)
 	}
+}
+
+// options are the demo's flags.
+type options struct {
+	verbose bool
+	// postgresURL, when set, adds the PostgreSQL section (runPostgres).
+	// Only the flag sets it, never DATABASE_URL, which the example
+	// servers read: a developer's environment must not change what the
+	// plain demo does.
+	postgresURL string
+}
+
+// parseFlags reads the demo's flags from args, writing errors and the
+// usage to stderr.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.verbose, "v", false, "print response bodies")
+	fs.StringVar(&o.postgresURL, "postgres", "",
+		"also play the transactional steps on the PostgreSQL database at this URL (postgres://user:pw@host/db), in schemas the demo creates and drops (default: none; DATABASE_URL is not read)")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	return o, nil
 }
 
 // row is one line of the table: one step against one framework.

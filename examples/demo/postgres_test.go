@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/idemkit/idempotency/examples/internal/pgserver"
+	"github.com/idemkit/idempotency/examples/internal/serve"
 )
 
 // TestDemoPostgres runs the -postgres section on a real, private
@@ -56,7 +59,7 @@ func TestDemoPostgres(t *testing.T) {
 				}
 			}
 		}
-		if !strings.Contains(out.String(), "postgres: OK") {
+		if !strings.Contains(out.String(), "postgres: OK") || !strings.Contains(out.String(), "gin = nethttp answered alike, byte for byte") {
 			t.Errorf("run %d: no OK verdict", run)
 		}
 	}
@@ -76,5 +79,31 @@ func TestDemoPostgres(t *testing.T) {
 	ids, err = pgx.CollectRows(rows, pgx.RowTo[int])
 	if err != nil || len(ids) != 1 || ids[0] != 42 {
 		t.Errorf("the user's payments table holds %v (%v), want [42] untouched", ids, err)
+	}
+}
+
+// The PostgreSQL section is opt-in by the flag alone: DATABASE_URL, which
+// the example servers read, leaves the plain demo as it is.
+func TestParseFlags(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://env@localhost/db")
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil || o != (options{}) {
+		t.Errorf("no flags with DATABASE_URL set: %+v, %v, want the plain demo", o, err)
+	}
+	o, err = parseFlags([]string{"-v", "-postgres", "postgres://flag@localhost/db"}, io.Discard)
+	if err != nil || o != (options{verbose: true, postgresURL: "postgres://flag@localhost/db"}) {
+		t.Errorf("-v -postgres: %+v, %v", o, err)
+	}
+	if _, err := parseFlags([]string{"-postgres"}, io.Discard); err == nil {
+		t.Error("-postgres without a URL accepted")
+	}
+}
+
+// A malformed URL is refused before anything runs, without its password.
+func TestDemoPostgresBadURL(t *testing.T) {
+	var out strings.Builder
+	_, err := runPostgres(context.Background(), &out, "postgres://u:s3cret@localhost:port/db", false)
+	if !errors.Is(err, serve.ErrPostgresURL) || strings.Contains(err.Error(), "s3cret") || out.Len() != 0 {
+		t.Errorf("malformed URL: %v, output %q; want ErrPostgresURL without the password, and no output", err, out.String())
 	}
 }
