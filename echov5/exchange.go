@@ -161,7 +161,10 @@ func (s *responseSink) Header() http.Header { return s.w.Header() }
 
 func (s *responseSink) WriteHeader(code int) {
 	if s.res != nil {
-		s.res.Status, s.res.Committed = code, true
+		// Size restarts: echo.Response counted the held body as the
+		// handler wrote it, and what the client gets is what the sink
+		// writes (that body, or the problem that replaces it).
+		s.res.Status, s.res.Committed, s.res.Size = code, true, 0
 	}
 	s.w.WriteHeader(code)
 }
