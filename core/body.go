@@ -9,7 +9,8 @@ import (
 // bytes, and puts it back so the handler reads it unchanged. It returns
 // ErrBodyTooLarge (without reading) when Content-Length says the body is
 // too long, or as soon as a body of unknown length passes limit. Adapters
-// built on net/http (gin, echo) implement Exchange.Body with it.
+// built on net/http (gin, echo, echov5, nethttp) implement Exchange.Body
+// with it.
 //
 // into, when not nil, is reused as the replacement body (adapters keep one
 // in their pooled per-request state); nil allocates one.

@@ -76,8 +76,9 @@ func linesHeader(lines []HeaderLine) http.Header {
 // BodyCapture keeps a copy of a response body as an adapter's writer
 // passes it through, up to a limit, and remembers whether the response
 // was streamed. Adapters whose frameworks write through an
-// http.ResponseWriter embed it in their writer wrapper, and ask it before
-// passing anything on: while a response is held for a transaction
+// http.ResponseWriter use CaptureWriter, which embeds it; others (Gin's
+// own writer interface) embed it in their writer wrapper, and ask it
+// before passing anything on: while a response is held for a transaction
 // (HoldResponse), Keep, KeepString and KeepStatus return true and the
 // writer passes nothing on; the Engine sends the response once the
 // transaction has committed.

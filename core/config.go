@@ -337,7 +337,8 @@ func WithUserResolver(f func(Request) string) Option {
 }
 
 // WithUserKey reads the user from the framework context value stored
-// under key (gin and echo c.Set, fiber c.Locals). The value may be a
+// under key (gin and echo c.Set, fiber c.Locals, net/http the request
+// context's value under the plain string key). The value may be a
 // string or a fmt.Stringer.
 func WithUserKey(key string) Option {
 	return WithUserResolver(func(r Request) string {

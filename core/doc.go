@@ -2,14 +2,14 @@
 // mutating requests safe to retry by running each (scope, Idempotency-Key)
 // once and replaying the stored response to every retry.
 //
-// Framework adapters (idemgin, idemecho, idemfiber) present each request
-// as an Exchange and call Engine.Serve; queue and webhook consumers call
-// Engine.Do. Everything the engine decides with is an interface and can
-// be replaced by an Option. Extension points receive a read-only Request,
-// never the Exchange, so they can read the request but not run the
-// handler or write a response; each adapter also offers typed hooks over
-// its own context (WithSkipper, WithUserGetter, WithScopeGetter,
-// WithKeyGetter):
+// Framework adapters (idemgin, idemecho, idemfiber, idemhttp) present
+// each request as an Exchange and call Engine.Serve; queue and webhook
+// consumers call Engine.Do. Everything the engine decides with is an
+// interface and can be replaced by an Option. Extension points receive a
+// read-only Request, never the Exchange, so they can read the request
+// but not run the handler or write a response; each adapter also offers
+// typed hooks over its own context (WithSkipper, WithUserGetter,
+// WithScopeGetter, WithKeyGetter):
 //
 //	KeyExtractor        where the key comes from        (HeaderKey("Idempotency-Key"))
 //	KeyValidator        which keys are accepted          (UUID, ULID, Token, Regex)

@@ -1,9 +1,7 @@
 package idemecho
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -25,7 +23,7 @@ type exchange struct {
 	c       echo.Context
 	next    echo.HandlerFunc
 	entered bool
-	w       captureWriter
+	w       core.CaptureWriter // sits under echo.Response: see Next
 	sink    responseSink
 	snap    core.HeaderSnapshot
 	body    core.RestoredBody
@@ -126,44 +124,6 @@ func (x *exchange) Pass() error {
 	return x.next(x.c)
 }
 
-// captureWriter sits under echo.Response: it passes everything through and
-// keeps a copy of the body. Flush and Hijack mark the response as streamed.
-// While the response is held for a transaction (core.HoldResponse)
-// nothing is passed on; the Engine sends the whole response to the
-// writer underneath once committed.
-type captureWriter struct {
-	http.ResponseWriter
-	core.BodyCapture
-}
-
-func (w *captureWriter) WriteHeader(code int) {
-	if w.KeepStatus() {
-		return
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *captureWriter) Write(b []byte) (int, error) {
-	if w.Keep(b) {
-		return len(b), nil
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *captureWriter) Flush() {
-	if w.Streamed() {
-		return
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.Streamed() {
-		return nil, nil, core.ErrResponseHeld
-	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
-
 // responseSink is where the Engine sends a held response: the writer
 // under echo.Response, keeping echo.Response's status, size and
 // Committed in step, so that Echo (its error handler after a panic, a
@@ -176,7 +136,10 @@ type responseSink struct {
 func (s *responseSink) Header() http.Header { return s.w.Header() }
 
 func (s *responseSink) WriteHeader(code int) {
-	s.res.Status, s.res.Committed = code, true
+	// Size restarts: echo.Response counted the held body as the handler
+	// wrote it, and what the client gets is what the sink writes (that
+	// body, or the problem that replaces it).
+	s.res.Status, s.res.Committed, s.res.Size = code, true, 0
 	s.w.WriteHeader(code)
 }
 

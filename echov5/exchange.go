@@ -1,9 +1,7 @@
 package idemecho
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"net/http"
 
 	"github.com/labstack/echo/v5"
@@ -26,7 +24,7 @@ type exchange struct {
 	c       *echo.Context
 	next    echo.HandlerFunc
 	entered bool
-	w       captureWriter
+	w       core.CaptureWriter // sits under echo.Response: see Next
 	sink    responseSink
 	snap    core.HeaderSnapshot
 	body    core.RestoredBody
@@ -36,7 +34,7 @@ func (x *exchange) reset() {
 	x.c, x.next, x.entered = nil, nil, false
 	x.snap.Reset()
 	x.body.Reset()
-	x.w.ResponseWriter, x.w.status = nil, 0
+	x.w.ResponseWriter = nil
 	x.sink = responseSink{}
 }
 
@@ -100,7 +98,6 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 // the capture wraps c.Response() instead and keeps the status itself.
 func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	x.c.SetRequest(x.c.Request().WithContext(ctx))
-	x.w.status = 0
 	outer := x.c.Response()
 	x.snap.Take(outer.Header())
 	res, err := echo.UnwrapResponse(outer)
@@ -130,7 +127,7 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 	if err := x.next(x.c); err != nil {
 		x.c.Echo().HTTPErrorHandler(x.c, err)
 	}
-	status := x.w.status
+	status := x.w.Status()
 	if res != nil {
 		status = res.Status
 	} else if status == 0 {
@@ -150,56 +147,6 @@ func (x *exchange) Pass() error {
 	return x.next(x.c)
 }
 
-// captureWriter sits under echo.Response: it passes everything through and
-// keeps a copy of the body. Flush and Hijack mark the response as streamed.
-// While the response is held for a transaction (core.HoldResponse)
-// nothing is passed on; the Engine sends it once committed.
-// It remembers the first status written, for when it wraps a writer that
-// is not an *echo.Response (see Next).
-type captureWriter struct {
-	http.ResponseWriter
-	core.BodyCapture
-	status int
-}
-
-func (w *captureWriter) WriteHeader(status int) {
-	if w.status == 0 && status >= 200 { // 1xx are informational, sent before the response
-		w.status = status
-	}
-	if w.KeepStatus() {
-		return
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *captureWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	if w.Keep(b) {
-		return len(b), nil
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *captureWriter) Flush() {
-	if w.Streamed() {
-		return
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.Streamed() {
-		return nil, nil, core.ErrResponseHeld
-	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
-
-// Unwrap lets http.ResponseController and echo.UnwrapResponse reach the
-// writer underneath (deadlines, full duplex, the *echo.Response).
-func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // responseSink is where the Engine sends a held response: the writer
 // under echo.Response, keeping echo.Response's status, size and
 // Committed in step (when there is one), so that Echo (its error handler
@@ -214,7 +161,10 @@ func (s *responseSink) Header() http.Header { return s.w.Header() }
 
 func (s *responseSink) WriteHeader(code int) {
 	if s.res != nil {
-		s.res.Status, s.res.Committed = code, true
+		// Size restarts: echo.Response counted the held body as the
+		// handler wrote it, and what the client gets is what the sink
+		// writes (that body, or the problem that replaces it).
+		s.res.Status, s.res.Committed, s.res.Size = code, true, 0
 	}
 	s.w.WriteHeader(code)
 }

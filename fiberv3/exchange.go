@@ -196,36 +196,14 @@ func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
 func (x *exchange) Pass() error { return x.c.Next() }
 
 // captureLine records one response header line for the Engine without
-// copying it: the strings alias fasthttp's buffers, which hold still
-// until the Engine has encoded them (before Serve returns, see
-// core.Captured.Lines). Names are canonicalised (a copy) only when the
-// app turned fasthttp's normalising off.
+// copying it (see core.HeaderLineOf): fasthttp's buffers hold still
+// until the Engine has encoded the lines, before Serve returns.
 func (x *exchange) captureLine(k, v []byte) {
-	name := unsafe.String(unsafe.SliceData(k), len(k))
-	if !isCanonical(k) {
-		name = http.CanonicalHeaderKey(string(k))
-	}
-	x.lines = append(x.lines, core.HeaderLine{Name: name, Value: unsafe.String(unsafe.SliceData(v), len(v))})
+	x.lines = append(x.lines, core.HeaderLineOf(k, v))
 }
 
 // bytesOf views s as bytes, for fasthttp calls that copy them.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
-
-// isCanonical reports whether k is a canonical header name (as
-// http.CanonicalHeaderKey would leave it).
-func isCanonical(k []byte) bool {
-	upper := true
-	for _, c := range k {
-		switch {
-		case upper && 'a' <= c && c <= 'z', !upper && 'A' <= c && c <= 'Z':
-			return false
-		case c == ' ' || c >= 0x80:
-			return false // let CanonicalHeaderKey decide (it leaves such names alone)
-		}
-		upper = c == '-'
-	}
-	return true
-}
 
 // snapshotHeader records one response header present before the chain
 // runs. fasthttp reports its default Content-Type (and Server) before

@@ -1,7 +1,6 @@
 package idemhttp
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"net/http"
@@ -25,7 +24,7 @@ type exchange struct {
 	r       *http.Request
 	next    http.Handler
 	entered bool
-	cw      captureWriter
+	cw      core.CaptureWriter
 	snap    core.HeaderSnapshot
 	body    core.RestoredBody
 }
@@ -101,14 +100,14 @@ func (x *exchange) Reply(status int, header http.Header, body []byte) {
 // Next runs the chain with ctx, which carries the claim, as the request's
 // context, through a writer that captures the response.
 func (x *exchange) Next(ctx context.Context, limit int) (core.Captured, error) {
-	x.cw.ResponseWriter, x.cw.status = x.w, 0
+	x.cw.ResponseWriter = x.w
 	x.cw.Start(ctx, limit, x.w)
 	h := x.w.Header()
 	x.snap.Take(h)
 	x.cw.Outer(&x.snap)
 	x.cw.RecoveryAnswers() // net/http recoverers write their 500 regardless
 	x.next.ServeHTTP(&x.cw, x.r.WithContext(ctx))
-	capd := x.cw.Captured(x.cw.status, h) // 0, nothing written, is 200 to the Engine as to net/http
+	capd := x.cw.Captured(x.cw.Status(), h) // 0, nothing written, is 200 to the Engine as to net/http
 	if x.snap.Len() > 0 {
 		capd.Outer = &x.snap
 	}
@@ -123,85 +122,3 @@ func (x *exchange) Pass() error {
 	x.next.ServeHTTP(x.w, r)
 	return nil
 }
-
-// captureWriter passes everything through to the server's writer and
-// keeps a copy of the body and the status. Flushing or hijacking marks
-// the response as streamed; while the response is held for a transaction
-// (core.HoldResponse) nothing is passed on. It implements http.Flusher and
-// http.Hijacker, and Unwrap for http.ResponseController (deadlines,
-// full duplex), but not io.ReaderFrom: io.Copy (http.ServeContent,
-// http.FileServer) then writes through Write, where the body is kept,
-// instead of handing the server a file the capture would never see.
-type captureWriter struct {
-	http.ResponseWriter
-	core.BodyCapture
-	status int // the final status written; 0 before
-}
-
-var (
-	_ http.Flusher  = (*captureWriter)(nil)
-	_ http.Hijacker = (*captureWriter)(nil)
-)
-
-// WriteHeader records the first final status: 1xx informational
-// responses (103 Early Hints) may come before it and are not the
-// response, and net/http ignores repeated calls.
-func (w *captureWriter) WriteHeader(code int) {
-	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.status = code
-	}
-	if w.KeepStatus() {
-		return
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Write makes the status 200 when none was written, as net/http does, so
-// that a later WriteHeader, which net/http ignores, is ignored here too.
-func (w *captureWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	if w.Keep(b) {
-		return len(b), nil
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// WriteString keeps io.WriteString from converting s to a []byte when the
-// server's writer writes strings itself.
-func (w *captureWriter) WriteString(s string) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	if w.KeepString(s) {
-		return len(s), nil
-	}
-	if sw, ok := w.ResponseWriter.(interface{ WriteString(string) (int, error) }); ok {
-		return sw.WriteString(s)
-	}
-	return w.ResponseWriter.Write([]byte(s))
-}
-
-func (w *captureWriter) Flush() {
-	_ = w.FlushError()
-}
-
-// FlushError is what http.ResponseController calls first; it reports the
-// server writer's error, which Flush cannot.
-func (w *captureWriter) FlushError() error {
-	if w.Streamed() {
-		return nil // held: sent whole once committed
-	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.Streamed() {
-		return nil, nil, core.ErrResponseHeld
-	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
-
-// Unwrap lets http.ResponseController reach the server's writer.
-func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
