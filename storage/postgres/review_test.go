@@ -1,0 +1,63 @@
+package idempg_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/idemkit/idempotency/core"
+	idempg "github.com/idemkit/idempotency/storage/postgres"
+)
+
+// A handler that writes in its claim's transaction and then declares
+// effects (core.DeclareEffects: Store.Commit) before calling a payment
+// provider holds one connection and needs another: with as many such
+// handlers as the store's pool has connections, Commit on that pool waits
+// for a connection only a finished handler frees, and every handler fails
+// at its store deadline. Commit goes through the renewal pool
+// (WithRenewPool), as renewals do.
+func TestTxCommitWhileHandlersHoldTransactions(t *testing.T) {
+	withoutEngine(t)
+	const handlers = 3
+	pool := newPool(t, func(c *pgxpool.Config) { c.MaxConns = handlers })
+	renewPool := newPool(t, func(c *pgxpool.Config) { c.MaxConns = 1 })
+	payments(t, pool)
+	st := newStore(t, pool, idempg.WithRenewPool(renewPool))
+	ctx := ctxT(t)
+	type held struct {
+		key string
+		tok uint64
+		tx  core.ClaimTx
+	}
+	var hs []held
+	for i := 0; i < handlers; i++ {
+		k := testKey(t)
+		c := claim(t, st, k, time.Minute)
+		hctx, ctx2 := claimTx(t, st, ctx, k, c.Token)
+		if err := pay(hctx, k); err != nil { // holds a connection until the end
+			t.Fatal(err)
+		}
+		hs = append(hs, held{k, c.Token, ctx2})
+	}
+	if s := pool.Stat(); s.AcquiredConns() != handlers {
+		t.Fatalf("acquired connections = %d, want all %d held by the handlers", s.AcquiredConns(), handlers)
+	}
+	for _, h := range hs {
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		err := st.Commit(cctx, h.key, h.tok, nil)
+		cancel()
+		if err != nil {
+			t.Fatalf("Commit while every connection of the pool is held by a handler: %v", err)
+		}
+	}
+	for _, h := range hs {
+		if err := h.tx.Complete(ctx, core.StateCompleted, []byte("ok"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if rec, err := st.Get(ctx, h.key); err != nil || rec.State != core.StateCompleted {
+			t.Fatalf("record = %v, %v", rec.State, err)
+		}
+	}
+}
