@@ -61,3 +61,45 @@ func TestTxCommitWhileHandlersHoldTransactions(t *testing.T) {
 		}
 	}
 }
+
+// A handler that ends the claim's transaction itself with SQL (ROLLBACK
+// or COMMIT through Exec, past ErrTxOwned) leaves the connection outside
+// any transaction: the completion would then commit the record on its own,
+// a success replayed for writes that were rolled back. Nobody knows what
+// the handler's writes became: the record turns uncertain and Complete
+// fails.
+func TestTxEndedByHandlerSQL(t *testing.T) {
+	withoutEngine(t)
+	pool := newPool(t)
+	payments(t, pool)
+	st := newStore(t, pool)
+	ctx := ctxT(t)
+	for _, stmt := range []string{"ROLLBACK", "COMMIT"} {
+		k := testKey(t)
+		c := claim(t, st, k, time.Minute)
+		hctx, ctx2 := claimTx(t, st, ctx, k, c.Token)
+		if err := pay(hctx, k); err != nil {
+			t.Fatal(err)
+		}
+		tx, err := idempg.Tx(hctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(hctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+		if err := ctx2.Complete(ctx, core.StateCompleted, []byte("paid"), time.Minute); err == nil {
+			t.Fatalf("%s: Complete = nil after the handler ended the transaction", stmt)
+		}
+		rec, err := st.Get(ctx, k)
+		if err != nil || rec.State != core.StateUncertain {
+			t.Fatalf("%s: record = %v, %v; want uncertain", stmt, rec.State, err)
+		}
+		if err := st.Release(ctx, k, c.Token); err == nil {
+			t.Fatalf("%s: the Engine's release after the failure deleted the uncertain record", stmt)
+		}
+		if a := pool.Stat().AcquiredConns(); a != 0 {
+			t.Fatalf("%s: %d connections still acquired", stmt, a)
+		}
+	}
+}
