@@ -103,3 +103,32 @@ func TestTxEndedByHandlerSQL(t *testing.T) {
 		}
 	}
 }
+
+// An expired record is absent to every call whatever its format (Get,
+// Release, Resolve, Purge agree): a record of an unknown format fails
+// closed until it expires, not until a purge reaches it. Begin claims the
+// key afresh, in this code's format.
+func TestExpiredUnknownFormatIsAbsent(t *testing.T) {
+	pool := newPool(t)
+	st := newStore(t, pool)
+	ctx := ctxT(t)
+	k := testKey(t)
+	claim(t, st, k, time.Minute)
+	if _, err := pool.Exec(ctx, `UPDATE idempg_records SET version = 9, expires_at = now() - interval '1 s' WHERE key = $1`, []byte(k)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, k); err != core.ErrNotFound {
+		t.Fatalf("Get = %v, want ErrNotFound", err)
+	}
+	res, err := st.Begin(ctx, k, core.Attempt{Fingerprint: fpOf("b"), Nonce: 7, Lease: time.Minute, TTL: time.Minute})
+	if err != nil || res.Outcome != core.OutcomeOriginal {
+		t.Fatalf("Begin = %v, %v; want a fresh claim", res.Outcome, err)
+	}
+	rec, err := st.Get(ctx, k)
+	if err != nil || rec.State != core.StateInFlight || rec.Token != res.Token || rec.Fingerprint != fpOf("b") {
+		t.Fatalf("record after Begin = %+v, %v", rec, err)
+	}
+	if err := st.Complete(ctx, k, res.Token, core.StateCompleted, []byte("r"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
