@@ -132,3 +132,42 @@ func TestExpiredUnknownFormatIsAbsent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A goroutine of the handler that asks for the claim's transaction after
+// the handler returned (the claim ended without one) must not get one:
+// nobody would ever end it (its Commit and Rollback return ErrTxOwned),
+// and its pool connection would be held for good.
+func TestTxAfterTheClaimEndedLeaksNoConnection(t *testing.T) {
+	if srv == nil {
+		t.Skip("no PostgreSQL server (pgtest)")
+	}
+	pool, err := pgxpool.New(context.Background(), srv.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if pool.Stat().AcquiredConns() == 0 { // Close would wait for a leaked connection forever
+			pool.Close()
+		}
+	})
+	payments(t, pool)
+	st := newStore(t, pool)
+	eng := newEngine(t, st)
+	ctx := ctxT(t)
+	k := doKey()
+	late := make(chan error, 1)
+	var hctx context.Context
+	if _, _, err := eng.Do(ctx, "pay", k, fpOf("a"), func(c context.Context) ([]byte, error) {
+		hctx = c
+		return []byte("ok"), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, err := idempg.Tx(hctx); late <- err }()
+	if err := <-late; err == nil {
+		t.Error("Tx after the claim ended = nil, want an error")
+	}
+	if a := pool.Stat().AcquiredConns(); a != 0 {
+		t.Fatalf("%d connections held after the claim ended", a)
+	}
+}
