@@ -92,9 +92,17 @@ func (r *request) txActive() bool {
 
 // rollbackTx ends the claim's transaction without committing, when the
 // handler began it: before a release, an uncertain record or a lost
-// lease, the business writes must be gone.
+// lease, the business writes must be gone. One never begun is ended too
+// (a no-op but for the store's bookkeeping): a goroutine of the handler
+// that asks for it after the claim ended must be refused, not given a
+// transaction nobody would ever end.
 func (e *Engine) rollbackTx(r *request) {
-	if !r.txActive() {
+	if r.tx == nil || r.txEnded {
+		return
+	}
+	if !r.tx.Begun() {
+		r.txEnded = true
+		r.tx.Rollback(context.Background())
 		return
 	}
 	r.txEnded = true

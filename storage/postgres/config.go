@@ -43,8 +43,9 @@ func WithTablePrefix(prefix string) Option {
 	return func(c *config) { c.prefix = prefix }
 }
 
-// WithRenewPool sends lease renewals (Renew, RenewBatch) through their
-// own pool, e.g. one of 2 connections, instead of the store's pool.
+// WithRenewPool sends lease renewals (Renew, RenewBatch) and Commit
+// (core.DeclareEffects) through their own pool, e.g. one of 2
+// connections, instead of the store's pool.
 //
 // Renewals must never wait for a connection: a handler that uses the
 // claim's transaction (Tx) holds one of the store's connections for its
@@ -52,6 +53,9 @@ func WithTablePrefix(prefix string) Option {
 // connections, a renewal waits until a handler ends, and a wait longer
 // than the lease's slack loses the lease of a handler that is still
 // running (its completion is then refused and its writes rolled back).
+// Likewise a handler that declares effects after writing in its
+// transaction holds one connection and needs another for Commit: with
+// every connection so held, each would wait for the others to end.
 // A renewal pass needs one connection: the Engine renews every due claim
 // with one RenewBatch, one statement. The store does not close it. nil
 // keeps renewals on the store's pool. See the package documentation on

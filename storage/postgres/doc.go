@@ -75,7 +75,9 @@
 // once (pgxpool's MaxConns; by default the larger of 4 and the number of
 // CPUs), and give renewals their own small pool with WithRenewPool (2
 // connections): a renewal that waits for a connection behind busy handlers
-// loses its lease, and then the handler's completion is refused. With N
+// loses its lease, and then the handler's completion is refused; Commit
+// (core.DeclareEffects, called by a handler that may hold a transaction)
+// uses that pool too. With N
 // concurrent transactional handlers and the default Engine, MaxConns of
 // N + 4 and a renewal pool of 2 are a good start; watch pgxpool's Stat
 // (EmptyAcquireCount, AcquireDuration).

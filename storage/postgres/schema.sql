@@ -36,9 +36,9 @@ CREATE TABLE IF NOT EXISTS __P__cooldowns (
 
 -- __P__begin: core.Store.Begin in one statement (one round trip).
 -- outcome: 1 claimed (tok, took_over), 2 a final record of the same
--- fingerprint, 3 mismatch, 4 in flight. A record of a format version or
--- state this code does not know raises IDV01 (never overwritten, never
--- taken for absent).
+-- fingerprint, 3 mismatch, 4 in flight. A live record of a format version
+-- or state this code does not know raises IDV01 (never overwritten, never
+-- taken for absent); an expired one is absent, as to every other call.
 --
 -- Replays cost one index lookup and write nothing: a live final record is
 -- answered from a plain SELECT. Everything else locks the row (or inserts
@@ -80,18 +80,18 @@ BEGIN
     SELECT * INTO r FROM __P__records WHERE key = p_key FOR UPDATE;
     EXIT WHEN FOUND; -- else deleted meanwhile: insert again
   END LOOP;
-  IF r.version <> p_version OR r.state NOT IN (1, 2, 3, 4) THEN
-    RAISE EXCEPTION 'idempg: record format version %, state %', r.version, r.state USING ERRCODE = 'IDV01';
-  END IF;
   now_ := clock_timestamp(); -- FOR UPDATE may have waited
-  IF r.expires_at <= now_ THEN -- expired: absent, whether or not Purge has reached it
-    UPDATE __P__records SET state = 1, fingerprint = p_fp, token = nextval('__P__tokens'), nonce = p_nonce,
+  IF r.expires_at <= now_ THEN -- expired: absent, whether or not Purge has reached it, whatever its format
+    UPDATE __P__records SET version = p_version, state = 1, fingerprint = p_fp, token = nextval('__P__tokens'), nonce = p_nonce,
       committed = 0, lease_until = now_ + p_lease_ms * interval '1 ms', expires_at = now_ + p_ttl_ms * interval '1 ms',
       payload = NULL, sig = p_sig, commit_sig = NULL, waited = false
     WHERE key = p_key RETURNING token INTO t;
     RETURN QUERY SELECT 1, t, false, false, NULL::smallint, NULL::bytea, NULL::smallint,
       NULL::timestamptz, NULL::timestamptz, NULL::bytea, NULL::bytea, NULL::bytea;
     RETURN;
+  END IF;
+  IF r.version <> p_version OR r.state NOT IN (1, 2, 3, 4) THEN
+    RAISE EXCEPTION 'idempg: record format version %, state %', r.version, r.state USING ERRCODE = 'IDV01';
   END IF;
   -- The claim's own Begin, resent (its nonce): the same claim again.
   IF r.state = 1 AND r.nonce = p_nonce AND r.fingerprint = p_fp THEN

@@ -166,9 +166,13 @@ func (s *Store) RenewBatch(ctx context.Context, lease time.Duration, rs []core.R
 // already committed with token (a resent Commit) succeeds. sig is kept
 // with the claim and answered as Record.CommitSig for a committed claim
 // and a stranded record; a Commit without one leaves a signed commitment
-// as it is.
+// as it is. Like renewals it goes through the renewal pool
+// (WithRenewPool): a handler calls it (core.DeclareEffects) while it may
+// hold one of the store's connections in its claim's transaction, so with
+// every connection so held it would wait for one only a finished handler
+// frees.
 func (s *Store) Commit(ctx context.Context, key string, token uint64, sig []byte) error {
-	return execFenced(ctx, s.pool, s.q.commit, []byte(key), int64(token), orNull(sig), FormatVersion)
+	return execFenced(ctx, s.renew, s.q.commit, []byte(key), int64(token), orNull(sig), FormatVersion)
 }
 
 // Complete implements core.Store in one round trip. Completing a record

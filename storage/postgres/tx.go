@@ -67,7 +67,9 @@ func (s *Store) ClaimTx(ctx context.Context, key string, token uint64) (context.
 // rolled back. Its error (the response has already started) is returned.
 // Later calls return the same transaction. Its Commit and Rollback return
 // ErrTxOwned (the Engine ends it); Begin makes a savepoint, which the
-// handler may commit or roll back. Like any pgx.Tx it is not safe for
+// handler may commit or roll back. A handler that ends it anyway with SQL
+// (COMMIT or ROLLBACK through Exec) leaves the claim's record uncertain:
+// nothing then tells whether its writes committed. Like any pgx.Tx it is not safe for
 // concurrent use. Outside a claim of an idempg store Tx returns ErrNoTx.
 func Tx(ctx context.Context) (pgx.Tx, error) {
 	c, ok := ctx.Value(txKey{}).(*claimTx)
@@ -131,6 +133,9 @@ func (c *claimTx) Complete(ctx context.Context, state core.State, payload []byte
 		return fmt.Errorf("idempg: ClaimTx.Complete with state %v, want completed, tombstone or uncertain", state)
 	}
 	c.ended = true
+	if c.tx.Conn().PgConn().TxStatus() == 'I' {
+		return c.endedByHandler(ctx, ttl)
+	}
 	var n int32
 	err := c.tx.QueryRow(ctx, c.s.q.complete, []byte(c.key), int64(c.token), int16(state), payload, ms(ttl), FormatVersion, c.s.channel).Scan(&n)
 	if err != nil || n == 0 {
@@ -144,6 +149,31 @@ func (c *claimTx) Complete(ctx context.Context, state core.State, payload []byte
 		return unavailable(fmt.Errorf("commit (outcome unknown): %w", err))
 	}
 	return nil
+}
+
+// errTxEndedByHandler is ClaimTx.Complete's error when the handler ended
+// the transaction itself.
+var errTxEndedByHandler = errors.New("idempg: the handler ended the claim's transaction itself (COMMIT or ROLLBACK through Exec): the record is uncertain")
+
+// endedByHandler ends a claim whose handler ended its transaction itself
+// with SQL (COMMIT or ROLLBACK through Exec, past ErrTxOwned): the
+// connection is outside any transaction, so the record would commit on its
+// own whatever became of the handler's writes. Nobody knows which: the
+// record turns uncertain (fenced, on the same connection), so that
+// retries neither replay a success whose writes may be gone nor run the
+// handler again over writes that may have committed.
+func (c *claimTx) endedByHandler(ctx context.Context, ttl time.Duration) error {
+	defer rollback(ctx, c.tx) // ends pgx's transaction, frees the connection
+	var n int32
+	err := c.tx.QueryRow(ctx, c.s.q.complete, []byte(c.key), int64(c.token), int16(core.StateUncertain),
+		[]byte("the handler ended its transaction itself"), ms(ttl), FormatVersion, c.s.channel).Scan(&n)
+	switch {
+	case err != nil:
+		return unavailable(fmt.Errorf("%w: %w", errTxEndedByHandler, err))
+	case n == 0:
+		return core.ErrLeaseLost
+	}
+	return unavailable(errTxEndedByHandler)
 }
 
 // Rollback implements core.ClaimTx. Later Tx calls return ErrTxEnded.
