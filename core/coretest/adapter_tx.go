@@ -202,17 +202,18 @@ func init() {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			first = e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=500ms"})
+			first = e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=1s"})
 		}()
 		// The first run holds the claim once it counts; then its 100 ms
-		// lease runs out unrenewed.
+		// lease runs out unrenewed. The second must take it over before
+		// the first's handler ends: 800 ms of slack for a loaded machine.
 		for deadline := time.Now().Add(5 * time.Second); e.app.Count("items") == 0; time.Sleep(5 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatal("the first run never started")
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
-		second := e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=500ms"})
+		second := e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=1s"})
 		<-done
 		wantStatus(t, second, 201, "Original")
 		wantProblem(t, first, http.StatusServiceUnavailable, core.ProblemNotCommitted)
@@ -223,6 +224,6 @@ func init() {
 		if rows := tx.Rows(t); len(rows) != 1 || rows[0] != "items/1/2" {
 			t.Fatalf("rows = %v, want only the second run's", rows)
 		}
-		wantStatus(t, e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=500ms"}), 201, "Repeated")
+		wantStatus(t, e.do(req{key: k1, body: payment, path: "/items/1?tx=1&delay=1s"}), 201, "Repeated")
 	}})
 }
