@@ -120,8 +120,8 @@ func (b *BodyCapture) Start(ctx context.Context, limit int, sink http.ResponseWr
 		spare = b.buf[:0] // never handed over: the Engine copied it
 	}
 	*b = BodyCapture{limit: limit, sink: sink, spare: spare}
-	if r, ok := claimOf(ctx); ok {
-		r.capture = b
+	if r, ok := claimOf(ctx); ok && r.t != nil { // bound only where a transaction can hold it
+		r.t.capture = b
 	}
 }
 

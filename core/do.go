@@ -99,12 +99,13 @@ func (e *Engine) Do(ctx context.Context, scope, key string, fp Fingerprint, fn f
 	case lease.lost && !lease.committed:
 		if r.txActive() {
 			e.rollbackTx(r)
-			r.notCommitted = notCommitted("the claim's lease was lost while fn ran")
+			r.t.notCommitted = notCommitted("the claim's lease was lost while fn ran")
 		}
 	default:
 		r.m.Stored = e.complete(r, res.Token, lease, http.StatusOK, &Captured{Status: http.StatusOK, Body: out})
 	}
-	if p := r.notCommitted; p != nil {
+	if r.t != nil && r.t.notCommitted != nil {
+		p := r.t.notCommitted
 		r.m.Status = p.Status
 		return nil, false, fmt.Errorf("%w: %s", ErrNotCommitted, p.Detail)
 	}

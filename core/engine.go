@@ -129,15 +129,8 @@ type request struct {
 	claim claim
 	fx    effects
 	resp  Response
-	// A TxStore's claim transaction (nil for other stores), and whether
-	// the Engine ended it.
-	tx      ClaimTx
-	txEnded bool
-	// capture is the adapter's BodyCapture, bound by its Start; buffered
-	// says the framework holds responses itself (BufferedResponse).
-	capture  *BodyCapture
-	buffered bool
-	// notCommitted, when set, answers the request instead of the
-	// handler's held response: its transaction did not commit.
-	notCommitted *Problem
+	// t is the claim's transaction state, only for a TxStore: the
+	// fields live apart so that a request on any other store stays in a
+	// smaller allocation size class (replays included).
+	t *txState
 }

@@ -70,7 +70,8 @@ var (
 
 	// ErrHoldUnsupported is returned by HoldResponse when the adapter
 	// serving the request cannot hold a response back (a custom Exchange
-	// that does not bind its capture: see BodyCapture.Start).
+	// that does not bind its capture: see BodyCapture.Start), or when the
+	// Engine's store is not a TxStore.
 	ErrHoldUnsupported = errors.New("idempotency: this adapter cannot hold a response back")
 	// ErrNoDerivedKeySecret is returned by DerivedKey when the Engine has
 	// no secret to derive keys with (WithDerivedKeySecret).

@@ -54,7 +54,7 @@ func (e *Engine) runOriginal(r *request, token uint64) error {
 		// Its transaction, if any, cannot commit: rolled back.
 		if r.txActive() {
 			e.rollbackTx(r)
-			r.notCommitted = notCommitted("the claim's lease was lost while the handler ran")
+			r.t.notCommitted = notCommitted("the claim's lease was lost while the handler ran")
 		}
 	case status >= 500 || !c.cacheable(status):
 		// A failure, streamed or not: released (or uncertain after
@@ -81,7 +81,8 @@ func (e *Engine) attachTx(r *request, token uint64) {
 	if !ok {
 		return
 	}
-	r.ctx, r.tx = ts.ClaimTx(r.ctx, r.storeKey, token)
+	r.t = &txState{}
+	r.ctx, r.t.tx = ts.ClaimTx(r.ctx, r.storeKey, token)
 }
 
 // notCommitted is the problem that replaces a held response whose
@@ -96,23 +97,26 @@ func notCommitted(why string) *Problem {
 // that the transaction has ended: the handler's own, or, when it did not
 // commit, a not-committed problem in its place.
 func (e *Engine) sendHeld(r *request, capd *Captured) error {
-	if r.notCommitted != nil && (r.held() || r.buffered) {
-		r.m.Status = r.notCommitted.Status
-		r.answered(OutcomeOriginal, r.notCommitted.Status)
-		resp, err := e.cfg.responder.RespondError(r.req, r.notCommitted)
+	if r.t == nil {
+		return nil
+	}
+	if r.t.notCommitted != nil && (r.held() || r.t.buffered) {
+		r.m.Status = r.t.notCommitted.Status
+		r.answered(OutcomeOriginal, r.t.notCommitted.Status)
+		resp, err := e.cfg.responder.RespondError(r.req, r.t.notCommitted)
 		switch {
 		case err != nil && r.held():
 			// The framework answers the error; the handler's response
 			// must not go out with it.
-			r.capture.discard(capd.Header, capd.Outer)
+			r.t.capture.discard(capd.Header, capd.Outer)
 			return err
 		case err != nil:
 			// The framework answers the error over the handler's
 			// buffered response: its headers must not go out with it.
-			r.ex.Reply(r.notCommitted.Status, nil, nil)
+			r.ex.Reply(r.t.notCommitted.Status, nil, nil)
 			return err
 		case r.held():
-			r.capture.replace(capd.Header, capd.Outer, &resp)
+			r.t.capture.replace(capd.Header, capd.Outer, &resp)
 		default:
 			r.ex.Reply(resp.Status, resp.Header, resp.Body)
 		}
@@ -123,7 +127,7 @@ func (e *Engine) sendHeld(r *request, capd *Captured) error {
 		if status == 0 {
 			status = 200
 		}
-		r.capture.send(status)
+		r.t.capture.send(status)
 	}
 	return nil
 }
@@ -135,18 +139,18 @@ func (e *Engine) sendHeld(r *request, capd *Captured) error {
 // the handler's headers and cookies would go out with its recovery's
 // 500, or (Echo, which takes a held response for sent) an empty 200.
 func (e *Engine) panickedHeld(r *request) {
-	if !r.held() && !(r.buffered && r.tx != nil && r.tx.Begun()) {
+	if !r.held() && !(r.t != nil && r.t.buffered && r.t.tx.Begun()) {
 		return
 	}
 	e.rollbackTx(r)
-	if r.held() && r.capture.recovers {
-		r.capture.discard(r.capture.sink.Header(), r.capture.outer)
+	if r.held() && r.t.capture.recovers {
+		r.t.capture.discard(r.t.capture.sink.Header(), r.t.capture.outer)
 		return
 	}
-	r.notCommitted = notCommitted("the handler panicked")
+	r.t.notCommitted = notCommitted("the handler panicked")
 	var capd Captured
 	if r.held() {
-		capd.Header, capd.Outer = r.capture.sink.Header(), r.capture.outer
+		capd.Header, capd.Outer = r.t.capture.sink.Header(), r.t.capture.outer
 	}
 	_ = e.sendHeld(r, &capd)
 }
@@ -210,8 +214,8 @@ func (e *Engine) writeFinal(r *request, token uint64, state State, payload []byt
 	ctx, cancel := e.storeContext(detached(r.ctx))
 	defer cancel()
 	if r.txActive() {
-		r.txEnded = true
-		return r.tx.Complete(ctx, state, payload, e.cfg.ttl), true
+		r.t.ended = true
+		return r.t.tx.Complete(ctx, state, payload, e.cfg.ttl), true
 	}
 	return e.cfg.store.Complete(ctx, r.storeKey, token, state, payload, e.cfg.ttl), false
 }
@@ -229,12 +233,12 @@ func (e *Engine) txFailed(r *request, token uint64, leaseUntil time.Time, status
 	if errors.Is(err, ErrLeaseLost) {
 		e.emit(r, &Event{Type: EventLockInconsistency, Status: status, Err: err,
 			Detail: "fencing rejected the transaction's record: the lease was lost while the handler ran; rolled back"})
-		r.notCommitted = notCommitted("the claim's lease was lost while the handler ran")
+		r.t.notCommitted = notCommitted("the claim's lease was lost while the handler ran")
 		return
 	}
 	e.emit(r, &Event{Type: EventStoreUnavailable, Status: status, Err: err,
 		Detail: "the handler's transaction did not commit (or its outcome is unknown)"})
-	r.notCommitted = notCommitted("the operation's transaction did not commit")
+	r.t.notCommitted = notCommitted("the operation's transaction did not commit")
 	e.endFailed(r, token, leaseUntil, status, committed, "transaction did not commit")
 }
 

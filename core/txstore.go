@@ -55,7 +55,8 @@ type ClaimTx interface {
 //
 // It returns ErrNoClaim outside a handler running under a claim,
 // ErrResponseStarted when part of the response has already been sent, and
-// ErrHoldUnsupported when the adapter cannot hold responses. In Engine.Do
+// ErrHoldUnsupported when the adapter cannot hold responses or the
+// Engine's store is not a TxStore (nothing would ever release them). In Engine.Do
 // there is no response to hold: it returns nil.
 func HoldResponse(ctx context.Context) error {
 	r, ok := claimOf(ctx)
@@ -63,14 +64,18 @@ func HoldResponse(ctx context.Context) error {
 		return ErrNoClaim
 	}
 	switch {
-	case r.ex == nil || r.buffered:
+	case r.ex == nil:
 		return nil
-	case r.capture == nil:
+	case r.t == nil:
+		return ErrHoldUnsupported // not a TxStore: no transaction to wait for
+	case r.t.buffered:
+		return nil
+	case r.t.capture == nil:
 		return ErrHoldUnsupported
-	case r.capture.sent:
+	case r.t.capture.sent:
 		return ErrResponseStarted
 	}
-	r.capture.held = true
+	r.t.capture.held = true
 	return nil
 }
 
@@ -79,15 +84,29 @@ func HoldResponse(ctx context.Context) error {
 // chain has returned (fasthttp), so its responses are held without a
 // BodyCapture (see HoldResponse). Adapters call it from Exchange.Next.
 func BufferedResponse(ctx context.Context) {
-	if r, ok := claimOf(ctx); ok {
-		r.buffered = true
+	if r, ok := claimOf(ctx); ok && r.t != nil {
+		r.t.buffered = true
 	}
+}
+
+// txState is what a request on a TxStore knows of its claim's
+// transaction and of holding its response back.
+type txState struct {
+	tx    ClaimTx
+	ended bool // the Engine ended the transaction
+	// capture is the adapter's BodyCapture, bound by its Start; buffered
+	// says the framework holds responses itself (BufferedResponse).
+	capture  *BodyCapture
+	buffered bool
+	// notCommitted, when set, answers the request instead of the
+	// handler's held response: its transaction did not commit.
+	notCommitted *Problem
 }
 
 // txActive reports whether the handler began its claim's transaction and
 // the Engine has not ended it yet.
 func (r *request) txActive() bool {
-	return r.tx != nil && !r.txEnded && r.tx.Begun()
+	return r.t != nil && !r.t.ended && r.t.tx.Begun()
 }
 
 // rollbackTx ends the claim's transaction without committing, when the
@@ -97,21 +116,21 @@ func (r *request) txActive() bool {
 // that asks for it after the claim ended must be refused, not given a
 // transaction nobody would ever end.
 func (e *Engine) rollbackTx(r *request) {
-	if r.tx == nil || r.txEnded {
+	if r.t == nil || r.t.ended {
 		return
 	}
-	if !r.tx.Begun() {
-		r.txEnded = true
-		r.tx.Rollback(context.Background())
+	if !r.t.tx.Begun() {
+		r.t.ended = true
+		r.t.tx.Rollback(context.Background())
 		return
 	}
-	r.txEnded = true
+	r.t.ended = true
 	ctx, cancel := e.storeContext(detached(r.ctx))
-	r.tx.Rollback(ctx)
+	r.t.tx.Rollback(ctx)
 	cancel()
 }
 
 // held reports whether the handler's response is being held back for its
 // transaction, by the capture (not by a buffering framework, which needs
 // nothing done).
-func (r *request) held() bool { return r.capture != nil && r.capture.held }
+func (r *request) held() bool { return r.t != nil && r.t.capture != nil && r.t.capture.held }

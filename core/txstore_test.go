@@ -67,6 +67,13 @@ func TestHoldResponseRefusals(t *testing.T) {
 	if err := core.HoldResponse(context.Background()); !errors.Is(err, core.ErrNoClaim) {
 		t.Fatalf("outside a claim: %v", err)
 	}
+	var plain error // a store without transactions has nothing to hold for
+	if _, err := serve(newEngine(t), newPost(txKeyA, `{}`, func(ctx context.Context, w *fakeWriter) error {
+		plain = core.HoldResponse(ctx)
+		return respond(http.StatusCreated, "created")(ctx, w)
+	})); err != nil || !errors.Is(plain, core.ErrHoldUnsupported) {
+		t.Fatalf("HoldResponse on a memory store: %v (serve: %v), want ErrHoldUnsupported", plain, err)
+	}
 	st := coretest.NewTxStore(memory.New())
 	e := newEngine(t, core.WithStore(st))
 	var late error
